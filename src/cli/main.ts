@@ -1,0 +1,128 @@
+import { parseArgs } from "node:util";
+import { readFileSync } from "node:fs";
+import { ConfigError, ENV_KEYS, loadConfig } from "../config/load.js";
+import { createLogger } from "../logger.js";
+import { createBerth } from "../server.js";
+
+const HELP = `berth — a container image registry
+
+Usage:
+  berth serve [options]      start the registry (what \`npm start\` runs)
+  berth config [options]     print the effective configuration as JSON and exit
+  berth --help | --version
+
+Options (serve, config):
+  --listen HOST:PORT   address to listen on (default 127.0.0.1:5000; port 0 picks a free one)
+  --data DIR           where blobs and the database live (default ./data)
+  --config FILE        YAML or JSON configuration file (also BERTH_CONFIG)
+  --log-level LEVEL    debug | info | warn | error | silent (default info)
+
+Precedence: command-line options > environment variables > config file > defaults.
+Environment variables:
+${Object.entries(ENV_KEYS)
+  .map(([name, key]) => `  ${name.padEnd(28)} ${key}`)
+  .join("\n")}
+
+See docs/configuration.md for every setting.
+`;
+
+function version(): string {
+  const pkg = JSON.parse(readFileSync(new URL("../../../package.json", import.meta.url), "utf8")) as { version: string };
+  return pkg.version;
+}
+
+function parse(argv: string[]) {
+  return parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      listen: { type: "string" },
+      data: { type: "string" },
+      config: { type: "string" },
+      "log-level": { type: "string" },
+      help: { type: "boolean", short: "h" },
+      version: { type: "boolean", short: "v" },
+    },
+  });
+}
+
+async function serve(values: ReturnType<typeof parse>["values"]): Promise<void> {
+  const config = loadConfig({
+    ...(values.config ? { file: values.config } : {}),
+    overrides: { listen: values.listen, data: values.data, "log.level": values["log-level"] },
+  });
+  const logger = createLogger({ level: config.log.level });
+  const berth = await createBerth(config, logger);
+  const address = await berth.start();
+  const host = address.family === "IPv6" ? `[${address.address}]` : address.address;
+  logger.info("berth started", { listen: `http://${host}:${address.port}`, data: config.data, version: version() });
+  let stopping = false;
+  const shutdown = (signal: string) => {
+    if (stopping) {
+      logger.warn("second signal, exiting now", { signal });
+      process.exit(1);
+    }
+    stopping = true;
+    logger.info("shutting down", { signal });
+    berth.stop().then(
+      () => {
+        logger.info("stopped");
+        process.exit(0);
+      },
+      (err: unknown) => {
+        logger.error("shutdown failed", { error: String(err) });
+        process.exit(1);
+      },
+    );
+  };
+  process.on("SIGTERM", () => shutdown("SIGTERM"));
+  process.on("SIGINT", () => shutdown("SIGINT"));
+}
+
+export async function main(argv: string[]): Promise<number> {
+  let parsed: ReturnType<typeof parse>;
+  try {
+    parsed = parse(argv);
+  } catch (err) {
+    process.stderr.write(`berth: ${(err as Error).message}\n\n${HELP}`);
+    return 2;
+  }
+  const { values, positionals } = parsed;
+  if (values.version) {
+    process.stdout.write(`${version()}\n`);
+    return 0;
+  }
+  const command = positionals[0] ?? (values.help ? "help" : "serve");
+  try {
+    switch (command) {
+      case "help":
+        process.stdout.write(HELP);
+        return 0;
+      case "serve":
+        if (values.help) {
+          process.stdout.write(HELP);
+          return 0;
+        }
+        await serve(values);
+        return -1;
+      case "config": {
+        const config = loadConfig({
+          ...(values.config ? { file: values.config } : {}),
+          overrides: { listen: values.listen, data: values.data, "log.level": values["log-level"] },
+        });
+        process.stdout.write(`${JSON.stringify(config, null, 2)}\n`);
+        return 0;
+      }
+      default:
+        process.stderr.write(`berth: unknown command ${command}\n\n${HELP}`);
+        return 2;
+    }
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`berth: ${err.message}\n`);
+      return 2;
+    }
+    process.stderr.write(`berth: ${(err as Error).stack ?? String(err)}\n`);
+    return 1;
+  }
+}

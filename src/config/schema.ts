@@ -1,0 +1,67 @@
+import { z } from "zod";
+import { LOG_LEVELS } from "../logger.js";
+import { parseBoolean, parseDuration, parseListen, parseSize } from "./units.js";
+
+/**
+ * The configuration file's shape (YAML or JSON). Every key is optional; see docs/configuration.md.
+ * Durations take `30s`/`10m`/`24h` (a bare number is seconds), sizes `4MiB`/`512k` (a bare number is bytes).
+ */
+
+const duration = z.union([z.string(), z.number()]).transform((v, ctx) => {
+  const ms = parseDuration(v);
+  if (ms === undefined) ctx.addIssue({ code: z.ZodIssueCode.custom, message: `not a duration: ${v} (try 30s, 10m, 24h)` });
+  return ms ?? 0;
+});
+
+const size = z.union([z.string(), z.number()]).transform((v, ctx) => {
+  const bytes = parseSize(v);
+  if (bytes === undefined) ctx.addIssue({ code: z.ZodIssueCode.custom, message: `not a size: ${v} (try 4MiB, 512k)` });
+  return bytes ?? 0;
+});
+
+const bool = z.union([z.boolean(), z.string()]).transform((v, ctx) => {
+  const b = parseBoolean(v);
+  if (b === undefined) ctx.addIssue({ code: z.ZodIssueCode.custom, message: `not a boolean: ${v}` });
+  return b ?? false;
+});
+
+const listen = z.string().refine((v) => parseListen(v) !== undefined, (v) => ({
+  message: `not a listen address: ${v} (expected host:port, e.g. 127.0.0.1:5000)`,
+}));
+
+export const configSchema = z
+  .object({
+    listen: listen.default("127.0.0.1:5000"),
+    data: z.string().min(1).default("./data"),
+    log: z.object({ level: z.enum(LOG_LEVELS).default("info") }).strict().default({}),
+    storage: z
+      .object({
+        driver: z.literal("filesystem").default("filesystem"),
+        /** Where blobs live; default `<data>`. */
+        path: z.string().min(1).optional(),
+        fsync: bool.default(true),
+      })
+      .strict()
+      .default({}),
+    database: z
+      .object({
+        driver: z.literal("sqlite").default("sqlite"),
+        /** The SQLite file; default `<data>/berth.db`. */
+        path: z.string().min(1).optional(),
+      })
+      .strict()
+      .default({}),
+    uploads: z
+      .object({ expiry: duration.default("24h"), purgeInterval: duration.default("10m") })
+      .strict()
+      .default({}),
+    manifests: z.object({ maxSize: size.default("4MiB") }).strict().default({}),
+    delete: z.object({ enabled: bool.default(true) }).strict().default({}),
+    mount: z.object({ anonymous: bool.default(true) }).strict().default({}),
+    pagination: z.object({ maxEntries: z.number().int().min(1).max(100_000).default(1000) }).strict().default({}),
+    shutdown: z.object({ timeout: duration.default("30s") }).strict().default({}),
+  })
+  .strict();
+
+export type Config = z.output<typeof configSchema>;
+export type ConfigInput = z.input<typeof configSchema>;

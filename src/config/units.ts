@@ -1,0 +1,51 @@
+/** Human units in configuration: durations (`30s`, `24h`) and sizes (`4MiB`). */
+
+const DURATION_UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+const SIZE_UNITS: Record<string, number> = {
+  "": 1,
+  b: 1,
+  k: 1024,
+  kb: 1000,
+  kib: 1024,
+  m: 1024 ** 2,
+  mb: 1000 ** 2,
+  mib: 1024 ** 2,
+  g: 1024 ** 3,
+  gb: 1000 ** 3,
+  gib: 1024 ** 3,
+};
+
+/** Milliseconds from `"90s"`, `"24h"`, `"500ms"`, or a bare number of seconds. Undefined when malformed. */
+export function parseDuration(value: string | number): number | undefined {
+  if (typeof value === "number") return Number.isFinite(value) && value >= 0 ? value * 1000 : undefined;
+  const match = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$/.exec(value);
+  if (!match) return undefined;
+  return Number(match[1]) * DURATION_UNITS[match[2] ?? "s"]!;
+}
+
+/** Bytes from `"4MiB"`, `"512k"`, `"1GB"`, or a bare number of bytes. Undefined when malformed. */
+export function parseSize(value: string | number): number | undefined {
+  if (typeof value === "number") return Number.isSafeInteger(value) && value >= 0 ? value : undefined;
+  const match = /^\s*(\d+(?:\.\d+)?)\s*([a-zA-Z]*)\s*$/.exec(value);
+  const unit = match ? SIZE_UNITS[match[2]!.toLowerCase()] : undefined;
+  if (!match || unit === undefined) return undefined;
+  return Math.floor(Number(match[1]) * unit);
+}
+
+/** Booleans from env-style strings. */
+export function parseBoolean(value: string | boolean): boolean | undefined {
+  if (typeof value === "boolean") return value;
+  const v = value.trim().toLowerCase();
+  if (["1", "true", "yes", "on"].includes(v)) return true;
+  if (["0", "false", "no", "off"].includes(v)) return false;
+  return undefined;
+}
+
+/** `host:port`, `[::1]:port` or `:port`; port 0 picks a free one. */
+export function parseListen(value: string): { host: string; port: number } | undefined {
+  const match = /^(?:\[([^\]]+)\]|([^:]*)):(\d{1,5})$/.exec(value.trim());
+  if (!match) return undefined;
+  const port = Number(match[3]);
+  if (port > 65535) return undefined;
+  return { host: match[1] ?? (match[2] || "0.0.0.0"), port };
+}

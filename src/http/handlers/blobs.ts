@@ -1,0 +1,48 @@
+import { parseDigest } from "../../oci/digest.js";
+import { RegistryError } from "../../oci/errors.js";
+import { parseRangeHeader } from "../../oci/range.js";
+import type { Handler } from "../context.js";
+import { reply, replyStream, type Headers } from "../respond.js";
+import type { Route } from "../routes.js";
+
+type BlobRoute = Extract<Route, { kind: "blob" }>;
+
+/** GET / HEAD / DELETE /v2/<name>/blobs/<digest> */
+export const handleBlob: Handler<BlobRoute> = async ({ req, res, registry }, route) => {
+  const digest = parseDigest(route.digest);
+  if (req.method === "DELETE") {
+    await registry.blobs.delete(route.name, digest);
+    reply(res, 202, { "Docker-Content-Digest": digest });
+    return;
+  }
+  const { size } = await registry.blobs.stat(route.name, digest);
+  const headers: Headers = {
+    "Content-Type": "application/octet-stream",
+    "Docker-Content-Digest": digest,
+    "Accept-Ranges": "bytes",
+    ETag: `"${digest}"`,
+    "Cache-Control": "max-age=31536000",
+  };
+  const range = parseRangeHeader(req.headers.range, size);
+  if (range.kind === "unsatisfiable") {
+    throw new RegistryError("RANGE_INVALID", "requested range not satisfiable", { size }, {
+      headers: { "Content-Range": `bytes */${size}` },
+    });
+  }
+  if (req.method === "HEAD") {
+    reply(res, 200, { ...headers, "Content-Length": size });
+    return;
+  }
+  if (range.kind === "satisfiable") {
+    const { start, end } = range.range;
+    const body = await registry.blobs.open(route.name, digest, range.range);
+    await replyStream(res, 206, {
+      ...headers,
+      "Content-Length": end - start + 1,
+      "Content-Range": `bytes ${start}-${end}/${size}`,
+    }, body.stream);
+    return;
+  }
+  const body = await registry.blobs.open(route.name, digest);
+  await replyStream(res, 200, { ...headers, "Content-Length": body.size }, body.stream);
+};

@@ -1,0 +1,57 @@
+import { parseReference } from "../../oci/reference.js";
+import type { Handler } from "../context.js";
+import { readBody, reply } from "../respond.js";
+import { routePaths, type Route } from "../routes.js";
+
+type ManifestRoute = Extract<Route, { kind: "manifest" }>;
+
+/**
+ * GET / HEAD / PUT / DELETE /v2/<name>/manifests/<tag|digest>
+ *
+ * Berth serves the bytes exactly as pushed with their own media type, whatever `Accept` says:
+ * it never converts between formats. Clients read Content-Type and Docker-Content-Digest, which is
+ * what Docker, containerd, podman and skopeo rely on; a client that cannot handle the type fails
+ * as it would on a 404, with the type in hand.
+ */
+export const handleManifest: Handler<ManifestRoute> = async ({ req, res, url, registry }, route) => {
+  const reference = parseReference(route.reference);
+  switch (req.method) {
+    case "PUT": {
+      const content = await readBody(req, registry.options.maxManifestSize);
+      const tags = url.searchParams.getAll("tag");
+      const outcome = await registry.manifests.put(route.name, {
+        reference,
+        content,
+        ...(req.headers["content-type"] ? { contentType: req.headers["content-type"] } : {}),
+        tags,
+      });
+      const headers: Record<string, string | string[]> = {
+        Location: routePaths.manifest(route.name, outcome.digest),
+        "Docker-Content-Digest": outcome.digest,
+      };
+      if (outcome.subject) headers["OCI-Subject"] = outcome.subject;
+      if (tags.length > 0) headers["OCI-Tag"] = outcome.tags;
+      reply(res, 201, headers);
+      return;
+    }
+    case "DELETE":
+      await registry.manifests.delete(route.name, reference);
+      reply(res, 202);
+      return;
+    default: {
+      const manifest = await registry.manifests.get(route.name, reference);
+      const etag = `"${manifest.digest}"`;
+      const headers = {
+        "Content-Type": manifest.mediaType,
+        "Docker-Content-Digest": manifest.digest,
+        ETag: etag,
+        "Content-Length": manifest.content.length,
+      };
+      if (req.headers["if-none-match"] === etag) {
+        reply(res, 304, { ...headers, "Content-Length": 0 });
+        return;
+      }
+      reply(res, 200, headers, manifest.content);
+    }
+  }
+};

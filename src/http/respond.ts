@@ -1,0 +1,80 @@
+import type { IncomingMessage, ServerResponse } from "node:http";
+import { pipeline } from "node:stream/promises";
+import type { Readable } from "node:stream";
+import { RegistryError } from "../oci/errors.js";
+import type { Logger } from "../logger.js";
+
+export type Headers = Record<string, string | number | string[]>;
+
+/** Sends a complete response with an optional small body (JSON objects are serialised). */
+export function reply(res: ServerResponse, status: number, headers: Headers = {}, body?: unknown): void {
+  let payload: Buffer | undefined;
+  if (body !== undefined) {
+    payload = Buffer.isBuffer(body) ? body : Buffer.from(JSON.stringify(body));
+    if (!("Content-Type" in headers) && !Buffer.isBuffer(body)) headers["Content-Type"] = "application/json";
+  }
+  res.writeHead(status, { ...headers, "Content-Length": headers["Content-Length"] ?? payload?.length ?? 0 });
+  res.end(res.req.method === "HEAD" ? undefined : payload);
+}
+
+/** Streams `body` as the response; a failure midway can only cut the connection, headers being gone. */
+export async function replyStream(res: ServerResponse, status: number, headers: Headers, body: Readable): Promise<void> {
+  res.writeHead(status, headers);
+  if (res.req.method === "HEAD") {
+    body.destroy();
+    res.end();
+    return;
+  }
+  try {
+    await pipeline(body, res);
+  } catch (err) {
+    // The client went away mid-body: normal for pulls that are cancelled, nothing to report.
+    if ((err as NodeJS.ErrnoException).code !== "ERR_STREAM_PREMATURE_CLOSE") throw err;
+  }
+}
+
+/**
+ * The one error mapper: a RegistryError becomes its OCI error body and status; anything else is
+ * logged and becomes a 500 UNKNOWN that reveals nothing internal.
+ */
+export function replyError(req: IncomingMessage, res: ServerResponse, err: unknown, logger: Logger): void {
+  const error =
+    err instanceof RegistryError ? err : new RegistryError("UNKNOWN", "internal error", undefined, { cause: err });
+  if (!(err instanceof RegistryError)) {
+    logger.error("request failed", {
+      method: req.method,
+      path: req.url,
+      error: err instanceof Error ? err.stack ?? err.message : String(err),
+    });
+  }
+  if (res.headersSent) {
+    res.destroy();
+    return;
+  }
+  const headers: Headers = { ...error.headers };
+  // An unread request body (a rejected upload, say) would otherwise be drained byte by byte.
+  if (!req.complete) headers.Connection = "close";
+  reply(res, error.status, headers, error.toJSON());
+}
+
+/** Reads a small request body whole, refusing more than `limit` bytes (413 SIZE_INVALID). */
+export async function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
+  const declared = Number(req.headers["content-length"] ?? NaN);
+  const tooLarge = () =>
+    new RegistryError("SIZE_INVALID", `body exceeds ${limit} bytes`, { limit }, { status: 413 });
+  if (declared > limit) throw tooLarge();
+  const chunks: Buffer[] = [];
+  let total = 0;
+  for await (const chunk of req) {
+    total += (chunk as Buffer).length;
+    if (total > limit) throw tooLarge();
+    chunks.push(chunk as Buffer);
+  }
+  return Buffer.concat(chunks, total);
+}
+
+/** Whether the request carries a body (a length above zero, or chunked transfer encoding). */
+export function hasBody(req: IncomingMessage): boolean {
+  if (req.headers["transfer-encoding"] !== undefined) return true;
+  return Number(req.headers["content-length"] ?? 0) > 0;
+}

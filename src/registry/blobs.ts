@@ -1,0 +1,51 @@
+import { Readable } from "node:stream";
+import type { Digest } from "../oci/digest.js";
+import { RegistryError } from "../oci/errors.js";
+import type { ByteRange } from "../oci/range.js";
+import type { BlobStore } from "../storage/blob-store.js";
+import type { MetadataStore } from "../storage/metadata-store.js";
+import type { RegistryOptions } from "./options.js";
+
+export interface BlobBody {
+  size: number;
+  stream: Readable;
+}
+
+/** Reading and unlinking the blobs of a repository. */
+export interface Blobs {
+  /** The size of a blob linked to `repo` (a manifest of `repo` counts too); BLOB_UNKNOWN otherwise. */
+  stat(repo: string, digest: Digest): Promise<{ size: number }>;
+  /** Opens a blob of `repo`, whole or the inclusive `range` (which the caller checked against the size). */
+  open(repo: string, digest: Digest, range?: ByteRange): Promise<BlobBody>;
+  /** Removes the blob from `repo`; its bytes stay while other repositories use them. */
+  delete(repo: string, digest: Digest): Promise<void>;
+}
+
+export function createBlobs(blobs: BlobStore, metadata: MetadataStore, options: RegistryOptions): Blobs {
+  const unknown = (digest: Digest) => new RegistryError("BLOB_UNKNOWN", undefined, { digest });
+
+  return {
+    async stat(repo, digest) {
+      const link = await metadata.getBlobLink(repo, digest);
+      if (link) return link;
+      // distribution stores manifests as blobs, and clients may fetch them through the blob route
+      const manifest = await metadata.getManifest(repo, digest);
+      if (manifest) return { size: manifest.content.length };
+      throw unknown(digest);
+    },
+
+    async open(repo, digest, range) {
+      const link = await metadata.getBlobLink(repo, digest);
+      if (link) return { size: link.size, stream: await blobs.read(digest, range) };
+      const manifest = await metadata.getManifest(repo, digest);
+      if (!manifest) throw unknown(digest);
+      const bytes = range ? manifest.content.subarray(range.start, range.end + 1) : manifest.content;
+      return { size: manifest.content.length, stream: Readable.from([bytes]) };
+    },
+
+    async delete(repo, digest) {
+      if (!options.deleteEnabled) throw new RegistryError("UNSUPPORTED", "deletion is disabled on this registry");
+      if (!(await metadata.unlinkBlob(repo, digest))) throw unknown(digest);
+    },
+  };
+}

@@ -1,0 +1,129 @@
+import { Readable } from "node:stream";
+import { digestAlgorithm, digestOf, EMPTY_JSON, EMPTY_JSON_DIGEST, type Digest } from "../oci/digest.js";
+import { RegistryError } from "../oci/errors.js";
+import { parseManifest } from "../oci/manifest.js";
+import { isNonDistributable } from "../oci/media-types.js";
+import { parseTag, type Reference } from "../oci/reference.js";
+import type { BlobStore } from "../storage/blob-store.js";
+import type { MetadataStore, StoredManifest } from "../storage/metadata-store.js";
+import type { RegistryOptions } from "./options.js";
+import type { Uploads } from "./uploads.js";
+
+export interface PutManifestInput {
+  reference: Reference;
+  content: Buffer;
+  contentType?: string;
+  /** Extra tags from `?tag=` (spec main), applied with the manifest in one transaction. */
+  tags?: readonly string[];
+}
+
+export interface PutManifestOutcome {
+  digest: Digest;
+  subject?: Digest;
+  /** Every tag now pointing at the manifest because of this push. */
+  tags: string[];
+}
+
+export interface Manifests {
+  put(repo: string, input: PutManifestInput): Promise<PutManifestOutcome>;
+  /** Rejects with MANIFEST_UNKNOWN when absent. */
+  get(repo: string, reference: Reference): Promise<StoredManifest>;
+  /** By digest removes the manifest and its tags; by tag removes the tag only. */
+  delete(repo: string, reference: Reference): Promise<void>;
+}
+
+function manifestUnknown(reference: Reference): RegistryError {
+  return new RegistryError(
+    "MANIFEST_UNKNOWN",
+    undefined,
+    reference.kind === "tag" ? { tag: reference.tag } : { digest: reference.digest },
+  );
+}
+
+export function createManifests(
+  blobs: BlobStore,
+  metadata: MetadataStore,
+  uploads: Uploads,
+  options: RegistryOptions,
+): Manifests {
+  /** Artifacts use the 2-byte empty JSON as config; Berth supplies it rather than fail clients that skip it. */
+  async function ensureEmptyJson(repo: string): Promise<void> {
+    if (await metadata.getBlobLink(repo, EMPTY_JSON_DIGEST)) return;
+    if (!(await blobs.stat(EMPTY_JSON_DIGEST))) {
+      await uploads.putWhole(repo, EMPTY_JSON_DIGEST, Readable.from([EMPTY_JSON]));
+      return;
+    }
+    await uploads.link(repo, { digest: EMPTY_JSON_DIGEST, size: EMPTY_JSON.length });
+  }
+
+  return {
+    async put(repo, { reference, content, contentType, tags = [] }) {
+      if (content.length > options.maxManifestSize) {
+        throw new RegistryError("SIZE_INVALID", `manifest exceeds ${options.maxManifestSize} bytes`, {
+          size: content.length,
+          limit: options.maxManifestSize,
+        }, { status: 413 });
+      }
+      const parsed = parseManifest(content, contentType);
+      let digest: Digest;
+      const allTags = new Set(tags.map(parseTag));
+      if (reference.kind === "digest") {
+        digest = digestOf(content, digestAlgorithm(reference.digest));
+        if (digest !== reference.digest) {
+          throw new RegistryError("DIGEST_INVALID", "manifest digest does not match the reference", {
+            expected: reference.digest,
+            actual: digest,
+          });
+        }
+      } else {
+        digest = digestOf(content);
+        allTags.add(reference.tag);
+      }
+      const required = parsed.blobs.filter((d) => !(isNonDistributable(d.mediaType) && d.urls?.length));
+      if (required.some((d) => d.digest === EMPTY_JSON_DIGEST)) await ensureEmptyJson(repo);
+      const result = await metadata.putManifest(
+        repo,
+        {
+          digest,
+          mediaType: parsed.mediaType,
+          content,
+          ...(parsed.artifactType !== undefined ? { artifactType: parsed.artifactType } : {}),
+          ...(parsed.subject ? { subject: parsed.subject.digest } : {}),
+          ...(parsed.annotations ? { annotations: parsed.annotations } : {}),
+          blobs: [...new Set(required.map((d) => d.digest))],
+          children: [...new Set(parsed.manifests.map((d) => d.digest))],
+        },
+        [...allTags],
+      );
+      if (!result.ok) {
+        if ("missingBlob" in result) {
+          throw new RegistryError("MANIFEST_BLOB_UNKNOWN", `blob ${result.missingBlob} is unknown to the repository`, {
+            digest: result.missingBlob,
+          });
+        }
+        throw new RegistryError("MANIFEST_UNKNOWN", `manifest ${result.missingManifest} is unknown to the repository`, {
+          digest: result.missingManifest,
+        }, { status: 400 });
+      }
+      return { digest, ...(parsed.subject ? { subject: parsed.subject.digest } : {}), tags: [...allTags] };
+    },
+
+    async get(repo, reference) {
+      const found =
+        reference.kind === "tag"
+          ? await metadata.getManifestByTag(repo, reference.tag)
+          : await metadata.getManifest(repo, reference.digest);
+      if (!found) throw manifestUnknown(reference);
+      return found;
+    },
+
+    async delete(repo, reference) {
+      if (!options.deleteEnabled) throw new RegistryError("UNSUPPORTED", "deletion is disabled on this registry");
+      const deleted =
+        reference.kind === "tag"
+          ? await metadata.deleteTag(repo, reference.tag)
+          : await metadata.deleteManifest(repo, reference.digest);
+      if (!deleted) throw manifestUnknown(reference);
+    },
+  };
+}

@@ -1,0 +1,21 @@
+/** The registry's rules that configuration can change. */
+export interface RegistryOptions {
+  /** Allow DELETE of manifests, tags and blobs; when false they answer UNSUPPORTED. */
+  deleteEnabled: boolean;
+  /** Mount a blob by digest without `from` (or from a repository lacking it) when the registry has it. */
+  anonymousMount: boolean;
+  /** Largest manifest accepted, in bytes. */
+  maxManifestSize: number;
+  /** An upload with no activity for this long is cancelled and its staged data purged. */
+  uploadExpiryMs: number;
+  /** Upper bound on `n` for tag and catalog listings; larger requests are clamped. */
+  maxPageSize: number;
+}
+
+export const DEFAULT_REGISTRY_OPTIONS: RegistryOptions = {
+  deleteEnabled: true,
+  anonymousMount: true,
+  maxManifestSize: 4 * 1024 * 1024,
+  uploadExpiryMs: 24 * 60 * 60 * 1000,
+  maxPageSize: 1000,
+};

@@ -1,0 +1,48 @@
+import type { BlobStore } from "../storage/blob-store.js";
+import type { MetadataStore } from "../storage/metadata-store.js";
+import { createBlobs, type Blobs } from "./blobs.js";
+import { createListing, type Listing } from "./listing.js";
+import { createManifests, type Manifests } from "./manifests.js";
+import { DEFAULT_REGISTRY_OPTIONS, type RegistryOptions } from "./options.js";
+import { createUploads, type Uploads } from "./uploads.js";
+
+/**
+ * The registry's rules over its two stores. Repository names, tags and digests reaching it are
+ * already validated (the HTTP router parses them with `oci/reference`); everything else a client
+ * can get wrong is checked here and reported as a RegistryError.
+ */
+export interface Registry {
+  readonly options: RegistryOptions;
+  readonly blobs: Blobs;
+  readonly uploads: Uploads;
+  readonly manifests: Manifests;
+  readonly listing: Listing;
+  /** Checks both stores answer (for `/readyz`). */
+  ping(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export interface RegistryDeps {
+  blobStore: BlobStore;
+  metadataStore: MetadataStore;
+  options?: Partial<RegistryOptions>;
+}
+
+export function createRegistry({ blobStore, metadataStore, options: overrides }: RegistryDeps): Registry {
+  const options = { ...DEFAULT_REGISTRY_OPTIONS, ...overrides };
+  const uploads = createUploads(blobStore, metadataStore, options);
+  return {
+    options,
+    blobs: createBlobs(blobStore, metadataStore, options),
+    uploads,
+    manifests: createManifests(blobStore, metadataStore, uploads, options),
+    listing: createListing(metadataStore, options),
+    async ping() {
+      await Promise.all([blobStore.ping(), metadataStore.ping()]);
+    },
+    async close() {
+      await metadataStore.close();
+      await blobStore.close();
+    },
+  };
+}

@@ -1,0 +1,209 @@
+import { randomUUID } from "node:crypto";
+import type { Readable } from "node:stream";
+import { pipeline } from "node:stream/promises";
+import { digestAlgorithm, formatDigest, type Digest, type DigestAlgorithm } from "../oci/digest.js";
+import { RegistryError } from "../oci/errors.js";
+import { isValidName } from "../oci/reference.js";
+import { uploadRangeHeader, type ByteRange } from "../oci/range.js";
+import type { BlobStore } from "../storage/blob-store.js";
+import type { MetadataStore, UploadSession } from "../storage/metadata-store.js";
+import { createHashCache, hashingStream } from "./hash-cache.js";
+import type { RegistryOptions } from "./options.js";
+
+export interface UploadStatus {
+  id: string;
+  /** Bytes received so far. */
+  size: number;
+}
+
+export interface CommittedBlob {
+  digest: Digest;
+  size: number;
+}
+
+export type MountResult = { mounted: true; blob: CommittedBlob } | { mounted: false; upload: UploadStatus };
+
+/** Blob uploads: sessions, chunks, the final digest check, cross-repository mounts. */
+export interface Uploads {
+  start(repo: string, algorithm: DigestAlgorithm): Promise<UploadStatus>;
+  /** Links `digest` from repository `from` (or from anywhere when allowed); otherwise starts an upload. */
+  mount(repo: string, digest: Digest, from: string | undefined, algorithm: DigestAlgorithm): Promise<MountResult>;
+  /** A whole blob in one request: stream, verify, commit. */
+  putWhole(repo: string, digest: Digest, body: Readable): Promise<CommittedBlob>;
+  status(repo: string, id: string): Promise<UploadStatus>;
+  /** Appends a chunk; `range`, when given, must start where the upload ends (else RANGE_INVALID 416). */
+  append(repo: string, id: string, body: Readable, range?: ByteRange): Promise<UploadStatus>;
+  /** Appends an optional last chunk, verifies the whole upload against `digest`, and commits the blob. */
+  finish(repo: string, id: string, digest: Digest, body?: Readable, range?: ByteRange): Promise<CommittedBlob>;
+  cancel(repo: string, id: string): Promise<void>;
+  /** Cancels uploads idle for longer than the expiry and removes staged data no session owns. */
+  purgeStale(now?: number): Promise<number>;
+  /** Links a blob already committed in the BlobStore to `repo`. */
+  link(repo: string, blob: CommittedBlob): Promise<void>;
+}
+
+export function createUploads(blobs: BlobStore, metadata: MetadataStore, options: RegistryOptions): Uploads {
+  const hashes = createHashCache();
+  const busy = new Set<string>();
+
+  const rangeError = (size: number, message: string) =>
+    new RegistryError("RANGE_INVALID", message, { size }, { headers: { Range: uploadRangeHeader(size) } });
+
+  async function session(repo: string, id: string): Promise<UploadSession> {
+    const found = await metadata.getUpload(id);
+    if (!found || found.repository !== repo) throw new RegistryError("BLOB_UPLOAD_UNKNOWN", undefined, { id });
+    if (found.updatedAt < Date.now() - options.uploadExpiryMs) {
+      await discard(id);
+      throw new RegistryError("BLOB_UPLOAD_UNKNOWN", "upload expired", { id });
+    }
+    return found;
+  }
+
+  async function exclusive<T>(id: string, body: Readable | undefined, work: () => Promise<T>): Promise<T> {
+    if (busy.has(id)) {
+      body?.resume();
+      throw new RegistryError("BLOB_UPLOAD_INVALID", "another request is writing to this upload", { id });
+    }
+    busy.add(id);
+    try {
+      return await work();
+    } finally {
+      busy.delete(id);
+    }
+  }
+
+  async function discard(id: string): Promise<void> {
+    hashes.forget(id);
+    await blobs.deleteUpload(id);
+    await metadata.deleteUpload(id);
+  }
+
+  async function create(repo: string, algorithm: DigestAlgorithm): Promise<UploadSession> {
+    const now = Date.now();
+    const created: UploadSession = { id: randomUUID(), repository: repo, algorithm, createdAt: now, updatedAt: now };
+    await metadata.createUpload(created);
+    return created;
+  }
+
+  /** Appends under the caller's lock; keeps the running hash in step with what reached storage. */
+  async function appendLocked(s: UploadSession, body: Readable, range?: ByteRange): Promise<number> {
+    const size = await blobs.uploadSize(s.id);
+    if (range && range.start !== size) {
+      body.resume();
+      throw rangeError(size, `chunk starts at ${range.start} but the upload holds ${size} bytes`);
+    }
+    const hash = await hashes.get(s.id, s.algorithm, size, () => blobs.readUpload(s.id));
+    const hashing = hashingStream(hash);
+    const feeding = pipeline(body, hashing);
+    try {
+      const [newSize] = await Promise.all([blobs.appendUpload(s.id, size, hashing), feeding]);
+      hashes.advance(s.id, newSize);
+      await metadata.touchUpload(s.id, Date.now());
+      return newSize;
+    } catch (err) {
+      hashes.forget(s.id);
+      hashing.resume();
+      feeding.catch(() => {});
+      throw err;
+    }
+  }
+
+  async function finishLocked(repo: string, s: UploadSession, digest: Digest, body?: Readable, range?: ByteRange) {
+    if (body) await appendLocked(s, body, range);
+    const size = await blobs.uploadSize(s.id);
+    const algorithm = digestAlgorithm(digest);
+    const hash = await hashes.get(s.id, algorithm, size, () => blobs.readUpload(s.id));
+    const actual = formatDigest(algorithm, hash.copy().digest("hex"));
+    if (actual !== digest) {
+      await discard(s.id);
+      throw new RegistryError("DIGEST_INVALID", "provided digest did not match uploaded content", {
+        expected: digest,
+        actual,
+      });
+    }
+    await blobs.commitUpload(s.id, digest);
+    const blob = { digest, size };
+    await metadata.linkBlob(repo, digest, size);
+    hashes.forget(s.id);
+    await metadata.deleteUpload(s.id);
+    return blob;
+  }
+
+  return {
+    async start(repo, algorithm) {
+      const s = await create(repo, algorithm);
+      return { id: s.id, size: 0 };
+    },
+
+    async mount(repo, digest, from, algorithm) {
+      let size: number | undefined;
+      if (from !== undefined && isValidName(from)) size = (await metadata.getBlobLink(from, digest))?.size;
+      if (size === undefined && options.anonymousMount) size = (await metadata.getBlob(digest))?.size;
+      if (size !== undefined && (await blobs.stat(digest)) !== undefined) {
+        await metadata.linkBlob(repo, digest, size);
+        return { mounted: true, blob: { digest, size } };
+      }
+      const s = await create(repo, algorithm);
+      return { mounted: false, upload: { id: s.id, size: 0 } };
+    },
+
+    async putWhole(repo, digest, body) {
+      const s = await create(repo, digestAlgorithm(digest));
+      return exclusive(s.id, body, async () => {
+        try {
+          return await finishLocked(repo, s, digest, body);
+        } catch (err) {
+          await discard(s.id);
+          throw err;
+        }
+      });
+    },
+
+    async status(repo, id) {
+      await session(repo, id);
+      return { id, size: await blobs.uploadSize(id) };
+    },
+
+    async append(repo, id, body, range) {
+      const s = await session(repo, id).catch((err) => {
+        body.resume();
+        throw err;
+      });
+      return exclusive(id, body, async () => ({ id, size: await appendLocked(s, body, range) }));
+    },
+
+    async finish(repo, id, digest, body, range) {
+      const s = await session(repo, id).catch((err) => {
+        body?.resume();
+        throw err;
+      });
+      return exclusive(id, body, () => finishLocked(repo, s, digest, body, range));
+    },
+
+    async cancel(repo, id) {
+      await session(repo, id);
+      await exclusive(id, undefined, () => discard(id));
+    },
+
+    async purgeStale(now = Date.now()) {
+      let purged = 0;
+      for (;;) {
+        const stale = (await metadata.listStaleUploads(now - options.uploadExpiryMs, 500)).filter((s) => !busy.has(s.id));
+        for (const s of stale) await discard(s.id);
+        purged += stale.length;
+        if (stale.length < 500) break;
+      }
+      for await (const id of blobs.listUploads()) {
+        if (!busy.has(id) && !(await metadata.getUpload(id))) {
+          await blobs.deleteUpload(id);
+          purged++;
+        }
+      }
+      return purged;
+    },
+
+    async link(repo, blob) {
+      await metadata.linkBlob(repo, blob.digest, blob.size);
+    },
+  };
+}

@@ -1,0 +1,58 @@
+import type { Readable } from "node:stream";
+import type { Digest } from "../oci/digest.js";
+import type { ByteRange } from "../oci/range.js";
+
+/**
+ * Content-addressed bytes, shared by every repository, plus the staging area where uploads are
+ * written before they are verified.
+ *
+ * A BlobStore knows nothing of repositories or of whether a digest is correct: the registry
+ * hashes the bytes as they stream in and calls `commitUpload` only once the digest matches.
+ * Drivers must guarantee that a committed blob is visible either whole or not at all, and that
+ * staged data never becomes visible under a content address except through `commitUpload`.
+ */
+export interface BlobStore {
+  /** The size of a committed blob, or undefined when the store does not hold it. */
+  stat(digest: Digest): Promise<{ size: number } | undefined>;
+
+  /**
+   * Opens a committed blob for reading, whole or the inclusive `range`. Rejects with
+   * RegistryError BLOB_UNKNOWN when the blob is absent. The stream must be consumed or destroyed.
+   */
+  read(digest: Digest, range?: ByteRange): Promise<Readable>;
+
+  /** Removes a committed blob's bytes. Idempotent. Only garbage collection calls this. */
+  delete(digest: Digest): Promise<void>;
+
+  /** Bytes staged so far for upload `id`; 0 when nothing was written yet (or the id is unknown). */
+  uploadSize(id: string): Promise<number>;
+
+  /**
+   * Appends `body` to upload `id`, which must currently hold exactly `offset` bytes (otherwise
+   * rejects with RANGE_INVALID and writes nothing). Resolves with the new size. When `body` fails
+   * midway, the bytes already written stay staged and the promise rejects; `uploadSize` tells
+   * where a client can resume.
+   */
+  appendUpload(id: string, offset: number, body: Readable): Promise<number>;
+
+  /** Reads upload `id`'s staged bytes from the start, to re-hash them (after a restart, on another node). */
+  readUpload(id: string): Promise<Readable>;
+
+  /**
+   * Makes upload `id`'s staged bytes the blob `digest`, atomically, and removes the staging
+   * data. When the blob already exists, the staged copy is discarded. Once this resolves the
+   * blob is durable (unless the driver was configured without fsync).
+   */
+  commitUpload(id: string, digest: Digest): Promise<void>;
+
+  /** Removes upload `id`'s staged data. Idempotent. */
+  deleteUpload(id: string): Promise<void>;
+
+  /** Ids of every upload with staged data, for purging staging data whose session is gone. */
+  listUploads(): AsyncIterable<string>;
+
+  /** Checks that the store is reachable and writable (for `/readyz`). */
+  ping(): Promise<void>;
+
+  close(): Promise<void>;
+}

@@ -1,0 +1,272 @@
+import Database from "better-sqlite3";
+import { mkdirSync } from "node:fs";
+import { dirname } from "node:path";
+import type { Digest, DigestAlgorithm } from "../../oci/digest.js";
+import type {
+  ManifestRecord,
+  MetadataStore,
+  PutManifestResult,
+  ReferrerRecord,
+  StoredManifest,
+  UploadSession,
+} from "../metadata-store.js";
+import { SQLITE_MIGRATIONS } from "./sqlite-schema.js";
+
+export interface SqliteMetadataStoreOptions {
+  /** Database file; `:memory:` for a throwaway store. */
+  path: string;
+  /** Sync the WAL on every commit (default true); off survives a process crash but not power loss. */
+  fsync?: boolean;
+}
+
+interface ManifestRow {
+  digest: string;
+  media_type: string;
+  content: Buffer;
+  subject: string | null;
+  created_at: number;
+}
+
+interface UploadRow {
+  id: string;
+  repository: string;
+  algorithm: string;
+  created_at: number;
+  updated_at: number;
+}
+
+function migrate(db: Database.Database): void {
+  const version = db.pragma("user_version", { simple: true }) as number;
+  if (version > SQLITE_MIGRATIONS.length) {
+    throw new Error(`database schema version ${version} is newer than this Berth (${SQLITE_MIGRATIONS.length})`);
+  }
+  for (let v = version; v < SQLITE_MIGRATIONS.length; v++) {
+    db.transaction(() => {
+      db.exec(SQLITE_MIGRATIONS[v]!);
+      db.pragma(`user_version = ${v + 1}`);
+    }).immediate();
+  }
+}
+
+const toManifest = (row: ManifestRow): StoredManifest => ({
+  digest: row.digest as Digest,
+  mediaType: row.media_type,
+  content: row.content,
+  ...(row.subject !== null ? { subject: row.subject as Digest } : {}),
+  createdAt: row.created_at,
+});
+
+const toUpload = (row: UploadRow): UploadSession => ({
+  id: row.id,
+  repository: row.repository,
+  algorithm: row.algorithm as DigestAlgorithm,
+  createdAt: row.created_at,
+  updatedAt: row.updated_at,
+});
+
+export function createSqliteMetadataStore(options: SqliteMetadataStoreOptions): MetadataStore {
+  if (options.path !== ":memory:") mkdirSync(dirname(options.path), { recursive: true });
+  const db = new Database(options.path);
+  db.pragma("journal_mode = WAL");
+  db.pragma(`synchronous = ${options.fsync === false ? "NORMAL" : "FULL"}`);
+  db.pragma("foreign_keys = ON");
+  db.pragma("busy_timeout = 5000");
+  migrate(db);
+
+  const q = {
+    repoId: db.prepare<[string], { id: number }>("SELECT id FROM repositories WHERE name = ?"),
+    insertRepo: db.prepare("INSERT INTO repositories (name, created_at) VALUES (?, ?) ON CONFLICT (name) DO NOTHING"),
+    listRepos: db.prepare<[string, number], { name: string }>(
+      "SELECT name FROM repositories WHERE name > ? ORDER BY name LIMIT ?",
+    ),
+    insertBlob: db.prepare("INSERT INTO blobs (digest, size, created_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING"),
+    getBlob: db.prepare<[string], { size: number }>("SELECT size FROM blobs WHERE digest = ?"),
+    link: db.prepare(
+      "INSERT INTO repository_blobs (repository_id, digest, created_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
+    ),
+    getLink: db.prepare<[string, string], { size: number }>(
+      `SELECT b.size FROM repository_blobs rb JOIN repositories r ON r.id = rb.repository_id
+       JOIN blobs b ON b.digest = rb.digest WHERE r.name = ? AND rb.digest = ?`,
+    ),
+    unlink: db.prepare(
+      "DELETE FROM repository_blobs WHERE repository_id = (SELECT id FROM repositories WHERE name = ?) AND digest = ?",
+    ),
+    hasLink: db.prepare<[number, string], { one: number }>(
+      "SELECT 1 AS one FROM repository_blobs WHERE repository_id = ? AND digest = ?",
+    ),
+    hasManifest: db.prepare<[number, string], { one: number }>(
+      "SELECT 1 AS one FROM manifests WHERE repository_id = ? AND digest = ?",
+    ),
+    insertManifest: db.prepare(
+      `INSERT INTO manifests (repository_id, digest, media_type, size, content, artifact_type, subject, annotations, created_at)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    ),
+    insertReference: db.prepare(
+      "INSERT INTO manifest_references (repository_id, manifest_digest, kind, digest) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
+    ),
+    upsertTag: db.prepare(
+      `INSERT INTO tags (repository_id, name, digest, updated_at) VALUES (?, ?, ?, ?)
+       ON CONFLICT (repository_id, name) DO UPDATE SET digest = excluded.digest, updated_at = excluded.updated_at
+       WHERE tags.digest <> excluded.digest`,
+    ),
+    getManifest: db.prepare<[string, string], ManifestRow>(
+      `SELECT m.digest, m.media_type, m.content, m.subject, m.created_at FROM manifests m
+       JOIN repositories r ON r.id = m.repository_id WHERE r.name = ? AND m.digest = ?`,
+    ),
+    getManifestByTag: db.prepare<[string, string], ManifestRow>(
+      `SELECT m.digest, m.media_type, m.content, m.subject, m.created_at FROM tags t
+       JOIN repositories r ON r.id = t.repository_id
+       JOIN manifests m ON m.repository_id = t.repository_id AND m.digest = t.digest
+       WHERE r.name = ? AND t.name = ?`,
+    ),
+    deleteManifest: db.prepare("DELETE FROM manifests WHERE repository_id = ? AND digest = ?"),
+    deleteTag: db.prepare(
+      "DELETE FROM tags WHERE repository_id = (SELECT id FROM repositories WHERE name = ?) AND name = ?",
+    ),
+    listTags: db.prepare<[string, string, number], { name: string }>(
+      `SELECT t.name FROM tags t JOIN repositories r ON r.id = t.repository_id
+       WHERE r.name = ? AND t.name > ? ORDER BY t.name LIMIT ?`,
+    ),
+    referrers: db.prepare<
+      [string, string],
+      { digest: string; media_type: string; size: number; artifact_type: string | null; annotations: string | null }
+    >(
+      `SELECT m.digest, m.media_type, m.size, m.artifact_type, m.annotations FROM manifests m
+       JOIN repositories r ON r.id = m.repository_id WHERE r.name = ? AND m.subject = ? ORDER BY m.digest`,
+    ),
+    insertUpload: db.prepare(
+      "INSERT INTO uploads (id, repository, algorithm, created_at, updated_at) VALUES (?, ?, ?, ?, ?)",
+    ),
+    getUpload: db.prepare<[string], UploadRow>("SELECT * FROM uploads WHERE id = ?"),
+    touchUpload: db.prepare("UPDATE uploads SET updated_at = ? WHERE id = ?"),
+    deleteUpload: db.prepare("DELETE FROM uploads WHERE id = ?"),
+    staleUploads: db.prepare<[number, number], UploadRow>(
+      "SELECT * FROM uploads WHERE updated_at < ? ORDER BY updated_at LIMIT ?",
+    ),
+  };
+
+  const ensureRepo = (name: string): number => {
+    const existing = q.repoId.get(name);
+    if (existing) return existing.id;
+    q.insertRepo.run(name, Date.now());
+    return q.repoId.get(name)!.id;
+  };
+
+  const linkBlob = db.transaction((repo: string, digest: string, size: number) => {
+    const now = Date.now();
+    q.insertBlob.run(digest, size, now);
+    q.link.run(ensureRepo(repo), digest, now);
+  });
+
+  const putManifest = db.transaction(
+    (repo: string, record: ManifestRecord, tags: readonly string[]): PutManifestResult => {
+      const repoId = ensureRepo(repo);
+      for (const digest of record.blobs) {
+        if (!q.hasLink.get(repoId, digest)) return { ok: false, missingBlob: digest };
+      }
+      for (const digest of record.children) {
+        if (!q.hasManifest.get(repoId, digest)) return { ok: false, missingManifest: digest };
+      }
+      const now = Date.now();
+      const created = !q.hasManifest.get(repoId, record.digest);
+      if (created) {
+        q.insertManifest.run(
+          repoId,
+          record.digest,
+          record.mediaType,
+          record.content.length,
+          record.content,
+          record.artifactType ?? null,
+          record.subject ?? null,
+          record.annotations ? JSON.stringify(record.annotations) : null,
+          now,
+        );
+        for (const digest of record.blobs) q.insertReference.run(repoId, record.digest, "blob", digest);
+        for (const digest of record.children) q.insertReference.run(repoId, record.digest, "manifest", digest);
+      }
+      for (const tag of tags) q.upsertTag.run(repoId, tag, record.digest, now);
+      return { ok: true, created };
+    },
+  );
+
+  const deleteManifest = db.transaction((repo: string, digest: string): boolean => {
+    const repoId = q.repoId.get(repo)?.id;
+    if (repoId === undefined) return false;
+    return q.deleteManifest.run(repoId, digest).changes > 0;
+  });
+
+  return {
+    async repositoryExists(name) {
+      return q.repoId.get(name) !== undefined;
+    },
+    async listRepositories(page) {
+      return q.listRepos.all(page.last ?? "", page.limit).map((r) => r.name);
+    },
+    async linkBlob(repo, digest, size) {
+      linkBlob(repo, digest, size);
+    },
+    async getBlobLink(repo, digest) {
+      return q.getLink.get(repo, digest);
+    },
+    async getBlob(digest) {
+      return q.getBlob.get(digest);
+    },
+    async unlinkBlob(repo, digest) {
+      return q.unlink.run(repo, digest).changes > 0;
+    },
+    async putManifest(repo, record, tags) {
+      return putManifest.immediate(repo, record, tags);
+    },
+    async getManifest(repo, digest) {
+      const row = q.getManifest.get(repo, digest);
+      return row && toManifest(row);
+    },
+    async getManifestByTag(repo, tag) {
+      const row = q.getManifestByTag.get(repo, tag);
+      return row && toManifest(row);
+    },
+    async deleteManifest(repo, digest) {
+      return deleteManifest.immediate(repo, digest);
+    },
+    async deleteTag(repo, tag) {
+      return q.deleteTag.run(repo, tag).changes > 0;
+    },
+    async listTags(repo, page) {
+      return q.listTags.all(repo, page.last ?? "", page.limit).map((r) => r.name);
+    },
+    async listReferrers(repo, subject, artifactType) {
+      const rows = q.referrers.all(repo, subject);
+      const records: ReferrerRecord[] = [];
+      for (const row of rows) {
+        if (artifactType !== undefined && row.artifact_type !== artifactType) continue;
+        const record: ReferrerRecord = { digest: row.digest as Digest, mediaType: row.media_type, size: row.size };
+        if (row.artifact_type !== null) record.artifactType = row.artifact_type;
+        if (row.annotations !== null) record.annotations = JSON.parse(row.annotations) as Record<string, string>;
+        records.push(record);
+      }
+      return records;
+    },
+    async createUpload(s) {
+      q.insertUpload.run(s.id, s.repository, s.algorithm, s.createdAt, s.updatedAt);
+    },
+    async getUpload(id) {
+      const row = q.getUpload.get(id);
+      return row && toUpload(row);
+    },
+    async touchUpload(id, updatedAt) {
+      q.touchUpload.run(updatedAt, id);
+    },
+    async deleteUpload(id) {
+      q.deleteUpload.run(id);
+    },
+    async listStaleUploads(before, limit) {
+      return q.staleUploads.all(before, limit).map(toUpload);
+    },
+    async ping() {
+      db.prepare("SELECT 1").get();
+    },
+    async close() {
+      if (db.open) db.close();
+    },
+  };
+}

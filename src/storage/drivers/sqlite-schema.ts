@@ -1,0 +1,64 @@
+/**
+ * The SQLite schema as numbered migrations; `PRAGMA user_version` records how many have run.
+ * A migration is appended, never edited, once released.
+ */
+export const SQLITE_MIGRATIONS: readonly string[] = [
+  `
+  CREATE TABLE repositories (
+    id INTEGER PRIMARY KEY,
+    name TEXT NOT NULL UNIQUE,
+    created_at INTEGER NOT NULL
+  );
+  CREATE TABLE blobs (
+    digest TEXT PRIMARY KEY,
+    size INTEGER NOT NULL,
+    created_at INTEGER NOT NULL
+  ) WITHOUT ROWID;
+  CREATE TABLE repository_blobs (
+    repository_id INTEGER NOT NULL REFERENCES repositories(id),
+    digest TEXT NOT NULL REFERENCES blobs(digest),
+    created_at INTEGER NOT NULL,
+    PRIMARY KEY (repository_id, digest)
+  ) WITHOUT ROWID;
+  CREATE INDEX repository_blobs_digest ON repository_blobs(digest);
+  CREATE TABLE manifests (
+    repository_id INTEGER NOT NULL REFERENCES repositories(id),
+    digest TEXT NOT NULL,
+    media_type TEXT NOT NULL,
+    size INTEGER NOT NULL,
+    content BLOB NOT NULL,
+    artifact_type TEXT,
+    subject TEXT,
+    annotations TEXT,
+    created_at INTEGER NOT NULL,
+    PRIMARY KEY (repository_id, digest)
+  );
+  CREATE INDEX manifests_subject ON manifests(repository_id, subject) WHERE subject IS NOT NULL;
+  CREATE TABLE manifest_references (
+    repository_id INTEGER NOT NULL,
+    manifest_digest TEXT NOT NULL,
+    kind TEXT NOT NULL CHECK (kind IN ('blob', 'manifest')),
+    digest TEXT NOT NULL,
+    PRIMARY KEY (repository_id, manifest_digest, kind, digest),
+    FOREIGN KEY (repository_id, manifest_digest) REFERENCES manifests(repository_id, digest) ON DELETE CASCADE
+  ) WITHOUT ROWID;
+  CREATE INDEX manifest_references_target ON manifest_references(kind, digest);
+  CREATE TABLE tags (
+    repository_id INTEGER NOT NULL,
+    name TEXT NOT NULL,
+    digest TEXT NOT NULL,
+    updated_at INTEGER NOT NULL,
+    PRIMARY KEY (repository_id, name),
+    FOREIGN KEY (repository_id, digest) REFERENCES manifests(repository_id, digest) ON DELETE CASCADE
+  ) WITHOUT ROWID;
+  CREATE INDEX tags_digest ON tags(repository_id, digest);
+  CREATE TABLE uploads (
+    id TEXT PRIMARY KEY,
+    repository TEXT NOT NULL,
+    algorithm TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL
+  ) WITHOUT ROWID;
+  CREATE INDEX uploads_updated ON uploads(updated_at);
+  `,
+];

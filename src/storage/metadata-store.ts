@@ -1,0 +1,106 @@
+import type { Digest, DigestAlgorithm } from "../oci/digest.js";
+
+/**
+ * Everything about the registry except blob bytes: repositories, which blobs each repository
+ * links, manifests (their exact bytes included), tags, the references between them, and upload
+ * sessions. Implementations must make each method atomic; `putManifest` in particular checks
+ * its references and writes the manifest, its references and its tags in one transaction, so a
+ * crash never leaves a manifest or a tag pointing at something missing.
+ *
+ * Listing methods take a page: entries strictly after `last` in byte-wise lexical order, at
+ * most `limit` of them.
+ */
+export interface MetadataStore {
+  repositoryExists(name: string): Promise<boolean>;
+  listRepositories(page: Page): Promise<string[]>;
+
+  /**
+   * Records that `digest` (committed in the BlobStore, `size` bytes) belongs to repository `repo`,
+   * creating the repository on first use. Idempotent.
+   */
+  linkBlob(repo: string, digest: Digest, size: number): Promise<void>;
+  /** The blob's size when `repo` links it, else undefined. */
+  getBlobLink(repo: string, digest: Digest): Promise<{ size: number } | undefined>;
+  /** The blob's size when any repository links it (or linked it and GC has not swept it yet). */
+  getBlob(digest: Digest): Promise<{ size: number } | undefined>;
+  /** Removes `repo`'s link to a blob; the bytes stay for GC. Resolves false when there was no link. */
+  unlinkBlob(repo: string, digest: Digest): Promise<boolean>;
+
+  /**
+   * Stores a manifest in `repo` and points `tags` at it, in one transaction, after checking
+   * inside that transaction that every digest in `record.blobs` is linked to `repo` and every
+   * digest in `record.children` is a manifest of `repo`. On a missing reference nothing is written
+   * and the first missing digest is returned. Storing a manifest that exists already only moves tags.
+   */
+  putManifest(repo: string, record: ManifestRecord, tags: readonly string[]): Promise<PutManifestResult>;
+  getManifest(repo: string, digest: Digest): Promise<StoredManifest | undefined>;
+  getManifestByTag(repo: string, tag: string): Promise<StoredManifest | undefined>;
+  /** Deletes a manifest and every tag of `repo` that points at it. Resolves false when absent. */
+  deleteManifest(repo: string, digest: Digest): Promise<boolean>;
+  /** Deletes one tag; the manifest stays. Resolves false when absent. */
+  deleteTag(repo: string, tag: string): Promise<boolean>;
+  listTags(repo: string, page: Page): Promise<string[]>;
+  /** Manifests of `repo` whose `subject` is `subject`, optionally only those of one artifact type, by digest. */
+  listReferrers(repo: string, subject: Digest, artifactType?: string): Promise<ReferrerRecord[]>;
+
+  createUpload(session: UploadSession): Promise<void>;
+  getUpload(id: string): Promise<UploadSession | undefined>;
+  /** Records activity on an upload, pushing its expiry back. */
+  touchUpload(id: string, updatedAt: number): Promise<void>;
+  deleteUpload(id: string): Promise<void>;
+  /** Sessions with no activity since `before` (epoch ms), oldest first, at most `limit`. */
+  listStaleUploads(before: number, limit: number): Promise<UploadSession[]>;
+
+  /** Checks the database answers (for `/readyz`). */
+  ping(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export interface Page {
+  last?: string;
+  limit: number;
+}
+
+export interface ManifestRecord {
+  digest: Digest;
+  mediaType: string;
+  /** The manifest exactly as pushed. */
+  content: Buffer;
+  artifactType?: string;
+  subject?: Digest;
+  annotations?: Record<string, string>;
+  /** Blobs this manifest needs (config and layers), each of which must be linked to the repository. */
+  blobs: readonly Digest[];
+  /** Manifests this index lists, each of which must be stored in the repository. */
+  children: readonly Digest[];
+}
+
+export interface StoredManifest {
+  digest: Digest;
+  mediaType: string;
+  content: Buffer;
+  subject?: Digest;
+  createdAt: number;
+}
+
+export type PutManifestResult =
+  | { ok: true; created: boolean }
+  | { ok: false; missingBlob: Digest }
+  | { ok: false; missingManifest: Digest };
+
+export interface ReferrerRecord {
+  digest: Digest;
+  mediaType: string;
+  size: number;
+  artifactType?: string;
+  annotations?: Record<string, string>;
+}
+
+export interface UploadSession {
+  id: string;
+  repository: string;
+  /** Algorithm the client asked for at POST (`?digest-algorithm=`), sha256 by default. */
+  algorithm: DigestAlgorithm;
+  createdAt: number;
+  updatedAt: number;
+}

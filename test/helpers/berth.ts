@@ -1,0 +1,99 @@
+import { spawn, type ChildProcess } from "node:child_process";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { loadConfig } from "../../src/config/load.js";
+import { silentLogger } from "../../src/logger.js";
+import { createBerth, type Berth } from "../../src/server.js";
+
+export const BERTH_BIN = fileURLToPath(new URL("../../../bin/berth.js", import.meta.url));
+
+export interface TestBerth {
+  /** `http://127.0.0.1:PORT` */
+  url: string;
+  /** `127.0.0.1:PORT`, for image references. */
+  host: string;
+  data: string;
+  berth: Berth;
+  stop(): Promise<void>;
+}
+
+/**
+ * An in-process Berth on a free loopback port with its own temporary data directory.
+ * `env` takes BERTH_* settings exactly as an operator would set them.
+ */
+export async function startBerth(env: Record<string, string> = {}): Promise<TestBerth> {
+  const data = await mkdtemp(join(tmpdir(), "berth-test-"));
+  const config = loadConfig({
+    env: { BERTH_DATA: data, BERTH_LISTEN: "127.0.0.1:0", BERTH_FSYNC: "false", ...env },
+  });
+  const berth = await createBerth(config, silentLogger);
+  const address = await berth.start();
+  const host = `127.0.0.1:${address.port}`;
+  return {
+    url: `http://${host}`,
+    host,
+    data,
+    berth,
+    async stop() {
+      await berth.stop();
+      await rm(data, { recursive: true, force: true });
+    },
+  };
+}
+
+export interface BerthProcess {
+  url: string;
+  host: string;
+  child: ChildProcess;
+  /** Every line the process wrote, stdout and stderr. */
+  output: string[];
+  /** SIGTERM and wait for exit; resolves with the exit code. */
+  stop(): Promise<number | null>;
+  /** SIGKILL and wait. */
+  kill9(): Promise<void>;
+}
+
+/** Runs `berth serve` as a real process (bin/berth.js) on a free port; resolves once it logged its address. */
+export async function spawnBerth(data: string, env: Record<string, string> = {}): Promise<BerthProcess> {
+  const child = spawn(process.execPath, [BERTH_BIN, "serve", "--listen", "127.0.0.1:0", "--data", data], {
+    env: { ...process.env, ...env },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  const output: string[] = [];
+  const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
+  const url = await new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`berth did not start:\n${output.join("\n")}`)), 15_000);
+    const onLine = (chunk: Buffer) => {
+      for (const line of chunk.toString().split("\n").filter(Boolean)) {
+        output.push(line);
+        const match = /"listen":"(http:\/\/[^"]+)"/.exec(line);
+        if (match) {
+          clearTimeout(timer);
+          resolve(match[1]!);
+        }
+      }
+    };
+    child.stdout!.on("data", onLine);
+    child.stderr!.on("data", onLine);
+    void exited.then((code) => {
+      clearTimeout(timer);
+      reject(new Error(`berth exited with ${code}:\n${output.join("\n")}`));
+    });
+  });
+  return {
+    url,
+    host: url.replace("http://", ""),
+    child,
+    output,
+    async stop() {
+      child.kill("SIGTERM");
+      return exited;
+    },
+    async kill9() {
+      child.kill("SIGKILL");
+      await exited;
+    },
+  };
+}
