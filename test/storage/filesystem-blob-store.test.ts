@@ -1,0 +1,36 @@
+import assert from "node:assert/strict";
+import { mkdtemp, readdir, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { Readable } from "node:stream";
+import { describe, it } from "node:test";
+import { digestOf } from "../../src/oci/digest.js";
+import { createFilesystemBlobStore } from "../../src/storage/drivers/filesystem-blob-store.js";
+import { describeBlobStoreContract } from "./blob-store-contract.js";
+
+const tempStore = async (fsync: boolean) => {
+  const root = await mkdtemp(join(tmpdir(), "berth-fs-"));
+  return { root, store: await createFilesystemBlobStore({ root, fsync }), cleanup: () => rm(root, { recursive: true, force: true }) };
+};
+
+describeBlobStoreContract("filesystem (fsync)", () => tempStore(true));
+describeBlobStoreContract("filesystem (no fsync)", () => tempStore(false));
+
+describe("filesystem BlobStore layout", () => {
+  it("stores a committed blob under blobs/<algorithm>/<2 hex>/<hex> and nothing else outside uploads/", async () => {
+    const { root, store, cleanup } = await tempStore(true);
+    const data = Buffer.from("layout");
+    await store.appendUpload("u1", 0, Readable.from([data]));
+    await store.commitUpload("u1", digestOf(data));
+    const hex = digestOf(data).slice(7);
+    assert.deepEqual(await readdir(join(root, "blobs", "sha256", hex.slice(0, 2))), [hex]);
+    assert.deepEqual(await readdir(join(root, "uploads")), []);
+    await cleanup();
+  });
+
+  it("refuses upload ids that could escape the staging directory", async () => {
+    const { store, cleanup } = await tempStore(false);
+    await assert.rejects(store.appendUpload("../../etc", 0, Readable.from([Buffer.from("x")])));
+    await cleanup();
+  });
+});

@@ -1,0 +1,133 @@
+import assert from "node:assert/strict";
+import { after, before, describe, it } from "node:test";
+import { digestOf, type Digest } from "../../src/oci/digest.js";
+import type { ManifestRecord, MetadataStore } from "../../src/storage/metadata-store.js";
+
+/** The behaviour every MetadataStore driver must show. `create` returns a fresh, empty store. */
+export function describeMetadataStoreContract(
+  driver: string,
+  create: () => Promise<{ store: MetadataStore; cleanup(): Promise<void> }>,
+): void {
+  describe(`MetadataStore contract: ${driver}`, () => {
+    let store: MetadataStore;
+    let cleanup: () => Promise<void>;
+    before(async () => ({ store, cleanup } = await create()));
+    after(async () => {
+      await store.close();
+      await cleanup();
+    });
+
+    let seq = 0;
+    const blob = () => digestOf(`blob-${++seq}`);
+    const manifest = (blobs: Digest[], extra: Partial<ManifestRecord> = {}): ManifestRecord => {
+      const content = Buffer.from(JSON.stringify({ schemaVersion: 2, n: ++seq, blobs }));
+      return { digest: digestOf(content), mediaType: "application/vnd.oci.image.manifest.v1+json", content, blobs, children: [], ...extra };
+    };
+
+    it("links blobs per repository", async () => {
+      const d = blob();
+      assert.equal(await store.getBlobLink("links/a", d), undefined);
+      await store.linkBlob("links/a", d, 42);
+      await store.linkBlob("links/a", d, 42);
+      assert.deepEqual(await store.getBlobLink("links/a", d), { size: 42 });
+      assert.equal(await store.getBlobLink("links/b", d), undefined, "a link in one repository is not a link in another");
+      assert.deepEqual(await store.getBlob(d), { size: 42 });
+      assert.equal(await store.repositoryExists("links/a"), true);
+      assert.equal(await store.unlinkBlob("links/a", d), true);
+      assert.equal(await store.unlinkBlob("links/a", d), false);
+      assert.equal(await store.getBlobLink("links/a", d), undefined);
+    });
+
+    it("stores a manifest with its tags atomically and returns its exact bytes", async () => {
+      const layer = blob();
+      await store.linkBlob("m/app", layer, 10);
+      const record = manifest([layer], { annotations: { a: "b" } });
+      assert.deepEqual(await store.putManifest("m/app", record, ["v1", "latest"]), { ok: true, created: true });
+      const byTag = await store.getManifestByTag("m/app", "v1");
+      assert.equal(byTag?.digest, record.digest);
+      assert.deepEqual(byTag?.content, record.content);
+      assert.equal(byTag?.mediaType, record.mediaType);
+      assert.equal((await store.getManifest("m/app", record.digest))?.digest, record.digest);
+      assert.deepEqual(await store.putManifest("m/app", record, []), { ok: true, created: false });
+    });
+
+    it("refuses a manifest whose blob is not linked, writing nothing", async () => {
+      const missing = blob();
+      const record = manifest([missing]);
+      assert.deepEqual(await store.putManifest("m/refused", record, ["t"]), { ok: false, missingBlob: missing });
+      assert.equal(await store.getManifest("m/refused", record.digest), undefined);
+      assert.equal(await store.getManifestByTag("m/refused", "t"), undefined);
+    });
+
+    it("refuses an index whose child manifest is absent", async () => {
+      const child = manifest([]);
+      const index = manifest([], { children: [child.digest], mediaType: "application/vnd.oci.image.index.v1+json" });
+      assert.deepEqual(await store.putManifest("m/index", index, []), { ok: false, missingManifest: child.digest });
+      await store.putManifest("m/index", child, []);
+      assert.deepEqual(await store.putManifest("m/index", index, ["multi"]), { ok: true, created: true });
+    });
+
+    it("moves tags, deletes tags alone, and deletes manifests with their tags", async () => {
+      const one = manifest([]);
+      const two = manifest([]);
+      await store.putManifest("m/tags", one, ["stable", "keep"]);
+      await store.putManifest("m/tags", two, ["stable"]);
+      assert.equal((await store.getManifestByTag("m/tags", "stable"))?.digest, two.digest);
+      assert.equal(await store.deleteTag("m/tags", "keep"), true);
+      assert.equal(await store.deleteTag("m/tags", "keep"), false);
+      assert.ok(await store.getManifest("m/tags", one.digest), "deleting a tag keeps the manifest");
+      assert.equal(await store.deleteManifest("m/tags", two.digest), true);
+      assert.equal(await store.getManifestByTag("m/tags", "stable"), undefined);
+      assert.equal(await store.deleteManifest("m/tags", two.digest), false);
+      assert.deepEqual(await store.listTags("m/tags", { limit: 10 }), []);
+    });
+
+    it("lists tags and repositories in byte order, after `last`, at most `limit`", async () => {
+      const m = manifest([]);
+      await store.putManifest("list/x", m, ["b", "A", "a", "c", "a1"]);
+      assert.deepEqual(await store.listTags("list/x", { limit: 10 }), ["A", "a", "a1", "b", "c"]);
+      assert.deepEqual(await store.listTags("list/x", { limit: 2, last: "a" }), ["a1", "b"]);
+      await store.linkBlob("list/y", blob(), 1);
+      await store.linkBlob("list/w", blob(), 1);
+      const repos = await store.listRepositories({ limit: 100, last: "list/" });
+      assert.deepEqual(repos.filter((r) => r.startsWith("list/")), ["list/w", "list/x", "list/y"]);
+      assert.deepEqual(await store.listRepositories({ limit: 1, last: "list/w" }), ["list/x"]);
+    });
+
+    it("finds referrers by subject, filtered by artifact type", async () => {
+      const subject = digestOf("subject");
+      const sig = manifest([], { subject, artifactType: "application/vnd.example.sig", annotations: { k: "v" } });
+      const sbom = manifest([], { subject, artifactType: "application/spdx+json" });
+      await store.putManifest("ref/app", sig, []);
+      await store.putManifest("ref/app", sbom, []);
+      const all = await store.listReferrers("ref/app", subject);
+      assert.equal(all.length, 2);
+      const found = all.find((r) => r.digest === sig.digest);
+      assert.deepEqual(found, {
+        digest: sig.digest,
+        mediaType: sig.mediaType,
+        size: sig.content.length,
+        artifactType: "application/vnd.example.sig",
+        annotations: { k: "v" },
+      });
+      const filtered = await store.listReferrers("ref/app", subject, "application/spdx+json");
+      assert.deepEqual(filtered.map((r) => r.digest), [sbom.digest]);
+      assert.deepEqual(await store.listReferrers("ref/other", subject), []);
+    });
+
+    it("keeps upload sessions and finds stale ones", async () => {
+      await store.createUpload({ id: "u-old", repository: "up/a", algorithm: "sha256", createdAt: 1000, updatedAt: 1000 });
+      await store.createUpload({ id: "u-new", repository: "up/a", algorithm: "sha512", createdAt: 5000, updatedAt: 5000 });
+      assert.equal((await store.getUpload("u-new"))?.algorithm, "sha512");
+      assert.deepEqual((await store.listStaleUploads(2000, 10)).map((u) => u.id), ["u-old"]);
+      await store.touchUpload("u-old", 9000);
+      assert.deepEqual(await store.listStaleUploads(2000, 10), []);
+      await store.deleteUpload("u-old");
+      assert.equal(await store.getUpload("u-old"), undefined);
+    });
+
+    it("answers ping", async () => {
+      await store.ping();
+    });
+  });
+}
