@@ -33,7 +33,7 @@ else
   fi
   echo "install-test-deps: installing ${missing[*]}"
   apt-get update -qq
-  apt-get install -y -qq --no-install-recommends "${missing[@]}"
+  apt-get install -y -qq "${missing[@]}"
   echo "install-test-deps: installed ${missing[*]}"
 fi
 

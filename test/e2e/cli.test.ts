@@ -1,0 +1,59 @@
+import assert from "node:assert/strict";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, it } from "node:test";
+import { BERTH_BIN, spawnBerth } from "../helpers/berth.js";
+import { run } from "../helpers/tools.js";
+
+const berth = (args: string[], env: Record<string, string> = {}) =>
+  run(process.execPath, [BERTH_BIN, ...args], { env, allowFail: true, timeoutMs: 20_000 });
+
+describe("berth command", () => {
+  it("berth --help lists the commands and options", async () => {
+    const { code, stdout } = await berth(["--help"]);
+    assert.equal(code, 0);
+    for (const word of ["serve", "--listen", "--data", "--config", "--log-level", "BERTH_LISTEN", "BERTH_DATA"]) {
+      assert.ok(stdout.includes(word), `help mentions ${word}`);
+    }
+  });
+
+  it("refuses a bad configuration at start-up with a clear message and exit code 2", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "berth-cli-"));
+    const file = join(dir, "berth.yaml");
+    await writeFile(file, "listen: 127.0.0.1:99999\n");
+    const bad = await berth(["serve", "--config", file]);
+    assert.equal(bad.code, 2);
+    assert.match(bad.stderr, /invalid configuration .*berth\.yaml/);
+    assert.match(bad.stderr, /listen: not a listen address/);
+    const unknown = await berth(["serve", "--frobnicate"]);
+    assert.equal(unknown.code, 2);
+    assert.match(unknown.stderr, /frobnicate/);
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it("berth serve prints where it listens and keeps data, logs one JSON line per request", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "berth-cli-"));
+    const proc = await spawnBerth(dir, { BERTH_LOG_LEVEL: "info" });
+    try {
+      const started = JSON.parse(proc.output.find((l) => l.includes("berth started"))!) as Record<string, string>;
+      assert.equal(started.data, dir);
+      assert.match(started.listen!, /^http:\/\/127\.0\.0\.1:\d+$/);
+      const res = await fetch(`${proc.url}/v2/`);
+      assert.equal(res.status, 200);
+      assert.equal(res.headers.get("docker-distribution-api-version"), "registry/2.0");
+      assert.equal((await fetch(`${proc.url}/healthz`)).status, 200);
+      assert.equal((await fetch(`${proc.url}/readyz`)).status, 200);
+      await new Promise((r) => setTimeout(r, 50));
+      const line = proc.output.map((l) => JSON.parse(l) as Record<string, unknown>).find((l) => l.msg === "request" && l.path === "/v2/");
+      assert.ok(line, "an access-log line for GET /v2/");
+      assert.equal(line.method, "GET");
+      assert.equal(line.status, 200);
+      assert.equal(typeof line.duration_ms, "number");
+      assert.equal(typeof line.bytes, "number");
+    } finally {
+      assert.equal(await proc.stop(), 0);
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
