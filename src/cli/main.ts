@@ -55,7 +55,9 @@ async function serve(values: ReturnType<typeof parse>["values"]): Promise<void> 
   const berth = await createBerth(config, logger);
   const address = await berth.start();
   const host = address.family === "IPv6" ? `[${address.address}]` : address.address;
-  logger.info("berth started", { listen: `http://${host}:${address.port}`, data: config.data, version: version() });
+  // Operators need the address and data directory whatever the level: only `silent` hides them.
+  const announce = config.log.level === "silent" ? logger : createLogger({ level: "info" });
+  announce.info("berth started", { listen: `http://${host}:${address.port}`, data: config.data, version: version() });
   let stopping = false;
   const shutdown = (signal: string) => {
     if (stopping) {
