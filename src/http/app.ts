@@ -54,21 +54,40 @@ async function health(ctx: RequestContext, draining: boolean): Promise<void> {
   }
 }
 
+/** Counts the body bytes handed to the socket, so the access log is right even when the client hangs up early. */
+function countBodyBytes(res: ServerResponse): { bytes: number } {
+  const counter = { bytes: 0 };
+  const size = (chunk: unknown) =>
+    typeof chunk === "string" ? Buffer.byteLength(chunk) : chunk instanceof Uint8Array ? chunk.byteLength : 0;
+  const write = res.write.bind(res) as (...args: unknown[]) => boolean;
+  const end = res.end.bind(res) as (...args: unknown[]) => ServerResponse;
+  res.write = ((chunk: unknown, ...rest: unknown[]) => {
+    counter.bytes += size(chunk);
+    return write(chunk, ...rest);
+  }) as ServerResponse["write"];
+  res.end = ((chunk?: unknown, ...rest: unknown[]) => {
+    if (typeof chunk !== "function") counter.bytes += size(chunk);
+    return end(chunk, ...rest);
+  }) as ServerResponse["end"];
+  return counter;
+}
+
 /** The request handler: routes, the one error mapper, and one access-log line per request. */
 export function createApp({ registry, logger, isDraining = () => false }: AppOptions): App {
   return async (req, res) => {
     const started = process.hrtime.bigint();
+    const sent = countBodyBytes(res);
     res.on("close", () => {
-      const length = Number(res.getHeader("Content-Length") ?? 0);
+      const expected = req.method === "HEAD" ? 0 : Number(res.getHeader("Content-Length") ?? sent.bytes);
       logger.info("request", {
         method: req.method,
         path: req.url,
         status: res.statusCode,
-        bytes: req.method === "HEAD" || !res.writableFinished ? 0 : length,
+        bytes: sent.bytes,
         bytesIn: Number(req.headers["content-length"] ?? 0) || undefined,
         duration_ms: Number((process.hrtime.bigint() - started) / 1000n) / 1000,
         remote: req.socket.remoteAddress,
-        aborted: res.writableFinished ? undefined : true,
+        aborted: sent.bytes < expected ? true : undefined,
       });
     });
     const url = new URL(req.url ?? "/", "http://berth.invalid");
