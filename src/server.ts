@@ -82,7 +82,9 @@ export async function createBerth(config: Config, logger: Logger): Promise<Berth
       draining = true;
       clearInterval(purgeTimer);
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      // Keep-alive connections finish their current response, then must not linger until the timeout.
       server.closeIdleConnections();
+      const reaper = setInterval(() => server.closeIdleConnections(), 50);
       let timer: NodeJS.Timeout | undefined;
       const timedOut = new Promise<boolean>((resolve) => {
         timer = setTimeout(() => resolve(true), config.shutdown.timeout);
@@ -93,6 +95,7 @@ export async function createBerth(config: Config, logger: Logger): Promise<Berth
         await closed;
       }
       clearTimeout(timer);
+      clearInterval(reaper);
       await registry.close();
     },
   };

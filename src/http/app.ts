@@ -95,6 +95,7 @@ export function createApp({ registry, logger, isDraining = () => false }: AppOpt
     try {
       if (url.pathname === "/healthz" || url.pathname === "/readyz") return await health(ctx, isDraining());
       res.setHeader("Docker-Distribution-Api-Version", "registry/2.0");
+      if (isDraining()) res.setHeader("Connection", "close");
       const route = parseV2Path(url.pathname);
       if (!route) throw new RegistryError("UNSUPPORTED", "no such API endpoint", { path: url.pathname }, { status: 404 });
       await dispatch(ctx, route);

@@ -20,6 +20,13 @@ describe("base endpoint, health and routing", () => {
     assert.deepEqual(res.json(), {});
   });
 
+  it("HEAD /v2/ answers 200 with the API version header and no body", async () => {
+    const res = await c.head("/v2/");
+    assert.equal(res.status, 200);
+    assert.equal(res.headers.get("docker-distribution-api-version"), API_VERSION);
+    assert.equal(res.body.length, 0);
+  });
+
   it("GET /v2 without the trailing slash answers 200 too", async () => {
     const res = await c.get("/v2");
     assert.equal(res.status, 200);

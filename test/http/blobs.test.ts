@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { startBerth, type TestBerth } from "../helpers/berth.js";
-import { Client, assertError, digestOf, randomBlob, uniqueName } from "./client.js";
+import { Client, MT, assertError, digestOf, makeImage, randomBlob, uniqueName } from "./client.js";
 
 describe("blobs: GET and HEAD", () => {
   let b: TestBerth;
@@ -133,6 +133,16 @@ describe("blobs: DELETE", () => {
     const still = await c.get(`/v2/${two}/blobs/${digest}`);
     assert.equal(still.status, 200);
     assert.deepEqual(still.body, bytes);
+  });
+
+  it("DELETE /v2/<name>/blobs/<digest> of a layer makes a later manifest push naming it fail with MANIFEST_BLOB_UNKNOWN", async () => {
+    const name = uniqueName("dangling");
+    const image = makeImage();
+    for (const blob of image.blobs) await c.pushBlob(name, blob);
+    assert.equal((await c.delete(`/v2/${name}/blobs/${image.layers[0]!.digest}`)).status, 202);
+    const res = await c.putManifest(name, "v1", image.manifest, MT.ociManifest);
+    const err = assertError(res, 400, "MANIFEST_BLOB_UNKNOWN");
+    assert.equal(err.detail?.digest, image.layers[0]!.digest);
   });
 
   it("DELETE /v2/<name>/blobs/<digest> then pushing the bytes again serves them again", async () => {

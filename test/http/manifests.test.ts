@@ -8,6 +8,7 @@ import {
   assertError,
   descriptor,
   digestOf,
+  json,
   locationPath,
   makeImage,
   makeIndex,
@@ -83,6 +84,25 @@ describe("manifests: PUT, GET and HEAD", () => {
     const stale = await c.get(`/v2/${name}/manifests/v1`, { "If-None-Match": `"${digestOf("other")}"` });
     assert.equal(stale.status, 200);
     assert.deepEqual(stale.body, image.manifest);
+  });
+
+  it("GET /v2/<name>/manifests/<ref> with If-None-Match listing several ETags including the current one answers 304", async () => {
+    const name = uniqueName("etaglist");
+    const image = await c.pushImage(name, makeImage(), "v1");
+    const res = await c.get(`/v2/${name}/manifests/v1`, { "If-None-Match": `"${digestOf("a")}", "${image.digest}"` });
+    assert.equal(res.status, 304);
+  });
+
+  it("PUT /v2/<name>/manifests/<tag> of a manifest without a mediaType field serves it with the pushed Content-Type", async () => {
+    const name = uniqueName("nomediatype");
+    const image = makeImage();
+    for (const blob of image.blobs) await c.pushBlob(name, blob);
+    const bytes = json({ schemaVersion: 2, config: image.config, layers: image.layers });
+    const put = await c.putManifest(name, "bare", bytes, MT.ociManifest);
+    assert.equal(put.status, 201, put.text());
+    const res = await c.get(`/v2/${name}/manifests/bare`);
+    assert.equal(res.headers.get("content-type"), MT.ociManifest);
+    assert.deepEqual(res.body, bytes);
   });
 
   it("PUT /v2/<name>/manifests/<tag> stores a Docker schema2 manifest and serves it with its media type", async () => {

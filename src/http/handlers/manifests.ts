@@ -3,6 +3,15 @@ import type { Handler } from "../context.js";
 import { readBody, reply } from "../respond.js";
 import { routePaths, type Route } from "../routes.js";
 
+/** RFC 9110 §13.1.2: `*`, or a list of entity tags compared weakly (a `W/` prefix is ignored). */
+function matchesEtag(header: string | undefined, etag: string): boolean {
+  if (header === undefined) return false;
+  return header.split(",").some((candidate) => {
+    const tag = candidate.trim().replace(/^W\//, "");
+    return tag === "*" || tag === etag;
+  });
+}
+
 type ManifestRoute = Extract<Route, { kind: "manifest" }>;
 
 /**
@@ -47,7 +56,7 @@ export const handleManifest: Handler<ManifestRoute> = async ({ req, res, url, re
         ETag: etag,
         "Content-Length": manifest.content.length,
       };
-      if (req.headers["if-none-match"] === etag) {
+      if (matchesEtag(req.headers["if-none-match"], etag)) {
         reply(res, 304, { ...headers, "Content-Length": 0 });
         return;
       }
