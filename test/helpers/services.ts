@@ -1,0 +1,74 @@
+import { randomUUID } from "node:crypto";
+
+/**
+ * The real engines some tests need: an S3 endpoint (Ceph radosgw) and a PostgreSQL server.
+ * `npm test` starts them through scripts/test-with-services.sh and passes their addresses in
+ * BERTH_TEST_S3_* and BERTH_TEST_DATABASE_URL. When they are absent a test skips with a line
+ * naming what to install; under CI=true it fails instead.
+ */
+
+export interface S3TestSettings {
+  endpoint: string;
+  region: string;
+  accessKey: string;
+  secretKey: string;
+}
+
+const HINT =
+  "start them with `npm test` (scripts/test-with-services.sh), after `apt-get install ceph radosgw postgresql` or scripts/install-test-deps.sh";
+
+function missing(what: string): string {
+  const message = `needs ${what}: ${HINT}`;
+  if (process.env.CI === "true") throw new Error(`CI=true and ${message}`);
+  return message;
+}
+
+export function s3Settings(): S3TestSettings | undefined {
+  const { BERTH_TEST_S3_ENDPOINT, BERTH_TEST_S3_ACCESS_KEY, BERTH_TEST_S3_SECRET_KEY } = process.env;
+  if (!BERTH_TEST_S3_ENDPOINT || !BERTH_TEST_S3_ACCESS_KEY || !BERTH_TEST_S3_SECRET_KEY) return undefined;
+  return {
+    endpoint: BERTH_TEST_S3_ENDPOINT,
+    region: process.env.BERTH_TEST_S3_REGION ?? "us-east-1",
+    accessKey: BERTH_TEST_S3_ACCESS_KEY,
+    secretKey: BERTH_TEST_S3_SECRET_KEY,
+  };
+}
+
+/** For `describe(..., { skip: skipUnlessS3() })`: false when S3 is there, a reason otherwise. */
+export function skipUnlessS3(): false | string {
+  return s3Settings() ? false : missing("an S3 engine (BERTH_TEST_S3_ENDPOINT)");
+}
+
+export function skipUnlessPostgres(): false | string {
+  return process.env.BERTH_TEST_DATABASE_URL ? false : missing("PostgreSQL (BERTH_TEST_DATABASE_URL)");
+}
+
+/** A fresh bucket name per test suite, so suites never see each other's objects. */
+export function uniqueBucket(prefix = "berth-test"): string {
+  return `${prefix}-${randomUUID().slice(0, 8)}`;
+}
+
+/**
+ * Creates an empty database on the test server and returns its URL; `drop()` removes it.
+ * BERTH_TEST_DATABASE_URL must name a role allowed to CREATE DATABASE.
+ */
+export async function createTestDatabase(): Promise<{ url: string; drop(): Promise<void> }> {
+  const { default: pg } = await import("pg");
+  const admin = process.env.BERTH_TEST_DATABASE_URL!;
+  const name = `berth_test_${randomUUID().replace(/-/g, "").slice(0, 12)}`;
+  const client = new pg.Client({ connectionString: admin });
+  await client.connect();
+  await client.query(`CREATE DATABASE ${name}`);
+  await client.end();
+  const url = new URL(admin);
+  url.pathname = `/${name}`;
+  return {
+    url: url.toString(),
+    async drop() {
+      const c = new pg.Client({ connectionString: admin });
+      await c.connect();
+      await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+      await c.end();
+    },
+  };
+}
