@@ -1,47 +1,44 @@
 import type { Hash } from "node:crypto";
 import { Transform, type Readable } from "node:stream";
 import { createDigester, type DigestAlgorithm } from "../oci/digest.js";
+import type { UploadState } from "../storage/blob-store.js";
 
 /**
  * The running hash of each upload this process is serving, so that finishing an upload costs
- * nothing more. Hash state cannot be persisted, so an entry is only trusted when it covers exactly
- * the bytes staged; otherwise (after a restart, after a broken request, or when the upload moved
+ * nothing more. Hash state cannot be persisted, so an entry is only trusted while the staged
+ * bytes are still at the version it was computed for; otherwise (after a restart, after a broken request, or when the upload moved
  * to another node) the staged bytes are hashed again from the start.
  */
 export interface HashCache {
-  /** A hash of exactly the first `size` staged bytes of upload `id`. */
-  get(id: string, algorithm: DigestAlgorithm, size: number, rehash: () => Promise<Readable>): Promise<Hash>;
-  /** Records that the cached hash of `id` now covers `size` bytes. */
-  advance(id: string, size: number): void;
+  /** A hash of exactly the staged bytes of upload `id` as they are in `state`. */
+  get(id: string, algorithm: DigestAlgorithm, state: UploadState, rehash: () => Promise<Readable>): Promise<Hash>;
+  /** Records that the cached hash of `id` now covers the staged bytes as they are in `state`. */
+  advance(id: string, state: UploadState): void;
   forget(id: string): void;
 }
 
 interface Entry {
   algorithm: DigestAlgorithm;
   hash: Hash;
-  size: number;
+  version: string;
 }
 
 export function createHashCache(maxEntries = 10_000): HashCache {
   const entries = new Map<string, Entry>();
   return {
-    async get(id, algorithm, size, rehash) {
+    async get(id, algorithm, state, rehash) {
       const entry = entries.get(id);
-      if (entry && entry.algorithm === algorithm && entry.size === size) return entry.hash;
+      if (entry && entry.algorithm === algorithm && entry.version === state.version) return entry.hash;
       const hash = createDigester(algorithm);
-      let hashed = 0;
-      for await (const chunk of await rehash()) {
-        hash.update(chunk as Buffer);
-        hashed += (chunk as Buffer).length;
-      }
+      for await (const chunk of await rehash()) hash.update(chunk as Buffer);
       entries.delete(id);
       if (entries.size >= maxEntries) entries.delete(entries.keys().next().value!);
-      entries.set(id, { algorithm, hash, size: hashed });
+      entries.set(id, { algorithm, hash, version: state.version });
       return hash;
     },
-    advance(id, size) {
+    advance(id, state) {
       const entry = entries.get(id);
-      if (entry) entry.size = size;
+      if (entry) entry.version = state.version;
     },
     forget(id) {
       entries.delete(id);

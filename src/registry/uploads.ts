@@ -87,19 +87,19 @@ export function createUploads(blobs: BlobStore, metadata: MetadataStore, options
 
   /** Appends under the caller's lock; keeps the running hash in step with what reached storage. */
   async function appendLocked(s: UploadSession, body: Readable, range?: ByteRange): Promise<number> {
-    const size = await blobs.uploadSize(s.id);
-    if (range && range.start !== size) {
+    const state = await blobs.uploadState(s.id);
+    if (range && range.start !== state.size) {
       body.resume();
-      throw rangeError(size, `chunk starts at ${range.start} but the upload holds ${size} bytes`);
+      throw rangeError(state.size, `chunk starts at ${range.start} but the upload holds ${state.size} bytes`);
     }
-    const hash = await hashes.get(s.id, s.algorithm, size, () => blobs.readUpload(s.id));
+    const hash = await hashes.get(s.id, s.algorithm, state, () => blobs.readUpload(s.id));
     const hashing = hashingStream(hash);
     const feeding = pipeline(body, hashing);
     try {
-      const [newSize] = await Promise.all([blobs.appendUpload(s.id, size, hashing), feeding]);
-      hashes.advance(s.id, newSize);
+      const [next] = await Promise.all([blobs.appendUpload(s.id, state.size, hashing), feeding]);
+      hashes.advance(s.id, next);
       await metadata.touchUpload(s.id, Date.now());
-      return newSize;
+      return next.size;
     } catch (err) {
       hashes.forget(s.id);
       hashing.resume();
@@ -110,9 +110,9 @@ export function createUploads(blobs: BlobStore, metadata: MetadataStore, options
 
   async function finishLocked(repo: string, s: UploadSession, digest: Digest, body?: Readable, range?: ByteRange) {
     if (body) await appendLocked(s, body, range);
-    const size = await blobs.uploadSize(s.id);
+    const state = await blobs.uploadState(s.id);
     const algorithm = digestAlgorithm(digest);
-    const hash = await hashes.get(s.id, algorithm, size, () => blobs.readUpload(s.id));
+    const hash = await hashes.get(s.id, algorithm, state, () => blobs.readUpload(s.id));
     const actual = formatDigest(algorithm, hash.copy().digest("hex"));
     if (actual !== digest) {
       await discard(s.id);
@@ -122,8 +122,8 @@ export function createUploads(blobs: BlobStore, metadata: MetadataStore, options
       });
     }
     await blobs.commitUpload(s.id, digest);
-    const blob = { digest, size };
-    await metadata.linkBlob(repo, digest, size);
+    const blob = { digest, size: state.size };
+    await metadata.linkBlob(repo, digest, state.size);
     hashes.forget(s.id);
     await metadata.deleteUpload(s.id);
     return blob;
@@ -161,7 +161,7 @@ export function createUploads(blobs: BlobStore, metadata: MetadataStore, options
 
     async status(repo, id) {
       await session(repo, id);
-      return { id, size: await blobs.uploadSize(id) };
+      return { id, size: (await blobs.uploadState(id)).size };
     },
 
     async append(repo, id, body, range) {

@@ -24,16 +24,19 @@ export interface BlobStore {
   /** Removes a committed blob's bytes. Idempotent. Only garbage collection calls this. */
   delete(digest: Digest): Promise<void>;
 
-  /** Bytes staged so far for upload `id`; 0 when nothing was written yet (or the id is unknown). */
-  uploadSize(id: string): Promise<number>;
+  /**
+   * What is staged for upload `id`: size 0 when nothing was written yet (or the id is unknown).
+   * Rejects with BLOB_UPLOAD_INVALID when concurrent writers left the staged bytes inconsistent.
+   */
+  uploadState(id: string): Promise<UploadState>;
 
   /**
    * Appends `body` to upload `id`, which must currently hold exactly `offset` bytes (otherwise
-   * rejects with RANGE_INVALID and writes nothing). Resolves with the new size. When `body` fails
-   * midway, the bytes already written stay staged and the promise rejects; `uploadSize` tells
-   * where a client can resume.
+   * rejects with RANGE_INVALID and writes nothing). Resolves with the new state. When `body` fails
+   * midway the promise rejects; bytes already written may stay staged (`uploadState` tells where
+   * a client can resume) or be dropped, depending on the driver.
    */
-  appendUpload(id: string, offset: number, body: Readable): Promise<number>;
+  appendUpload(id: string, offset: number, body: Readable): Promise<UploadState>;
 
   /** Reads upload `id`'s staged bytes from the start, to re-hash them (after a restart, on another node). */
   readUpload(id: string): Promise<Readable>;
@@ -54,5 +57,20 @@ export interface BlobStore {
   /** Checks that the store is reachable and writable (for `/readyz`). */
   ping(): Promise<void>;
 
+  /**
+   * Optional: a URL from which a client may fetch the blob directly (a presigned object-store
+   * URL), or undefined to serve the bytes through Berth.
+   */
+  redirectUrl?(digest: Digest): Promise<string | undefined>;
+
   close(): Promise<void>;
+}
+
+/**
+ * The staged bytes of an upload. `version` changes whenever they change, on any node: the
+ * registry trusts a running hash only while the version it was computed for is still current.
+ */
+export interface UploadState {
+  size: number;
+  version: string;
 }

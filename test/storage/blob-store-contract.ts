@@ -32,22 +32,35 @@ export function describeBlobStoreContract(
     it("keeps a blob invisible until its upload is committed", async () => {
       const data = randomBytes(1000);
       const id = uploadId();
-      assert.equal(await store.appendUpload(id, 0, Readable.from([data])), 1000);
+      assert.equal((await store.appendUpload(id, 0, Readable.from([data]))).size, 1000);
       assert.equal(await store.stat(digestOf(data)), undefined);
       await store.commitUpload(id, digestOf(data));
       assert.deepEqual(await store.stat(digestOf(data)), { size: 1000 });
       assert.deepEqual(await read(await store.read(digestOf(data))), data);
-      assert.equal(await store.uploadSize(id), 0, "staging data is gone after commit");
+      assert.equal((await store.uploadState(id)).size, 0, "staging data is gone after commit");
     });
 
     it("appends chunks in order and reports the staged size", async () => {
       const id = uploadId();
       const a = randomBytes(300);
       const b = randomBytes(700);
-      assert.equal(await store.uploadSize(id), 0);
-      assert.equal(await store.appendUpload(id, 0, Readable.from([a])), 300);
-      assert.equal(await store.appendUpload(id, 300, Readable.from([b])), 1000);
+      assert.equal((await store.uploadState(id)).size, 0);
+      assert.equal((await store.appendUpload(id, 0, Readable.from([a]))).size, 300);
+      assert.equal((await store.appendUpload(id, 300, Readable.from([b]))).size, 1000);
       assert.deepEqual(await read(await store.readUpload(id)), Buffer.concat([a, b]));
+      await store.deleteUpload(id);
+    });
+
+    it("changes the staged version whenever the staged bytes change", async () => {
+      const id = uploadId();
+      const empty = await store.uploadState(id);
+      assert.equal(empty.size, 0);
+      const first = await store.appendUpload(id, 0, Readable.from([Buffer.from("abc")]));
+      assert.deepEqual(await store.uploadState(id), first, "reading the state again gives the same version");
+      assert.notEqual(first.version, empty.version);
+      const second = await store.appendUpload(id, 3, Readable.from([Buffer.from("def")]));
+      assert.equal(second.size, 6);
+      assert.notEqual(second.version, first.version);
       await store.deleteUpload(id);
     });
 
@@ -58,7 +71,7 @@ export function describeBlobStoreContract(
         store.appendUpload(id, 10, Readable.from([Buffer.from("def")])),
         (err) => err instanceof RegistryError && err.code === "RANGE_INVALID",
       );
-      assert.equal(await store.uploadSize(id), 3);
+      assert.equal((await store.uploadState(id)).size, 3);
       await store.deleteUpload(id);
     });
 
@@ -72,7 +85,7 @@ export function describeBlobStoreContract(
         },
       });
       await assert.rejects(store.appendUpload(id, 0, broken));
-      const size = await store.uploadSize(id);
+      const size = (await store.uploadState(id)).size;
       assert.ok(size <= first.length);
       assert.deepEqual(await read(await store.readUpload(id)), first.subarray(0, size));
       await store.deleteUpload(id);
@@ -93,7 +106,7 @@ export function describeBlobStoreContract(
         const id = uploadId();
         await store.appendUpload(id, 0, Readable.from([data]));
         await store.commitUpload(id, digestOf(data));
-        assert.equal(await store.uploadSize(id), 0);
+        assert.equal((await store.uploadState(id)).size, 0);
       }
       assert.deepEqual(await read(await store.read(digestOf(data))), data);
     });

@@ -6,7 +6,7 @@ import { pipeline } from "node:stream/promises";
 import { digestAlgorithm, digestHex, type Digest } from "../../oci/digest.js";
 import { RegistryError } from "../../oci/errors.js";
 import type { ByteRange } from "../../oci/range.js";
-import type { BlobStore } from "../blob-store.js";
+import type { BlobStore, UploadState } from "../blob-store.js";
 
 /**
  * Layout under `root`:
@@ -44,6 +44,15 @@ export async function createFilesystemBlobStore(options: FilesystemBlobStoreOpti
   const uploadPath = (id: string) => {
     if (!UPLOAD_ID_RE.test(id)) throw new RegistryError("BLOB_UPLOAD_UNKNOWN", "invalid upload id", { id });
     return join(uploadsDir, id);
+  };
+  const stateOf = async (path: string): Promise<UploadState> => {
+    try {
+      const info = await stat(path, { bigint: true });
+      return { size: Number(info.size), version: `${info.size}:${info.mtimeNs}:${info.ino}` };
+    } catch (err) {
+      if (isNotFound(err)) return { size: 0, version: "empty" };
+      throw err;
+    }
   };
   const sizeOf = async (path: string) => {
     try {
@@ -83,8 +92,8 @@ export async function createFilesystemBlobStore(options: FilesystemBlobStoreOpti
       await rm(blobPath(digest), { force: true });
     },
 
-    async uploadSize(id) {
-      return (await sizeOf(uploadPath(id))) ?? 0;
+    async uploadState(id) {
+      return stateOf(uploadPath(id));
     },
 
     async appendUpload(id, offset, body) {
@@ -98,7 +107,7 @@ export async function createFilesystemBlobStore(options: FilesystemBlobStoreOpti
       }
       // On a broken body the bytes that reached the file stay: the size on disk is where a client resumes.
       await pipeline(body, createWriteStream(path, { flags: "a", highWaterMark: READ_CHUNK }));
-      return (await sizeOf(path)) ?? 0;
+      return stateOf(path);
     },
 
     async readUpload(id) {
