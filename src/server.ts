@@ -1,13 +1,11 @@
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
-import { join } from "node:path";
 import type { Config } from "./config/schema.js";
 import { parseListen } from "./config/units.js";
 import { createApp } from "./http/app.js";
 import type { Logger } from "./logger.js";
 import { createRegistry, type Registry } from "./registry/registry.js";
-import { createFilesystemBlobStore } from "./storage/drivers/filesystem-blob-store.js";
-import { createSqliteMetadataStore } from "./storage/drivers/sqlite-metadata-store.js";
+import { createStores } from "./storage/create-stores.js";
 
 /** A configured Berth: stores opened, HTTP server built, not yet listening. */
 export interface Berth {
@@ -21,11 +19,7 @@ export interface Berth {
 
 /** Opens the stores named by `config` and builds the registry over them. */
 export async function createRegistryFromConfig(config: Config): Promise<Registry> {
-  const blobStore = await createFilesystemBlobStore({ root: config.storage.path ?? config.data, fsync: config.storage.fsync });
-  const metadataStore = createSqliteMetadataStore({
-    path: config.database.path ?? join(config.data, "berth.db"),
-    fsync: config.storage.fsync,
-  });
+  const { blobStore, metadataStore } = await createStores(config);
   return createRegistry({
     blobStore,
     metadataStore,

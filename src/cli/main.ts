@@ -1,6 +1,6 @@
 import { parseArgs } from "node:util";
 import { readFileSync } from "node:fs";
-import { ConfigError, ENV_KEYS, loadConfig } from "../config/load.js";
+import { ConfigError, ENV_KEYS, loadConfig, redactConfig } from "../config/load.js";
 import { createLogger } from "../logger.js";
 import { createBerth } from "../server.js";
 
@@ -8,7 +8,7 @@ const HELP = `berth — a container image registry
 
 Usage:
   berth serve [options]      start the registry (what \`npm start\` runs)
-  berth config [options]     print the effective configuration as JSON and exit
+  berth config [options]     print the effective configuration as JSON (secrets masked) and exit
   berth --help | --version
 
 Options (serve, config):
@@ -18,7 +18,8 @@ Options (serve, config):
   --log-level LEVEL    debug | info | warn | error | silent (default info)
 
 Precedence: command-line options > environment variables > config file > defaults.
-Environment variables:
+Environment variables (BERTH_S3_ACCESS_KEY, BERTH_S3_SECRET_KEY and BERTH_DATABASE_URL can
+also be read from a file named by the same variable with _FILE appended):
 ${Object.entries(ENV_KEYS)
   .map(([name, key]) => `  ${name.padEnd(28)} ${key}`)
   .join("\n")}
@@ -112,7 +113,7 @@ export async function main(argv: string[]): Promise<number> {
           ...(values.config ? { file: values.config } : {}),
           overrides: { listen: values.listen, data: values.data, "log.level": values["log-level"] },
         });
-        process.stdout.write(`${JSON.stringify(config, null, 2)}\n`);
+        process.stdout.write(`${JSON.stringify(redactConfig(config), null, 2)}\n`);
         return 0;
       }
       default:

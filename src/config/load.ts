@@ -16,9 +16,21 @@ export const ENV_KEYS: Record<string, string> = {
   BERTH_LISTEN: "listen",
   BERTH_DATA: "data",
   BERTH_LOG_LEVEL: "log.level",
+  BERTH_STORAGE_DRIVER: "storage.driver",
   BERTH_STORAGE_PATH: "storage.path",
   BERTH_FSYNC: "storage.fsync",
+  BERTH_S3_BUCKET: "storage.s3.bucket",
+  BERTH_S3_REGION: "storage.s3.region",
+  BERTH_S3_ENDPOINT: "storage.s3.endpoint",
+  BERTH_S3_ACCESS_KEY: "storage.s3.accessKey",
+  BERTH_S3_SECRET_KEY: "storage.s3.secretKey",
+  BERTH_S3_FORCE_PATH_STYLE: "storage.s3.forcePathStyle",
+  BERTH_S3_PREFIX: "storage.s3.prefix",
+  BERTH_S3_REDIRECT: "storage.s3.redirect",
+  BERTH_DATABASE_DRIVER: "database.driver",
   BERTH_DATABASE_PATH: "database.path",
+  BERTH_DATABASE_URL: "database.url",
+  BERTH_DATABASE_POOL_SIZE: "database.poolSize",
   BERTH_UPLOAD_EXPIRY: "uploads.expiry",
   BERTH_UPLOAD_PURGE_INTERVAL: "uploads.purgeInterval",
   BERTH_MANIFEST_MAX_SIZE: "manifests.maxSize",
@@ -64,20 +76,65 @@ export interface LoadConfigOptions {
   overrides?: Record<string, unknown>;
 }
 
+const NUMERIC_KEYS = new Set(["pagination.maxEntries", "database.poolSize"]);
+
+/** Settings that may hold secrets: `X_FILE` in the environment (or `xFile` in the file) reads them from a file. */
+const SECRET_ENV = ["BERTH_S3_ACCESS_KEY", "BERTH_S3_SECRET_KEY", "BERTH_DATABASE_URL"];
+
+function readSecret(path: string, what: string): string {
+  try {
+    return readFileSync(path, "utf8").trim();
+  } catch (err) {
+    throw new ConfigError(`cannot read ${what} from ${path}: ${(err as Error).message}`);
+  }
+}
+
+/** Fills secrets from their files and decides the database driver. */
+function finish(parsed: ReturnType<typeof configSchema.parse>): Config {
+  const s3 = parsed.storage.s3;
+  if (s3.accessKeyFile && !s3.accessKey) s3.accessKey = readSecret(s3.accessKeyFile, "storage.s3.accessKey");
+  if (s3.secretKeyFile && !s3.secretKey) s3.secretKey = readSecret(s3.secretKeyFile, "storage.s3.secretKey");
+  const db = parsed.database;
+  if (db.urlFile && !db.url) db.url = readSecret(db.urlFile, "database.url");
+  const driver = db.driver ?? (db.url ? "postgres" : "sqlite");
+  if (driver === "postgres" && !/^postgres(ql)?:\/\//.test(db.url ?? "")) {
+    throw new ConfigError("invalid configuration:\n  database.url: a postgres:// URL is required when database.driver is postgres");
+  }
+  parsed.data = resolve(parsed.data);
+  return { ...parsed, database: { ...db, driver } };
+}
+
+/** A copy of `config` safe to print: keys and passwords masked. */
+export function redactConfig(config: Config): Config {
+  const mask = (v: string | undefined) => (v === undefined ? undefined : "********");
+  const s3 = { ...config.storage.s3, accessKey: mask(config.storage.s3.accessKey), secretKey: mask(config.storage.s3.secretKey) };
+  let url = config.database.url;
+  if (url) {
+    try {
+      const u = new URL(url);
+      if (u.password) u.password = "********";
+      url = u.toString();
+    } catch {
+      url = "********";
+    }
+  }
+  return { ...config, storage: { ...config.storage, s3 }, database: { ...config.database, ...(url ? { url } : {}) } };
+}
+
 /** Loads configuration with precedence flags > environment > file > defaults, validated once. */
 export function loadConfig({ file, env = process.env, overrides = {} }: LoadConfigOptions = {}): Config {
   const path = file ?? env.BERTH_CONFIG;
   const tree: Tree = path ? readFile(path) : {};
   for (const [name, key] of Object.entries(ENV_KEYS)) {
-    const value = env[name];
+    let value = env[name];
+    const file = env[`${name}_FILE`];
+    if ((value === undefined || value === "") && file && SECRET_ENV.includes(name)) value = readSecret(file, name);
     if (value === undefined || value === "") continue;
-    setPath(tree, key, key === "pagination.maxEntries" ? Number(value) : value);
+    setPath(tree, key, NUMERIC_KEYS.has(key) ? Number(value) : value);
   }
   for (const [key, value] of Object.entries(overrides)) if (value !== undefined) setPath(tree, key, value);
   try {
-    const config = configSchema.parse(tree);
-    config.data = resolve(config.data);
-    return config;
+    return finish(configSchema.parse(tree));
   } catch (err) {
     if (err instanceof ZodError) {
       const problems = err.issues.map((i) => `  ${i.path.join(".") || "(root)"}: ${i.message}`).join("\n");

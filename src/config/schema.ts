@@ -36,18 +36,48 @@ export const configSchema = z
     log: z.object({ level: z.enum(LOG_LEVELS).default("info") }).strict().default({}),
     storage: z
       .object({
-        driver: z.literal("filesystem").default("filesystem"),
-        /** Where blobs live; default `<data>`. */
+        /** `filesystem` (default) or `s3`. */
+        driver: z.enum(["filesystem", "s3"]).default("filesystem"),
+        /** Filesystem: where blobs live; default `<data>`. */
         path: z.string().min(1).optional(),
         fsync: bool.default(true),
+        s3: z
+          .object({
+            bucket: z.string().min(3).optional(),
+            region: z.string().min(1).default("us-east-1"),
+            /** Omit for AWS itself; e.g. `http://127.0.0.1:7480` for Ceph radosgw or MinIO. */
+            endpoint: z.string().url().optional(),
+            accessKey: z.string().min(1).optional(),
+            secretKey: z.string().min(1).optional(),
+            accessKeyFile: z.string().min(1).optional(),
+            secretKeyFile: z.string().min(1).optional(),
+            forcePathStyle: bool.default(false),
+            prefix: z.string().default(""),
+            /** Answer blob GETs with a 307 to a presigned URL so bytes bypass Berth. */
+            redirect: bool.default(false),
+            redirectTtl: duration.default("15m"),
+            createBucket: bool.default(true),
+          })
+          .strict()
+          .default({}),
       })
       .strict()
+      .superRefine((storage, ctx) => {
+        if (storage.driver === "s3" && !storage.s3.bucket) {
+          ctx.addIssue({ code: z.ZodIssueCode.custom, path: ["s3", "bucket"], message: "required when storage.driver is s3" });
+        }
+      })
       .default({}),
     database: z
       .object({
-        driver: z.literal("sqlite").default("sqlite"),
-        /** The SQLite file; default `<data>/berth.db`. */
+        /** `sqlite` (default) or `postgres`; a `postgres://` url selects postgres. */
+        driver: z.enum(["sqlite", "postgres"]).optional(),
+        /** SQLite: the database file; default `<data>/berth.db`. */
         path: z.string().min(1).optional(),
+        /** PostgreSQL: `postgres://user:password@host:port/database`. */
+        url: z.string().optional(),
+        urlFile: z.string().min(1).optional(),
+        poolSize: z.number().int().min(1).max(1000).default(10),
       })
       .strict()
       .default({}),
@@ -63,5 +93,8 @@ export const configSchema = z
   })
   .strict();
 
-export type Config = z.output<typeof configSchema>;
+/** The configuration after loading: secrets read from their files, the database driver decided. */
+export type Config = z.output<typeof configSchema> & {
+  database: z.output<typeof configSchema>["database"] & { driver: "sqlite" | "postgres" };
+};
 export type ConfigInput = z.input<typeof configSchema>;

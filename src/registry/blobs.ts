@@ -17,6 +17,11 @@ export interface Blobs {
   stat(repo: string, digest: Digest): Promise<{ size: number }>;
   /** Opens a blob of `repo`, whole or the inclusive `range` (which the caller checked against the size). */
   open(repo: string, digest: Digest, range?: ByteRange): Promise<BlobBody>;
+  /**
+   * A URL the client may fetch the blob from directly when the store offers one (a presigned
+   * object-store URL), else undefined. Checks the blob belongs to `repo` first.
+   */
+  redirectUrl(repo: string, digest: Digest): Promise<string | undefined>;
   /** Removes the blob from `repo`; its bytes stay while other repositories use them. */
   delete(repo: string, digest: Digest): Promise<void>;
 }
@@ -41,6 +46,11 @@ export function createBlobs(blobs: BlobStore, metadata: MetadataStore, options: 
       if (!manifest) throw unknown(digest);
       const bytes = range ? manifest.content.subarray(range.start, range.end + 1) : manifest.content;
       return { size: manifest.content.length, stream: Readable.from([bytes]) };
+    },
+
+    async redirectUrl(repo, digest) {
+      if (!blobs.redirectUrl || !(await metadata.getBlobLink(repo, digest))) return undefined;
+      return blobs.redirectUrl(digest);
     },
 
     async delete(repo, digest) {

@@ -6,6 +6,7 @@ import { fileURLToPath } from "node:url";
 import { loadConfig } from "../../src/config/load.js";
 import { silentLogger } from "../../src/logger.js";
 import { createBerth, type Berth } from "../../src/server.js";
+import { createTestDatabase, deleteBucket, s3Settings, uniqueBucket } from "./services.js";
 
 export const BERTH_BIN = fileURLToPath(new URL("../../../bin/berth.js", import.meta.url));
 
@@ -20,13 +21,43 @@ export interface TestBerth {
 }
 
 /**
+ * Where the stores of test servers live. `embedded` (the default) is filesystem + SQLite;
+ * `s3-postgres` (BERTH_TEST_BACKEND=s3-postgres) puts each test server on its own bucket of the
+ * test S3 engine and its own PostgreSQL database, so any HTTP suite can run on the scale-out setup.
+ */
+export async function backendEnv(): Promise<{ env: Record<string, string>; cleanup(): Promise<void> }> {
+  if (process.env.BERTH_TEST_BACKEND !== "s3-postgres") return { env: {}, cleanup: async () => {} };
+  const s3 = s3Settings();
+  if (!s3 || !process.env.BERTH_TEST_DATABASE_URL) throw new Error("BERTH_TEST_BACKEND=s3-postgres needs the test S3 engine and PostgreSQL");
+  const db = await createTestDatabase();
+  const bucket = uniqueBucket();
+  return {
+    env: {
+      BERTH_STORAGE_DRIVER: "s3",
+      BERTH_S3_ENDPOINT: s3.endpoint,
+      BERTH_S3_REGION: s3.region,
+      BERTH_S3_BUCKET: bucket,
+      BERTH_S3_ACCESS_KEY: s3.accessKey,
+      BERTH_S3_SECRET_KEY: s3.secretKey,
+      BERTH_S3_FORCE_PATH_STYLE: "true",
+      BERTH_DATABASE_URL: db.url,
+    },
+    async cleanup() {
+      await db.drop();
+      await deleteBucket(bucket);
+    },
+  };
+}
+
+/**
  * An in-process Berth on a free loopback port with its own temporary data directory.
  * `env` takes BERTH_* settings exactly as an operator would set them.
  */
 export async function startBerth(env: Record<string, string> = {}): Promise<TestBerth> {
   const data = await mkdtemp(join(tmpdir(), "berth-test-"));
+  const backend = await backendEnv();
   const config = loadConfig({
-    env: { BERTH_DATA: data, BERTH_LISTEN: "127.0.0.1:0", BERTH_FSYNC: "false", ...env },
+    env: { BERTH_DATA: data, BERTH_LISTEN: "127.0.0.1:0", BERTH_FSYNC: "false", ...backend.env, ...env },
   });
   const berth = await createBerth(config, silentLogger);
   const address = await berth.start();
@@ -38,6 +69,7 @@ export async function startBerth(env: Record<string, string> = {}): Promise<Test
     berth,
     async stop() {
       await berth.stop();
+      await backend.cleanup();
       await rm(data, { recursive: true, force: true });
     },
   };

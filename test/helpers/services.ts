@@ -72,3 +72,31 @@ export async function createTestDatabase(): Promise<{ url: string; drop(): Promi
     },
   };
 }
+
+/** Deletes a test bucket and everything in it. */
+export async function deleteBucket(bucket: string): Promise<void> {
+  const s = s3Settings();
+  if (!s) return;
+  const { S3Client, ListObjectsV2Command, DeleteObjectsCommand, DeleteBucketCommand } = await import("@aws-sdk/client-s3");
+  const client = new S3Client({
+    region: s.region,
+    endpoint: s.endpoint,
+    forcePathStyle: true,
+    credentials: { accessKeyId: s.accessKey, secretAccessKey: s.secretKey },
+    requestChecksumCalculation: "WHEN_REQUIRED",
+    responseChecksumValidation: "WHEN_REQUIRED",
+  });
+  try {
+    for (;;) {
+      const page = await client.send(new ListObjectsV2Command({ Bucket: bucket }));
+      const keys = (page.Contents ?? []).map((o) => ({ Key: o.Key! }));
+      if (keys.length === 0) break;
+      await client.send(new DeleteObjectsCommand({ Bucket: bucket, Delete: { Objects: keys, Quiet: true } }));
+    }
+    await client.send(new DeleteBucketCommand({ Bucket: bucket }));
+  } catch (err) {
+    if ((err as { name?: string }).name !== "NoSuchBucket") throw err;
+  } finally {
+    client.destroy();
+  }
+}

@@ -16,6 +16,13 @@ export const handleBlob: Handler<BlobRoute> = async ({ req, res, registry }, rou
     return;
   }
   const { size } = await registry.blobs.stat(route.name, digest);
+  if (req.method === "GET") {
+    const location = await registry.blobs.redirectUrl(route.name, digest);
+    if (location) {
+      reply(res, 307, { Location: location, "Docker-Content-Digest": digest });
+      return;
+    }
+  }
   const headers: Headers = {
     "Content-Type": "application/octet-stream",
     "Docker-Content-Digest": digest,
