@@ -27,6 +27,11 @@ export interface TestBerth {
  */
 export async function backendEnv(): Promise<{ env: Record<string, string>; cleanup(): Promise<void> }> {
   if (process.env.BERTH_TEST_BACKEND !== "s3-postgres") return { env: {}, cleanup: async () => {} };
+  return scaleOutEnv();
+}
+
+/** BERTH_* settings for a fresh bucket and a fresh database on the test engines, and their removal. */
+export async function scaleOutEnv(): Promise<{ env: Record<string, string>; cleanup(): Promise<void> }> {
   const s3 = s3Settings();
   if (!s3 || !process.env.BERTH_TEST_DATABASE_URL) throw new Error("BERTH_TEST_BACKEND=s3-postgres needs the test S3 engine and PostgreSQL");
   const db = await createTestDatabase();
