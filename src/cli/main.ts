@@ -3,12 +3,16 @@ import { readFileSync } from "node:fs";
 import { ConfigError, ENV_KEYS, loadConfig, redactConfig } from "../config/load.js";
 import { createLogger } from "../logger.js";
 import { createBerth } from "../server.js";
+import { migrateCommand } from "./migrate.js";
 
 const HELP = `berth — a container image registry
 
 Usage:
   berth serve [options]      start the registry (what \`npm start\` runs)
   berth config [options]     print the effective configuration as JSON (secrets masked) and exit
+  berth migrate --from A.yaml --to B.yaml
+                             copy a whole registry between two configurations (e.g. embedded to
+                             S3 + PostgreSQL, or back), verifying every digest; rerun to resume
   berth --help | --version
 
 Options (serve, config):
@@ -41,6 +45,8 @@ function parse(argv: string[]) {
       data: { type: "string" },
       config: { type: "string" },
       "log-level": { type: "string" },
+      from: { type: "string" },
+      to: { type: "string" },
       help: { type: "boolean", short: "h" },
       version: { type: "boolean", short: "v" },
     },
@@ -116,6 +122,8 @@ export async function main(argv: string[]): Promise<number> {
         process.stdout.write(`${JSON.stringify(redactConfig(config), null, 2)}\n`);
         return 0;
       }
+      case "migrate":
+        return await migrateCommand(values.from, values.to);
       default:
         process.stderr.write(`berth: unknown command ${command}\n\n${HELP}`);
         return 2;

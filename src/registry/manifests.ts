@@ -1,11 +1,11 @@
 import { Readable } from "node:stream";
 import { digestAlgorithm, digestOf, EMPTY_JSON, EMPTY_JSON_DIGEST, type Digest } from "../oci/digest.js";
 import { RegistryError } from "../oci/errors.js";
-import { parseManifest } from "../oci/manifest.js";
+import { parseManifest, type ParsedManifest } from "../oci/manifest.js";
 import { isNonDistributable } from "../oci/media-types.js";
 import { parseTag, type Reference } from "../oci/reference.js";
 import type { BlobStore } from "../storage/blob-store.js";
-import type { MetadataStore, StoredManifest } from "../storage/metadata-store.js";
+import type { ManifestRecord, MetadataStore, StoredManifest } from "../storage/metadata-store.js";
 import type { RegistryOptions } from "./options.js";
 import type { Uploads } from "./uploads.js";
 
@@ -30,6 +30,24 @@ export interface Manifests {
   get(repo: string, reference: Reference): Promise<StoredManifest>;
   /** By digest removes the manifest and its tags; by tag removes the tag only. */
   delete(repo: string, reference: Reference): Promise<void>;
+}
+
+/**
+ * What the metadata store keeps of a parsed manifest. Non-distributable layers with URLs are not
+ * required to be in the registry, so they are not references.
+ */
+export function manifestRecord(digest: Digest, content: Buffer, parsed: ParsedManifest): ManifestRecord {
+  const required = parsed.blobs.filter((d) => !(isNonDistributable(d.mediaType) && d.urls?.length));
+  return {
+    digest,
+    mediaType: parsed.mediaType,
+    content,
+    ...(parsed.artifactType !== undefined ? { artifactType: parsed.artifactType } : {}),
+    ...(parsed.subject ? { subject: parsed.subject.digest } : {}),
+    ...(parsed.annotations ? { annotations: parsed.annotations } : {}),
+    blobs: [...new Set(required.map((d) => d.digest))],
+    children: [...new Set(parsed.manifests.map((d) => d.digest))],
+  };
 }
 
 function manifestUnknown(reference: Reference): RegistryError {
@@ -79,22 +97,9 @@ export function createManifests(
         digest = digestOf(content);
         allTags.add(reference.tag);
       }
-      const required = parsed.blobs.filter((d) => !(isNonDistributable(d.mediaType) && d.urls?.length));
-      if (required.some((d) => d.digest === EMPTY_JSON_DIGEST)) await ensureEmptyJson(repo);
-      const result = await metadata.putManifest(
-        repo,
-        {
-          digest,
-          mediaType: parsed.mediaType,
-          content,
-          ...(parsed.artifactType !== undefined ? { artifactType: parsed.artifactType } : {}),
-          ...(parsed.subject ? { subject: parsed.subject.digest } : {}),
-          ...(parsed.annotations ? { annotations: parsed.annotations } : {}),
-          blobs: [...new Set(required.map((d) => d.digest))],
-          children: [...new Set(parsed.manifests.map((d) => d.digest))],
-        },
-        [...allTags],
-      );
+      const record = manifestRecord(digest, content, parsed);
+      if (record.blobs.includes(EMPTY_JSON_DIGEST)) await ensureEmptyJson(repo);
+      const result = await metadata.putManifest(repo, record, [...allTags]);
       if (!result.ok) {
         if ("missingBlob" in result) {
           throw new RegistryError("MANIFEST_BLOB_UNKNOWN", `blob ${result.missingBlob} is unknown to the repository`, {

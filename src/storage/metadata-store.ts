@@ -43,6 +43,13 @@ export interface MetadataStore {
   /** Manifests of `repo` whose `subject` is `subject`, optionally only those of one artifact type, by digest. */
   listReferrers(repo: string, subject: Digest, artifactType?: string): Promise<ReferrerRecord[]>;
 
+  /** Blobs linked to `repo` with their sizes, by digest (for migration and garbage collection). */
+  listBlobLinks(repo: string, page: Page): Promise<{ digest: Digest; size: number }[]>;
+  /** Manifests of `repo`, exact bytes included, by digest. */
+  listManifests(repo: string, page: Page): Promise<StoredManifest[]>;
+  /** Tags of `repo` with the manifest digest each points at, by tag name. */
+  listTagDigests(repo: string, page: Page): Promise<{ tag: string; digest: Digest }[]>;
+
   createUpload(session: UploadSession): Promise<void>;
   getUpload(id: string): Promise<UploadSession | undefined>;
   /** Records activity on an upload, pushing its expiry back. */

@@ -115,6 +115,26 @@ export function describeMetadataStoreContract(
       assert.deepEqual(await store.listReferrers("ref/other", subject), []);
     });
 
+    it("enumerates a repository's blob links, manifests and tags page by page", async () => {
+      const [b1, b2, b3] = [blob(), blob(), blob()].sort() as [Digest, Digest, Digest];
+      for (const [i, d] of [b1, b2, b3].entries()) await store.linkBlob("enum/app", d, i + 1);
+      assert.deepEqual(await store.listBlobLinks("enum/app", { limit: 2 }), [{ digest: b1, size: 1 }, { digest: b2, size: 2 }]);
+      assert.deepEqual(await store.listBlobLinks("enum/app", { limit: 2, last: b2 }), [{ digest: b3, size: 3 }]);
+      const [m1, m2] = [manifest([b1]), manifest([b2])].sort((x, y) => (x.digest < y.digest ? -1 : 1)) as [ManifestRecord, ManifestRecord];
+      await store.putManifest("enum/app", m1, ["one"]);
+      await store.putManifest("enum/app", m2, ["two", "deux"]);
+      const page = await store.listManifests("enum/app", { limit: 10 });
+      assert.deepEqual(page.map((m) => m.digest), [m1.digest, m2.digest]);
+      assert.deepEqual(page[0]!.content, m1.content);
+      assert.deepEqual((await store.listManifests("enum/app", { limit: 10, last: m1.digest })).map((m) => m.digest), [m2.digest]);
+      assert.deepEqual(await store.listTagDigests("enum/app", { limit: 2 }), [
+        { tag: "deux", digest: m2.digest },
+        { tag: "one", digest: m1.digest },
+      ]);
+      assert.deepEqual(await store.listTagDigests("enum/app", { limit: 5, last: "one" }), [{ tag: "two", digest: m2.digest }]);
+      assert.deepEqual(await store.listBlobLinks("enum/none", { limit: 5 }), []);
+    });
+
     it("keeps upload sessions and finds stale ones", async () => {
       await store.createUpload({ id: "u-old", repository: "up/a", algorithm: "sha256", createdAt: 1000, updatedAt: 1000 });
       await store.createUpload({ id: "u-new", repository: "up/a", algorithm: "sha512", createdAt: 5000, updatedAt: 5000 });

@@ -134,6 +134,18 @@ export function createSqliteMetadataStore(options: SqliteMetadataStoreOptions): 
       `SELECT m.digest, m.media_type, m.size, m.artifact_type, m.annotations FROM manifests m
        JOIN repositories r ON r.id = m.repository_id WHERE r.name = ? AND m.subject = ? ORDER BY m.digest`,
     ),
+    listLinks: db.prepare<[string, string, number], { digest: string; size: number }>(
+      `SELECT rb.digest, b.size FROM repository_blobs rb JOIN repositories r ON r.id = rb.repository_id
+       JOIN blobs b ON b.digest = rb.digest WHERE r.name = ? AND rb.digest > ? ORDER BY rb.digest LIMIT ?`,
+    ),
+    listManifests: db.prepare<[string, string, number], ManifestRow>(
+      `SELECT m.digest, m.media_type, m.content, m.subject, m.created_at FROM manifests m
+       JOIN repositories r ON r.id = m.repository_id WHERE r.name = ? AND m.digest > ? ORDER BY m.digest LIMIT ?`,
+    ),
+    listTagDigests: db.prepare<[string, string, number], { name: string; digest: string }>(
+      `SELECT t.name, t.digest FROM tags t JOIN repositories r ON r.id = t.repository_id
+       WHERE r.name = ? AND t.name > ? ORDER BY t.name LIMIT ?`,
+    ),
     insertUpload: db.prepare(
       "INSERT INTO uploads (id, repository, algorithm, created_at, updated_at) VALUES (?, ?, ?, ?, ?)",
     ),
@@ -245,6 +257,15 @@ export function createSqliteMetadataStore(options: SqliteMetadataStoreOptions): 
         records.push(record);
       }
       return records;
+    },
+    async listBlobLinks(repo, page) {
+      return q.listLinks.all(repo, page.last ?? "", page.limit).map((r) => ({ digest: r.digest as Digest, size: r.size }));
+    },
+    async listManifests(repo, page) {
+      return q.listManifests.all(repo, page.last ?? "", page.limit).map(toManifest);
+    },
+    async listTagDigests(repo, page) {
+      return q.listTagDigests.all(repo, page.last ?? "", page.limit).map((r) => ({ tag: r.name, digest: r.digest as Digest }));
     },
     async createUpload(s) {
       q.insertUpload.run(s.id, s.repository, s.algorithm, s.createdAt, s.updatedAt);

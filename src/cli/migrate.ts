@@ -1,0 +1,39 @@
+import { loadConfig } from "../config/load.js";
+import { migrateRegistry } from "../registry/migrate.js";
+import { createStores } from "../storage/create-stores.js";
+import { createProgressBar, formatBytes } from "./progress.js";
+
+/**
+ * `berth migrate --from A.yaml --to B.yaml`: copies a whole registry between two configurations
+ * (for instance the embedded default and S3 + PostgreSQL), verifying every digest. Run it again
+ * after an interruption: it skips what the target already holds. Only the two files are read,
+ * not BERTH_* variables, so the source and target cannot be mixed up.
+ */
+export async function migrateCommand(from: string | undefined, to: string | undefined): Promise<number> {
+  if (!from || !to) {
+    process.stderr.write("berth migrate: --from FILE and --to FILE (two configuration files) are required\n");
+    return 2;
+  }
+  const source = await createStores(loadConfig({ file: from, env: {} }));
+  const target = await createStores(loadConfig({ file: to, env: {} }));
+  const bar = createProgressBar();
+  try {
+    const report = await migrateRegistry(source, target, (p) =>
+      bar.update(
+        p.bytesDone,
+        p.bytesTotal,
+        `${formatBytes(p.bytesDone)} / ${formatBytes(p.bytesTotal)}  repositories ${p.repositoriesDone}/${p.repositories}  blobs copied ${p.blobsCopied}, present ${p.blobsPresent}`,
+      ),
+    );
+    bar.finish();
+    process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
+    if (report.problems.length > 0) {
+      process.stderr.write(`berth migrate: finished with ${report.problems.length} problem(s) in the source, listed above\n`);
+      return 1;
+    }
+    return 0;
+  } finally {
+    await Promise.all([source.metadataStore.close(), target.metadataStore.close()]);
+    await Promise.all([source.blobStore.close(), target.blobStore.close()]);
+  }
+}

@@ -1,0 +1,156 @@
+import { randomUUID } from "node:crypto";
+import { pipeline } from "node:stream/promises";
+import { createDigester, digestAlgorithm, digestOf, formatDigest, type Digest } from "../oci/digest.js";
+import { parseManifest } from "../oci/manifest.js";
+import type { BlobStore } from "../storage/blob-store.js";
+import type { MetadataStore } from "../storage/metadata-store.js";
+import { hashingStream } from "./hash-cache.js";
+import { manifestRecord } from "./manifests.js";
+
+export interface Stores {
+  blobStore: BlobStore;
+  metadataStore: MetadataStore;
+}
+
+export interface MigrationProgress {
+  repositories: number;
+  repositoriesDone: number;
+  /** Bytes of every blob link to go through (a blob shared by two repositories counts twice). */
+  bytesTotal: number;
+  bytesDone: number;
+  blobsCopied: number;
+  /** Blobs the target already held (an earlier, interrupted run copied them, or another repository did). */
+  blobsPresent: number;
+  manifests: number;
+  tags: number;
+}
+
+export interface MigrationReport extends MigrationProgress {
+  /** Problems in the source that were skipped over, e.g. a linked blob whose bytes are missing. */
+  problems: string[];
+}
+
+const PAGE = 500;
+
+async function* pages<T>(fetch: (last: string | undefined) => Promise<T[]>, key: (item: T) => string): AsyncGenerator<T> {
+  let last: string | undefined;
+  for (;;) {
+    const items = await fetch(last);
+    yield* items;
+    if (items.length < PAGE) return;
+    last = key(items[items.length - 1]!);
+  }
+}
+
+/**
+ * Copies every repository, blob, manifest and tag from `source` to `target`, verifying each blob
+ * and manifest against its digest on the way. Every step is idempotent and skips what the target
+ * already has, so an interrupted migration resumes by running it again. Bytes are streamed, never
+ * held whole. The source is only read.
+ */
+export async function migrateRegistry(
+  source: Stores,
+  target: Stores,
+  onProgress: (progress: MigrationProgress) => void = () => {},
+): Promise<MigrationReport> {
+  const report: MigrationReport = {
+    repositories: 0,
+    repositoriesDone: 0,
+    bytesTotal: 0,
+    bytesDone: 0,
+    blobsCopied: 0,
+    blobsPresent: 0,
+    manifests: 0,
+    tags: 0,
+    problems: [],
+  };
+  const repositories = (last?: string) => source.metadataStore.listRepositories({ limit: PAGE, ...(last ? { last } : {}) });
+  const links = (repo: string) =>
+    pages((last) => source.metadataStore.listBlobLinks(repo, { limit: PAGE, ...(last ? { last } : {}) }), (l) => l.digest);
+
+  for await (const repo of pages(repositories, (r) => r)) {
+    report.repositories++;
+    for await (const link of links(repo)) report.bytesTotal += link.size;
+  }
+  onProgress(report);
+
+  async function copyBlob(digest: Digest): Promise<void> {
+    if (await target.blobStore.stat(digest)) {
+      report.blobsPresent++;
+      return;
+    }
+    const id = `migrate-${randomUUID()}`;
+    const now = Date.now();
+    // A session keeps a running server's upload purge away from the staged bytes.
+    await target.metadataStore.createUpload({ id, repository: "_migrate", algorithm: digestAlgorithm(digest), createdAt: now, updatedAt: now });
+    try {
+      const hash = createDigester(digestAlgorithm(digest));
+      const hashing = hashingStream(hash);
+      const feeding = pipeline(await source.blobStore.read(digest), hashing);
+      await Promise.all([target.blobStore.appendUpload(id, 0, hashing), feeding]);
+      const actual = formatDigest(digestAlgorithm(digest), hash.digest("hex"));
+      if (actual !== digest) throw new Error(`source blob ${digest} does not match its digest (read ${actual})`);
+      await target.blobStore.commitUpload(id, digest);
+      report.blobsCopied++;
+    } finally {
+      await target.blobStore.deleteUpload(id);
+      await target.metadataStore.deleteUpload(id);
+    }
+  }
+
+  async function copyManifests(repo: string): Promise<void> {
+    let pending: Digest[] = [];
+    for await (const m of pages((last) => source.metadataStore.listManifests(repo, { limit: PAGE, ...(last ? { last } : {}) }), (m) => m.digest)) {
+      if (!(await target.metadataStore.getManifest(repo, m.digest))) pending.push(m.digest);
+    }
+    // Children before the indexes that list them: retry what waits on a child until nothing moves.
+    while (pending.length > 0) {
+      const waiting: Digest[] = [];
+      for (const digest of pending) {
+        const stored = (await source.metadataStore.getManifest(repo, digest))!;
+        if (digestOf(stored.content, digestAlgorithm(digest)) !== digest) {
+          report.problems.push(`${repo}@${digest}: manifest bytes do not match the digest; skipped`);
+          continue;
+        }
+        const record = manifestRecord(digest, stored.content, parseManifest(stored.content, stored.mediaType));
+        const result = await target.metadataStore.putManifest(repo, record, []);
+        if (result.ok) report.manifests++;
+        else if ("missingManifest" in result) waiting.push(digest);
+        else report.problems.push(`${repo}@${digest}: references blob ${result.missingBlob}, absent from the source repository; skipped`);
+      }
+      if (waiting.length === pending.length) {
+        for (const d of waiting) report.problems.push(`${repo}@${d}: lists a manifest absent from the source repository; skipped`);
+        break;
+      }
+      pending = waiting;
+    }
+  }
+
+  async function copyTags(repo: string): Promise<void> {
+    const tags = (last?: string) => source.metadataStore.listTagDigests(repo, { limit: PAGE, ...(last ? { last } : {}) });
+    for await (const { tag, digest } of pages(tags, (t) => t.tag)) {
+      const stored = await target.metadataStore.getManifest(repo, digest);
+      if (!stored) continue;
+      const record = manifestRecord(digest, stored.content, parseManifest(stored.content, stored.mediaType));
+      if ((await target.metadataStore.putManifest(repo, record, [tag])).ok) report.tags++;
+    }
+  }
+
+  for await (const repo of pages(repositories, (r) => r)) {
+    for await (const link of links(repo)) {
+      try {
+        await copyBlob(link.digest);
+        await target.metadataStore.linkBlob(repo, link.digest, link.size);
+      } catch (err) {
+        report.problems.push(`${repo}@${link.digest}: ${(err as Error).message}`);
+      }
+      report.bytesDone += link.size;
+      onProgress(report);
+    }
+    await copyManifests(repo);
+    await copyTags(repo);
+    report.repositoriesDone++;
+    onProgress(report);
+  }
+  return report;
+}

@@ -1,0 +1,160 @@
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, describe, it } from "node:test";
+import { stringify } from "yaml";
+import { BERTH_BIN, scaleOutEnv, spawnBerth, type BerthProcess } from "../helpers/berth.js";
+import { makeImage, makeIndex, sha256 } from "../helpers/fixtures.js";
+import { fetchBytes, pushBlob, pushManifest } from "../helpers/push.js";
+import { skipUnlessPostgres, skipUnlessS3 } from "../helpers/services.js";
+import { run } from "../helpers/tools.js";
+
+type Env = Record<string, string>;
+
+/** The config file a BERTH_* environment describes, for `berth migrate --from/--to`. */
+function configFromEnv(env: Env, data: string) {
+  if (!env.BERTH_STORAGE_DRIVER) return { data };
+  return {
+    data,
+    storage: {
+      driver: "s3",
+      s3: {
+        bucket: env.BERTH_S3_BUCKET,
+        endpoint: env.BERTH_S3_ENDPOINT,
+        region: env.BERTH_S3_REGION,
+        accessKey: env.BERTH_S3_ACCESS_KEY,
+        secretKey: env.BERTH_S3_SECRET_KEY,
+        forcePathStyle: true,
+      },
+    },
+    database: { url: env.BERTH_DATABASE_URL },
+  };
+}
+
+describe("berth migrate", { skip: skipUnlessS3() || skipUnlessPostgres() }, () => {
+  let dir: string;
+  const cleanups: (() => Promise<void>)[] = [];
+  const big = randomBytes(48 * 1024 * 1024);
+  const shared = randomBytes(200_000);
+  const amd = makeImage({ layers: [shared, big], platform: { architecture: "amd64" } });
+  const arm = makeImage({ layers: [shared], platform: { architecture: "arm64" } });
+  const index = makeIndex([
+    { mediaType: amd.manifestMediaType, digest: amd.manifestDigest, size: amd.manifest.length, platform: { architecture: "amd64", os: "linux" } },
+    { mediaType: arm.manifestMediaType, digest: arm.manifestDigest, size: arm.manifest.length, platform: { architecture: "arm64", os: "linux" } },
+  ]);
+
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), "berth-migrate-"));
+    const source = await spawnBerth(join(dir, "embedded"));
+    try {
+      for (const repo of ["team/multi", "team/single"]) {
+        for (const image of repo === "team/multi" ? [amd, arm] : [arm]) {
+          await pushBlob(source.url, repo, image.config);
+          for (const layer of image.layers) await pushBlob(source.url, repo, layer);
+          await pushManifest(source.url, repo, image.manifestDigest, image.manifest, image.manifestMediaType);
+        }
+      }
+      await pushManifest(source.url, "team/multi", "1.0", index.index, index.mediaType);
+      await pushManifest(source.url, "team/multi", "latest", index.index, index.mediaType);
+      await pushManifest(source.url, "team/single", "arm", arm.manifest, arm.manifestMediaType);
+    } finally {
+      await source.stop();
+    }
+    await writeFile(join(dir, "embedded.yaml"), stringify(configFromEnv({}, join(dir, "embedded"))));
+  });
+  after(async () => {
+    for (const c of cleanups) await c();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  const migrate = (from: string, to: string) =>
+    run(process.execPath, [BERTH_BIN, "migrate", "--from", join(dir, from), "--to", join(dir, to)], { allowFail: true, timeoutMs: 300_000 });
+
+  async function scaleTarget(name: string): Promise<Env> {
+    const backend = await scaleOutEnv();
+    cleanups.push(backend.cleanup);
+    await writeFile(join(dir, `${name}.yaml`), stringify(configFromEnv(backend.env, join(dir, name))));
+    return backend.env;
+  }
+
+  async function assertComplete(berth: BerthProcess): Promise<void> {
+    const tags = (await (await fetch(`${berth.url}/v2/team/multi/tags/list`)).json()) as { tags: string[] };
+    assert.deepEqual(tags.tags, ["1.0", "latest"]);
+    const got = await fetchBytes(`${berth.url}/v2/team/multi/manifests/latest`);
+    assert.deepEqual(got.body, index.index);
+    for (const image of [amd, arm]) {
+      assert.deepEqual((await fetchBytes(`${berth.url}/v2/team/multi/manifests/${image.manifestDigest}`)).body, image.manifest);
+      for (const [i, layer] of image.layers.entries()) {
+        const blob = await fetchBytes(`${berth.url}/v2/team/multi/blobs/${image.layerDigests[i]}`);
+        assert.equal(sha256(blob.body), sha256(layer));
+      }
+    }
+    assert.deepEqual((await fetchBytes(`${berth.url}/v2/team/single/manifests/arm`)).body, arm.manifest);
+    const catalog = (await (await fetch(`${berth.url}/v2/_catalog`)).json()) as { repositories: string[] };
+    assert.deepEqual(catalog.repositories, ["team/multi", "team/single"]);
+  }
+
+  it("copies the embedded registry to S3 + PostgreSQL, resuming after a kill, and serves it all", async () => {
+    const env = await scaleTarget("scale");
+    // Interrupt a first run once it has started copying, then run again to completion.
+    const child = spawn(process.execPath, [BERTH_BIN, "migrate", "--from", join(dir, "embedded.yaml"), "--to", join(dir, "scale.yaml")]);
+    await new Promise<void>((resolve) => {
+      child.stderr.on("data", () => resolve());
+      setTimeout(resolve, 2000);
+    });
+    child.kill("SIGKILL");
+    await new Promise((r) => child.once("exit", r));
+
+    const result = await migrate("embedded.yaml", "scale.yaml");
+    assert.equal(result.code, 0, result.stderr);
+    const report = JSON.parse(result.stdout) as { repositories: number; manifests: number; tags: number; problems: string[]; blobsCopied: number; blobsPresent: number };
+    assert.equal(report.repositories, 2);
+    assert.deepEqual(report.problems, []);
+    assert.match(result.stderr, /100%/, "a progress bar reaches 100%");
+
+    const again = JSON.parse((await migrate("embedded.yaml", "scale.yaml")).stdout) as typeof report;
+    assert.equal(again.blobsCopied, 0, "a second run finds everything in place");
+    assert.equal(again.manifests, 0);
+
+    const berth = await spawnBerth(join(dir, "scale-node"), env);
+    try {
+      await assertComplete(berth);
+    } finally {
+      await berth.stop();
+    }
+  });
+
+  it("copies it back from S3 + PostgreSQL to a fresh embedded registry", async () => {
+    await writeFile(join(dir, "back.yaml"), stringify(configFromEnv({}, join(dir, "back"))));
+    const result = await migrate("scale.yaml", "back.yaml");
+    assert.equal(result.code, 0, result.stderr);
+    const berth = await spawnBerth(join(dir, "back"));
+    try {
+      await assertComplete(berth);
+    } finally {
+      await berth.stop();
+    }
+  });
+
+  it("refuses to carry a corrupted blob: it reports the digest and exits 1", async () => {
+    const hex = sha256(shared).slice(7);
+    const file = join(dir, "back", "blobs", "sha256", hex.slice(0, 2), hex);
+    const bytes = await readFile(file);
+    bytes[0] = bytes[0]! ^ 0xff;
+    await writeFile(file, bytes);
+    await writeFile(join(dir, "fresh.yaml"), stringify(configFromEnv({}, join(dir, "fresh"))));
+    const result = await migrate("back.yaml", "fresh.yaml");
+    assert.equal(result.code, 1);
+    const report = JSON.parse(result.stdout) as { problems: string[] };
+    assert.ok(report.problems.some((p) => p.includes(sha256(shared)) && p.includes("does not match")), report.problems.join("\n"));
+    const berth = await spawnBerth(join(dir, "fresh"));
+    try {
+      assert.equal((await fetch(`${berth.url}/v2/team/multi/blobs/${sha256(shared)}`)).status, 404, "the corrupted blob was not copied");
+    } finally {
+      await berth.stop();
+    }
+  });
+});
