@@ -1,0 +1,426 @@
+import pg from "pg";
+import type { Digest, DigestAlgorithm } from "../../oci/digest.js";
+import type {
+  ManifestRecord,
+  MetadataStore,
+  PutManifestResult,
+  ReferrerRecord,
+  StoredManifest,
+  UploadSession,
+} from "../metadata-store.js";
+import { POSTGRES_MIGRATIONS, POSTGRES_MIGRATIONS_TABLE } from "./postgres-schema.js";
+
+export interface PostgresMetadataStoreOptions {
+  /** `postgres://user:password@host:port/database`; the role needs CREATE on the schema to migrate it. */
+  url: string;
+  /** Most connections the store keeps open (default 10). */
+  poolSize?: number;
+}
+
+/** Session advisory lock key ("berth" in ASCII) that serialises migrations across Berth nodes. */
+const MIGRATION_LOCK_KEY = "422608794728";
+const INT8_OID = 20;
+/** deadlock_detected, serialization_failure: the transaction was rolled back whole and can simply run again. */
+const RETRYABLE = new Set(["40P01", "40001"]);
+const ATTEMPTS = 3;
+
+interface ManifestRow {
+  digest: string;
+  media_type: string;
+  content: Buffer;
+  subject: string | null;
+  created_at: number;
+}
+
+interface UploadRow {
+  id: string;
+  repository: string;
+  algorithm: string;
+  created_at: number;
+  updated_at: number;
+}
+
+interface ReferrerRow {
+  digest: string;
+  media_type: string;
+  size: number;
+  artifact_type: string | null;
+  annotations: string | null;
+}
+
+/** Thrown inside putManifest's transaction to roll it back and report the missing reference. */
+class MissingReference extends Error {
+  constructor(readonly result: PutManifestResult & { ok: false }) {
+    super("missing reference");
+  }
+}
+
+function parseInt8(value: string): number {
+  const n = Number(value);
+  if (!Number.isSafeInteger(n)) throw new RangeError(`BIGINT ${value} does not fit a JavaScript number`);
+  return n;
+}
+
+const toManifest = (row: ManifestRow): StoredManifest => ({
+  digest: row.digest as Digest,
+  mediaType: row.media_type,
+  content: row.content,
+  ...(row.subject !== null ? { subject: row.subject as Digest } : {}),
+  createdAt: row.created_at,
+});
+
+const toUpload = (row: UploadRow): UploadSession => ({
+  id: row.id,
+  repository: row.repository,
+  algorithm: row.algorithm as DigestAlgorithm,
+  createdAt: row.created_at,
+  updatedAt: row.updated_at,
+});
+
+const MANIFEST_COLUMNS = "m.digest, m.media_type, m.content, m.subject, m.created_at";
+const UPLOAD_COLUMNS = "id, repository, algorithm, created_at, updated_at";
+const REPO_ID = "(SELECT id FROM repositories WHERE name = $1)";
+
+/**
+ * Runs `fn` between BEGIN and COMMIT on one pooled connection, rolling back when it throws, and
+ * running it again (up to ATTEMPTS times) when PostgreSQL aborted it for a deadlock.
+ */
+async function transaction<T>(pool: pg.Pool, fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    const client = await pool.connect();
+    let broken: Error | undefined;
+    try {
+      await client.query("BEGIN");
+      const result = await fn(client);
+      await client.query("COMMIT");
+      return result;
+    } catch (err) {
+      try {
+        await client.query("ROLLBACK");
+      } catch (rollbackError) {
+        broken = rollbackError as Error;
+      }
+      const code = (err as { code?: unknown }).code;
+      if (attempt < ATTEMPTS && typeof code === "string" && RETRYABLE.has(code)) continue;
+      throw err;
+    } finally {
+      // A connection that could not roll back is in an unknown state: destroy it rather than pool it.
+      client.release(broken);
+    }
+  }
+}
+
+/**
+ * Applies pending migrations under a session advisory lock, so nodes starting together apply each
+ * one exactly once; each migration commits with its schema_migrations row or not at all.
+ */
+async function migrate(pool: pg.Pool): Promise<void> {
+  const client = await pool.connect();
+  try {
+    await client.query("SELECT pg_advisory_lock($1)", [MIGRATION_LOCK_KEY]);
+    await client.query(POSTGRES_MIGRATIONS_TABLE);
+    const { rows } = await client.query<{ version: number }>("SELECT version FROM schema_migrations");
+    const applied = new Set(rows.map((r) => r.version));
+    const newest = Math.max(0, ...applied);
+    if (newest > POSTGRES_MIGRATIONS.length) {
+      throw new Error(`database schema version ${newest} is newer than this Berth (${POSTGRES_MIGRATIONS.length})`);
+    }
+    for (let version = 1; version <= POSTGRES_MIGRATIONS.length; version++) {
+      if (applied.has(version)) continue;
+      await client.query("BEGIN");
+      try {
+        await client.query(POSTGRES_MIGRATIONS[version - 1]!);
+        const row = [version, Date.now()];
+        await client.query("INSERT INTO schema_migrations (version, applied_at) VALUES ($1, $2)", row);
+        await client.query("COMMIT");
+      } catch (err) {
+        await client.query("ROLLBACK");
+        throw err;
+      }
+    }
+    await client.query("SELECT pg_advisory_unlock($1)", [MIGRATION_LOCK_KEY]);
+  } catch (err) {
+    // Closing the session releases the advisory lock whatever state the connection is in.
+    client.release(err as Error);
+    throw err;
+  }
+  client.release();
+}
+
+/** The repository's id, creating it when absent; safe when other nodes create the same name at once. */
+async function ensureRepository(client: pg.PoolClient, name: string): Promise<number> {
+  const existing = await client.query<{ id: number }>("SELECT id FROM repositories WHERE name = $1", [name]);
+  if (existing.rows[0]) return existing.rows[0].id;
+  const inserted = await client.query<{ id: number }>(
+    "INSERT INTO repositories (name, created_at) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING RETURNING id",
+    [name, Date.now()],
+  );
+  if (inserted.rows[0]) return inserted.rows[0].id;
+  // Lost the race: the INSERT waited for the winner to commit, and this new statement sees its row.
+  const winner = await client.query<{ id: number }>("SELECT id FROM repositories WHERE name = $1", [name]);
+  if (!winner.rows[0]) throw new Error(`repository ${name} vanished while being created`);
+  return winner.rows[0].id;
+}
+
+/** The first of `wanted` not among `found`, in `wanted` order. */
+function firstMissing(wanted: readonly Digest[], found: { digest: string }[]): Digest | undefined {
+  const present = new Set(found.map((r) => r.digest));
+  return wanted.find((d) => !present.has(d));
+}
+
+async function putManifestIn(
+  client: pg.PoolClient,
+  repo: string,
+  record: ManifestRecord,
+  tags: readonly string[],
+): Promise<PutManifestResult> {
+  const repoId = await ensureRepository(client, repo);
+  // FOR SHARE holds the rows until COMMIT: an unlinkBlob or deleteManifest in flight either finished
+  // before this check (and the row is missing) or waits until the manifest is stored.
+  if (record.blobs.length > 0) {
+    const { rows } = await client.query<{ digest: string }>(
+      "SELECT digest FROM repository_blobs WHERE repository_id = $1 AND digest = ANY($2::text[]) FOR SHARE",
+      [repoId, record.blobs],
+    );
+    const missingBlob = firstMissing(record.blobs, rows);
+    if (missingBlob) throw new MissingReference({ ok: false, missingBlob });
+  }
+  if (record.children.length > 0) {
+    const { rows } = await client.query<{ digest: string }>(
+      "SELECT digest FROM manifests WHERE repository_id = $1 AND digest = ANY($2::text[]) FOR SHARE",
+      [repoId, record.children],
+    );
+    const missingManifest = firstMissing(record.children, rows);
+    if (missingManifest) throw new MissingReference({ ok: false, missingManifest });
+  }
+
+  const now = Date.now();
+  let created = false;
+  // Either lock the existing row (so a concurrent delete cannot strand the tags) or insert it; a
+  // concurrent insert of the same manifest makes ours a no-op, and the loop then locks the winner's row.
+  for (let attempt = 0; ; attempt++) {
+    const existing = await client.query(
+      "SELECT 1 FROM manifests WHERE repository_id = $1 AND digest = $2 FOR SHARE",
+      [repoId, record.digest],
+    );
+    if (existing.rowCount) break;
+    const inserted = await client.query(
+      `INSERT INTO manifests
+         (repository_id, digest, media_type, size, content, artifact_type, subject, annotations, created_at)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT DO NOTHING`,
+      [
+        repoId,
+        record.digest,
+        record.mediaType,
+        record.content.length,
+        record.content,
+        record.artifactType ?? null,
+        record.subject ?? null,
+        record.annotations ? JSON.stringify(record.annotations) : null,
+        now,
+      ],
+    );
+    if (inserted.rowCount) {
+      created = true;
+      break;
+    }
+    if (attempt >= ATTEMPTS) throw new Error(`manifest ${record.digest} keeps being deleted while stored`);
+  }
+
+  if (created && record.blobs.length + record.children.length > 0) {
+    await client.query(
+      `INSERT INTO manifest_references (repository_id, manifest_digest, kind, digest)
+       SELECT $1, $2, r.kind, r.digest FROM unnest($3::text[], $4::text[]) AS r(kind, digest)
+       ON CONFLICT DO NOTHING`,
+      [
+        repoId,
+        record.digest,
+        [...record.blobs.map(() => "blob"), ...record.children.map(() => "manifest")],
+        [...record.blobs, ...record.children],
+      ],
+    );
+  }
+  if (tags.length > 0) {
+    // Sorted and deduplicated: two pushes locking the same tags in the same order cannot deadlock,
+    // and one statement may not update a row twice.
+    const sorted = [...new Set(tags)].sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b)));
+    await client.query(
+      `INSERT INTO tags (repository_id, name, digest, updated_at)
+       SELECT $1, t.name, $2, $3 FROM unnest($4::text[]) WITH ORDINALITY AS t(name, n) ORDER BY t.n
+       ON CONFLICT (repository_id, name) DO UPDATE SET digest = excluded.digest, updated_at = excluded.updated_at
+       WHERE tags.digest <> excluded.digest`,
+      [repoId, record.digest, now, sorted],
+    );
+  }
+  return { ok: true, created };
+}
+
+/**
+ * A MetadataStore on PostgreSQL, for several Berth nodes sharing one database. Opens a pool of
+ * `poolSize` connections and brings the schema up to date before resolving (see migrate()); the
+ * pool is closed again when that fails.
+ */
+export async function createPostgresMetadataStore(options: PostgresMetadataStoreOptions): Promise<MetadataStore> {
+  const types = new pg.TypeOverrides();
+  types.setTypeParser(INT8_OID, parseInt8);
+  const pool = new pg.Pool({ connectionString: options.url, max: options.poolSize ?? 10, types });
+  // An idle connection dropped by the server must not crash the process: the pool discards it,
+  // the next query opens a fresh one, and ping() reports a database that stays away.
+  pool.on("error", () => {});
+  try {
+    await migrate(pool);
+  } catch (err) {
+    await pool.end();
+    throw err;
+  }
+
+  const firstRow = async <R extends pg.QueryResultRow>(text: string, values: unknown[]) =>
+    (await pool.query<R>(text, values)).rows[0];
+  const changesAny = async (text: string, values: unknown[]) => ((await pool.query(text, values)).rowCount ?? 0) > 0;
+
+  return {
+    async repositoryExists(name) {
+      return (await firstRow("SELECT 1 FROM repositories WHERE name = $1", [name])) !== undefined;
+    },
+    async listRepositories(page) {
+      const { rows } = await pool.query<{ name: string }>(
+        "SELECT name FROM repositories WHERE name > $1 ORDER BY name LIMIT $2",
+        [page.last ?? "", page.limit],
+      );
+      return rows.map((r) => r.name);
+    },
+    async linkBlob(repo, digest, size) {
+      // The repository first, as in putManifest: every transaction takes its locks in the same order.
+      await transaction(pool, async (client) => {
+        const repoId = await ensureRepository(client, repo);
+        const now = Date.now();
+        await client.query(
+          "INSERT INTO blobs (digest, size, created_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+          [digest, size, now],
+        );
+        await client.query(
+          "INSERT INTO repository_blobs (repository_id, digest, created_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+          [repoId, digest, now],
+        );
+      });
+    },
+    async getBlobLink(repo, digest) {
+      return firstRow<{ size: number }>(
+        `SELECT b.size FROM repository_blobs rb JOIN blobs b ON b.digest = rb.digest
+         WHERE rb.repository_id = ${REPO_ID} AND rb.digest = $2`,
+        [repo, digest],
+      );
+    },
+    async getBlob(digest) {
+      return firstRow<{ size: number }>("SELECT size FROM blobs WHERE digest = $1", [digest]);
+    },
+    async unlinkBlob(repo, digest) {
+      return changesAny(`DELETE FROM repository_blobs WHERE repository_id = ${REPO_ID} AND digest = $2`, [repo, digest]);
+    },
+    async putManifest(repo, record, tags) {
+      try {
+        return await transaction(pool, (client) => putManifestIn(client, repo, record, tags));
+      } catch (err) {
+        if (err instanceof MissingReference) return err.result;
+        throw err;
+      }
+    },
+    async getManifest(repo, digest) {
+      const row = await firstRow<ManifestRow>(
+        `SELECT ${MANIFEST_COLUMNS} FROM manifests m WHERE m.repository_id = ${REPO_ID} AND m.digest = $2`,
+        [repo, digest],
+      );
+      return row && toManifest(row);
+    },
+    async getManifestByTag(repo, tag) {
+      const row = await firstRow<ManifestRow>(
+        `SELECT ${MANIFEST_COLUMNS} FROM tags t
+         JOIN manifests m ON m.repository_id = t.repository_id AND m.digest = t.digest
+         WHERE t.repository_id = ${REPO_ID} AND t.name = $2`,
+        [repo, tag],
+      );
+      return row && toManifest(row);
+    },
+    async deleteManifest(repo, digest) {
+      // Tags and references go with it through ON DELETE CASCADE, in the same statement.
+      return changesAny(`DELETE FROM manifests WHERE repository_id = ${REPO_ID} AND digest = $2`, [repo, digest]);
+    },
+    async deleteTag(repo, tag) {
+      return changesAny(`DELETE FROM tags WHERE repository_id = ${REPO_ID} AND name = $2`, [repo, tag]);
+    },
+    async listTags(repo, page) {
+      const { rows } = await pool.query<{ name: string }>(
+        `SELECT t.name FROM tags t WHERE t.repository_id = ${REPO_ID} AND t.name > $2 ORDER BY t.name LIMIT $3`,
+        [repo, page.last ?? "", page.limit],
+      );
+      return rows.map((r) => r.name);
+    },
+    async listReferrers(repo, subject, artifactType) {
+      const { rows } = await pool.query<ReferrerRow>(
+        `SELECT m.digest, m.media_type, m.size, m.artifact_type, m.annotations FROM manifests m
+         WHERE m.repository_id = ${REPO_ID} AND m.subject = $2 AND ($3::text IS NULL OR m.artifact_type = $3)
+         ORDER BY m.digest`,
+        [repo, subject, artifactType ?? null],
+      );
+      return rows.map((row) => {
+        const record: ReferrerRecord = { digest: row.digest as Digest, mediaType: row.media_type, size: row.size };
+        if (row.artifact_type !== null) record.artifactType = row.artifact_type;
+        if (row.annotations !== null) record.annotations = JSON.parse(row.annotations) as Record<string, string>;
+        return record;
+      });
+    },
+    async listBlobLinks(repo, page) {
+      const { rows } = await pool.query<{ digest: Digest; size: number }>(
+        `SELECT rb.digest, b.size FROM repository_blobs rb JOIN blobs b ON b.digest = rb.digest
+         WHERE rb.repository_id = ${REPO_ID} AND rb.digest > $2 ORDER BY rb.digest LIMIT $3`,
+        [repo, page.last ?? "", page.limit],
+      );
+      return rows;
+    },
+    async listManifests(repo, page) {
+      const { rows } = await pool.query<ManifestRow>(
+        `SELECT ${MANIFEST_COLUMNS} FROM manifests m WHERE m.repository_id = ${REPO_ID} AND m.digest > $2
+         ORDER BY m.digest LIMIT $3`,
+        [repo, page.last ?? "", page.limit],
+      );
+      return rows.map(toManifest);
+    },
+    async listTagDigests(repo, page) {
+      const { rows } = await pool.query<{ tag: string; digest: Digest }>(
+        `SELECT t.name AS tag, t.digest FROM tags t WHERE t.repository_id = ${REPO_ID} AND t.name > $2
+         ORDER BY t.name LIMIT $3`,
+        [repo, page.last ?? "", page.limit],
+      );
+      return rows;
+    },
+    async createUpload(s) {
+      await pool.query(
+        "INSERT INTO uploads (id, repository, algorithm, created_at, updated_at) VALUES ($1, $2, $3, $4, $5)",
+        [s.id, s.repository, s.algorithm, s.createdAt, s.updatedAt],
+      );
+    },
+    async getUpload(id) {
+      const row = await firstRow<UploadRow>(`SELECT ${UPLOAD_COLUMNS} FROM uploads WHERE id = $1`, [id]);
+      return row && toUpload(row);
+    },
+    async touchUpload(id, updatedAt) {
+      await pool.query("UPDATE uploads SET updated_at = $1 WHERE id = $2", [updatedAt, id]);
+    },
+    async deleteUpload(id) {
+      await pool.query("DELETE FROM uploads WHERE id = $1", [id]);
+    },
+    async listStaleUploads(before, limit) {
+      const { rows } = await pool.query<UploadRow>(
+        `SELECT ${UPLOAD_COLUMNS} FROM uploads WHERE updated_at < $1 ORDER BY updated_at, id LIMIT $2`,
+        [before, limit],
+      );
+      return rows.map(toUpload);
+    },
+    async ping() {
+      await pool.query("SELECT 1");
+    },
+    async close() {
+      if (!pool.ending) await pool.end();
+    },
+  };
+}

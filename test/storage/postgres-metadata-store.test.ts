@@ -1,0 +1,267 @@
+import assert from "node:assert/strict";
+import { randomUUID } from "node:crypto";
+import { setTimeout as sleep } from "node:timers/promises";
+import { describe, it } from "node:test";
+import pg from "pg";
+import { digestOf } from "../../src/oci/digest.js";
+import { createPostgresMetadataStore } from "../../src/storage/drivers/postgres-metadata-store.js";
+import { POSTGRES_MIGRATIONS } from "../../src/storage/drivers/postgres-schema.js";
+import { createSqliteMetadataStore } from "../../src/storage/drivers/sqlite-metadata-store.js";
+import type { ManifestRecord, MetadataStore } from "../../src/storage/metadata-store.js";
+import { createTestDatabase, skipUnlessPostgres } from "../helpers/services.js";
+import { describeMetadataStoreContract } from "./metadata-store-contract.js";
+
+describe("postgres", { skip: skipUnlessPostgres() }, () => {
+  describeMetadataStoreContract("postgres", async () => {
+    const db = await createTestDatabase();
+    try {
+      return { store: await createPostgresMetadataStore({ url: db.url }), cleanup: db.drop };
+    } catch (err) {
+      await db.drop();
+      throw err;
+    }
+  });
+});
+
+const IMAGE = "application/vnd.oci.image.manifest.v1+json";
+
+function manifest(label: string, blobs: ManifestRecord["blobs"] = [], extra: Partial<ManifestRecord> = {}): ManifestRecord {
+  const content = Buffer.from(JSON.stringify({ schemaVersion: 2, label, blobs }));
+  return { digest: digestOf(content), mediaType: IMAGE, content, blobs, children: [], ...extra };
+}
+
+type Open = (poolSize: number) => Promise<MetadataStore>;
+
+/**
+ * Runs `fn` with a fresh database and stores opened on it (closed and dropped afterwards). `open`
+ * connects the whole pool up front, so racing operations really run at once rather than queue
+ * behind connection set-up.
+ */
+async function withDatabase(fn: (url: string, open: Open) => Promise<void>): Promise<void> {
+  const db = await createTestDatabase();
+  const stores: MetadataStore[] = [];
+  const open = async (poolSize: number) => {
+    const store = await createPostgresMetadataStore({ url: db.url, poolSize });
+    stores.push(store);
+    await Promise.all(Array.from({ length: poolSize }, () => store.ping()));
+    return store;
+  };
+  try {
+    await fn(db.url, open);
+  } finally {
+    await Promise.all(stores.map((s) => s.close()));
+    await db.drop();
+  }
+}
+
+async function sql<R extends pg.QueryResultRow>(url: string, text: string, values: unknown[] = []): Promise<R[]> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    return (await client.query<R>(text, values)).rows;
+  } finally {
+    await client.end();
+  }
+}
+
+/** An empty database whose default collation is ICU en-US (so `'_x' < 'A' < 'a'`), or undefined where the server cannot. */
+async function createLinguisticDatabase(): Promise<{ url: string; drop(): Promise<void> } | undefined> {
+  const admin = process.env.BERTH_TEST_DATABASE_URL!;
+  const name = `berth_test_icu_${randomUUID().replace(/-/g, "").slice(0, 12)}`;
+  try {
+    await sql(
+      admin,
+      `CREATE DATABASE ${name} TEMPLATE template0 ENCODING 'UTF8' LOCALE 'C' LOCALE_PROVIDER icu ICU_LOCALE 'en-US'`,
+    );
+  } catch {
+    return undefined;
+  }
+  const url = new URL(admin);
+  url.pathname = `/${name}`;
+  return { url: url.toString(), drop: async () => void (await sql(admin, `DROP DATABASE IF EXISTS ${name} WITH (FORCE)`)) };
+}
+
+/** Whether some session of the database at `url` waits for a lock before `done()` turns true (5 s at most). */
+async function sawLockWait(url: string, done: () => boolean): Promise<boolean> {
+  for (let i = 0; i < 500 && !done(); i++) {
+    const rows = await sql<{ n: number }>(
+      url,
+      "SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'",
+    );
+    if (rows[0]!.n > 0) return true;
+    await sleep(10);
+  }
+  return false;
+}
+
+const byteOrder = (values: string[]) => [...values].sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b)));
+
+describe("postgres MetadataStore", { skip: skipUnlessPostgres() }, () => {
+  it("migrates once when four nodes start at the same time", async () => {
+    await withDatabase(async (url, open) => {
+      const started = await Promise.allSettled([open(2), open(2), open(2), open(2)]);
+      for (const s of started) assert.equal(s.status, "fulfilled", s.status === "rejected" ? String(s.reason) : "");
+      const versions = await sql<{ version: number }>(url, "SELECT version FROM schema_migrations ORDER BY version");
+      assert.deepEqual(versions.map((r) => r.version), POSTGRES_MIGRATIONS.map((_, i) => i + 1));
+      const again = await open(1);
+      assert.equal(await again.repositoryExists("nothing/here"), false);
+    });
+  });
+
+  it("refuses a database migrated by a newer Berth", async () => {
+    await withDatabase(async (url, open) => {
+      await open(1);
+      await sql(url, "INSERT INTO schema_migrations (version, applied_at) VALUES ($1, 0)", [POSTGRES_MIGRATIONS.length + 1]);
+      await assert.rejects(createPostgresMetadataStore({ url }), /newer than this Berth/);
+    });
+  });
+
+  it("keeps one winner when two nodes push 20 manifests tagged latest at once", async () => {
+    await withDatabase(async (_url, open) => {
+      const nodes = [await open(4), await open(4)];
+      const layer = digestOf("shared-layer");
+      await nodes[0]!.linkBlob("race/app", layer, 7);
+      const records = Array.from({ length: 20 }, (_, i) => manifest(`race-${i}`, [layer]));
+      const results = await Promise.all(
+        records.map((r, i) => nodes[i % 2]!.putManifest("race/app", r, ["latest", `v${i}`])),
+      );
+      for (const result of results) assert.deepEqual(result, { ok: true, created: true });
+      const latest = await nodes[1]!.getManifestByTag("race/app", "latest");
+      assert.ok(latest && records.some((r) => r.digest === latest.digest), "latest points at one of the pushed manifests");
+      for (const [i, record] of records.entries()) {
+        assert.deepEqual((await nodes[i % 2]!.getManifest("race/app", record.digest))?.content, record.content);
+        assert.equal((await nodes[0]!.getManifestByTag("race/app", `v${i}`))?.digest, record.digest);
+      }
+      assert.equal((await nodes[0]!.listTags("race/app", { limit: 100 })).length, 21);
+    });
+  });
+
+  it("creates a manifest pushed by several nodes at once exactly once", async () => {
+    await withDatabase(async (_url, open) => {
+      const nodes = [await open(4), await open(4)];
+      const layer = digestOf("same-layer");
+      await nodes[0]!.linkBlob("same/app", layer, 1);
+      const record = manifest("same", [layer]);
+      const results = await Promise.all(
+        Array.from({ length: 10 }, (_, i) => nodes[i % 2]!.putManifest("same/app", record, ["t"])),
+      );
+      assert.ok(results.every((r) => r.ok));
+      assert.equal(results.filter((r) => r.ok && r.created).length, 1);
+      assert.equal((await nodes[1]!.getManifestByTag("same/app", "t"))?.digest, record.digest);
+    });
+  });
+
+  it("creates a new repository once when two nodes link blobs to it at once", async () => {
+    await withDatabase(async (url, open) => {
+      const nodes = [await open(5), await open(5)];
+      const digests = Array.from({ length: 10 }, (_, i) => digestOf(`fresh-${i % 6}`));
+      await Promise.all(digests.map((d, i) => nodes[i % 2]!.linkBlob("fresh/repo", d, i % 6)));
+      const repos = await sql<{ id: number }>(url, "SELECT id FROM repositories WHERE name = 'fresh/repo'");
+      assert.equal(repos.length, 1);
+      for (const [i, d] of digests.entries()) {
+        assert.deepEqual(await nodes[0]!.getBlobLink("fresh/repo", d), { size: i % 6 });
+      }
+      assert.deepEqual(await nodes[1]!.listRepositories({ limit: 10 }), ["fresh/repo"]);
+    });
+  });
+
+  it("pages tags and repositories in byte order, as SQLite does, whatever the database collation", async (t) => {
+    const tags = ["A", "a", "a1", "b", "_x", "Z"];
+    const repos = ["ord/a-b", "ord/a.b", "ord/a/b", "ord/a_b", "ord/ab", "ord/B"];
+    const check = async (store: MetadataStore) => {
+      const sqlite = createSqliteMetadataStore({ path: ":memory:" });
+      try {
+        for (const s of [store, sqlite]) {
+          await s.putManifest("ord/x", manifest("ord"), tags);
+          for (const [i, repo] of repos.entries()) await s.linkBlob(repo, digestOf(`ord-${i}`), 1);
+        }
+        const expected = byteOrder(tags);
+        assert.deepEqual(await store.listTags("ord/x", { limit: 100 }), expected);
+        assert.deepEqual(await sqlite.listTags("ord/x", { limit: 100 }), expected);
+        const paged: string[] = [];
+        for (let page = await store.listTags("ord/x", { limit: 1 }); page.length > 0; ) {
+          paged.push(...page);
+          page = await store.listTags("ord/x", { limit: 1, last: page[0]! });
+        }
+        assert.deepEqual(paged, expected);
+        assert.deepEqual(await store.listTags("ord/x", { limit: 2, last: "Z" }), ["_x", "a"]);
+        const allRepos = byteOrder([...repos, "ord/x"]);
+        assert.deepEqual(await store.listRepositories({ limit: 100 }), allRepos);
+        assert.deepEqual(await sqlite.listRepositories({ limit: 100 }), allRepos);
+        assert.deepEqual(await store.listRepositories({ limit: 2, last: "ord/a.b" }), allRepos.slice(3, 5));
+      } finally {
+        await sqlite.close();
+      }
+    };
+    await withDatabase(async (_url, open) => check(await open(2)));
+    const linguistic = await createLinguisticDatabase();
+    if (!linguistic) return t.skip("the server cannot create an ICU-collated database");
+    try {
+      const store = await createPostgresMetadataStore({ url: linguistic.url, poolSize: 2 });
+      try {
+        await check(store);
+      } finally {
+        await store.close();
+      }
+    } finally {
+      await linguistic.drop();
+    }
+  });
+
+  it("sees a blob link or child manifest deleted by a transaction in flight as missing", async () => {
+    await withDatabase(async (url, open) => {
+      const store = await open(2);
+      const layer = digestOf("locked-layer");
+      await store.linkBlob("lock/app", layer, 3);
+      const child = manifest("locked-child");
+      await store.putManifest("lock/app", child, []);
+      const other = new pg.Client({ connectionString: url });
+      await other.connect();
+      try {
+        const index = manifest("index", [], { children: [child.digest] });
+        for (const [remove, record, expected] of [
+          ["DELETE FROM repository_blobs WHERE digest = $1", manifest("needs-layer", [layer]), { ok: false, missingBlob: layer }],
+          ["DELETE FROM manifests WHERE digest = $1", index, { ok: false, missingManifest: child.digest }],
+        ] as const) {
+          await other.query("BEGIN");
+          await other.query(remove, [record.blobs[0] ?? record.children[0]]);
+          const put = store.putManifest("lock/app", record, ["t"]);
+          let settled = false;
+          void put.then(() => (settled = true), () => (settled = true));
+          assert.ok(await sawLockWait(url, () => settled), "the check must wait for the delete to commit or roll back");
+          await other.query("COMMIT");
+          assert.deepEqual(await put, expected);
+          assert.equal(await store.getManifest("lock/app", record.digest), undefined);
+        }
+      } finally {
+        await other.end();
+      }
+    });
+  });
+
+  it("writes nothing, not even the repository, when a push is refused", async () => {
+    await withDatabase(async (_url, open) => {
+      const store = await open(1);
+      const missing = digestOf("never-linked");
+      const result = await store.putManifest("refused/new", manifest("r", [missing]), ["t"]);
+      assert.deepEqual(result, { ok: false, missingBlob: missing });
+      assert.equal(await store.repositoryExists("refused/new"), false);
+    });
+  });
+
+  it("returns BIGINT columns as numbers without changing pg's global parsers", async () => {
+    await withDatabase(async (_url, open) => {
+      const store = await open(1);
+      const big = 5 * 1024 ** 3;
+      await store.linkBlob("big/app", digestOf("big"), big);
+      assert.deepEqual(await store.getBlob(digestOf("big")), { size: big });
+      const record = manifest("big", [digestOf("big")]);
+      await store.putManifest("big/app", record, []);
+      assert.equal(typeof (await store.getManifest("big/app", record.digest))?.createdAt, "number");
+      const upload = { id: "u1", repository: "big/app", algorithm: "sha256", createdAt: 1, updatedAt: 2 ** 40 } as const;
+      await store.createUpload(upload);
+      assert.deepEqual(await store.getUpload("u1"), upload);
+      assert.equal(pg.types.getTypeParser(20, "text")("7"), "7");
+    });
+  });
+});
