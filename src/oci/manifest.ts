@@ -48,6 +48,12 @@ function parseAnnotations(value: unknown, where: string): Record<string, string>
   return value as Record<string, string>;
 }
 
+/** Text that a database column must be able to hold: no NUL characters. */
+function checkText(value: string, field: string): string {
+  if (value.includes("\u0000")) throw invalid(`${field} must not contain NUL characters`);
+  return value;
+}
+
 function parseDescriptor(value: unknown, where: string): Descriptor {
   if (!isObject(value)) throw invalid(`${where}: descriptor must be an object`);
   const { mediaType, digest, size, artifactType, urls, platform } = value;
@@ -113,7 +119,7 @@ export function parseManifest(bytes: Uint8Array, contentType?: string): ParsedMa
     throw invalid("manifest is not valid JSON");
   }
   if (!isObject(body)) throw invalid("manifest must be a JSON object");
-  const mediaType = resolveMediaType(body, bareMediaType(contentType));
+  const mediaType = checkText(resolveMediaType(body, bareMediaType(contentType)), "mediaType");
   const kind = manifestKind(mediaType);
   if (!kind) throw invalid(`unsupported manifest media type ${mediaType}`, { mediaType });
   if (body.schemaVersion !== 2) throw invalid("schemaVersion must be 2", { schemaVersion: body.schemaVersion });
@@ -121,6 +127,7 @@ export function parseManifest(bytes: Uint8Array, contentType?: string): ParsedMa
   const manifest: ParsedManifest = { mediaType, kind, blobs: [], manifests: [] };
   if (kind === "image") {
     const config = parseDescriptor(body.config, "config");
+    checkText(config.mediaType, "config.mediaType");
     if (!Array.isArray(body.layers)) throw invalid("layers must be an array");
     const layers = body.layers.map((layer, i) => parseDescriptor(layer, `layers[${i}]`));
     manifest.blobs = [config, ...layers];
@@ -131,7 +138,7 @@ export function parseManifest(bytes: Uint8Array, contentType?: string): ParsedMa
   }
   if (body.artifactType !== undefined) {
     if (typeof body.artifactType !== "string") throw invalid("artifactType must be a string");
-    manifest.artifactType = body.artifactType;
+    manifest.artifactType = checkText(body.artifactType, "artifactType");
   }
   if (body.subject !== undefined) manifest.subject = parseDescriptor(body.subject, "subject");
   const annotations = parseAnnotations(body.annotations, "manifest");

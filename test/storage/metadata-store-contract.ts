@@ -57,6 +57,7 @@ export function describeMetadataStoreContract(
       assert.deepEqual(await store.putManifest("m/refused", record, ["t"]), { ok: false, missingBlob: missing });
       assert.equal(await store.getManifest("m/refused", record.digest), undefined);
       assert.equal(await store.getManifestByTag("m/refused", "t"), undefined);
+      assert.equal(await store.repositoryExists("m/refused"), false, "not even the repository is created");
     });
 
     it("refuses an index whose child manifest is absent", async () => {

@@ -96,5 +96,6 @@ describe("parseManifest", () => {
     assert.throws(() => parseManifest(json({ ...image, layers: [{ mediaType: "x", digest: d, size: -1 }] })),
       code("MANIFEST_INVALID"));
     assert.throws(() => parseManifest(json({ ...image, annotations: { a: 1 } })), code("MANIFEST_INVALID"));
+    assert.throws(() => parseManifest(json({ ...image, artifactType: "application/x\u0000" })), code("MANIFEST_INVALID"));
   });
 });

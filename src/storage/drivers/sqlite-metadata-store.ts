@@ -172,13 +172,15 @@ export function createSqliteMetadataStore(options: SqliteMetadataStoreOptions): 
 
   const putManifest = db.transaction(
     (repo: string, record: ManifestRecord, tags: readonly string[]): PutManifestResult => {
-      const repoId = ensureRepo(repo);
+      // Checked before the repository is created, so a refused push writes nothing at all.
+      const existing = q.repoId.get(repo)?.id ?? -1;
       for (const digest of record.blobs) {
-        if (!q.hasLink.get(repoId, digest)) return { ok: false, missingBlob: digest };
+        if (!q.hasLink.get(existing, digest)) return { ok: false, missingBlob: digest };
       }
       for (const digest of record.children) {
-        if (!q.hasManifest.get(repoId, digest)) return { ok: false, missingManifest: digest };
+        if (!q.hasManifest.get(existing, digest)) return { ok: false, missingManifest: digest };
       }
+      const repoId = existing === -1 ? ensureRepo(repo) : existing;
       const now = Date.now();
       const created = !q.hasManifest.get(repoId, record.digest);
       if (created) {
