@@ -3,13 +3,16 @@
  * fresh `berth serve` process and reports that process's peak RSS (VmHWM).
  *
  *   npm run build && node dist/bench/memory.js [sizes...]     e.g. 5MiB 1GiB 5GiB
+ *
+ * With BERTH_TEST_BACKEND=s3-postgres (and the BERTH_TEST_S3_* / BERTH_TEST_DATABASE_URL settings
+ * of the test engines) the server runs on S3 + PostgreSQL instead of the embedded default.
  */
 import { createHash, randomBytes } from "node:crypto";
 import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseSize } from "../src/config/units.js";
-import { spawnBerth } from "../test/helpers/berth.js";
+import { backendEnv, spawnBerth } from "../test/helpers/berth.js";
 
 const CHUNK = 1024 * 1024;
 
@@ -44,7 +47,8 @@ async function peakRss(pid: number): Promise<number> {
 
 async function measure(size: number) {
   const data = await mkdtemp(join(tmpdir(), "berth-mem-"));
-  const berth = await spawnBerth(data, { BERTH_LOG_LEVEL: "warn" });
+  const backend = await backendEnv();
+  const berth = await spawnBerth(data, { BERTH_LOG_LEVEL: "warn", ...backend.env });
   try {
     const pid = berth.child.pid!;
     const idle = await peakRss(pid);
@@ -67,6 +71,7 @@ async function measure(size: number) {
     return { size, idle, peak: await peakRss(pid), pushSeconds, pullSeconds };
   } finally {
     await berth.stop();
+    await backend.cleanup();
     await rm(data, { recursive: true, force: true });
   }
 }

@@ -59,6 +59,9 @@ async function serve(values: ReturnType<typeof parse>["values"]): Promise<void> 
     overrides: { listen: values.listen, data: values.data, "log.level": values["log-level"] },
   });
   const logger = createLogger({ level: config.log.level });
+  // Process warnings (the AWS SDK's Node version notice, say) go to the JSON log, not raw to stderr.
+  process.removeAllListeners("warning");
+  process.on("warning", (w) => logger.warn("process warning", { name: w.name, warning: w.message }));
   const berth = await createBerth(config, logger);
   const address = await berth.start();
   const host = address.family === "IPv6" ? `[${address.address}]` : address.address;
