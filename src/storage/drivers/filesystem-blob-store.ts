@@ -1,7 +1,6 @@
 import { constants, createWriteStream } from "node:fs";
 import { mkdir, open, readdir, rename, rm, stat, unlink, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import type { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { digestAlgorithm, digestHex, type Digest } from "../../oci/digest.js";
 import { RegistryError } from "../../oci/errors.js";

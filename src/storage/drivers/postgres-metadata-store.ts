@@ -1,14 +1,12 @@
 import pg from "pg";
-import type { Digest, DigestAlgorithm } from "../../oci/digest.js";
+import type { Digest } from "../../oci/digest.js";
 import type {
   ManifestRecord,
   MetadataStore,
   PutManifestResult,
-  ReferrerRecord,
-  StoredManifest,
-  UploadSession,
 } from "../metadata-store.js";
 import { POSTGRES_MIGRATIONS, POSTGRES_MIGRATIONS_TABLE } from "./postgres-schema.js";
+import { toManifest, toReferrer, toUpload, type ManifestRow, type ReferrerRow, type UploadRow } from "./sql-rows.js";
 
 export interface PostgresMetadataStoreOptions {
   /** `postgres://user:password@host:port/database`; the role needs CREATE on the schema to migrate it. */
@@ -24,29 +22,8 @@ const INT8_OID = 20;
 const RETRYABLE = new Set(["40P01", "40001"]);
 const ATTEMPTS = 3;
 
-interface ManifestRow {
-  digest: string;
-  media_type: string;
-  content: Buffer;
-  subject: string | null;
-  created_at: number;
-}
 
-interface UploadRow {
-  id: string;
-  repository: string;
-  algorithm: string;
-  created_at: number;
-  updated_at: number;
-}
 
-interface ReferrerRow {
-  digest: string;
-  media_type: string;
-  size: number;
-  artifact_type: string | null;
-  annotations: string | null;
-}
 
 /** Thrown inside putManifest's transaction to roll it back and report the missing reference. */
 class MissingReference extends Error {
@@ -61,21 +38,7 @@ function parseInt8(value: string): number {
   return n;
 }
 
-const toManifest = (row: ManifestRow): StoredManifest => ({
-  digest: row.digest as Digest,
-  mediaType: row.media_type,
-  content: row.content,
-  ...(row.subject !== null ? { subject: row.subject as Digest } : {}),
-  createdAt: row.created_at,
-});
 
-const toUpload = (row: UploadRow): UploadSession => ({
-  id: row.id,
-  repository: row.repository,
-  algorithm: row.algorithm as DigestAlgorithm,
-  createdAt: row.created_at,
-  updatedAt: row.updated_at,
-});
 
 const MANIFEST_COLUMNS = "m.digest, m.media_type, m.content, m.subject, m.created_at";
 const UPLOAD_COLUMNS = "id, repository, algorithm, created_at, updated_at";
@@ -363,12 +326,7 @@ export async function createPostgresMetadataStore(options: PostgresMetadataStore
          ORDER BY m.digest`,
         [repo, subject, artifactType ?? null],
       );
-      return rows.map((row) => {
-        const record: ReferrerRecord = { digest: row.digest as Digest, mediaType: row.media_type, size: row.size };
-        if (row.artifact_type !== null) record.artifactType = row.artifact_type;
-        if (row.annotations !== null) record.annotations = JSON.parse(row.annotations) as Record<string, string>;
-        return record;
-      });
+      return rows.map(toReferrer);
     },
     async listBlobLinks(repo, page) {
       const { rows } = await pool.query<{ digest: Digest; size: number }>(

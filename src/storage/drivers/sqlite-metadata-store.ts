@@ -1,16 +1,14 @@
 import Database from "better-sqlite3";
 import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
-import type { Digest, DigestAlgorithm } from "../../oci/digest.js";
+import type { Digest } from "../../oci/digest.js";
 import type {
   ManifestRecord,
   MetadataStore,
   PutManifestResult,
-  ReferrerRecord,
-  StoredManifest,
-  UploadSession,
 } from "../metadata-store.js";
 import { SQLITE_MIGRATIONS } from "./sqlite-schema.js";
+import { toManifest, toReferrer, toUpload, type ManifestRow, type UploadRow } from "./sql-rows.js";
 
 export interface SqliteMetadataStoreOptions {
   /** Database file; `:memory:` for a throwaway store. */
@@ -19,21 +17,7 @@ export interface SqliteMetadataStoreOptions {
   fsync?: boolean;
 }
 
-interface ManifestRow {
-  digest: string;
-  media_type: string;
-  content: Buffer;
-  subject: string | null;
-  created_at: number;
-}
 
-interface UploadRow {
-  id: string;
-  repository: string;
-  algorithm: string;
-  created_at: number;
-  updated_at: number;
-}
 
 function migrate(db: Database.Database): void {
   const version = db.pragma("user_version", { simple: true }) as number;
@@ -48,21 +32,7 @@ function migrate(db: Database.Database): void {
   }
 }
 
-const toManifest = (row: ManifestRow): StoredManifest => ({
-  digest: row.digest as Digest,
-  mediaType: row.media_type,
-  content: row.content,
-  ...(row.subject !== null ? { subject: row.subject as Digest } : {}),
-  createdAt: row.created_at,
-});
 
-const toUpload = (row: UploadRow): UploadSession => ({
-  id: row.id,
-  repository: row.repository,
-  algorithm: row.algorithm as DigestAlgorithm,
-  createdAt: row.created_at,
-  updatedAt: row.updated_at,
-});
 
 export function createSqliteMetadataStore(options: SqliteMetadataStoreOptions): MetadataStore {
   if (options.path !== ":memory:") mkdirSync(dirname(options.path), { recursive: true });
@@ -250,15 +220,7 @@ export function createSqliteMetadataStore(options: SqliteMetadataStoreOptions): 
     },
     async listReferrers(repo, subject, artifactType) {
       const rows = q.referrers.all(repo, subject);
-      const records: ReferrerRecord[] = [];
-      for (const row of rows) {
-        if (artifactType !== undefined && row.artifact_type !== artifactType) continue;
-        const record: ReferrerRecord = { digest: row.digest as Digest, mediaType: row.media_type, size: row.size };
-        if (row.artifact_type !== null) record.artifactType = row.artifact_type;
-        if (row.annotations !== null) record.annotations = JSON.parse(row.annotations) as Record<string, string>;
-        records.push(record);
-      }
-      return records;
+      return rows.filter((row) => artifactType === undefined || row.artifact_type === artifactType).map(toReferrer);
     },
     async listBlobLinks(repo, page) {
       return q.listLinks.all(repo, page.last ?? "", page.limit).map((r) => ({ digest: r.digest as Digest, size: r.size }));
