@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
 # Installs the Debian packages that Berth's interoperability tests drive:
-# skopeo, podman, buildah, umoci and a Docker engine (dockerd + containerd/ctr).
+# skopeo, podman, buildah, umoci and a Docker engine (dockerd + containerd/ctr);
+# and the real engines the S3 and PostgreSQL driver tests run against: Ceph with
+# radosgw, and PostgreSQL. scripts/test-with-services.sh (run by `npm test`) starts
+# throwaway instances of those on free loopback ports and stops them afterwards.
 # Idempotent: does nothing (not even apt-get update) when all are present.
 # Must run as root (or via sudo) on Debian 12 or later.
 set -euo pipefail
 
-packages=(skopeo podman buildah umoci docker.io containerd uidmap)
+packages=(skopeo podman buildah umoci docker.io containerd uidmap ceph radosgw postgresql)
 
 is_installed() {
   [[ "$(dpkg-query -W -f='${Status}' "$1" 2>/dev/null || true)" == "install ok installed" ]]
@@ -24,7 +27,9 @@ else
     exit 1
   fi
   export DEBIAN_FRONTEND=noninteractive
-  # keep package scripts from starting a system docker/containerd: tests run their own
+  # keep package scripts from starting system daemons (docker, containerd, ceph, and the
+  # "main" PostgreSQL cluster that the postgresql package creates on port 5432): the tests
+  # run their own, on ports of their own, and never use those
   policy=/usr/sbin/policy-rc.d
   if [[ ! -e $policy ]]; then
     printf '#!/bin/sh\nexit 101\n' >"$policy"
@@ -45,6 +50,12 @@ if [[ ! -d /etc/containers/registries.conf.d || ! -f /etc/containers/policy.json
   exit 1
 fi
 
-for tool in skopeo podman buildah umoci dockerd docker containerd ctr; do
+for tool in skopeo podman buildah umoci dockerd docker containerd ctr \
+  ceph ceph-authtool monmaptool ceph-mon ceph-osd radosgw radosgw-admin; do
   command -v "$tool" >/dev/null || { echo "install-test-deps: $tool not on PATH after install" >&2; exit 1; }
 done
+# the PostgreSQL server programs are not on PATH: scripts/postgres.sh looks here
+if ! compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null; then
+  echo "install-test-deps: no /usr/lib/postgresql/*/bin/initdb after install" >&2
+  exit 1
+fi
