@@ -38,6 +38,16 @@ export const ENV_KEYS: Record<string, string> = {
   BERTH_ANONYMOUS_MOUNT: "mount.anonymous",
   BERTH_MAX_PAGE_SIZE: "pagination.maxEntries",
   BERTH_SHUTDOWN_TIMEOUT: "shutdown.timeout",
+  BERTH_AUTH: "auth.enabled",
+  BERTH_AUTH_SERVICE: "auth.service",
+  BERTH_AUTH_TOKEN_TTL: "auth.tokenTtl",
+  BERTH_AUTH_REALM: "auth.realm",
+  BERTH_AUTH_BASIC: "auth.basic",
+  BERTH_DEFAULT_VISIBILITY: "auth.defaultVisibility",
+  BERTH_ADMIN_PASSWORD: "auth.adminPassword",
+  BERTH_ALLOW_ANONYMOUS_PUSH: "auth.allowAnonymousPush",
+  BERTH_TLS_CERT: "tls.cert",
+  BERTH_TLS_KEY: "tls.key",
 };
 
 function setPath(tree: Tree, path: string, value: unknown): void {
@@ -79,7 +89,7 @@ export interface LoadConfigOptions {
 const NUMERIC_KEYS = new Set(["pagination.maxEntries", "database.poolSize"]);
 
 /** Settings that may hold secrets: `X_FILE` in the environment (or `xFile` in the file) reads them from a file. */
-const SECRET_ENV = ["BERTH_S3_ACCESS_KEY", "BERTH_S3_SECRET_KEY", "BERTH_DATABASE_URL"];
+const SECRET_ENV = ["BERTH_S3_ACCESS_KEY", "BERTH_S3_SECRET_KEY", "BERTH_DATABASE_URL", "BERTH_ADMIN_PASSWORD"];
 
 function readSecret(path: string, what: string): string {
   try {
@@ -94,6 +104,8 @@ function finish(parsed: ReturnType<typeof configSchema.parse>): Config {
   const s3 = parsed.storage.s3;
   if (s3.accessKeyFile && !s3.accessKey) s3.accessKey = readSecret(s3.accessKeyFile, "storage.s3.accessKey");
   if (s3.secretKeyFile && !s3.secretKey) s3.secretKey = readSecret(s3.secretKeyFile, "storage.s3.secretKey");
+  const auth = parsed.auth;
+  if (auth.adminPasswordFile && !auth.adminPassword) auth.adminPassword = readSecret(auth.adminPasswordFile, "auth.adminPassword");
   const db = parsed.database;
   if (db.urlFile && !db.url) db.url = readSecret(db.urlFile, "database.url");
   const driver = db.driver ?? (db.url ? "postgres" : "sqlite");
@@ -118,7 +130,12 @@ export function redactConfig(config: Config): Config {
       url = "********";
     }
   }
-  return { ...config, storage: { ...config.storage, s3 }, database: { ...config.database, ...(url ? { url } : {}) } };
+  return {
+    ...config,
+    storage: { ...config.storage, s3 },
+    database: { ...config.database, ...(url ? { url } : {}) },
+    auth: { ...config.auth, adminPassword: mask(config.auth.adminPassword) },
+  };
 }
 
 /** Loads configuration with precedence flags > environment > file > defaults, validated once. */

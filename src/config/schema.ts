@@ -90,6 +90,45 @@ export const configSchema = z
     mount: z.object({ anonymous: bool.default(true) }).strict().default({}),
     pagination: z.object({ maxEntries: z.number().int().min(1).max(100_000).default(1000) }).strict().default({}),
     shutdown: z.object({ timeout: duration.default("30s") }).strict().default({}),
+    auth: z
+      .object({
+        enabled: bool.default(false),
+        /** The `service` of the token flow (the JWT audience). */
+        service: z.string().min(1).default("berth"),
+        issuer: z.string().min(1).default("berth"),
+        /** Bearer token lifetime; never below 60 s. */
+        tokenTtl: duration.default("5m"),
+        /** Absolute URL of the token endpoint for the challenge; default derived from each request's Host. */
+        realm: z.string().url().optional(),
+        /** Also accept Basic credentials directly on /v2/ (for simple clients). */
+        basic: bool.default(true),
+        /** Visibility of namespaces with no setting of their own. */
+        defaultVisibility: z.enum(["public", "private"]).default("private"),
+        /** Password of the `admin` user created at first start; generated and printed once when absent. */
+        adminPassword: z.string().min(8).optional(),
+        adminPasswordFile: z.string().min(1).optional(),
+        /** With auth off on a non-loopback address, anonymous users may only pull unless this is set. */
+        allowAnonymousPush: bool.default(false),
+        policies: z
+          .array(
+            z
+              .object({
+                repositories: z.string().min(1),
+                users: z.array(z.string()).default([]),
+                anonymous: bool.default(false),
+                actions: z.array(z.enum(["pull", "push", "delete"])).min(1),
+              })
+              .strict(),
+          )
+          .default([]),
+      })
+      .strict()
+      .default({}),
+    tls: z
+      .object({ cert: z.string().min(1).optional(), key: z.string().min(1).optional() })
+      .strict()
+      .refine((t) => (t.cert === undefined) === (t.key === undefined), { message: "tls.cert and tls.key go together" })
+      .default({}),
   })
   .strict();
 

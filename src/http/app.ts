@@ -9,10 +9,21 @@ import { handleManifest } from "./handlers/manifests.js";
 import { handleUpload, handleUploads } from "./handlers/uploads.js";
 import { reply, replyError } from "./respond.js";
 import { parseV2Path, type Route } from "./routes.js";
+import { createOpenGuard, type Guard, type Need } from "./guard.js";
+import { describeIdentity } from "../auth/authorizer.js";
+import type { AuditEvent } from "../storage/auth-store.js";
 
 export interface AppOptions {
   registry: Registry;
   logger: Logger;
+  /** Access control; open (everything allowed) when absent. */
+  guard?: Guard;
+  /** Served at `/token` and `/.well-known/jwks.json` when access control is on. */
+  auth?: {
+    tokenEndpoint: (req: IncomingMessage, res: ServerResponse, url: URL) => Promise<void>;
+    jwks: () => Promise<unknown>;
+    audit: (event: AuditEvent) => Promise<void>;
+  };
   /** Answers /readyz with 503 while true (set during shutdown). */
   isDraining?: () => boolean;
 }
@@ -40,6 +51,25 @@ async function dispatch(ctx: RequestContext, route: Route): Promise<void> {
     });
   }
   await entry.handle(ctx, route);
+}
+
+/** What a request needs from access control, by route and method. */
+function needOf(route: Route, method: string): Need {
+  switch (route.kind) {
+    case "base":
+      return { actions: [] };
+    case "catalog":
+      return { catalog: true, actions: [] };
+    case "uploads":
+    case "upload":
+      return { repository: route.name, actions: ["pull", "push"] };
+    case "manifest":
+    case "blob":
+      if (method === "DELETE") return { repository: route.name, actions: ["delete"] };
+      return { repository: route.name, actions: method === "PUT" ? ["pull", "push"] : ["pull"] };
+    default:
+      return { repository: route.name, actions: ["pull"] };
+  }
 }
 
 async function health(ctx: RequestContext, draining: boolean): Promise<void> {
@@ -73,7 +103,7 @@ function countBodyBytes(res: ServerResponse): { bytes: number } {
 }
 
 /** The request handler: routes, the one error mapper, and one access-log line per request. */
-export function createApp({ registry, logger, isDraining = () => false }: AppOptions): App {
+export function createApp({ registry, logger, isDraining = () => false, guard = createOpenGuard(false), auth }: AppOptions): App {
   return async (req, res) => {
     const started = process.hrtime.bigint();
     const sent = countBodyBytes(res);
@@ -91,13 +121,36 @@ export function createApp({ registry, logger, isDraining = () => false }: AppOpt
       });
     });
     const url = new URL(req.url ?? "/", "http://berth.invalid");
-    const ctx: RequestContext = { req, res, url, registry, logger };
+    const ctx: RequestContext = {
+      req,
+      res,
+      url,
+      registry,
+      logger,
+      guard,
+      caller: { identity: { kind: "anonymous" } },
+      audit: async (event) => {
+        const actor = describeIdentity(ctx.caller.identity);
+        await auth?.audit({ ...event, time: Date.now(), ...(actor ? { actor } : {}), source: req.socket.remoteAddress ?? "unknown" });
+      },
+    };
     try {
       if (url.pathname === "/healthz" || url.pathname === "/readyz") return await health(ctx, isDraining());
+      if (auth && url.pathname === "/token") return await auth.tokenEndpoint(req, res, url);
+      if (auth && url.pathname === "/.well-known/jwks.json") return reply(res, 200, {}, await auth.jwks());
       res.setHeader("Docker-Distribution-Api-Version", "registry/2.0");
       if (isDraining()) res.setHeader("Connection", "close");
       const route = parseV2Path(url.pathname);
       if (!route) throw new RegistryError("UNSUPPORTED", "no such API endpoint", { path: url.pathname }, { status: 404 });
+      const need = needOf(route, req.method ?? "GET");
+      try {
+        ctx.caller = await guard.check(req, need);
+      } catch (err) {
+        if (guard.enabled && err instanceof RegistryError && err.code === "DENIED") {
+          await ctx.audit({ action: "denied", result: "denied", ...(need.repository ? { repository: need.repository } : {}), detail: { method: req.method, path: url.pathname } });
+        }
+        throw err;
+      }
       await dispatch(ctx, route);
     } catch (err) {
       replyError(req, res, err, logger);

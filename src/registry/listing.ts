@@ -31,7 +31,8 @@ export interface ReferrersIndex {
 /** Tag lists, the catalog and the referrers index. */
 export interface Listing {
   tags(repo: string, page: PageRequest): Promise<PageResult<string>>;
-  catalog(page: PageRequest): Promise<PageResult<string>>;
+  /** Repositories in byte order; with `visible`, only those it accepts (pages fill up past hidden ones). */
+  catalog(page: PageRequest, visible?: (repository: string) => Promise<boolean>): Promise<PageResult<string>>;
   referrers(repo: string, subject: Digest, artifactType?: string): Promise<ReferrersIndex>;
 }
 
@@ -54,8 +55,18 @@ export function createListing(metadata: MetadataStore, options: RegistryOptions)
       return paginate(page, (limit) => metadata.listTags(repo, { limit, ...(page.last ? { last: page.last } : {}) }));
     },
 
-    async catalog(page) {
-      return paginate(page, (limit) => metadata.listRepositories({ limit, ...(page.last ? { last: page.last } : {}) }));
+    async catalog(page, visible) {
+      if (!visible) return paginate(page, (limit) => metadata.listRepositories({ limit, ...(page.last ? { last: page.last } : {}) }));
+      return paginate(page, async (limit) => {
+        const found: string[] = [];
+        let last = page.last;
+        for (;;) {
+          const batch = await metadata.listRepositories({ limit: Math.max(limit, 100), ...(last ? { last } : {}) });
+          for (const name of batch) if (found.length < limit && (await visible(name))) found.push(name);
+          if (found.length >= limit || batch.length < Math.max(limit, 100)) return found;
+          last = batch[batch.length - 1];
+        }
+      });
     },
 
     async referrers(repo, subject, artifactType) {

@@ -1,0 +1,104 @@
+import type { AuthStore } from "../storage/auth-store.js";
+import type { Identity } from "./authorizer.js";
+import { hashSecret, randomSecret, verifySecret } from "./passwords.js";
+import { parseScopes } from "./scope.js";
+
+/** Robot token secrets look like `berth_<id>_<secret>`: the id finds the record, the rest is checked against its hash. */
+const TOKEN_RE = /^berth_([A-Za-z0-9]{12})_([A-Za-z0-9_-]{20,})$/;
+
+export interface NewRobotToken {
+  id: string;
+  /** Shown once; only its hash is stored. */
+  secret: string;
+  secretHash: string;
+}
+
+export async function newRobotToken(): Promise<NewRobotToken> {
+  const id = randomSecret(16).replace(/[^A-Za-z0-9]/g, "").slice(0, 12).padEnd(12, "0");
+  const body = randomSecret(32);
+  const secret = `berth_${id}_${body}`;
+  return { id, secret, secretHash: await hashSecret(secret) };
+}
+
+export type LoginResult = { ok: true; identity: Exclude<Identity, { kind: "anonymous" }> } | { ok: false; reason: string };
+
+/**
+ * Checks a username and password, where the password may be a robot token (then the username
+ * must be the token's owner or its name). Revoked and expired tokens and deleted users fail.
+ */
+export async function checkLogin(store: AuthStore, username: string, password: string, now = Date.now()): Promise<LoginResult> {
+  const robot = TOKEN_RE.exec(password);
+  if (robot) {
+    const token = await store.getToken(robot[1]!);
+    if (!token || !(await verifySecret(password, token.secretHash))) return { ok: false, reason: "invalid token" };
+    if (token.revokedAt !== undefined) return { ok: false, reason: "token revoked" };
+    if (token.expiresAt !== undefined && token.expiresAt <= now) return { ok: false, reason: "token expired" };
+    if (username !== token.owner && username !== token.name) return { ok: false, reason: "token does not belong to this user" };
+    const owner = await store.getUser(token.owner);
+    if (!owner) return { ok: false, reason: "token owner no longer exists" };
+    await store.touchToken(token.id, now);
+    return {
+      ok: true,
+      identity: { kind: "token", id: token.id, owner: token.owner, name: token.name, admin: owner.admin, scopes: parseScopes(token.scopes) },
+    };
+  }
+  const user = await store.getUser(username);
+  // Hash anyway for unknown users, so timing does not tell which names exist.
+  const valid = await verifySecret(password, user?.passwordHash ?? DUMMY_HASH);
+  if (!user || !valid) return { ok: false, reason: "invalid username or password" };
+  return { ok: true, identity: { kind: "user", name: user.name, admin: user.admin } };
+}
+
+const DUMMY_HASH = "scrypt$32768$8$1$AAAAAAAAAAAAAAAAAAAAAA==$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=";
+
+/** Parses `Authorization: Basic …`; undefined when absent or malformed. */
+export function parseBasic(header: string | undefined): { username: string; password: string } | undefined {
+  if (!header || !/^basic /i.test(header)) return undefined;
+  const decoded = Buffer.from(header.slice(6).trim(), "base64").toString("utf8");
+  const colon = decoded.indexOf(":");
+  if (colon < 0) return undefined;
+  return { username: decoded.slice(0, colon), password: decoded.slice(colon + 1) };
+}
+
+/**
+ * Slows down password guessing without locking real users out for good: after `free` failures
+ * within `windowMs` for a user or a source address, further attempts are refused until the
+ * window has passed since the latest failure; a success clears the user's count.
+ */
+export interface LoginThrottle {
+  /** Milliseconds to wait before another attempt is allowed for these keys; 0 when allowed now. */
+  retryAfter(keys: string[], now?: number): number;
+  fail(keys: string[], now?: number): void;
+  succeed(keys: string[]): void;
+}
+
+export function createLoginThrottle(free = 5, windowMs = 60_000, maxEntries = 100_000): LoginThrottle {
+  const failures = new Map<string, { count: number; last: number }>();
+  return {
+    retryAfter(keys, now = Date.now()) {
+      let wait = 0;
+      for (const key of keys) {
+        const f = failures.get(key);
+        if (!f) continue;
+        if (now - f.last >= windowMs) {
+          failures.delete(key);
+          continue;
+        }
+        if (f.count >= free) wait = Math.max(wait, f.last + windowMs - now);
+      }
+      return wait;
+    },
+    fail(keys, now = Date.now()) {
+      for (const key of keys) {
+        const f = failures.get(key);
+        const count = f && now - f.last < windowMs ? f.count + 1 : 1;
+        failures.delete(key);
+        if (failures.size >= maxEntries) failures.delete(failures.keys().next().value!);
+        failures.set(key, { count, last: now });
+      }
+    },
+    succeed(keys) {
+      for (const key of keys) failures.delete(key);
+    },
+  };
+}

@@ -1,0 +1,142 @@
+import type { IncomingMessage } from "node:http";
+import { createHash } from "node:crypto";
+import { RegistryError } from "../oci/errors.js";
+import { createAuthorizer, type Authorizer, type ConfigPolicy, type Identity } from "../auth/authorizer.js";
+import { checkLogin, parseBasic } from "../auth/credentials.js";
+import { parseScopes, type Action } from "../auth/scope.js";
+import type { TokenService, VerifiedToken } from "../auth/tokens.js";
+import type { AuthStore } from "../storage/auth-store.js";
+
+/** What a request needs: actions on a repository, or the catalog, or (neither) just a valid login. */
+export interface Need {
+  repository?: string;
+  actions: Action[];
+  catalog?: boolean;
+}
+
+export interface Caller {
+  identity: Identity;
+  /** Set when the request carried a bearer token: its grants are what the request may do. */
+  token?: VerifiedToken;
+}
+
+/** Decides, per request, whether it may proceed; throws UNAUTHORIZED (with the challenge) or DENIED. */
+export interface Guard {
+  readonly enabled: boolean;
+  check(req: IncomingMessage, need: Need): Promise<Caller>;
+  /** Whether `caller` may pull `repository` (the source of a mount, a catalog entry). */
+  canPull(caller: Caller, repository: string): Promise<boolean>;
+}
+
+const ANONYMOUS: Caller = { identity: { kind: "anonymous" } };
+
+/** Auth off: everyone may do everything, except push and delete when `pullOnly` (a non-loopback listener). */
+export function createOpenGuard(pullOnly: boolean): Guard {
+  return {
+    enabled: false,
+    async check(_req, need) {
+      if (pullOnly && need.actions.some((a) => a !== "pull")) {
+        throw new RegistryError("DENIED", "anonymous push is disabled: enable access control or set auth.allowAnonymousPush");
+      }
+      return ANONYMOUS;
+    },
+    async canPull() {
+      return true;
+    },
+  };
+}
+
+export interface TokenGuardOptions {
+  store: AuthStore;
+  tokens: TokenService;
+  policies: ConfigPolicy[];
+  defaultVisibility: "public" | "private";
+  service: string;
+  /** The token endpoint's URL for a request (from config, or derived from its Host header). */
+  realm: (req: IncomingMessage) => string;
+  basic: boolean;
+}
+
+export function createTokenGuard(options: TokenGuardOptions): Guard & { authorizer: Authorizer } {
+  const authorizer = createAuthorizer(options);
+  // scrypt costs tens of milliseconds: remember good Basic logins briefly (keyed by a hash, never the password).
+  const basicCache = new Map<string, { identity: Identity; until: number }>();
+
+  function challenge(req: IncomingMessage, need: Need, error?: string): RegistryError {
+    const scope = need.catalog ? "registry:catalog:*" : need.repository ? `repository:${need.repository}:${need.actions.join(",")}` : undefined;
+    const parts = [`realm="${options.realm(req)}"`, `service="${options.service}"`];
+    if (scope && need.actions.length + (need.catalog ? 1 : 0) > 0) parts.push(`scope="${scope}"`);
+    if (error) parts.push(`error="${error}"`);
+    const detail = need.repository ? need.actions.map((a) => ({ Type: "repository", Name: need.repository, Action: a })) : undefined;
+    return new RegistryError("UNAUTHORIZED", "authentication required", detail, {
+      headers: { "WWW-Authenticate": `Bearer ${parts.join(",")}` },
+    });
+  }
+
+  async function identityOf(token: VerifiedToken): Promise<Identity> {
+    const p = token.principal;
+    if (p?.kind === "user") return { kind: "user", name: p.name, admin: p.admin };
+    if (p?.kind === "token") {
+      const record = await options.store.getToken(p.id);
+      const owner = record && (await options.store.getUser(record.owner));
+      if (record && owner && record.revokedAt === undefined) {
+        return { kind: "token", id: record.id, owner: record.owner, name: record.name, admin: owner.admin, scopes: parseScopes(record.scopes) };
+      }
+    }
+    return { kind: "anonymous" };
+  }
+
+  async function basicIdentity(req: IncomingMessage, username: string, password: string): Promise<Identity | undefined> {
+    const key = createHash("sha256").update(`${username}\0${password}`).digest("hex");
+    const cached = basicCache.get(key);
+    if (cached && cached.until > Date.now()) return cached.identity;
+    const result = await checkLogin(options.store, username, password);
+    if (!result.ok) return undefined;
+    if (basicCache.size > 10_000) basicCache.clear();
+    basicCache.set(key, { identity: result.identity, until: Date.now() + 60_000 });
+    void req;
+    return result.identity;
+  }
+
+  function tokenGrants(token: VerifiedToken, need: Need): boolean {
+    if (need.catalog) return token.access.some((a) => a.type === "registry" && a.name === "catalog");
+    if (!need.repository) return true;
+    const granted = new Set(
+      token.access.filter((a) => a.type === "repository" && a.name === need.repository).flatMap((a) => a.actions),
+    );
+    return need.actions.every((a) => granted.has(a));
+  }
+
+  return {
+    enabled: true,
+    authorizer,
+    async check(req, need) {
+      const header = req.headers.authorization;
+      if (header && /^bearer /i.test(header)) {
+        const token = await options.tokens.verify(header.slice(7).trim());
+        if (!token) throw challenge(req, need, "invalid_token");
+        if (tokenGrants(token, need)) return { identity: await identityOf(token), token };
+        if (token.subject === undefined) throw challenge(req, need, "insufficient_scope");
+        throw new RegistryError("DENIED", undefined, need.repository ? { repository: need.repository } : undefined);
+      }
+      const basic = options.basic ? parseBasic(header) : undefined;
+      const identity: Identity = basic ? ((await basicIdentity(req, basic.username, basic.password)) ?? { kind: "anonymous" }) : { kind: "anonymous" };
+      if (basic && identity.kind === "anonymous") throw challenge(req, need);
+      if (identity.kind === "anonymous" && !need.repository) throw challenge(req, need);
+      if (need.repository) {
+        const allowed = await authorizer.allowed(identity, need.repository);
+        if (!need.actions.every((a) => allowed.has(a))) {
+          if (identity.kind === "anonymous") throw challenge(req, need);
+          throw new RegistryError("DENIED", undefined, { repository: need.repository });
+        }
+      }
+      return { identity };
+    },
+    async canPull(caller, repository) {
+      if (caller.token?.access.some((a) => a.type === "repository" && a.name === repository && a.actions.includes("pull"))) {
+        return true;
+      }
+      return (await authorizer.allowed(caller.identity, repository)).has("pull");
+    },
+  };
+}

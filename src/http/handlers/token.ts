@@ -1,0 +1,133 @@
+import type { IncomingMessage, ServerResponse } from "node:http";
+import { randomUUID } from "node:crypto";
+import { describeIdentity, type Authorizer, type Identity } from "../../auth/authorizer.js";
+import { checkLogin, parseBasic, type LoginThrottle } from "../../auth/credentials.js";
+import { hashSecret, randomSecret, verifySecret } from "../../auth/passwords.js";
+import { formatScope, parseScopes, type Access, type Action } from "../../auth/scope.js";
+import type { Principal, TokenService } from "../../auth/tokens.js";
+import { RegistryError } from "../../oci/errors.js";
+import { isValidName } from "../../oci/reference.js";
+import type { AuthStore } from "../../storage/auth-store.js";
+import { readBody, reply } from "../respond.js";
+
+export interface TokenEndpointOptions {
+  store: AuthStore;
+  tokens: TokenService;
+  authorizer: Authorizer;
+  throttle: LoginThrottle;
+  service: string;
+}
+
+const REFRESH_TTL_MS = 30 * 24 * 3600 * 1000;
+
+function principalOf(identity: Identity): Principal | undefined {
+  if (identity.kind === "user") return { kind: "user", name: identity.name, admin: identity.admin };
+  if (identity.kind === "token") return { kind: "token", id: identity.id };
+  return undefined;
+}
+
+/**
+ * The Docker token endpoint: `GET /token` (Basic credentials or anonymous; `scope` repeated;
+ * `offline_token=true` for a refresh token) and the OAuth2 `POST /token` (`grant_type=password`
+ * or `refresh_token`). Grants the intersection of what was asked and what is allowed; a partial
+ * grant is not an error.
+ */
+export function createTokenEndpoint(options: TokenEndpointOptions) {
+  const { store, tokens, authorizer, throttle, service } = options;
+
+  async function login(req: IncomingMessage, username: string, password: string): Promise<Identity> {
+    const source = req.socket.remoteAddress ?? "unknown";
+    const keys = [`ip:${source}`, `user:${username}@${source}`];
+    const wait = throttle.retryAfter(keys);
+    if (wait > 0) {
+      throw new RegistryError("TOOMANYREQUESTS", "too many failed logins; try again later", undefined, {
+        headers: { "Retry-After": String(Math.ceil(wait / 1000)) },
+      });
+    }
+    const result = await checkLogin(store, username, password);
+    if (!result.ok) {
+      throttle.fail(keys);
+      await store.appendAudit({ time: Date.now(), actor: username, action: "login", result: "failed", source, detail: { reason: result.reason } });
+      throw new RegistryError("UNAUTHORIZED", "invalid username or password");
+    }
+    throttle.succeed(keys);
+    await store.appendAudit({ time: Date.now(), actor: describeIdentity(result.identity), action: "login", result: "ok", source });
+    return result.identity;
+  }
+
+  async function refresh(value: string): Promise<Identity> {
+    const [id, secret] = value.split(".");
+    const record = id ? await store.getRefreshToken(id) : undefined;
+    const valid = record && secret && record.revokedAt === undefined && record.expiresAt > Date.now() && (await verifySecret(secret, record.secretHash));
+    const user = valid ? await store.getUser(record.user) : undefined;
+    if (!user) throw new RegistryError("UNAUTHORIZED", "invalid or revoked refresh token");
+    return { kind: "user", name: user.name, admin: user.admin };
+  }
+
+  async function grant(identity: Identity, requested: Access[]): Promise<Access[]> {
+    const granted: Access[] = [];
+    for (const access of requested) {
+      if (access.type === "registry") {
+        if (access.name === "catalog" && identity.kind !== "anonymous") granted.push({ type: "registry", name: "catalog", actions: ["*"] });
+        continue;
+      }
+      if (!isValidName(access.name)) continue;
+      const allowed = await authorizer.allowed(identity, access.name);
+      const actions = access.actions.filter((a) => allowed.has(a as Action));
+      if (actions.length > 0) granted.push({ type: "repository", name: access.name, actions });
+    }
+    return granted;
+  }
+
+  return async (req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> => {
+    let params = url.searchParams;
+    if (req.method === "POST") params = new URLSearchParams((await readBody(req, 64 * 1024)).toString("utf8"));
+    else if (req.method !== "GET") throw new RegistryError("UNSUPPORTED", "use GET or POST");
+    const asked = params.get("service");
+    if (asked !== null && asked !== service) throw new RegistryError("DENIED", `unknown service ${asked}`, undefined, { status: 400 });
+
+    let identity: Identity = { kind: "anonymous" };
+    const grantType = params.get("grant_type");
+    if (req.method === "POST" && grantType === "refresh_token") identity = await refresh(params.get("refresh_token") ?? "");
+    else if (req.method === "POST" && grantType === "password") identity = await login(req, params.get("username") ?? "", params.get("password") ?? "");
+    else if (req.method === "POST") throw new RegistryError("UNSUPPORTED", `unsupported grant_type ${grantType}`, undefined, { status: 400 });
+    else {
+      const basic = parseBasic(req.headers.authorization);
+      if (basic) identity = await login(req, basic.username, basic.password);
+    }
+
+    const access = await grant(identity, parseScopes(params.getAll("scope")));
+    const subject = describeIdentity(identity);
+    const principal = principalOf(identity);
+    const issued = await tokens.issue(subject, access, principal);
+    const body: Record<string, unknown> = {
+      token: issued.token,
+      access_token: issued.token,
+      expires_in: issued.expiresIn,
+      issued_at: issued.issuedAt,
+    };
+    const offline = params.get("offline_token") === "true" || params.get("access_type") === "offline";
+    if (offline && identity.kind === "user") {
+      const id = randomUUID();
+      const secret = randomSecret();
+      await store.createRefreshToken({
+        id,
+        user: identity.name,
+        clientId: params.get("client_id") ?? "unknown",
+        secretHash: await hashSecret(secret),
+        createdAt: Date.now(),
+        expiresAt: Date.now() + REFRESH_TTL_MS,
+      });
+      body.refresh_token = `${id}.${secret}`;
+    }
+    await store.appendAudit({
+      time: Date.now(),
+      ...(subject ? { actor: subject } : {}),
+      action: "token.issue",
+      result: "ok",
+      source: req.socket.remoteAddress ?? "unknown",
+      detail: { scopes: access.map(formatScope), offline: body.refresh_token !== undefined },
+    });
+    reply(res, 200, { "Cache-Control": "no-store" }, body);
+  };
+}

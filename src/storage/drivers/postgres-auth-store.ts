@@ -1,0 +1,335 @@
+import pg from "pg";
+import type {
+  AuditEvent,
+  AuditFilter,
+  AuthStore,
+  NamespaceRecord,
+  RefreshTokenRecord,
+  Role,
+  SigningKeyRecord,
+  TokenRecord,
+  UserRecord,
+  Visibility,
+} from "../auth-store.js";
+import { POSTGRES_AUTH_MIGRATIONS, POSTGRES_AUTH_MIGRATIONS_TABLE } from "./postgres-auth-schema.js";
+
+export interface PostgresAuthStoreOptions {
+  /** `postgres://user:password@host:port/database`; the role needs CREATE on the schema to migrate it. */
+  url: string;
+  /** Most connections the store keeps open (default 10). */
+  poolSize?: number;
+}
+
+/**
+ * Session advisory lock key ("berthA" in ASCII) that serialises auth migrations across Berth
+ * nodes; apart from the metadata store's ("berth"), so the two migrate independently.
+ */
+const MIGRATION_LOCK_KEY = "108187851450433";
+const INT8_OID = 20;
+
+const USER_COLUMNS = `name, password_hash AS "passwordHash", admin, created_at AS "createdAt"`;
+const TOKEN_COLUMNS = `id, name, owner, secret_hash AS "secretHash", scopes, created_at AS "createdAt",
+  expires_at AS "expiresAt", revoked_at AS "revokedAt", last_used_at AS "lastUsedAt"`;
+const NAMESPACE_COLUMNS = `name, visibility, owner, created_at AS "createdAt"`;
+const REFRESH_COLUMNS = `id, user_name AS "user", client_id AS "clientId", secret_hash AS "secretHash",
+  created_at AS "createdAt", expires_at AS "expiresAt", revoked_at AS "revokedAt"`;
+const KEY_COLUMNS = `kid, algorithm, private_jwk AS "privateJwk", public_jwk AS "publicJwk",
+  created_at AS "createdAt", retired_at AS "retiredAt"`;
+const AUDIT_COLUMNS = "time, actor, action, repository, target, result, source, detail";
+
+type Row = Record<string, unknown>;
+
+function parseInt8(value: string): number {
+  const n = Number(value);
+  if (!Number.isSafeInteger(n)) throw new RangeError(`BIGINT ${value} does not fit a JavaScript number`);
+  return n;
+}
+
+/** The row without its NULL columns, so that absent optional fields stay absent. */
+function present<T>(row: Row): T {
+  return Object.fromEntries(Object.entries(row).filter(([, v]) => v !== null)) as T;
+}
+
+const toUser = (row: Row): UserRecord => ({ ...present<UserRecord>(row), admin: row.admin === true });
+const toToken = (row: Row): TokenRecord => ({ ...present<TokenRecord>(row), scopes: JSON.parse(row.scopes as string) });
+const toAudit = (row: Row): AuditEvent => {
+  const event = present<AuditEvent>(row);
+  if (typeof row.detail === "string") event.detail = JSON.parse(row.detail) as Record<string, unknown>;
+  return event;
+};
+
+/** The WHERE clause and values for an audit query; both bounds are inclusive. */
+function auditWhere(filter: AuditFilter): { where: string; values: (string | number)[] } {
+  const terms: string[] = [];
+  const values: (string | number)[] = [];
+  const add = (term: string, value: string | number) => {
+    values.push(value);
+    terms.push(term.replace("?", `$${values.length}`));
+  };
+  for (const column of ["actor", "repository", "action"] as const) {
+    const value = filter[column];
+    if (value !== undefined) add(`${column} = ?`, value);
+  }
+  if (filter.since !== undefined) add("time >= ?", filter.since);
+  if (filter.until !== undefined) add("time <= ?", filter.until);
+  return { where: terms.length > 0 ? `WHERE ${terms.join(" AND ")}` : "", values };
+}
+
+/**
+ * Applies pending auth migrations under a session advisory lock, so nodes starting together apply
+ * each one exactly once; each migration commits with its auth_schema_migrations row or not at all.
+ */
+async function migrate(pool: pg.Pool): Promise<void> {
+  const client = await pool.connect();
+  try {
+    await client.query("SELECT pg_advisory_lock($1)", [MIGRATION_LOCK_KEY]);
+    await client.query(POSTGRES_AUTH_MIGRATIONS_TABLE);
+    const { rows } = await client.query<{ version: number }>("SELECT version FROM auth_schema_migrations");
+    const applied = new Set(rows.map((r) => r.version));
+    const newest = Math.max(0, ...applied);
+    if (newest > POSTGRES_AUTH_MIGRATIONS.length) {
+      throw new Error(`auth schema version ${newest} is newer than this Berth (${POSTGRES_AUTH_MIGRATIONS.length})`);
+    }
+    for (let version = 1; version <= POSTGRES_AUTH_MIGRATIONS.length; version++) {
+      if (applied.has(version)) continue;
+      await client.query("BEGIN");
+      try {
+        await client.query(POSTGRES_AUTH_MIGRATIONS[version - 1]!);
+        const row = [version, Date.now()];
+        await client.query("INSERT INTO auth_schema_migrations (version, applied_at) VALUES ($1, $2)", row);
+        await client.query("COMMIT");
+      } catch (err) {
+        await client.query("ROLLBACK");
+        throw err;
+      }
+    }
+    await client.query("SELECT pg_advisory_unlock($1)", [MIGRATION_LOCK_KEY]);
+  } catch (err) {
+    // Closing the session releases the advisory lock whatever state the connection is in.
+    client.release(err as Error);
+    throw err;
+  }
+  client.release();
+}
+
+/**
+ * An AuthStore on PostgreSQL, for several Berth nodes sharing one database (possibly the metadata
+ * store's). Opens a pool of `poolSize` connections and brings the auth schema up to date before
+ * resolving; the pool is closed again when that fails. Every method is one statement (deleting a
+ * user cascades through foreign keys), so each is atomic. A token's owner, a member and a refresh
+ * token's user must be existing users, and a member's namespace an existing namespace: the methods
+ * writing them reject otherwise. Token names are unique per owner among tokens not revoked. Audit
+ * queries bound `time` inclusively at both ends.
+ */
+export async function createPostgresAuthStore(options: PostgresAuthStoreOptions): Promise<AuthStore> {
+  const types = new pg.TypeOverrides();
+  types.setTypeParser(INT8_OID, parseInt8);
+  const pool = new pg.Pool({ connectionString: options.url, max: options.poolSize ?? 10, types, connectionTimeoutMillis: 10_000 });
+  // An idle connection dropped by the server must not crash the process: the pool discards it and
+  // the next query opens a fresh one.
+  pool.on("error", () => {});
+  try {
+    await migrate(pool);
+  } catch (err) {
+    await pool.end();
+    throw err;
+  }
+
+  const rows = async <R extends pg.QueryResultRow = Row>(text: string, values: unknown[] = []) =>
+    (await pool.query<R>(text, values)).rows;
+  const firstRow = async <R extends pg.QueryResultRow = Row>(text: string, values: unknown[]) =>
+    (await rows<R>(text, values))[0];
+  const changes = async (text: string, values: unknown[]) => (await pool.query(text, values)).rowCount ?? 0;
+
+  return {
+    async createUser(user) {
+      const values = [user.name, user.passwordHash, user.admin, user.createdAt];
+      return (
+        (await changes(
+          "INSERT INTO users (name, password_hash, admin, created_at) VALUES ($1, $2, $3, $4) ON CONFLICT (name) DO NOTHING",
+          values,
+        )) > 0
+      );
+    },
+    async getUser(name) {
+      const row = await firstRow(`SELECT ${USER_COLUMNS} FROM users WHERE name = $1`, [name]);
+      return row && toUser(row);
+    },
+    async listUsers() {
+      return (await rows(`SELECT ${USER_COLUMNS} FROM users ORDER BY name`)).map(toUser);
+    },
+    async deleteUser(name) {
+      return (await changes("DELETE FROM users WHERE name = $1", [name])) > 0;
+    },
+    async setPassword(name, passwordHash) {
+      return (await changes("UPDATE users SET password_hash = $1 WHERE name = $2", [passwordHash, name])) > 0;
+    },
+
+    async createToken(t) {
+      const values = [
+        t.id,
+        t.owner,
+        t.name,
+        t.secretHash,
+        JSON.stringify(t.scopes),
+        t.createdAt,
+        t.expiresAt ?? null,
+        t.revokedAt ?? null,
+        t.lastUsedAt ?? null,
+      ];
+      const inserted = await changes(
+        `INSERT INTO tokens (id, owner, name, secret_hash, scopes, created_at, expires_at, revoked_at, last_used_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (owner, name) WHERE revoked_at IS NULL DO NOTHING`,
+        values,
+      );
+      return inserted > 0;
+    },
+    async getToken(id) {
+      const row = await firstRow(`SELECT ${TOKEN_COLUMNS} FROM tokens WHERE id = $1`, [id]);
+      return row && toToken(row);
+    },
+    async listTokens(owner) {
+      const found =
+        owner === undefined
+          ? await rows(`SELECT ${TOKEN_COLUMNS} FROM tokens ORDER BY owner, name, created_at, id`)
+          : await rows(`SELECT ${TOKEN_COLUMNS} FROM tokens WHERE owner = $1 ORDER BY name, created_at, id`, [owner]);
+      return found.map(toToken);
+    },
+    async revokeToken(owner, name, at) {
+      const revoke = "UPDATE tokens SET revoked_at = $1 WHERE owner = $2 AND name = $3 AND revoked_at IS NULL";
+      return (await changes(revoke, [at, owner, name])) > 0;
+    },
+    async touchToken(id, at) {
+      await pool.query(
+        "UPDATE tokens SET last_used_at = $2 WHERE id = $1 AND (last_used_at IS NULL OR last_used_at < $2)",
+        [id, at],
+      );
+    },
+
+    async putNamespace(ns) {
+      await pool.query(
+        `INSERT INTO namespaces (name, visibility, owner, created_at) VALUES ($1, $2, $3, $4)
+         ON CONFLICT (name) DO UPDATE SET visibility = excluded.visibility, owner = excluded.owner`,
+        [ns.name, ns.visibility, ns.owner ?? null, ns.createdAt],
+      );
+    },
+    async getNamespace(name) {
+      const row = await firstRow(`SELECT ${NAMESPACE_COLUMNS} FROM namespaces WHERE name = $1`, [name]);
+      return row && present<NamespaceRecord>(row);
+    },
+    async listNamespaces() {
+      return (await rows(`SELECT ${NAMESPACE_COLUMNS} FROM namespaces ORDER BY name`)).map((r) => present<NamespaceRecord>(r));
+    },
+    async setMember(namespace, user, role) {
+      await pool.query(
+        `INSERT INTO members (namespace, user_name, role) VALUES ($1, $2, $3)
+         ON CONFLICT (namespace, user_name) DO UPDATE SET role = excluded.role`,
+        [namespace, user, role],
+      );
+    },
+    async removeMember(namespace, user) {
+      return (await changes("DELETE FROM members WHERE namespace = $1 AND user_name = $2", [namespace, user])) > 0;
+    },
+    async listMembers(namespace) {
+      return rows<{ user: string; role: Role }>(
+        `SELECT user_name AS "user", role FROM members WHERE namespace = $1 ORDER BY user_name`,
+        [namespace],
+      );
+    },
+    async rolesOf(user) {
+      return rows<{ namespace: string; role: Role }>(
+        "SELECT namespace, role FROM members WHERE user_name = $1 ORDER BY namespace",
+        [user],
+      );
+    },
+
+    async setRepositoryVisibility(repository, visibility) {
+      if (visibility === undefined) {
+        await pool.query("DELETE FROM repository_visibility WHERE repository = $1", [repository]);
+        return;
+      }
+      await pool.query(
+        `INSERT INTO repository_visibility (repository, visibility) VALUES ($1, $2)
+         ON CONFLICT (repository) DO UPDATE SET visibility = excluded.visibility`,
+        [repository, visibility],
+      );
+    },
+    async getRepositoryVisibility(repository) {
+      const row = await firstRow<{ visibility: Visibility }>(
+        "SELECT visibility FROM repository_visibility WHERE repository = $1",
+        [repository],
+      );
+      return row?.visibility;
+    },
+    async listRepositoryVisibilities() {
+      return rows<{ repository: string; visibility: Visibility }>(
+        "SELECT repository, visibility FROM repository_visibility ORDER BY repository",
+      );
+    },
+
+    async createRefreshToken(t) {
+      await pool.query(
+        `INSERT INTO refresh_tokens (id, user_name, client_id, secret_hash, created_at, expires_at, revoked_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7)`,
+        [t.id, t.user, t.clientId, t.secretHash, t.createdAt, t.expiresAt, t.revokedAt ?? null],
+      );
+    },
+    async getRefreshToken(id) {
+      const row = await firstRow(`SELECT ${REFRESH_COLUMNS} FROM refresh_tokens WHERE id = $1`, [id]);
+      return row && present<RefreshTokenRecord>(row);
+    },
+    async revokeRefreshTokens(user, at) {
+      return changes("UPDATE refresh_tokens SET revoked_at = $1 WHERE user_name = $2 AND revoked_at IS NULL", [at, user]);
+    },
+
+    async listSigningKeys() {
+      const found = await rows(`SELECT ${KEY_COLUMNS} FROM signing_keys ORDER BY created_at DESC, kid DESC`);
+      return found.map((r) => present<SigningKeyRecord>(r));
+    },
+    async addSigningKey(k) {
+      const inserted = await changes(
+        `INSERT INTO signing_keys (kid, algorithm, private_jwk, public_jwk, created_at, retired_at)
+         VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (kid) DO NOTHING`,
+        [k.kid, k.algorithm, k.privateJwk, k.publicJwk, k.createdAt, k.retiredAt ?? null],
+      );
+      return inserted > 0;
+    },
+    async retireSigningKey(kid, at) {
+      await pool.query("UPDATE signing_keys SET retired_at = $1 WHERE kid = $2 AND retired_at IS NULL", [at, kid]);
+    },
+    async deleteSigningKey(kid) {
+      await pool.query("DELETE FROM signing_keys WHERE kid = $1", [kid]);
+    },
+
+    async appendAudit(e) {
+      await pool.query(
+        `INSERT INTO audit (time, actor, action, repository, target, result, source, detail)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+        [
+          e.time,
+          e.actor ?? null,
+          e.action,
+          e.repository ?? null,
+          e.target ?? null,
+          e.result,
+          e.source ?? null,
+          e.detail === undefined ? null : JSON.stringify(e.detail),
+        ],
+      );
+    },
+    async queryAudit(filter) {
+      const limit = Math.floor(filter.limit);
+      if (!(limit > 0)) return [];
+      const { where, values } = auditWhere(filter);
+      const found = await rows(
+        `SELECT ${AUDIT_COLUMNS} FROM audit ${where} ORDER BY time DESC, id DESC LIMIT $${values.length + 1}`,
+        [...values, limit],
+      );
+      return found.map(toAudit);
+    },
+
+    async close() {
+      if (!pool.ending) await pool.end();
+    },
+  };
+}

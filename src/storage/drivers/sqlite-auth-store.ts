@@ -1,0 +1,304 @@
+import Database from "better-sqlite3";
+import { mkdirSync } from "node:fs";
+import { dirname } from "node:path";
+import type {
+  AuditEvent,
+  AuditFilter,
+  AuthStore,
+  NamespaceRecord,
+  RefreshTokenRecord,
+  Role,
+  SigningKeyRecord,
+  TokenRecord,
+  UserRecord,
+  Visibility,
+} from "../auth-store.js";
+import { SQLITE_AUTH_MIGRATIONS } from "./sqlite-auth-schema.js";
+
+export interface SqliteAuthStoreOptions {
+  /** Database file, apart from the metadata database (`<data>/auth.db`); `:memory:` for a throwaway store. */
+  path: string;
+  /** Sync the WAL on every commit (default true); off survives a process crash but not power loss. */
+  fsync?: boolean;
+}
+
+const USER_COLUMNS = `name, password_hash AS "passwordHash", admin, created_at AS "createdAt"`;
+const TOKEN_COLUMNS = `id, name, owner, secret_hash AS "secretHash", scopes, created_at AS "createdAt",
+  expires_at AS "expiresAt", revoked_at AS "revokedAt", last_used_at AS "lastUsedAt"`;
+const NAMESPACE_COLUMNS = `name, visibility, owner, created_at AS "createdAt"`;
+const REFRESH_COLUMNS = `id, user_name AS "user", client_id AS "clientId", secret_hash AS "secretHash",
+  created_at AS "createdAt", expires_at AS "expiresAt", revoked_at AS "revokedAt"`;
+const KEY_COLUMNS = `kid, algorithm, private_jwk AS "privateJwk", public_jwk AS "publicJwk",
+  created_at AS "createdAt", retired_at AS "retiredAt"`;
+const AUDIT_COLUMNS = "time, actor, action, repository, target, result, source, detail";
+
+type Row = Record<string, unknown>;
+
+/** The row without its NULL columns, so that absent optional fields stay absent. */
+function present<T>(row: Row): T {
+  return Object.fromEntries(Object.entries(row).filter(([, v]) => v !== null)) as T;
+}
+
+const toUser = (row: Row): UserRecord => ({ ...present<UserRecord>(row), admin: row.admin === 1 });
+const toToken = (row: Row): TokenRecord => ({ ...present<TokenRecord>(row), scopes: JSON.parse(row.scopes as string) });
+const toAudit = (row: Row): AuditEvent => {
+  const event = present<AuditEvent>(row);
+  if (typeof row.detail === "string") event.detail = JSON.parse(row.detail) as Record<string, unknown>;
+  return event;
+};
+
+/** The WHERE clause and values for an audit query; both bounds are inclusive. */
+function auditWhere(filter: AuditFilter): { where: string; values: (string | number)[] } {
+  const terms: string[] = [];
+  const values: (string | number)[] = [];
+  for (const column of ["actor", "repository", "action"] as const) {
+    const value = filter[column];
+    if (value === undefined) continue;
+    terms.push(`${column} = ?`);
+    values.push(value);
+  }
+  if (filter.since !== undefined) {
+    terms.push("time >= ?");
+    values.push(filter.since);
+  }
+  if (filter.until !== undefined) {
+    terms.push("time <= ?");
+    values.push(filter.until);
+  }
+  return { where: terms.length > 0 ? `WHERE ${terms.join(" AND ")}` : "", values };
+}
+
+function migrate(db: Database.Database): void {
+  const version = db.pragma("user_version", { simple: true }) as number;
+  if (version > SQLITE_AUTH_MIGRATIONS.length) {
+    throw new Error(`auth database schema version ${version} is newer than this Berth (${SQLITE_AUTH_MIGRATIONS.length})`);
+  }
+  for (let v = version; v < SQLITE_AUTH_MIGRATIONS.length; v++) {
+    db.transaction(() => {
+      db.exec(SQLITE_AUTH_MIGRATIONS[v]!);
+      db.pragma(`user_version = ${v + 1}`);
+    }).immediate();
+  }
+}
+
+/**
+ * An AuthStore in its own SQLite file, for a single Berth node. Every method is one statement
+ * (deleting a user cascades through foreign keys), so each is atomic. A token's owner, a member
+ * and a refresh token's user must be existing users, and a member's namespace an existing
+ * namespace: the methods writing them throw otherwise. Token names are unique per owner among
+ * tokens not revoked. Audit queries bound `time` inclusively at both ends.
+ */
+export function createSqliteAuthStore(options: SqliteAuthStoreOptions): AuthStore {
+  if (options.path !== ":memory:") mkdirSync(dirname(options.path), { recursive: true });
+  const db = new Database(options.path);
+  db.pragma("journal_mode = WAL");
+  db.pragma(`synchronous = ${options.fsync === false ? "NORMAL" : "FULL"}`);
+  db.pragma("foreign_keys = ON");
+  db.pragma("busy_timeout = 5000");
+  try {
+    migrate(db);
+  } catch (err) {
+    db.close();
+    throw err;
+  }
+
+  const q = {
+    insertUser: db.prepare(
+      "INSERT INTO users (name, password_hash, admin, created_at) VALUES (?, ?, ?, ?) ON CONFLICT (name) DO NOTHING",
+    ),
+    getUser: db.prepare<[string], Row>(`SELECT ${USER_COLUMNS} FROM users WHERE name = ?`),
+    listUsers: db.prepare<[], Row>(`SELECT ${USER_COLUMNS} FROM users ORDER BY name`),
+    deleteUser: db.prepare("DELETE FROM users WHERE name = ?"),
+    setPassword: db.prepare("UPDATE users SET password_hash = ? WHERE name = ?"),
+    insertToken: db.prepare(
+      `INSERT INTO tokens (id, owner, name, secret_hash, scopes, created_at, expires_at, revoked_at, last_used_at)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (owner, name) WHERE revoked_at IS NULL DO NOTHING`,
+    ),
+    getToken: db.prepare<[string], Row>(`SELECT ${TOKEN_COLUMNS} FROM tokens WHERE id = ?`),
+    listTokens: db.prepare<[], Row>(`SELECT ${TOKEN_COLUMNS} FROM tokens ORDER BY owner, name, created_at, id`),
+    listOwnerTokens: db.prepare<[string], Row>(
+      `SELECT ${TOKEN_COLUMNS} FROM tokens WHERE owner = ? ORDER BY name, created_at, id`,
+    ),
+    revokeToken: db.prepare("UPDATE tokens SET revoked_at = ? WHERE owner = ? AND name = ? AND revoked_at IS NULL"),
+    touchToken: db.prepare(
+      "UPDATE tokens SET last_used_at = ? WHERE id = ? AND (last_used_at IS NULL OR last_used_at < ?)",
+    ),
+    putNamespace: db.prepare(
+      `INSERT INTO namespaces (name, visibility, owner, created_at) VALUES (?, ?, ?, ?)
+       ON CONFLICT (name) DO UPDATE SET visibility = excluded.visibility, owner = excluded.owner`,
+    ),
+    getNamespace: db.prepare<[string], Row>(`SELECT ${NAMESPACE_COLUMNS} FROM namespaces WHERE name = ?`),
+    listNamespaces: db.prepare<[], Row>(`SELECT ${NAMESPACE_COLUMNS} FROM namespaces ORDER BY name`),
+    setMember: db.prepare(
+      `INSERT INTO members (namespace, user_name, role) VALUES (?, ?, ?)
+       ON CONFLICT (namespace, user_name) DO UPDATE SET role = excluded.role`,
+    ),
+    removeMember: db.prepare("DELETE FROM members WHERE namespace = ? AND user_name = ?"),
+    listMembers: db.prepare<[string], { user: string; role: Role }>(
+      `SELECT user_name AS "user", role FROM members WHERE namespace = ? ORDER BY user_name`,
+    ),
+    rolesOf: db.prepare<[string], { namespace: string; role: Role }>(
+      "SELECT namespace, role FROM members WHERE user_name = ? ORDER BY namespace",
+    ),
+    setVisibility: db.prepare(
+      `INSERT INTO repository_visibility (repository, visibility) VALUES (?, ?)
+       ON CONFLICT (repository) DO UPDATE SET visibility = excluded.visibility`,
+    ),
+    clearVisibility: db.prepare("DELETE FROM repository_visibility WHERE repository = ?"),
+    getVisibility: db.prepare<[string], { visibility: Visibility }>(
+      "SELECT visibility FROM repository_visibility WHERE repository = ?",
+    ),
+    listVisibilities: db.prepare<[], { repository: string; visibility: Visibility }>(
+      "SELECT repository, visibility FROM repository_visibility ORDER BY repository",
+    ),
+    insertRefresh: db.prepare(
+      `INSERT INTO refresh_tokens (id, user_name, client_id, secret_hash, created_at, expires_at, revoked_at)
+       VALUES (?, ?, ?, ?, ?, ?, ?)`,
+    ),
+    getRefresh: db.prepare<[string], Row>(`SELECT ${REFRESH_COLUMNS} FROM refresh_tokens WHERE id = ?`),
+    revokeRefresh: db.prepare("UPDATE refresh_tokens SET revoked_at = ? WHERE user_name = ? AND revoked_at IS NULL"),
+    listKeys: db.prepare<[], Row>(`SELECT ${KEY_COLUMNS} FROM signing_keys ORDER BY created_at DESC, kid DESC`),
+    insertKey: db.prepare(
+      `INSERT INTO signing_keys (kid, algorithm, private_jwk, public_jwk, created_at, retired_at)
+       VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (kid) DO NOTHING`,
+    ),
+    retireKey: db.prepare("UPDATE signing_keys SET retired_at = ? WHERE kid = ? AND retired_at IS NULL"),
+    deleteKey: db.prepare("DELETE FROM signing_keys WHERE kid = ?"),
+    insertAudit: db.prepare(
+      `INSERT INTO audit (time, actor, action, repository, target, result, source, detail)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+    ),
+  };
+  const auditQueries = new Map<string, Database.Statement<(string | number)[], Row>>();
+
+  return {
+    async createUser(user) {
+      return q.insertUser.run(user.name, user.passwordHash, user.admin ? 1 : 0, user.createdAt).changes > 0;
+    },
+    async getUser(name) {
+      const row = q.getUser.get(name);
+      return row && toUser(row);
+    },
+    async listUsers() {
+      return q.listUsers.all().map(toUser);
+    },
+    async deleteUser(name) {
+      return q.deleteUser.run(name).changes > 0;
+    },
+    async setPassword(name, passwordHash) {
+      return q.setPassword.run(passwordHash, name).changes > 0;
+    },
+
+    async createToken(t) {
+      const result = q.insertToken.run(
+        t.id,
+        t.owner,
+        t.name,
+        t.secretHash,
+        JSON.stringify(t.scopes),
+        t.createdAt,
+        t.expiresAt ?? null,
+        t.revokedAt ?? null,
+        t.lastUsedAt ?? null,
+      );
+      return result.changes > 0;
+    },
+    async getToken(id) {
+      const row = q.getToken.get(id);
+      return row && toToken(row);
+    },
+    async listTokens(owner) {
+      return (owner === undefined ? q.listTokens.all() : q.listOwnerTokens.all(owner)).map(toToken);
+    },
+    async revokeToken(owner, name, at) {
+      return q.revokeToken.run(at, owner, name).changes > 0;
+    },
+    async touchToken(id, at) {
+      q.touchToken.run(at, id, at);
+    },
+
+    async putNamespace(ns) {
+      q.putNamespace.run(ns.name, ns.visibility, ns.owner ?? null, ns.createdAt);
+    },
+    async getNamespace(name) {
+      const row = q.getNamespace.get(name);
+      return row && present<NamespaceRecord>(row);
+    },
+    async listNamespaces() {
+      return q.listNamespaces.all().map((row) => present<NamespaceRecord>(row));
+    },
+    async setMember(namespace, user, role) {
+      q.setMember.run(namespace, user, role);
+    },
+    async removeMember(namespace, user) {
+      return q.removeMember.run(namespace, user).changes > 0;
+    },
+    async listMembers(namespace) {
+      return q.listMembers.all(namespace);
+    },
+    async rolesOf(user) {
+      return q.rolesOf.all(user);
+    },
+
+    async setRepositoryVisibility(repository, visibility) {
+      if (visibility === undefined) q.clearVisibility.run(repository);
+      else q.setVisibility.run(repository, visibility);
+    },
+    async getRepositoryVisibility(repository) {
+      return q.getVisibility.get(repository)?.visibility;
+    },
+    async listRepositoryVisibilities() {
+      return q.listVisibilities.all();
+    },
+
+    async createRefreshToken(t) {
+      q.insertRefresh.run(t.id, t.user, t.clientId, t.secretHash, t.createdAt, t.expiresAt, t.revokedAt ?? null);
+    },
+    async getRefreshToken(id) {
+      const row = q.getRefresh.get(id);
+      return row && present<RefreshTokenRecord>(row);
+    },
+    async revokeRefreshTokens(user, at) {
+      return q.revokeRefresh.run(at, user).changes;
+    },
+
+    async listSigningKeys() {
+      return q.listKeys.all().map((row) => present<SigningKeyRecord>(row));
+    },
+    async addSigningKey(k) {
+      return q.insertKey.run(k.kid, k.algorithm, k.privateJwk, k.publicJwk, k.createdAt, k.retiredAt ?? null).changes > 0;
+    },
+    async retireSigningKey(kid, at) {
+      q.retireKey.run(at, kid);
+    },
+    async deleteSigningKey(kid) {
+      q.deleteKey.run(kid);
+    },
+
+    async appendAudit(e) {
+      q.insertAudit.run(
+        e.time,
+        e.actor ?? null,
+        e.action,
+        e.repository ?? null,
+        e.target ?? null,
+        e.result,
+        e.source ?? null,
+        e.detail === undefined ? null : JSON.stringify(e.detail),
+      );
+    },
+    async queryAudit(filter) {
+      const limit = Math.floor(filter.limit);
+      if (!(limit > 0)) return [];
+      const { where, values } = auditWhere(filter);
+      const text = `SELECT ${AUDIT_COLUMNS} FROM audit ${where} ORDER BY time DESC, id DESC LIMIT ?`;
+      let statement = auditQueries.get(text);
+      if (!statement) auditQueries.set(text, (statement = db.prepare<(string | number)[], Row>(text)));
+      return statement.all(...values, limit).map(toAudit);
+    },
+
+    async close() {
+      if (db.open) db.close();
+    },
+  };
+}
