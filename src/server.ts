@@ -1,11 +1,16 @@
+import { readFileSync } from "node:fs";
 import { createServer, type Server } from "node:http";
+import { createServer as createHttpsServer } from "node:https";
 import type { AddressInfo } from "node:net";
 import type { Config } from "./config/schema.js";
 import { parseListen } from "./config/units.js";
 import { createApp } from "./http/app.js";
 import type { Logger } from "./logger.js";
 import { createRegistry, type Registry } from "./registry/registry.js";
-import { createStores } from "./storage/create-stores.js";
+import { createAuthStore, createStores } from "./storage/create-stores.js";
+import { createAuthSetup, ensureAdmin } from "./auth/setup.js";
+import { createOpenGuard } from "./http/guard.js";
+import type { AuthStore } from "./storage/auth-store.js";
 
 /** A configured Berth: stores opened, HTTP server built, not yet listening. */
 export interface Berth {
@@ -25,7 +30,8 @@ export async function createRegistryFromConfig(config: Config): Promise<Registry
     metadataStore,
     options: {
       deleteEnabled: config.delete.enabled,
-      anonymousMount: config.mount.anonymous,
+      // Mounting by digest alone would let anyone who knows a digest read it: only without access control.
+      anonymousMount: config.mount.anonymous && !config.auth.enabled,
       maxManifestSize: config.manifests.maxSize,
       uploadExpiryMs: config.uploads.expiry,
       maxPageSize: config.pagination.maxEntries,
@@ -33,14 +39,36 @@ export async function createRegistryFromConfig(config: Config): Promise<Registry
   });
 }
 
+function isLoopback(host: string): boolean {
+  return host === "localhost" || host === "::1" || host.startsWith("127.");
+}
+
 export async function createBerth(config: Config, logger: Logger): Promise<Berth> {
   const registry = await createRegistryFromConfig(config);
+  const listen = parseListen(config.listen)!;
+  const tls = config.tls.cert !== undefined;
+  let authStore: AuthStore | undefined;
+  let access: Pick<Parameters<typeof createApp>[0], "guard" | "auth">;
+  if (config.auth.enabled) {
+    authStore = await createAuthStore(config);
+    await ensureAdmin(authStore, config, logger);
+    const setup = createAuthSetup(authStore, config, tls);
+    access = { guard: setup.guard, auth: setup.app };
+    if (!tls && !isLoopback(listen.host)) {
+      logger.warn("PASSWORDS OVER PLAIN HTTP: access control is on and Berth listens on a non-loopback address without TLS; use --tls-cert/--tls-key or a TLS proxy", { listen: config.listen });
+    }
+  } else {
+    const pullOnly = !isLoopback(listen.host) && !config.auth.allowAnonymousPush;
+    if (pullOnly) logger.warn("no access control on a non-loopback address: anonymous users may only pull (set auth.enabled, or auth.allowAnonymousPush)");
+    access = { guard: createOpenGuard(pullOnly) };
+  }
   let draining = false;
-  const server = createServer(
-    // Uploads of many GiB can take long: no overall request deadline, but headers must come promptly.
-    { requestTimeout: 0, headersTimeout: 60_000, keepAliveTimeout: 65_000 },
-    createApp({ registry, logger, isDraining: () => draining }),
-  );
+  // Uploads of many GiB can take long: no overall request deadline, but headers must come promptly.
+  const serverOptions = { requestTimeout: 0, headersTimeout: 60_000, keepAliveTimeout: 65_000 };
+  const app = createApp({ registry, logger, isDraining: () => draining, ...access });
+  const server: Server = tls
+    ? createHttpsServer({ ...serverOptions, cert: readFileSync(config.tls.cert!), key: readFileSync(config.tls.key!) }, app)
+    : createServer(serverOptions, app);
   server.on("clientError", (err, socket) => {
     logger.debug("client error", { error: err.message });
     if (socket.writable) socket.end("HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: 0\r\n\r\n");
@@ -59,7 +87,6 @@ export async function createBerth(config: Config, logger: Logger): Promise<Berth
     registry,
     server,
     async start() {
-      const listen = parseListen(config.listen)!;
       await new Promise<void>((resolve, reject) => {
         server.once("error", reject);
         server.listen(listen.port, listen.host, () => {
@@ -91,6 +118,7 @@ export async function createBerth(config: Config, logger: Logger): Promise<Berth
       clearTimeout(timer);
       clearInterval(reaper);
       await registry.close();
+      await authStore?.close();
     },
   };
 }

@@ -1,5 +1,6 @@
 import { join } from "node:path";
 import type { Config } from "../config/schema.js";
+import type { AuthStore } from "./auth-store.js";
 import type { BlobStore } from "./blob-store.js";
 import type { MetadataStore } from "./metadata-store.js";
 
@@ -46,4 +47,14 @@ async function createMetadataStore(config: Config): Promise<MetadataStore> {
   }
   const { createSqliteMetadataStore } = await import("./drivers/sqlite-metadata-store.js");
   return createSqliteMetadataStore({ path: database.path ?? join(config.data, "berth.db"), fsync: config.storage.fsync });
+}
+
+/** The store of users, tokens and policies: beside the metadata (SQLite file or the same PostgreSQL database). */
+export async function createAuthStore(config: Config): Promise<AuthStore> {
+  if (config.database.driver === "postgres") {
+    const { createPostgresAuthStore } = await import("./drivers/postgres-auth-store.js");
+    return createPostgresAuthStore({ url: config.database.url!, poolSize: Math.max(2, Math.floor(config.database.poolSize / 2)) });
+  }
+  const { createSqliteAuthStore } = await import("./drivers/sqlite-auth-store.js");
+  return createSqliteAuthStore({ path: join(config.data, "auth.db"), fsync: config.storage.fsync });
 }

@@ -8,10 +8,12 @@ import type { Route } from "../routes.js";
 type BlobRoute = Extract<Route, { kind: "blob" }>;
 
 /** GET / HEAD / DELETE /v2/<name>/blobs/<digest> */
-export const handleBlob: Handler<BlobRoute> = async ({ req, res, registry }, route) => {
+export const handleBlob: Handler<BlobRoute> = async (ctx, route) => {
+  const { req, res, registry } = ctx;
   const digest = parseDigest(route.digest);
   if (req.method === "DELETE") {
     await registry.blobs.delete(route.name, digest);
+    await ctx.audit({ action: "delete", repository: route.name, target: digest, result: "ok" });
     reply(res, 202, { "Docker-Content-Digest": digest });
     return;
   }

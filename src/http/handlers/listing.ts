@@ -35,9 +35,10 @@ export const handleTags: Handler<Extract<Route, { kind: "tags" }>> = async ({ re
 };
 
 /** GET /v2/_catalog?n=&last= */
-export const handleCatalog: Handler<Extract<Route, { kind: "catalog" }>> = async ({ res, url, registry }) => {
+export const handleCatalog: Handler<Extract<Route, { kind: "catalog" }>> = async ({ res, url, registry, guard, caller }) => {
   const page = pageParams(url);
-  const result = await registry.listing.catalog(page);
+  // Only what the caller may pull is listed.
+  const result = await registry.listing.catalog(page, guard.enabled ? (name) => guard.canPull(caller, name) : undefined);
   reply(res, 200, nextLink(url, result, page), { repositories: result.items });
 };
 

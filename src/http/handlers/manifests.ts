@@ -22,7 +22,7 @@ type ManifestRoute = Extract<Route, { kind: "manifest" }>;
  * what Docker, containerd, podman and skopeo rely on; a client that cannot handle the type fails
  * as it would on a 404, with the type in hand.
  */
-export const handleManifest: Handler<ManifestRoute> = async ({ req, res, url, registry }, route) => {
+export const handleManifest: Handler<ManifestRoute> = async ({ req, res, url, registry, audit }, route) => {
   const reference = parseReference(route.reference);
   switch (req.method) {
     case "PUT": {
@@ -39,12 +39,14 @@ export const handleManifest: Handler<ManifestRoute> = async ({ req, res, url, re
         "Docker-Content-Digest": outcome.digest,
       };
       if (outcome.subject) headers["OCI-Subject"] = outcome.subject;
+      await audit({ action: "push", repository: route.name, target: outcome.digest, result: "ok", detail: { tags: outcome.tags } });
       if (tags.length > 0) headers["OCI-Tag"] = outcome.tags;
       reply(res, 201, headers);
       return;
     }
     case "DELETE":
       await registry.manifests.delete(route.name, reference);
+      await audit({ action: "delete", repository: route.name, target: route.reference, result: "ok" });
       reply(res, 202);
       return;
     default: {
