@@ -62,8 +62,9 @@ export function parseBasic(header: string | undefined): { username: string; pass
 
 /**
  * Slows down password guessing without locking real users out for good: after `free` failures
- * within `windowMs` for a user or a source address, further attempts are refused until the
- * window has passed since the latest failure; a success clears the user's count.
+ * within `windowMs` for a key (a user at a source address, or a source address), further
+ * attempts are refused until the window has passed since the latest failure. Keys include the
+ * source address, so guessing from one place never locks the user out elsewhere.
  */
 export interface LoginThrottle {
   /** Milliseconds to wait before another attempt is allowed for these keys; 0 when allowed now. */

@@ -49,7 +49,7 @@ export function createAuthSetup(store: AuthStore, config: Config, tls: boolean):
     store,
     tokens,
     authorizer: guard.authorizer,
-    throttle: createLoginThrottle(),
+    throttle: { user: createLoginThrottle(5, 60_000), address: createLoginThrottle(50, 60_000) },
     service: auth.service,
   });
   return {

@@ -4,6 +4,7 @@ import { ConfigError, ENV_KEYS, loadConfig, redactConfig } from "../config/load.
 import { createLogger } from "../logger.js";
 import { createBerth } from "../server.js";
 import { migrateCommand } from "./migrate.js";
+import { adminCommand, UsageError } from "./admin.js";
 
 const HELP = `berth — a container image registry
 
@@ -15,11 +16,21 @@ Usage:
                              S3 + PostgreSQL, or back), verifying every digest; rerun to resume
   berth --help | --version
 
+Access control (see docs/access-control.md; every command takes --data/--config like serve):
+  berth user add NAME [--admin] --password-stdin | user del NAME | user passwd NAME --password-stdin | user list
+  berth token create --name NAME --scope 'repository:team/*:pull,push' [--user OWNER] [--expires 30d]
+  berth token list [--user OWNER] | token revoke NAME [--user OWNER]
+  berth ns add NS [--owner USER] [--public] | ns member add NS USER --role reader|writer|maintainer|owner | ns member del NS USER
+  berth repo visibility REPO public|private|inherit
+  berth audit [--user U] [--repo R] [--action A] [--since ISO] [--until ISO] [--limit N]
+  berth key rotate
+
 Options (serve, config):
   --listen HOST:PORT   address to listen on (default 127.0.0.1:5000; port 0 picks a free one)
   --data DIR           where blobs and the database live (default ./data)
   --config FILE        YAML or JSON configuration file (also BERTH_CONFIG)
   --log-level LEVEL    debug | info | warn | error | silent (default info)
+  --tls-cert FILE, --tls-key FILE   serve HTTPS
 
 Precedence: command-line options > environment variables > config file > defaults.
 Environment variables (BERTH_S3_ACCESS_KEY, BERTH_S3_SECRET_KEY and BERTH_DATABASE_URL can
@@ -47,6 +58,22 @@ function parse(argv: string[]) {
       "log-level": { type: "string" },
       from: { type: "string" },
       to: { type: "string" },
+      "tls-cert": { type: "string" },
+      "tls-key": { type: "string" },
+      admin: { type: "boolean" },
+      "password-stdin": { type: "boolean" },
+      public: { type: "boolean" },
+      name: { type: "string" },
+      user: { type: "string" },
+      scope: { type: "string" },
+      expires: { type: "string" },
+      owner: { type: "string" },
+      role: { type: "string" },
+      repo: { type: "string" },
+      action: { type: "string" },
+      since: { type: "string" },
+      until: { type: "string" },
+      limit: { type: "string" },
       help: { type: "boolean", short: "h" },
       version: { type: "boolean", short: "v" },
     },
@@ -56,7 +83,13 @@ function parse(argv: string[]) {
 async function serve(values: ReturnType<typeof parse>["values"]): Promise<void> {
   const config = loadConfig({
     ...(values.config ? { file: values.config } : {}),
-    overrides: { listen: values.listen, data: values.data, "log.level": values["log-level"] },
+    overrides: {
+      listen: values.listen,
+      data: values.data,
+      "log.level": values["log-level"],
+      "tls.cert": values["tls-cert"],
+      "tls.key": values["tls-key"],
+    },
   });
   const logger = createLogger({ level: config.log.level });
   // Process warnings (the AWS SDK's Node version notice, say) go to the JSON log, not raw to stderr.
@@ -127,12 +160,24 @@ export async function main(argv: string[]): Promise<number> {
       }
       case "migrate":
         return await migrateCommand(values.from, values.to);
+      case "user":
+      case "token":
+      case "ns":
+      case "repo":
+      case "audit":
+      case "key": {
+        const config = loadConfig({
+          ...(values.config ? { file: values.config } : {}),
+          overrides: { data: values.data },
+        });
+        return await adminCommand(config, positionals, values);
+      }
       default:
         process.stderr.write(`berth: unknown command ${command}\n\n${HELP}`);
         return 2;
     }
   } catch (err) {
-    if (err instanceof ConfigError) {
+    if (err instanceof ConfigError || err instanceof UsageError) {
       process.stderr.write(`berth: ${err.message}\n`);
       return 2;
     }

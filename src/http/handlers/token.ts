@@ -14,7 +14,8 @@ export interface TokenEndpointOptions {
   store: AuthStore;
   tokens: TokenService;
   authorizer: Authorizer;
-  throttle: LoginThrottle;
+  /** Failed logins per user and source address (a few), and per source address (many: NAT). */
+  throttle: { user: LoginThrottle; address: LoginThrottle };
   service: string;
 }
 
@@ -37,8 +38,9 @@ export function createTokenEndpoint(options: TokenEndpointOptions) {
 
   async function login(req: IncomingMessage, username: string, password: string): Promise<Identity> {
     const source = req.socket.remoteAddress ?? "unknown";
-    const keys = [`ip:${source}`, `user:${username}@${source}`];
-    const wait = throttle.retryAfter(keys);
+    const userKey = [`${username}@${source}`];
+    const addressKey = [source];
+    const wait = Math.max(throttle.user.retryAfter(userKey), throttle.address.retryAfter(addressKey));
     if (wait > 0) {
       throw new RegistryError("TOOMANYREQUESTS", "too many failed logins; try again later", undefined, {
         headers: { "Retry-After": String(Math.ceil(wait / 1000)) },
@@ -46,11 +48,12 @@ export function createTokenEndpoint(options: TokenEndpointOptions) {
     }
     const result = await checkLogin(store, username, password);
     if (!result.ok) {
-      throttle.fail(keys);
+      throttle.user.fail(userKey);
+      throttle.address.fail(addressKey);
       await store.appendAudit({ time: Date.now(), actor: username, action: "login", result: "failed", source, detail: { reason: result.reason } });
       throw new RegistryError("UNAUTHORIZED", "invalid username or password");
     }
-    throttle.succeed(keys);
+    throttle.user.succeed(userKey);
     await store.appendAudit({ time: Date.now(), actor: describeIdentity(result.identity), action: "login", result: "ok", source });
     return result.identity;
   }
