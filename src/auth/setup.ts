@@ -8,6 +8,7 @@ import { createTokenService } from "./tokens.js";
 import { createTokenGuard, type Guard } from "../http/guard.js";
 import { createTokenEndpoint } from "../http/handlers/token.js";
 import type { AppOptions } from "../http/app.js";
+import { createAdminApi } from "../http/handlers/admin-api.js";
 
 /** Access control as configured: the guard for /v2 and the routes of the token flow. */
 export interface AuthSetup {
@@ -57,6 +58,7 @@ export function createAuthSetup(store: AuthStore, config: Config, tls: boolean):
     app: {
       tokenEndpoint: (req, res, url) => tokenEndpoint(req, res, url),
       jwks: () => tokens.jwks(),
+      adminApi: createAdminApi(store, guard),
       audit: (event) => store.appendAudit(event),
     },
   };

@@ -22,6 +22,7 @@ export interface AppOptions {
   auth?: {
     tokenEndpoint: (req: IncomingMessage, res: ServerResponse, url: URL) => Promise<void>;
     jwks: () => Promise<unknown>;
+    adminApi: (req: IncomingMessage, res: ServerResponse, url: URL) => Promise<void>;
     audit: (event: AuditEvent) => Promise<void>;
   };
   /** Answers /readyz with 503 while true (set during shutdown). */
@@ -138,6 +139,7 @@ export function createApp({ registry, logger, isDraining = () => false, guard = 
       if (url.pathname === "/healthz" || url.pathname === "/readyz") return await health(ctx, isDraining());
       if (auth && url.pathname === "/token") return await auth.tokenEndpoint(req, res, url);
       if (auth && url.pathname === "/.well-known/jwks.json") return reply(res, 200, {}, await auth.jwks());
+      if (auth && url.pathname.startsWith("/api/v1/")) return await auth.adminApi(req, res, url);
       res.setHeader("Docker-Distribution-Api-Version", "registry/2.0");
       if (isDraining()) res.setHeader("Connection", "close");
       const route = parseV2Path(url.pathname);
