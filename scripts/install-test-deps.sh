@@ -8,7 +8,7 @@
 # Must run as root (or via sudo) on Debian 12 or later.
 set -euo pipefail
 
-packages=(skopeo podman buildah umoci docker.io containerd uidmap ceph radosgw postgresql)
+packages=(skopeo podman buildah umoci docker.io containerd uidmap ceph radosgw postgresql openssl)
 
 is_installed() {
   [[ "$(dpkg-query -W -f='${Status}' "$1" 2>/dev/null || true)" == "install ok installed" ]]

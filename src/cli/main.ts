@@ -31,6 +31,7 @@ Options (serve, config):
   --config FILE        YAML or JSON configuration file (also BERTH_CONFIG)
   --log-level LEVEL    debug | info | warn | error | silent (default info)
   --tls-cert FILE, --tls-key FILE   serve HTTPS
+  --allow-anonymous-push            without access control on a non-loopback address, let anyone push
 
 Precedence: command-line options > environment variables > config file > defaults.
 Environment variables (BERTH_S3_ACCESS_KEY, BERTH_S3_SECRET_KEY and BERTH_DATABASE_URL can
@@ -59,6 +60,7 @@ function parse(argv: string[]) {
       from: { type: "string" },
       to: { type: "string" },
       "tls-cert": { type: "string" },
+      "allow-anonymous-push": { type: "boolean" },
       "tls-key": { type: "string" },
       admin: { type: "boolean" },
       "password-stdin": { type: "boolean" },
@@ -89,6 +91,7 @@ async function serve(values: ReturnType<typeof parse>["values"]): Promise<void> 
       "log.level": values["log-level"],
       "tls.cert": values["tls-cert"],
       "tls.key": values["tls-key"],
+      "auth.allowAnonymousPush": values["allow-anonymous-push"],
     },
   });
   const logger = createLogger({ level: config.log.level });
