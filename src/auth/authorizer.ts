@@ -51,7 +51,8 @@ export function describeIdentity(identity: Identity): string | undefined {
  *   overrides its namespace's, which defaults to `defaultVisibility`);
  * - config-file policies add actions for the users (or anonymous) they name.
  *
- * A robot token gets what its owner may do, narrowed to the token's own scopes.
+ * A robot token gets what its owner may do, narrowed to the token's own scopes, and never less
+ * than an anonymous caller (public repositories stay pullable with it).
  */
 export interface Authorizer {
   allowed(identity: Identity, repository: string): Promise<Set<Action>>;
@@ -89,7 +90,8 @@ export function createAuthorizer({ store, policies, defaultVisibility }: Authori
       if (identity.kind === "anonymous") return forUser(undefined, false, repository);
       if (identity.kind === "user") return forUser(identity.name, identity.admin, repository);
       const owner = await forUser(identity.owner, identity.admin, repository);
-      const scoped = new Set<Action>();
+      // A token never has less than an anonymous caller: public pulls stay open to it.
+      const scoped = await forUser(undefined, false, repository);
       for (const scope of identity.scopes) {
         if (scope.type !== "repository" || !globMatch(scope.name, repository)) continue;
         for (const action of scope.actions) {

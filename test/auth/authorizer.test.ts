@@ -98,5 +98,6 @@ describe("authorizer", () => {
     assert.deepEqual(sorted(await authz.allowed(token(["repository:team/app:pull"]), "team/other")), []);
     assert.deepEqual(sorted(await authz.allowed(token(["repository:team/*:pull,push,delete"]), "team/app")), ["pull", "push"], "never more than the owner");
     assert.deepEqual(sorted(await authz.allowed(token(["repository:*:*"]), "team/app")), ["pull", "push"]);
+    assert.deepEqual(sorted(await authz.allowed(token(["repository:team/*:pull,push"]), "oss/base")), ["pull"], "public pulls stay open to tokens");
   });
 });

@@ -40,6 +40,7 @@ export const handleManifest: Handler<ManifestRoute> = async ({ req, res, url, re
       };
       if (outcome.subject) headers["OCI-Subject"] = outcome.subject;
       await audit({ action: "push", repository: route.name, target: outcome.digest, result: "ok", detail: { tags: outcome.tags } });
+      for (const tag of outcome.tags) await audit({ action: "tag.move", repository: route.name, target: tag, result: "ok", detail: { to: outcome.digest } });
       if (tags.length > 0) headers["OCI-Tag"] = outcome.tags;
       reply(res, 201, headers);
       return;
