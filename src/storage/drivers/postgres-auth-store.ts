@@ -1,4 +1,5 @@
-import pg from "pg";
+import type pg from "pg";
+import { openPool } from "./postgres-pool.js";
 import type {
   AuditEvent,
   AuditFilter,
@@ -25,7 +26,6 @@ export interface PostgresAuthStoreOptions {
  * nodes; apart from the metadata store's ("berth"), so the two migrate independently.
  */
 const MIGRATION_LOCK_KEY = "108187851450433";
-const INT8_OID = 20;
 
 const USER_COLUMNS = `name, password_hash AS "passwordHash", admin, created_at AS "createdAt"`;
 const TOKEN_COLUMNS = `id, name, owner, secret_hash AS "secretHash", scopes, created_at AS "createdAt",
@@ -39,11 +39,6 @@ const AUDIT_COLUMNS = "time, actor, action, repository, target, result, source, 
 
 type Row = Record<string, unknown>;
 
-function parseInt8(value: string): number {
-  const n = Number(value);
-  if (!Number.isSafeInteger(n)) throw new RangeError(`BIGINT ${value} does not fit a JavaScript number`);
-  return n;
-}
 
 /** The row without its NULL columns, so that absent optional fields stay absent. */
 function present<T>(row: Row): T {
@@ -75,42 +70,6 @@ function auditWhere(filter: AuditFilter): { where: string; values: (string | num
   return { where: terms.length > 0 ? `WHERE ${terms.join(" AND ")}` : "", values };
 }
 
-/**
- * Applies pending auth migrations under a session advisory lock, so nodes starting together apply
- * each one exactly once; each migration commits with its auth_schema_migrations row or not at all.
- */
-async function migrate(pool: pg.Pool): Promise<void> {
-  const client = await pool.connect();
-  try {
-    await client.query("SELECT pg_advisory_lock($1)", [MIGRATION_LOCK_KEY]);
-    await client.query(POSTGRES_AUTH_MIGRATIONS_TABLE);
-    const { rows } = await client.query<{ version: number }>("SELECT version FROM auth_schema_migrations");
-    const applied = new Set(rows.map((r) => r.version));
-    const newest = Math.max(0, ...applied);
-    if (newest > POSTGRES_AUTH_MIGRATIONS.length) {
-      throw new Error(`auth schema version ${newest} is newer than this Berth (${POSTGRES_AUTH_MIGRATIONS.length})`);
-    }
-    for (let version = 1; version <= POSTGRES_AUTH_MIGRATIONS.length; version++) {
-      if (applied.has(version)) continue;
-      await client.query("BEGIN");
-      try {
-        await client.query(POSTGRES_AUTH_MIGRATIONS[version - 1]!);
-        const row = [version, Date.now()];
-        await client.query("INSERT INTO auth_schema_migrations (version, applied_at) VALUES ($1, $2)", row);
-        await client.query("COMMIT");
-      } catch (err) {
-        await client.query("ROLLBACK");
-        throw err;
-      }
-    }
-    await client.query("SELECT pg_advisory_unlock($1)", [MIGRATION_LOCK_KEY]);
-  } catch (err) {
-    // Closing the session releases the advisory lock whatever state the connection is in.
-    client.release(err as Error);
-    throw err;
-  }
-  client.release();
-}
 
 /**
  * An AuthStore on PostgreSQL, for several Berth nodes sharing one database (possibly the metadata
@@ -122,18 +81,13 @@ async function migrate(pool: pg.Pool): Promise<void> {
  * queries bound `time` inclusively at both ends.
  */
 export async function createPostgresAuthStore(options: PostgresAuthStoreOptions): Promise<AuthStore> {
-  const types = new pg.TypeOverrides();
-  types.setTypeParser(INT8_OID, parseInt8);
-  const pool = new pg.Pool({ connectionString: options.url, max: options.poolSize ?? 10, types, connectionTimeoutMillis: 10_000 });
-  // An idle connection dropped by the server must not crash the process: the pool discards it and
-  // the next query opens a fresh one.
-  pool.on("error", () => {});
-  try {
-    await migrate(pool);
-  } catch (err) {
-    await pool.end();
-    throw err;
-  }
+  const pool = await openPool(options.url, options.poolSize ?? 10, {
+    lockKey: MIGRATION_LOCK_KEY,
+    table: "auth_schema_migrations",
+    createTable: POSTGRES_AUTH_MIGRATIONS_TABLE,
+    migrations: POSTGRES_AUTH_MIGRATIONS,
+    label: "auth",
+  });
 
   const rows = async <R extends pg.QueryResultRow = Row>(text: string, values: unknown[] = []) =>
     (await pool.query<R>(text, values)).rows;

@@ -1,4 +1,5 @@
-import pg from "pg";
+import type pg from "pg";
+import { openPool } from "./postgres-pool.js";
 import type { Digest } from "../../oci/digest.js";
 import type {
   ManifestRecord,
@@ -17,7 +18,6 @@ export interface PostgresMetadataStoreOptions {
 
 /** Session advisory lock key ("berth" in ASCII) that serialises migrations across Berth nodes. */
 const MIGRATION_LOCK_KEY = "422608794728";
-const INT8_OID = 20;
 /** deadlock_detected, serialization_failure: the transaction was rolled back whole and can simply run again. */
 const RETRYABLE = new Set(["40P01", "40001"]);
 const ATTEMPTS = 3;
@@ -32,11 +32,6 @@ class MissingReference extends Error {
   }
 }
 
-function parseInt8(value: string): number {
-  const n = Number(value);
-  if (!Number.isSafeInteger(n)) throw new RangeError(`BIGINT ${value} does not fit a JavaScript number`);
-  return n;
-}
 
 
 
@@ -73,42 +68,6 @@ async function transaction<T>(pool: pg.Pool, fn: (client: pg.PoolClient) => Prom
   }
 }
 
-/**
- * Applies pending migrations under a session advisory lock, so nodes starting together apply each
- * one exactly once; each migration commits with its schema_migrations row or not at all.
- */
-async function migrate(pool: pg.Pool): Promise<void> {
-  const client = await pool.connect();
-  try {
-    await client.query("SELECT pg_advisory_lock($1)", [MIGRATION_LOCK_KEY]);
-    await client.query(POSTGRES_MIGRATIONS_TABLE);
-    const { rows } = await client.query<{ version: number }>("SELECT version FROM schema_migrations");
-    const applied = new Set(rows.map((r) => r.version));
-    const newest = Math.max(0, ...applied);
-    if (newest > POSTGRES_MIGRATIONS.length) {
-      throw new Error(`database schema version ${newest} is newer than this Berth (${POSTGRES_MIGRATIONS.length})`);
-    }
-    for (let version = 1; version <= POSTGRES_MIGRATIONS.length; version++) {
-      if (applied.has(version)) continue;
-      await client.query("BEGIN");
-      try {
-        await client.query(POSTGRES_MIGRATIONS[version - 1]!);
-        const row = [version, Date.now()];
-        await client.query("INSERT INTO schema_migrations (version, applied_at) VALUES ($1, $2)", row);
-        await client.query("COMMIT");
-      } catch (err) {
-        await client.query("ROLLBACK");
-        throw err;
-      }
-    }
-    await client.query("SELECT pg_advisory_unlock($1)", [MIGRATION_LOCK_KEY]);
-  } catch (err) {
-    // Closing the session releases the advisory lock whatever state the connection is in.
-    client.release(err as Error);
-    throw err;
-  }
-  client.release();
-}
 
 /** The repository's id, creating it when absent; safe when other nodes create the same name at once. */
 async function ensureRepository(client: pg.PoolClient, name: string): Promise<number> {
@@ -220,23 +179,17 @@ async function putManifestIn(
 
 /**
  * A MetadataStore on PostgreSQL, for several Berth nodes sharing one database. Opens a pool of
- * `poolSize` connections and brings the schema up to date before resolving (see migrate()); the
+ * `poolSize` connections and brings the schema up to date before resolving (see postgres-pool.ts); the
  * pool is closed again when that fails.
  */
 export async function createPostgresMetadataStore(options: PostgresMetadataStoreOptions): Promise<MetadataStore> {
-  const types = new pg.TypeOverrides();
-  types.setTypeParser(INT8_OID, parseInt8);
-  // A database that cannot be reached fails requests (and /readyz) in 10 s rather than hanging them.
-  const pool = new pg.Pool({ connectionString: options.url, max: options.poolSize ?? 10, types, connectionTimeoutMillis: 10_000 });
-  // An idle connection dropped by the server must not crash the process: the pool discards it,
-  // the next query opens a fresh one, and ping() reports a database that stays away.
-  pool.on("error", () => {});
-  try {
-    await migrate(pool);
-  } catch (err) {
-    await pool.end();
-    throw err;
-  }
+  const pool = await openPool(options.url, options.poolSize ?? 10, {
+    lockKey: MIGRATION_LOCK_KEY,
+    table: "schema_migrations",
+    createTable: POSTGRES_MIGRATIONS_TABLE,
+    migrations: POSTGRES_MIGRATIONS,
+    label: "database",
+  });
 
   const firstRow = async <R extends pg.QueryResultRow>(text: string, values: unknown[]) =>
     (await pool.query<R>(text, values)).rows[0];
