@@ -37,7 +37,9 @@ export function createAuthSetup(store: AuthStore, config: Config, tls: boolean):
     const proto = tls ? "https" : typeof forwarded === "string" ? forwarded.split(",")[0]!.trim() : "http";
     return `${proto}://${req.headers.host ?? "localhost"}/token`;
   };
+  const throttle = { user: createLoginThrottle(5, 60_000), address: createLoginThrottle(50, 60_000) };
   const guard = createTokenGuard({
+    throttle,
     store,
     tokens,
     policies: auth.policies,
@@ -50,7 +52,7 @@ export function createAuthSetup(store: AuthStore, config: Config, tls: boolean):
     store,
     tokens,
     authorizer: guard.authorizer,
-    throttle: { user: createLoginThrottle(5, 60_000), address: createLoginThrottle(50, 60_000) },
+    throttle,
     service: auth.service,
   });
   return {

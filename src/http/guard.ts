@@ -2,7 +2,7 @@ import type { IncomingMessage } from "node:http";
 import { createHash } from "node:crypto";
 import { RegistryError } from "../oci/errors.js";
 import { createAuthorizer, type Authorizer, type ConfigPolicy, type Identity } from "../auth/authorizer.js";
-import { checkLogin, parseBasic } from "../auth/credentials.js";
+import { checkLogin, parseBasic, type LoginThrottle } from "../auth/credentials.js";
 import { parseScopes, type Action } from "../auth/scope.js";
 import type { TokenService, VerifiedToken } from "../auth/tokens.js";
 import type { AuthStore } from "../storage/auth-store.js";
@@ -55,6 +55,8 @@ export interface TokenGuardOptions {
   /** The token endpoint's URL for a request (from config, or derived from its Host header). */
   realm: (req: IncomingMessage) => string;
   basic: boolean;
+  /** Shared with the token endpoint, so Basic on /v2/ is no way around the limit on guessing. */
+  throttle: { user: LoginThrottle; address: LoginThrottle };
 }
 
 export function createTokenGuard(options: TokenGuardOptions): Guard & { authorizer: Authorizer } {
@@ -90,11 +92,23 @@ export function createTokenGuard(options: TokenGuardOptions): Guard & { authoriz
     const key = createHash("sha256").update(`${username}\0${password}`).digest("hex");
     const cached = basicCache.get(key);
     if (cached && cached.until > Date.now()) return cached.identity;
+    const source = req.socket.remoteAddress ?? "unknown";
+    const userKey = [`${username}@${source}`];
+    const wait = Math.max(options.throttle.user.retryAfter(userKey), options.throttle.address.retryAfter([source]));
+    if (wait > 0) {
+      throw new RegistryError("TOOMANYREQUESTS", "too many failed logins; try again later", undefined, {
+        headers: { "Retry-After": String(Math.ceil(wait / 1000)) },
+      });
+    }
     const result = await checkLogin(options.store, username, password);
-    if (!result.ok) return undefined;
+    if (!result.ok) {
+      options.throttle.user.fail(userKey);
+      options.throttle.address.fail([source]);
+      return undefined;
+    }
+    options.throttle.user.succeed(userKey);
     if (basicCache.size > 10_000) basicCache.clear();
     basicCache.set(key, { identity: result.identity, until: Date.now() + 60_000 });
-    void req;
     return result.identity;
   }
 

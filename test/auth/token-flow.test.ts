@@ -197,6 +197,8 @@ describe("access control: the Docker token flow", () => {
     assert.equal(last!.status, 429);
     assert.ok(Number(last!.headers.get("retry-after")) > 0);
     assert.equal((await token(basic("rita", "rita-password"))).status, 200, "other users from the same address still log in");
+    const direct = await fetch(`${b.url}/v2/oss/lib/tags/list`, { headers: { Authorization: basic("eve", "guess-again") } });
+    assert.equal(direct.status, 429, "Basic on /v2/ is held to the same limit");
   });
 
   it("records logins, pushes and denials in the audit log, never a password or token", async () => {
