@@ -4,6 +4,7 @@
  * private namespace `team` owned by alice with rita as reader, the public namespace `oss`, and a
  * robot token of alice's for team/*), plus the audit-log check every client's suite ends with.
  */
+import { readFile } from "node:fs/promises";
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { join } from "node:path";
@@ -63,7 +64,15 @@ export function requestsSince(b: AuthBerth, from: number): LoggedRequest[] {
 
 /** Waits a moment for the access log lines of the last requests to arrive, then returns them. */
 export async function settledRequestsSince(b: AuthBerth, from: number): Promise<LoggedRequest[]> {
-  await new Promise((r) => setTimeout(r, 100));
+  // Log lines arrive over the child's stdout after the client is done: wait until they stop coming
+  // (a fixed pause was too short on a loaded machine).
+  let seen = -1;
+  for (let waited = 0; waited < 5000; waited += 150) {
+    await new Promise((r) => setTimeout(r, 150));
+    const now = requestsSince(b, from).length;
+    if (now === seen) break;
+    seen = now;
+  }
   return requestsSince(b, from);
 }
 
@@ -164,3 +173,18 @@ export async function assertAuditOfLogins(b: AuthBerth, ok: string[], failed: st
     for (const secret of secrets) assert.ok(!text.includes(secret), `${where} contains a secret (${secret.slice(0, 10)}…)`);
   }
 }
+export const EMPTY_AUTH = JSON.stringify({ auths: {} });
+
+/** The credentials a containers auth file (or Docker config.json) holds for `host`, decoded. */
+export async function storedAuth(file: string, host: string): Promise<{ user?: string; password?: string; identitytoken?: string } | undefined> {
+  const auths = (JSON.parse(await readFile(file, "utf8")) as { auths?: Record<string, { auth?: string; identitytoken?: string }> }).auths ?? {};
+  const entry = auths[host];
+  if (!entry) return undefined;
+  const decoded = entry.auth ? Buffer.from(entry.auth, "base64").toString("utf8") : "";
+  const colon = decoded.indexOf(":");
+  return {
+    ...(colon >= 0 ? { user: decoded.slice(0, colon), password: decoded.slice(colon + 1) } : {}),
+    ...(entry.identitytoken ? { identitytoken: entry.identitytoken } : {}),
+  };
+}
+
