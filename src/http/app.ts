@@ -155,7 +155,7 @@ export function createApp({ registry, logger, isDraining = () => false, guard = 
       }
       await dispatch(ctx, route);
     } catch (err) {
-      replyError(req, res, err, logger);
+      await replyError(req, res, err, logger);
     }
   };
 }

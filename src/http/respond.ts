@@ -37,7 +37,33 @@ export async function replyStream(res: ServerResponse, status: number, headers: 
  * The one error mapper: a RegistryError becomes its OCI error body and status; anything else is
  * logged and becomes a 500 UNKNOWN that reveals nothing internal.
  */
-export function replyError(req: IncomingMessage, res: ServerResponse, err: unknown, logger: Logger): void {
+/** A refused request body up to this size is read and dropped, so the connection stays usable. */
+const DRAIN_LIMIT = 8 * 1024 * 1024;
+
+/**
+ * Reads the rest of a small request body before an error answer: some clients (containerd's
+ * pusher) keep writing a body the server has refused and can stall on a connection closed under
+ * them. Large or unknown-length bodies are not drained: the connection is closed instead.
+ */
+async function drainSmallBody(req: IncomingMessage): Promise<boolean> {
+  if (req.complete) return true;
+  const declared = Number(req.headers["content-length"] ?? NaN);
+  if (!(declared <= DRAIN_LIMIT) || req.readableEnded) return false;
+  return new Promise<boolean>((resolve) => {
+    const timer = setTimeout(() => resolve(false), 5000);
+    req.on("end", () => {
+      clearTimeout(timer);
+      resolve(true);
+    });
+    req.on("error", () => {
+      clearTimeout(timer);
+      resolve(false);
+    });
+    req.resume();
+  });
+}
+
+export async function replyError(req: IncomingMessage, res: ServerResponse, err: unknown, logger: Logger): Promise<void> {
   const error =
     err instanceof RegistryError ? err : new RegistryError("UNKNOWN", "internal error", undefined, { cause: err });
   if (!(err instanceof RegistryError)) {
@@ -52,8 +78,9 @@ export function replyError(req: IncomingMessage, res: ServerResponse, err: unkno
     return;
   }
   const headers: Headers = { ...error.headers };
-  // An unread request body (a rejected upload, say) would otherwise be drained byte by byte.
-  if (!req.complete) headers.Connection = "close";
+  // A large unread body (a rejected upload, say) would otherwise be drained byte by byte.
+  if (!(await drainSmallBody(req))) headers.Connection = "close";
+  if (res.headersSent || res.destroyed) return;
   reply(res, error.status, headers, error.toJSON());
 }
 
