@@ -1,18 +1,17 @@
 import type pg from "pg";
 import { openPool } from "./postgres-pool.js";
 import type {
-  AuditEvent,
   AuditFilter,
   AuthStore,
   NamespaceRecord,
   RefreshTokenRecord,
   Role,
   SigningKeyRecord,
-  TokenRecord,
-  UserRecord,
   Visibility,
 } from "../auth-store.js";
 import { POSTGRES_AUTH_MIGRATIONS, POSTGRES_AUTH_MIGRATIONS_TABLE } from "./postgres-auth-schema.js";
+
+import { AUDIT_COLUMNS, KEY_COLUMNS, NAMESPACE_COLUMNS, REFRESH_COLUMNS, TOKEN_COLUMNS, USER_COLUMNS, present, toAudit, toToken, toUser, type Row } from "./auth-rows.js";
 
 export interface PostgresAuthStoreOptions {
   /** `postgres://user:password@host:port/database`; the role needs CREATE on the schema to migrate it. */
@@ -26,32 +25,6 @@ export interface PostgresAuthStoreOptions {
  * nodes; apart from the metadata store's ("berth"), so the two migrate independently.
  */
 const MIGRATION_LOCK_KEY = "108187851450433";
-
-const USER_COLUMNS = `name, password_hash AS "passwordHash", admin, created_at AS "createdAt"`;
-const TOKEN_COLUMNS = `id, name, owner, secret_hash AS "secretHash", scopes, created_at AS "createdAt",
-  expires_at AS "expiresAt", revoked_at AS "revokedAt", last_used_at AS "lastUsedAt"`;
-const NAMESPACE_COLUMNS = `name, visibility, owner, created_at AS "createdAt"`;
-const REFRESH_COLUMNS = `id, user_name AS "user", client_id AS "clientId", secret_hash AS "secretHash",
-  created_at AS "createdAt", expires_at AS "expiresAt", revoked_at AS "revokedAt"`;
-const KEY_COLUMNS = `kid, algorithm, private_jwk AS "privateJwk", public_jwk AS "publicJwk",
-  created_at AS "createdAt", retired_at AS "retiredAt"`;
-const AUDIT_COLUMNS = "time, actor, action, repository, target, result, source, detail";
-
-type Row = Record<string, unknown>;
-
-
-/** The row without its NULL columns, so that absent optional fields stay absent. */
-function present<T>(row: Row): T {
-  return Object.fromEntries(Object.entries(row).filter(([, v]) => v !== null)) as T;
-}
-
-const toUser = (row: Row): UserRecord => ({ ...present<UserRecord>(row), admin: row.admin === true });
-const toToken = (row: Row): TokenRecord => ({ ...present<TokenRecord>(row), scopes: JSON.parse(row.scopes as string) });
-const toAudit = (row: Row): AuditEvent => {
-  const event = present<AuditEvent>(row);
-  if (typeof row.detail === "string") event.detail = JSON.parse(row.detail) as Record<string, unknown>;
-  return event;
-};
 
 /** The WHERE clause and values for an audit query; both bounds are inclusive. */
 function auditWhere(filter: AuditFilter): { where: string; values: (string | number)[] } {

@@ -1,19 +1,17 @@
-import Database from "better-sqlite3";
-import { mkdirSync } from "node:fs";
-import { dirname } from "node:path";
+import type Database from "better-sqlite3";
+import { openSqlite } from "./sqlite-open.js";
 import type {
-  AuditEvent,
   AuditFilter,
   AuthStore,
   NamespaceRecord,
   RefreshTokenRecord,
   Role,
   SigningKeyRecord,
-  TokenRecord,
-  UserRecord,
   Visibility,
 } from "../auth-store.js";
 import { SQLITE_AUTH_MIGRATIONS } from "./sqlite-auth-schema.js";
+
+import { AUDIT_COLUMNS, KEY_COLUMNS, NAMESPACE_COLUMNS, REFRESH_COLUMNS, TOKEN_COLUMNS, USER_COLUMNS, present, toAudit, toToken, toUser, type Row } from "./auth-rows.js";
 
 export interface SqliteAuthStoreOptions {
   /** Database file, apart from the metadata database (`<data>/auth.db`); `:memory:` for a throwaway store. */
@@ -21,31 +19,6 @@ export interface SqliteAuthStoreOptions {
   /** Sync the WAL on every commit (default true); off survives a process crash but not power loss. */
   fsync?: boolean;
 }
-
-const USER_COLUMNS = `name, password_hash AS "passwordHash", admin, created_at AS "createdAt"`;
-const TOKEN_COLUMNS = `id, name, owner, secret_hash AS "secretHash", scopes, created_at AS "createdAt",
-  expires_at AS "expiresAt", revoked_at AS "revokedAt", last_used_at AS "lastUsedAt"`;
-const NAMESPACE_COLUMNS = `name, visibility, owner, created_at AS "createdAt"`;
-const REFRESH_COLUMNS = `id, user_name AS "user", client_id AS "clientId", secret_hash AS "secretHash",
-  created_at AS "createdAt", expires_at AS "expiresAt", revoked_at AS "revokedAt"`;
-const KEY_COLUMNS = `kid, algorithm, private_jwk AS "privateJwk", public_jwk AS "publicJwk",
-  created_at AS "createdAt", retired_at AS "retiredAt"`;
-const AUDIT_COLUMNS = "time, actor, action, repository, target, result, source, detail";
-
-type Row = Record<string, unknown>;
-
-/** The row without its NULL columns, so that absent optional fields stay absent. */
-function present<T>(row: Row): T {
-  return Object.fromEntries(Object.entries(row).filter(([, v]) => v !== null)) as T;
-}
-
-const toUser = (row: Row): UserRecord => ({ ...present<UserRecord>(row), admin: row.admin === 1 });
-const toToken = (row: Row): TokenRecord => ({ ...present<TokenRecord>(row), scopes: JSON.parse(row.scopes as string) });
-const toAudit = (row: Row): AuditEvent => {
-  const event = present<AuditEvent>(row);
-  if (typeof row.detail === "string") event.detail = JSON.parse(row.detail) as Record<string, unknown>;
-  return event;
-};
 
 /** The WHERE clause and values for an audit query; both bounds are inclusive. */
 function auditWhere(filter: AuditFilter): { where: string; values: (string | number)[] } {
@@ -68,18 +41,6 @@ function auditWhere(filter: AuditFilter): { where: string; values: (string | num
   return { where: terms.length > 0 ? `WHERE ${terms.join(" AND ")}` : "", values };
 }
 
-function migrate(db: Database.Database): void {
-  const version = db.pragma("user_version", { simple: true }) as number;
-  if (version > SQLITE_AUTH_MIGRATIONS.length) {
-    throw new Error(`auth database schema version ${version} is newer than this Berth (${SQLITE_AUTH_MIGRATIONS.length})`);
-  }
-  for (let v = version; v < SQLITE_AUTH_MIGRATIONS.length; v++) {
-    db.transaction(() => {
-      db.exec(SQLITE_AUTH_MIGRATIONS[v]!);
-      db.pragma(`user_version = ${v + 1}`);
-    }).immediate();
-  }
-}
 
 /**
  * An AuthStore in its own SQLite file, for a single Berth node. Every method is one statement
@@ -89,18 +50,7 @@ function migrate(db: Database.Database): void {
  * tokens not revoked. Audit queries bound `time` inclusively at both ends.
  */
 export function createSqliteAuthStore(options: SqliteAuthStoreOptions): AuthStore {
-  if (options.path !== ":memory:") mkdirSync(dirname(options.path), { recursive: true });
-  const db = new Database(options.path);
-  db.pragma("journal_mode = WAL");
-  db.pragma(`synchronous = ${options.fsync === false ? "NORMAL" : "FULL"}`);
-  db.pragma("foreign_keys = ON");
-  db.pragma("busy_timeout = 5000");
-  try {
-    migrate(db);
-  } catch (err) {
-    db.close();
-    throw err;
-  }
+  const db = openSqlite(options.path, options.fsync, SQLITE_AUTH_MIGRATIONS, "auth database");
 
   const q = {
     insertUser: db.prepare(

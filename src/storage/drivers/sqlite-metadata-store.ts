@@ -1,6 +1,4 @@
-import Database from "better-sqlite3";
-import { mkdirSync } from "node:fs";
-import { dirname } from "node:path";
+import { openSqlite } from "./sqlite-open.js";
 import type { Digest } from "../../oci/digest.js";
 import type {
   ManifestRecord,
@@ -19,29 +17,11 @@ export interface SqliteMetadataStoreOptions {
 
 
 
-function migrate(db: Database.Database): void {
-  const version = db.pragma("user_version", { simple: true }) as number;
-  if (version > SQLITE_MIGRATIONS.length) {
-    throw new Error(`database schema version ${version} is newer than this Berth (${SQLITE_MIGRATIONS.length})`);
-  }
-  for (let v = version; v < SQLITE_MIGRATIONS.length; v++) {
-    db.transaction(() => {
-      db.exec(SQLITE_MIGRATIONS[v]!);
-      db.pragma(`user_version = ${v + 1}`);
-    }).immediate();
-  }
-}
 
 
 
 export function createSqliteMetadataStore(options: SqliteMetadataStoreOptions): MetadataStore {
-  if (options.path !== ":memory:") mkdirSync(dirname(options.path), { recursive: true });
-  const db = new Database(options.path);
-  db.pragma("journal_mode = WAL");
-  db.pragma(`synchronous = ${options.fsync === false ? "NORMAL" : "FULL"}`);
-  db.pragma("foreign_keys = ON");
-  db.pragma("busy_timeout = 5000");
-  migrate(db);
+  const db = openSqlite(options.path, options.fsync, SQLITE_MIGRATIONS, "database");
 
   const q = {
     repoId: db.prepare<[string], { id: number }>("SELECT id FROM repositories WHERE name = ?"),

@@ -1,0 +1,29 @@
+import type { AuditEvent, TokenRecord, UserRecord } from "../auth-store.js";
+
+/** Columns and row mapping shared by the SQLite and PostgreSQL auth stores (same column names). */
+
+export const USER_COLUMNS = `name, password_hash AS "passwordHash", admin, created_at AS "createdAt"`;
+export const TOKEN_COLUMNS = `id, name, owner, secret_hash AS "secretHash", scopes, created_at AS "createdAt",
+  expires_at AS "expiresAt", revoked_at AS "revokedAt", last_used_at AS "lastUsedAt"`;
+export const NAMESPACE_COLUMNS = `name, visibility, owner, created_at AS "createdAt"`;
+export const REFRESH_COLUMNS = `id, user_name AS "user", client_id AS "clientId", secret_hash AS "secretHash",
+  created_at AS "createdAt", expires_at AS "expiresAt", revoked_at AS "revokedAt"`;
+export const KEY_COLUMNS = `kid, algorithm, private_jwk AS "privateJwk", public_jwk AS "publicJwk",
+  created_at AS "createdAt", retired_at AS "retiredAt"`;
+export const AUDIT_COLUMNS = "time, actor, action, repository, target, result, source, detail";
+
+export type Row = Record<string, unknown>;
+
+/** The row without its NULL columns, so that absent optional fields stay absent. */
+export function present<T>(row: Row): T {
+  return Object.fromEntries(Object.entries(row).filter(([, v]) => v !== null)) as T;
+}
+
+export const toUser = (row: Row): UserRecord => ({ ...present<UserRecord>(row), admin: row.admin === 1 || row.admin === true });
+export const toToken = (row: Row): TokenRecord => ({ ...present<TokenRecord>(row), scopes: JSON.parse(row.scopes as string) });
+export const toAudit = (row: Row): AuditEvent => {
+  const event = present<AuditEvent>(row);
+  if (typeof row.detail === "string") event.detail = JSON.parse(row.detail) as Record<string, unknown>;
+  return event;
+};
+

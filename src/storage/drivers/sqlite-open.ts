@@ -1,0 +1,33 @@
+import Database from "better-sqlite3";
+import { mkdirSync } from "node:fs";
+import { dirname } from "node:path";
+
+/**
+ * Opens a SQLite file the way both SQLite stores want it (WAL; the WAL synced on every commit
+ * unless `fsync` is false; foreign keys; a busy timeout so the CLI and the server share the file)
+ * and applies `migrations` recorded in `PRAGMA user_version`. Closes the file again on failure.
+ */
+export function openSqlite(path: string, fsync: boolean | undefined, migrations: readonly string[], label: string): Database.Database {
+  if (path !== ":memory:") mkdirSync(dirname(path), { recursive: true });
+  const db = new Database(path);
+  try {
+    db.pragma("journal_mode = WAL");
+    db.pragma(`synchronous = ${fsync === false ? "NORMAL" : "FULL"}`);
+    db.pragma("foreign_keys = ON");
+    db.pragma("busy_timeout = 5000");
+    const version = db.pragma("user_version", { simple: true }) as number;
+    if (version > migrations.length) {
+      throw new Error(`${label} schema version ${version} is newer than this Berth (${migrations.length})`);
+    }
+    for (let v = version; v < migrations.length; v++) {
+      db.transaction(() => {
+        db.exec(migrations[v]!);
+        db.pragma(`user_version = ${v + 1}`);
+      }).immediate();
+    }
+    return db;
+  } catch (err) {
+    db.close();
+    throw err;
+  }
+}
