@@ -1,4 +1,4 @@
-import type { AuditEvent, TokenRecord, UserRecord } from "../auth-store.js";
+import type { AuditEvent, AuditFilter, TokenRecord, UserRecord } from "../auth-store.js";
 
 /** Columns and row mapping shared by the SQLite and PostgreSQL auth stores (same column names). */
 
@@ -27,3 +27,37 @@ export const toAudit = (row: Row): AuditEvent => {
   return event;
 };
 
+
+/** The values of an audit insert, in AUDIT_COLUMNS order. */
+export function auditParams(e: AuditEvent): (string | number | null)[] {
+  return [
+    e.time,
+    e.actor ?? null,
+    e.action,
+    e.repository ?? null,
+    e.target ?? null,
+    e.result,
+    e.source ?? null,
+    e.detail === undefined ? null : JSON.stringify(e.detail),
+  ];
+}
+
+/**
+ * The WHERE clause and values of an audit query; both time bounds are inclusive. `placeholder(n)`
+ * writes the n-th parameter (`?` for SQLite, `$n` for PostgreSQL).
+ */
+export function auditWhere(filter: AuditFilter, placeholder: (n: number) => string): { where: string; values: (string | number)[] } {
+  const terms: string[] = [];
+  const values: (string | number)[] = [];
+  const add = (term: string, value: string | number) => {
+    values.push(value);
+    terms.push(`${term} ${placeholder(values.length)}`);
+  };
+  for (const column of ["actor", "repository", "action"] as const) {
+    const value = filter[column];
+    if (value !== undefined) add(`${column} =`, value);
+  }
+  if (filter.since !== undefined) add("time >=", filter.since);
+  if (filter.until !== undefined) add("time <=", filter.until);
+  return { where: terms.length > 0 ? `WHERE ${terms.join(" AND ")}` : "", values };
+}

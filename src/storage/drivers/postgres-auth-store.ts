@@ -1,7 +1,6 @@
 import type pg from "pg";
 import { openPool } from "./postgres-pool.js";
 import type {
-  AuditFilter,
   AuthStore,
   NamespaceRecord,
   RefreshTokenRecord,
@@ -11,7 +10,7 @@ import type {
 } from "../auth-store.js";
 import { POSTGRES_AUTH_MIGRATIONS, POSTGRES_AUTH_MIGRATIONS_TABLE } from "./postgres-auth-schema.js";
 
-import { AUDIT_COLUMNS, KEY_COLUMNS, NAMESPACE_COLUMNS, REFRESH_COLUMNS, TOKEN_COLUMNS, USER_COLUMNS, present, toAudit, toToken, toUser, type Row } from "./auth-rows.js";
+import { AUDIT_COLUMNS, auditParams, auditWhere, KEY_COLUMNS, NAMESPACE_COLUMNS, REFRESH_COLUMNS, TOKEN_COLUMNS, USER_COLUMNS, present, toAudit, toToken, toUser, type Row } from "./auth-rows.js";
 
 export interface PostgresAuthStoreOptions {
   /** `postgres://user:password@host:port/database`; the role needs CREATE on the schema to migrate it. */
@@ -26,22 +25,6 @@ export interface PostgresAuthStoreOptions {
  */
 const MIGRATION_LOCK_KEY = "108187851450433";
 
-/** The WHERE clause and values for an audit query; both bounds are inclusive. */
-function auditWhere(filter: AuditFilter): { where: string; values: (string | number)[] } {
-  const terms: string[] = [];
-  const values: (string | number)[] = [];
-  const add = (term: string, value: string | number) => {
-    values.push(value);
-    terms.push(term.replace("?", `$${values.length}`));
-  };
-  for (const column of ["actor", "repository", "action"] as const) {
-    const value = filter[column];
-    if (value !== undefined) add(`${column} = ?`, value);
-  }
-  if (filter.since !== undefined) add("time >= ?", filter.since);
-  if (filter.until !== undefined) add("time <= ?", filter.until);
-  return { where: terms.length > 0 ? `WHERE ${terms.join(" AND ")}` : "", values };
-}
 
 
 /**
@@ -230,24 +213,14 @@ export async function createPostgresAuthStore(options: PostgresAuthStoreOptions)
 
     async appendAudit(e) {
       await pool.query(
-        `INSERT INTO audit (time, actor, action, repository, target, result, source, detail)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
-        [
-          e.time,
-          e.actor ?? null,
-          e.action,
-          e.repository ?? null,
-          e.target ?? null,
-          e.result,
-          e.source ?? null,
-          e.detail === undefined ? null : JSON.stringify(e.detail),
-        ],
+        `INSERT INTO audit (${AUDIT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+        auditParams(e),
       );
     },
     async queryAudit(filter) {
       const limit = Math.floor(filter.limit);
       if (!(limit > 0)) return [];
-      const { where, values } = auditWhere(filter);
+      const { where, values } = auditWhere(filter, (n) => `$${n}`);
       const found = await rows(
         `SELECT ${AUDIT_COLUMNS} FROM audit ${where} ORDER BY time DESC, id DESC LIMIT $${values.length + 1}`,
         [...values, limit],

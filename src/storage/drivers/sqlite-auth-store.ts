@@ -1,7 +1,6 @@
 import type Database from "better-sqlite3";
 import { openSqlite } from "./sqlite-open.js";
 import type {
-  AuditFilter,
   AuthStore,
   NamespaceRecord,
   RefreshTokenRecord,
@@ -11,7 +10,7 @@ import type {
 } from "../auth-store.js";
 import { SQLITE_AUTH_MIGRATIONS } from "./sqlite-auth-schema.js";
 
-import { AUDIT_COLUMNS, KEY_COLUMNS, NAMESPACE_COLUMNS, REFRESH_COLUMNS, TOKEN_COLUMNS, USER_COLUMNS, present, toAudit, toToken, toUser, type Row } from "./auth-rows.js";
+import { AUDIT_COLUMNS, auditParams, auditWhere, KEY_COLUMNS, NAMESPACE_COLUMNS, REFRESH_COLUMNS, TOKEN_COLUMNS, USER_COLUMNS, present, toAudit, toToken, toUser, type Row } from "./auth-rows.js";
 
 export interface SqliteAuthStoreOptions {
   /** Database file, apart from the metadata database (`<data>/auth.db`); `:memory:` for a throwaway store. */
@@ -20,26 +19,6 @@ export interface SqliteAuthStoreOptions {
   fsync?: boolean;
 }
 
-/** The WHERE clause and values for an audit query; both bounds are inclusive. */
-function auditWhere(filter: AuditFilter): { where: string; values: (string | number)[] } {
-  const terms: string[] = [];
-  const values: (string | number)[] = [];
-  for (const column of ["actor", "repository", "action"] as const) {
-    const value = filter[column];
-    if (value === undefined) continue;
-    terms.push(`${column} = ?`);
-    values.push(value);
-  }
-  if (filter.since !== undefined) {
-    terms.push("time >= ?");
-    values.push(filter.since);
-  }
-  if (filter.until !== undefined) {
-    terms.push("time <= ?");
-    values.push(filter.until);
-  }
-  return { where: terms.length > 0 ? `WHERE ${terms.join(" AND ")}` : "", values };
-}
 
 
 /**
@@ -226,21 +205,12 @@ export function createSqliteAuthStore(options: SqliteAuthStoreOptions): AuthStor
     },
 
     async appendAudit(e) {
-      q.insertAudit.run(
-        e.time,
-        e.actor ?? null,
-        e.action,
-        e.repository ?? null,
-        e.target ?? null,
-        e.result,
-        e.source ?? null,
-        e.detail === undefined ? null : JSON.stringify(e.detail),
-      );
+      q.insertAudit.run(...auditParams(e));
     },
     async queryAudit(filter) {
       const limit = Math.floor(filter.limit);
       if (!(limit > 0)) return [];
-      const { where, values } = auditWhere(filter);
+      const { where, values } = auditWhere(filter, () => "?");
       const text = `SELECT ${AUDIT_COLUMNS} FROM audit ${where} ORDER BY time DESC, id DESC LIMIT ?`;
       let statement = auditQueries.get(text);
       if (!statement) auditQueries.set(text, (statement = db.prepare<(string | number)[], Row>(text)));
