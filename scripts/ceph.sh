@@ -16,38 +16,9 @@ MEMSTORE_BYTES=$((3 * 1024 * 1024 * 1024))
 POOLS=(.rgw.root default.rgw.log default.rgw.control default.rgw.meta
   default.rgw.buckets.index default.rgw.buckets.data default.rgw.buckets.non-ec)
 
-# Messages go to fd 3, a copy of the original stderr: the EXIT trap may run while a command's
-# stderr is redirected to a log file in DIR (that it is about to remove). Daemons get 3>&-.
-exec 3>&2
-say() { echo "ceph: $*" >&3; }
-die() {
-  say "$*"
-  exit 1
-}
-usage() { die "usage: $0 start DIR | stop DIR"; }
-
-now_ms() { echo $(($(date +%s%N) / 1000000)); }
-secs_since() {
-  local d=$(($(now_ms) - $1))
-  printf '%d.%01d' $((d / 1000)) $((d % 1000 / 100))
-}
-
-# A TCP port in 20000-31999 (below the kernel's ephemeral range) that no socket on this machine
-# has bound, and that is not among the arguments.
-free_port() {
-  local p hex i f files=()
-  for f in /proc/net/tcp /proc/net/tcp6; do [[ -r $f ]] && files+=("$f"); done
-  for ((i = 0; i < 500; i++)); do
-    p=$((20000 + RANDOM % 12000))
-    [[ " $* " == *" $p "* ]] && continue
-    printf -v hex ':%04X' "$p"
-    if ! awk -v h="$hex" 'substr($2, length($2) - 4) == h { found = 1 } END { exit !found }' "${files[@]}"; then
-      echo "$p"
-      return 0
-    fi
-  done
-  die "no free loopback port found"
-}
+NAME=ceph
+# shellcheck source=scripts/service-lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/service-lib.sh"
 
 # Whether pid $1 is running. A zombie counts as gone: the daemons are reparented to PID 1, which
 # may take a while to reap them (on this machine's init, up to ~2 s), and kill -0 succeeds on one.
