@@ -3,6 +3,8 @@
  * Robot tokens use the same grammar with `*` globs in the name (`repository:team/*:pull,push`).
  */
 
+export { globMatch } from "../oci/glob.js";
+
 export type Action = "pull" | "push" | "delete";
 export const ACTIONS: readonly Action[] = ["pull", "push", "delete"];
 
@@ -35,13 +37,4 @@ export function parseScopes(values: string[]): Access[] {
 
 export function formatScope(access: Access): string {
   return `${access.type}:${access.name}:${access.actions.join(",")}`;
-}
-
-/** Glob match: `*` matches any run of characters, `/` included (`team/*` is all of `team`). */
-export function globMatch(pattern: string, name: string): boolean {
-  const re = pattern
-    .split("*")
-    .map((part) => part.replace(/[.+?^${}()|[\]\\]/g, "\\$&"))
-    .join(".*");
-  return new RegExp(`^${re}$`).test(name);
 }

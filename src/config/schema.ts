@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { LOG_LEVELS } from "../logger.js";
+import { tagPatternProblem } from "../oci/tag-rules.js";
 import { parseBoolean, parseDuration, parseListen, parseSize } from "./units.js";
 
 /**
@@ -28,6 +29,26 @@ const bool = z.union([z.boolean(), z.string()]).transform((v, ctx) => {
 const listen = z.string().refine((v) => parseListen(v) !== undefined, (v) => ({
   message: `not a listen address: ${v} (expected host:port, e.g. 127.0.0.1:5000)`,
 }));
+
+/** A tag pattern: a preset (`semver`, `git-sha`), a `/regex/` (checked here) or a `*` glob. */
+const tagPattern = z.string().superRefine((v, ctx) => {
+  const problem = tagPatternProblem(v);
+  if (problem) ctx.addIssue({ code: z.ZodIssueCode.custom, message: problem });
+});
+
+/** One entry of `tagRules`; see docs/configuration.md, "Tag rules". */
+const tagRule = z
+  .object({
+    name: z.string().min(1).optional(),
+    repositories: z.string().min(1),
+    immutable: z.array(tagPattern).default([]),
+    forbid: z.array(tagPattern).default([]),
+    require: z.array(tagPattern).default([]),
+  })
+  .strict()
+  .refine((r) => r.immutable.length + r.forbid.length + r.require.length > 0, {
+    message: "a tag rule needs at least one of immutable, forbid, require",
+  });
 
 export const configSchema = z
   .object({
@@ -124,6 +145,11 @@ export const configSchema = z
       })
       .strict()
       .default({}),
+    /** Immutable tags and tag naming rules, per repository glob; unnamed rules are called `tagRules[i]`. */
+    tagRules: z
+      .array(tagRule)
+      .default([])
+      .transform((rules) => rules.map((r, i) => ({ ...r, name: r.name ?? `tagRules[${i}]` }))),
     tls: z
       .object({ cert: z.string().min(1).optional(), key: z.string().min(1).optional() })
       .strict()
