@@ -35,6 +35,7 @@ export async function createRegistryFromConfig(config: Config): Promise<Registry
       maxManifestSize: config.manifests.maxSize,
       uploadExpiryMs: config.uploads.expiry,
       maxPageSize: config.pagination.maxEntries,
+      tagRules: config.tagRules,
     },
   });
 }

@@ -4,6 +4,7 @@ import { RegistryError } from "../oci/errors.js";
 import { parseManifest, type ParsedManifest } from "../oci/manifest.js";
 import { isNonDistributable } from "../oci/media-types.js";
 import { parseTag, type Reference } from "../oci/reference.js";
+import { createTagRules, immutableDeleteError, immutableMoveError } from "../oci/tag-rules.js";
 import type { BlobStore } from "../storage/blob-store.js";
 import type { ManifestRecord, MetadataStore, StoredManifest } from "../storage/metadata-store.js";
 import type { RegistryOptions } from "./options.js";
@@ -64,6 +65,33 @@ export function createManifests(
   uploads: Uploads,
   options: RegistryOptions,
 ): Manifests {
+  const tagRules = createTagRules(options.tagRules);
+
+  /**
+   * Refuses deleting an immutable tag, or a manifest an immutable tag points at. Checked before the
+   * delete rather than inside its transaction: an immutable tag never moves, so what it points at
+   * cannot change under us. The one race left is a push creating an immutable tag on this very
+   * manifest while it is deleted by digest; the delete may then win and take the new tag with it,
+   * which is no worse than the delete arriving a moment later than the push's answer.
+   */
+  async function refuseImmutableDelete(repo: string, reference: Reference): Promise<void> {
+    if (tagRules.empty) return;
+    if (reference.kind === "tag") {
+      const rule = tagRules.immutableRule(repo, reference.tag);
+      if (rule && (await metadata.getManifestByTag(repo, reference.tag))) throw immutableDeleteError(reference.tag, rule);
+      return;
+    }
+    for (let last: string | undefined; ; ) {
+      const page = await metadata.listTagDigests(repo, { limit: 1000, ...(last !== undefined ? { last } : {}) });
+      for (const { tag, digest } of page) {
+        const rule = digest === reference.digest ? tagRules.immutableRule(repo, tag) : undefined;
+        if (rule) throw immutableDeleteError(tag, rule, reference.digest);
+      }
+      if (page.length < 1000) return;
+      last = page[page.length - 1]!.tag;
+    }
+  }
+
   /** Artifacts use the 2-byte empty JSON as config; Berth supplies it rather than fail clients that skip it. */
   async function ensureEmptyJson(repo: string): Promise<void> {
     if (await metadata.getBlobLink(repo, EMPTY_JSON_DIGEST)) return;
@@ -97,10 +125,17 @@ export function createManifests(
         digest = digestOf(content);
         allTags.add(reference.tag);
       }
+      for (const tag of allTags) tagRules.checkName(repo, tag);
+      const immutable = new Map<string, string>();
+      for (const tag of allTags) {
+        const rule = tagRules.immutableRule(repo, tag);
+        if (rule) immutable.set(tag, rule);
+      }
       const record = manifestRecord(digest, content, parsed);
       if (record.blobs.includes(EMPTY_JSON_DIGEST)) await ensureEmptyJson(repo);
-      const result = await metadata.putManifest(repo, record, [...allTags]);
+      const result = await metadata.putManifest(repo, record, [...allTags], { immutableTags: [...immutable.keys()] });
       if (!result.ok) {
+        if ("immutableTag" in result) throw immutableMoveError(result.immutableTag, immutable.get(result.immutableTag)!);
         if ("missingBlob" in result) {
           throw new RegistryError("MANIFEST_BLOB_UNKNOWN", `blob ${result.missingBlob} is unknown to the repository`, {
             digest: result.missingBlob,
@@ -124,6 +159,7 @@ export function createManifests(
 
     async delete(repo, reference) {
       if (!options.deleteEnabled) throw new RegistryError("UNSUPPORTED", "deletion is disabled on this registry");
+      await refuseImmutableDelete(repo, reference);
       const deleted =
         reference.kind === "tag"
           ? await metadata.deleteTag(repo, reference.tag)

@@ -116,7 +116,7 @@ export async function migrateRegistry(
         const result = await target.metadataStore.putManifest(repo, record, []);
         if (result.ok) report.manifests++;
         else if ("missingManifest" in result) waiting.push(digest);
-        else report.problems.push(`${repo}@${digest}: references blob ${result.missingBlob}, absent from the source repository; skipped`);
+        else if ("missingBlob" in result) report.problems.push(`${repo}@${digest}: references blob ${result.missingBlob}, absent from the source repository; skipped`);
       }
       if (waiting.length === pending.length) {
         for (const d of waiting) report.problems.push(`${repo}@${d}: lists a manifest absent from the source repository; skipped`);

@@ -1,3 +1,5 @@
+import type { TagRule } from "../oci/tag-rules.js";
+
 /** The registry's rules that configuration can change. */
 export interface RegistryOptions {
   /** Allow DELETE of manifests, tags and blobs; when false they answer UNSUPPORTED. */
@@ -10,6 +12,8 @@ export interface RegistryOptions {
   uploadExpiryMs: number;
   /** Upper bound on `n` for tag and catalog listings; larger requests are clamped. */
   maxPageSize: number;
+  /** Immutable tags and tag naming rules, in configuration order. */
+  tagRules: readonly TagRule[];
 }
 
 export const DEFAULT_REGISTRY_OPTIONS: RegistryOptions = {
@@ -18,4 +22,5 @@ export const DEFAULT_REGISTRY_OPTIONS: RegistryOptions = {
   maxManifestSize: 4 * 1024 * 1024,
   uploadExpiryMs: 24 * 60 * 60 * 1000,
   maxPageSize: 1000,
+  tagRules: [],
 };

@@ -31,8 +31,18 @@ export interface MetadataStore {
    * inside that transaction that every digest in `record.blobs` is linked to `repo` and every
    * digest in `record.children` is a manifest of `repo`. On a missing reference nothing is written
    * and the first missing digest is returned. Storing a manifest that exists already only moves tags.
+   *
+   * `options.immutableTags` (a subset of `tags`) are checked in the same transaction: when one of
+   * them already points at a different manifest, nothing is written and that tag is returned, so
+   * two concurrent pushes to a new immutable tag cannot both win. Pointing it at the manifest it
+   * already names (an identical re-push) is allowed.
    */
-  putManifest(repo: string, record: ManifestRecord, tags: readonly string[]): Promise<PutManifestResult>;
+  putManifest(
+    repo: string,
+    record: ManifestRecord,
+    tags: readonly string[],
+    options?: PutManifestOptions,
+  ): Promise<PutManifestResult>;
   getManifest(repo: string, digest: Digest): Promise<StoredManifest | undefined>;
   getManifestByTag(repo: string, tag: string): Promise<StoredManifest | undefined>;
   /** Deletes a manifest and every tag of `repo` that points at it. Resolves false when absent. */
@@ -90,10 +100,16 @@ export interface StoredManifest {
   createdAt: number;
 }
 
+export interface PutManifestOptions {
+  /** Tags that may be created or re-pointed at the same manifest, but never moved elsewhere. */
+  immutableTags?: readonly string[];
+}
+
 export type PutManifestResult =
   | { ok: true; created: boolean }
   | { ok: false; missingBlob: Digest }
-  | { ok: false; missingManifest: Digest };
+  | { ok: false; missingManifest: Digest }
+  | { ok: false; immutableTag: string };
 
 export interface ReferrerRecord {
   digest: Digest;

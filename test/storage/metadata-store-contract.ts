@@ -147,6 +147,34 @@ export function describeMetadataStoreContract(
       assert.equal(await store.getUpload("u-old"), undefined);
     });
 
+    it("never moves an immutable tag, writing nothing when asked to, but re-points it at the same manifest", async () => {
+      const one = manifest([]);
+      const two = manifest([]);
+      const immutableTags = ["v1"];
+      assert.deepEqual(await store.putManifest("imm/app", one, ["v1", "latest"], { immutableTags }), { ok: true, created: true });
+      assert.deepEqual(await store.putManifest("imm/app", one, ["v1"], { immutableTags }), { ok: true, created: false });
+      assert.deepEqual(await store.putManifest("imm/app", two, ["latest", "v1", "v2"], { immutableTags }), { ok: false, immutableTag: "v1" });
+      assert.equal((await store.getManifestByTag("imm/app", "v1"))?.digest, one.digest);
+      assert.equal((await store.getManifestByTag("imm/app", "latest"))?.digest, one.digest, "no other tag moved either");
+      assert.equal(await store.getManifestByTag("imm/app", "v2"), undefined);
+      assert.equal(await store.getManifest("imm/app", two.digest), undefined, "nor was the manifest stored");
+      assert.deepEqual(await store.putManifest("imm/app", two, ["v1"]), { ok: true, created: true }, "without the option, tags move");
+      assert.equal((await store.getManifestByTag("imm/app", "v1"))?.digest, two.digest);
+    });
+
+    it("lets exactly one of several concurrent pushes create an immutable tag", async () => {
+      const records = Array.from({ length: 8 }, () => manifest([]));
+      const results = await Promise.all(records.map((r) => store.putManifest("imm/race", r, ["v1"], { immutableTags: ["v1"] })));
+      const winners = records.filter((_, i) => results[i]!.ok);
+      assert.equal(winners.length, 1, JSON.stringify(results));
+      for (const [i, result] of results.entries()) {
+        if (!result.ok) assert.deepEqual(result, { ok: false, immutableTag: "v1" });
+        else assert.equal(records[i], winners[0]);
+      }
+      assert.equal((await store.getManifestByTag("imm/race", "v1"))?.digest, winners[0]!.digest);
+      assert.equal((await store.listManifests("imm/race", { limit: 10 })).length, 1, "the losers stored nothing");
+    });
+
     it("answers ping", async () => {
       await store.ping();
     });

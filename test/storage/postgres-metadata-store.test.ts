@@ -249,6 +249,34 @@ describe("postgres MetadataStore", { skip: skipUnlessPostgres() }, () => {
     });
   });
 
+  it("refuses to move an immutable tag that a transaction in flight creates, once it commits", async () => {
+    await withDatabase(async (url, open) => {
+      const store = await open(2);
+      const [theirs, ours] = [manifest("theirs"), manifest("ours")];
+      await store.putManifest("imm/app", theirs, []);
+      const other = new pg.Client({ connectionString: url });
+      await other.connect();
+      try {
+        await other.query("BEGIN");
+        await other.query(
+          "INSERT INTO tags (repository_id, name, digest, updated_at) VALUES ((SELECT id FROM repositories WHERE name = 'imm/app'), 'v1', $1, 0)",
+          [theirs.digest],
+        );
+        const put = store.putManifest("imm/app", ours, ["v1"], { immutableTags: ["v1"] });
+        let settled = false;
+        void put.then(() => (settled = true), () => (settled = true));
+        // A check that only reads would see no tag yet and let the upsert move it after the commit.
+        assert.ok(await sawLockWait(url, () => settled), "the push must wait for the tag's creator to commit or roll back");
+        await other.query("COMMIT");
+        assert.deepEqual(await put, { ok: false, immutableTag: "v1" });
+        assert.equal((await store.getManifestByTag("imm/app", "v1"))?.digest, theirs.digest);
+        assert.equal(await store.getManifest("imm/app", ours.digest), undefined);
+      } finally {
+        await other.end();
+      }
+    });
+  });
+
   it("returns BIGINT columns as numbers without changing pg's global parsers", async () => {
     await withDatabase(async (_url, open) => {
       const store = await open(1);

@@ -25,7 +25,7 @@ const ATTEMPTS = 3;
 
 
 
-/** Thrown inside putManifest's transaction to roll it back and report the missing reference. */
+/** Thrown inside putManifest's transaction to roll it back and report the missing reference or immutable tag. */
 class MissingReference extends Error {
   constructor(readonly result: PutManifestResult & { ok: false }) {
     super("missing reference");
@@ -95,6 +95,7 @@ async function putManifestIn(
   repo: string,
   record: ManifestRecord,
   tags: readonly string[],
+  immutableTags: readonly string[],
 ): Promise<PutManifestResult> {
   const repoId = await ensureRepository(client, repo);
   // FOR SHARE holds the rows until COMMIT: an unlinkBlob or deleteManifest in flight either finished
@@ -166,13 +167,23 @@ async function putManifestIn(
     // Sorted and deduplicated: two pushes locking the same tags in the same order cannot deadlock,
     // and one statement may not update a row twice.
     const sorted = [...new Set(tags)].sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b)));
+    // An immutable tag is inserted but never updated. A conflicting row, even one a concurrent push
+    // inserted and committed while this statement waited on the unique index, is left as it is yet
+    // locked until COMMIT; the SELECT below (a new snapshot) then sees what it points at.
     await client.query(
       `INSERT INTO tags (repository_id, name, digest, updated_at)
        SELECT $1, t.name, $2, $3 FROM unnest($4::text[]) WITH ORDINALITY AS t(name, n) ORDER BY t.n
        ON CONFLICT (repository_id, name) DO UPDATE SET digest = excluded.digest, updated_at = excluded.updated_at
-       WHERE tags.digest <> excluded.digest`,
-      [repoId, record.digest, now, sorted],
+       WHERE tags.digest <> excluded.digest AND tags.name <> ALL($5::text[])`,
+      [repoId, record.digest, now, sorted, immutableTags],
     );
+    if (immutableTags.length > 0) {
+      const moved = await client.query<{ name: string }>(
+        "SELECT name FROM tags WHERE repository_id = $1 AND name = ANY($2::text[]) AND digest <> $3 ORDER BY name LIMIT 1",
+        [repoId, immutableTags, record.digest],
+      );
+      if (moved.rows[0]) throw new MissingReference({ ok: false, immutableTag: moved.rows[0].name });
+    }
   }
   return { ok: true, created };
 }
@@ -234,9 +245,9 @@ export async function createPostgresMetadataStore(options: PostgresMetadataStore
     async unlinkBlob(repo, digest) {
       return changesAny(`DELETE FROM repository_blobs WHERE repository_id = ${REPO_ID} AND digest = $2`, [repo, digest]);
     },
-    async putManifest(repo, record, tags) {
+    async putManifest(repo, record, tags, options) {
       try {
-        return await transaction(pool, (client) => putManifestIn(client, repo, record, tags));
+        return await transaction(pool, (client) => putManifestIn(client, repo, record, tags, options?.immutableTags ?? []));
       } catch (err) {
         if (err instanceof MissingReference) return err.result;
         throw err;

@@ -59,6 +59,7 @@ export function createSqliteMetadataStore(options: SqliteMetadataStoreOptions): 
        ON CONFLICT (repository_id, name) DO UPDATE SET digest = excluded.digest, updated_at = excluded.updated_at
        WHERE tags.digest <> excluded.digest`,
     ),
+    tagDigest: db.prepare<[number, string], { digest: string }>("SELECT digest FROM tags WHERE repository_id = ? AND name = ?"),
     getManifest: db.prepare<[string, string], ManifestRow>(
       `SELECT m.digest, m.media_type, m.content, m.subject, m.created_at FROM manifests m
        JOIN repositories r ON r.id = m.repository_id WHERE r.name = ? AND m.digest = ?`,
@@ -121,7 +122,7 @@ export function createSqliteMetadataStore(options: SqliteMetadataStoreOptions): 
   });
 
   const putManifest = db.transaction(
-    (repo: string, record: ManifestRecord, tags: readonly string[]): PutManifestResult => {
+    (repo: string, record: ManifestRecord, tags: readonly string[], immutableTags: readonly string[]): PutManifestResult => {
       // Checked before the repository is created, so a refused push writes nothing at all.
       const existing = q.repoId.get(repo)?.id ?? -1;
       for (const digest of record.blobs) {
@@ -129,6 +130,11 @@ export function createSqliteMetadataStore(options: SqliteMetadataStoreOptions): 
       }
       for (const digest of record.children) {
         if (!q.hasManifest.get(existing, digest)) return { ok: false, missingManifest: digest };
+      }
+      // Inside the IMMEDIATE transaction, so no other writer can create or move the tag meanwhile.
+      for (const tag of immutableTags) {
+        const current = q.tagDigest.get(existing, tag)?.digest;
+        if (current !== undefined && current !== record.digest) return { ok: false, immutableTag: tag };
       }
       const repoId = existing === -1 ? ensureRepo(repo) : existing;
       const now = Date.now();
@@ -178,8 +184,8 @@ export function createSqliteMetadataStore(options: SqliteMetadataStoreOptions): 
     async unlinkBlob(repo, digest) {
       return q.unlink.run(repo, digest).changes > 0;
     },
-    async putManifest(repo, record, tags) {
-      return putManifest.immediate(repo, record, tags);
+    async putManifest(repo, record, tags, options) {
+      return putManifest.immediate(repo, record, tags, options?.immutableTags ?? []);
     },
     async getManifest(repo, digest) {
       const row = q.getManifest.get(repo, digest);
