@@ -95,11 +95,8 @@ export function createManifests(
   /** Artifacts use the 2-byte empty JSON as config; Berth supplies it rather than fail clients that skip it. */
   async function ensureEmptyJson(repo: string): Promise<void> {
     if (await metadata.getBlobLink(repo, EMPTY_JSON_DIGEST)) return;
-    if (!(await blobs.stat(EMPTY_JSON_DIGEST))) {
-      await uploads.putWhole(repo, EMPTY_JSON_DIGEST, Readable.from([EMPTY_JSON]));
-      return;
-    }
-    await uploads.link(repo, { digest: EMPTY_JSON_DIGEST, size: EMPTY_JSON.length });
+    if (await uploads.linkExisting(repo, EMPTY_JSON_DIGEST)) return;
+    await uploads.putWhole(repo, EMPTY_JSON_DIGEST, Readable.from([EMPTY_JSON]));
   }
 
   return {

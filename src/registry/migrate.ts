@@ -74,24 +74,30 @@ export async function migrateRegistry(
   }
   onProgress(report);
 
-  async function copyBlob(digest: Digest): Promise<void> {
-    if (await target.blobStore.stat(digest)) {
-      report.blobsPresent++;
-      return;
-    }
+  /** Copies a blob unless the target holds it, and links it to `repo`, under a claim like an upload's. */
+  async function copyBlob(repo: string, digest: Digest, size: number): Promise<void> {
     const id = `migrate-${randomUUID()}`;
     const now = Date.now();
-    // A session keeps a running server's upload purge away from the staged bytes.
+    // A session keeps a running server's upload purge away from the staged bytes, and carries the claim.
     await target.metadataStore.createUpload({ id, repository: "_migrate", algorithm: digestAlgorithm(digest), createdAt: now, updatedAt: now });
     try {
-      const hash = createDigester(digestAlgorithm(digest));
-      const hashing = hashingStream(hash);
-      const feeding = pipeline(await source.blobStore.read(digest), hashing);
-      await Promise.all([target.blobStore.appendUpload(id, 0, hashing), feeding]);
-      const actual = formatDigest(digestAlgorithm(digest), hash.digest("hex"));
-      if (actual !== digest) throw new Error(`source blob ${digest} does not match its digest (read ${actual})`);
-      await target.blobStore.commitUpload(id, digest);
-      report.blobsCopied++;
+      // Claimed first: from here no sweep on the target can delete these bytes, present or copied.
+      for (let attempt = 0; !(await target.metadataStore.claimBlob(id, digest, size)); attempt++) {
+        if (attempt >= 600) throw new Error(`blob ${digest} is being deleted by garbage collection on the target`);
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      if (await target.blobStore.stat(digest)) report.blobsPresent++;
+      else {
+        const hash = createDigester(digestAlgorithm(digest));
+        const hashing = hashingStream(hash);
+        const feeding = pipeline(await source.blobStore.read(digest), hashing);
+        await Promise.all([target.blobStore.appendUpload(id, 0, hashing), feeding]);
+        const actual = formatDigest(digestAlgorithm(digest), hash.digest("hex"));
+        if (actual !== digest) throw new Error(`source blob ${digest} does not match its digest (read ${actual})`);
+        await target.blobStore.commitUpload(id, digest);
+        report.blobsCopied++;
+      }
+      if ((await target.metadataStore.linkBlob(repo, digest)) === undefined) throw new Error(`blob ${digest} vanished while claimed`);
     } finally {
       await target.blobStore.deleteUpload(id);
       await target.metadataStore.deleteUpload(id);
@@ -139,8 +145,7 @@ export async function migrateRegistry(
   for await (const repo of pages(repositories, (r) => r)) {
     for await (const link of links(repo)) {
       try {
-        await copyBlob(link.digest);
-        await target.metadataStore.linkBlob(repo, link.digest, link.size);
+        await copyBlob(repo, link.digest, link.size);
       } catch (err) {
         report.problems.push(`${repo}@${link.digest}: ${(err as Error).message}`);
       }

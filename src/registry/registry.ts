@@ -1,6 +1,7 @@
 import type { BlobStore } from "../storage/blob-store.js";
 import type { MetadataStore } from "../storage/metadata-store.js";
 import { createBlobs, type Blobs } from "./blobs.js";
+import { createGarbageCollector, type GarbageCollector } from "./gc.js";
 import { createListing, type Listing } from "./listing.js";
 import { createManifests, type Manifests } from "./manifests.js";
 import { DEFAULT_REGISTRY_OPTIONS, type RegistryOptions } from "./options.js";
@@ -17,6 +18,9 @@ export interface Registry {
   readonly uploads: Uploads;
   readonly manifests: Manifests;
   readonly listing: Listing;
+  readonly gc: GarbageCollector;
+  /** The stores underneath, for maintenance that works below the registry's rules (migration, checks). */
+  readonly stores: { readonly blobStore: BlobStore; readonly metadataStore: MetadataStore };
   /** Checks both stores answer (for `/readyz`). */
   ping(): Promise<void>;
   close(): Promise<void>;
@@ -37,6 +41,8 @@ export function createRegistry({ blobStore, metadataStore, options: overrides }:
     uploads,
     manifests: createManifests(blobStore, metadataStore, uploads, options),
     listing: createListing(metadataStore, options),
+    gc: createGarbageCollector(blobStore, metadataStore, uploads),
+    stores: { blobStore, metadataStore },
     async ping() {
       await Promise.all([blobStore.ping(), metadataStore.ping()]);
     },

@@ -7,6 +7,8 @@ import { isValidName } from "../oci/reference.js";
 import { uploadRangeHeader, type ByteRange } from "../oci/range.js";
 import type { BlobStore } from "../storage/blob-store.js";
 import type { MetadataStore, UploadSession } from "../storage/metadata-store.js";
+import { setTimeout as delay } from "node:timers/promises";
+import { finishAbandonedDeletes } from "./gc-sweep.js";
 import { createHashCache, hashingStream } from "./hash-cache.js";
 import type { RegistryOptions } from "./options.js";
 
@@ -38,9 +40,12 @@ export interface Uploads {
   cancel(repo: string, id: string): Promise<void>;
   /** Cancels uploads idle for longer than the expiry and removes staged data no session owns. */
   purgeStale(now?: number): Promise<number>;
-  /** Links a blob already committed in the BlobStore to `repo`. */
-  link(repo: string, blob: CommittedBlob): Promise<void>;
+  /** Links a blob the registry holds (in any repository) to `repo`; resolves undefined when it holds none. */
+  linkExisting(repo: string, digest: Digest): Promise<CommittedBlob | undefined>;
 }
+
+/** How long committing an upload waits for a sweep deleting the same digest before giving up. */
+const CLAIM_WAIT_MS = 60_000;
 
 export function createUploads(blobs: BlobStore, metadata: MetadataStore, options: RegistryOptions): Uploads {
   const hashes = createHashCache();
@@ -76,6 +81,32 @@ export function createUploads(blobs: BlobStore, metadata: MetadataStore, options
     hashes.forget(id);
     await blobs.deleteUpload(id);
     await metadata.deleteUpload(id);
+  }
+
+  /**
+   * Claims `digest` for the upload, waiting while a sweep deletes the same digest. When no sweep
+   * holds the GC lock, the deletion it left behind (it died) is finished here, under that lock.
+   */
+  async function claimForCommit(id: string, digest: Digest, size: number): Promise<void> {
+    const deadline = Date.now() + CLAIM_WAIT_MS;
+    for (let pause = 10; ; pause = Math.min(pause * 2, 500)) {
+      if (await metadata.claimBlob(id, digest, size)) return;
+      if (await finishAbandonedDeletes(blobs, metadata)) continue;
+      if (Date.now() > deadline) {
+        throw new RegistryError("UNAVAILABLE", "garbage collection is deleting this blob; retry the upload", { digest });
+      }
+      await delay(pause);
+    }
+  }
+
+  async function linkExisting(repo: string, digest: Digest): Promise<CommittedBlob | undefined> {
+    // Link first, then look at the bytes: once linked, no sweep can take them away. A live row
+    // whose bytes never landed (its upload died between claim and commit) is not a blob to mount.
+    const size = await metadata.linkBlob(repo, digest);
+    if (size === undefined) return undefined;
+    if ((await blobs.stat(digest)) !== undefined) return { digest, size };
+    await metadata.unlinkBlob(repo, digest);
+    return undefined;
   }
 
   async function create(repo: string, algorithm: DigestAlgorithm): Promise<UploadSession> {
@@ -121,12 +152,15 @@ export function createUploads(blobs: BlobStore, metadata: MetadataStore, options
         actual,
       });
     }
+    // The claim keeps any sweep off this digest from before the bytes land until the link holds it.
+    await claimForCommit(s.id, digest, state.size);
     await blobs.commitUpload(s.id, digest);
-    const blob = { digest, size: state.size };
-    await metadata.linkBlob(repo, digest, state.size);
+    if ((await metadata.linkBlob(repo, digest)) === undefined) {
+      throw new Error(`blob ${digest} lost its row while claimed by upload ${s.id}`);
+    }
     hashes.forget(s.id);
     await metadata.deleteUpload(s.id);
-    return blob;
+    return { digest, size: state.size };
   }
 
   return {
@@ -139,10 +173,8 @@ export function createUploads(blobs: BlobStore, metadata: MetadataStore, options
       let size: number | undefined;
       if (from !== undefined && isValidName(from)) size = (await metadata.getBlobLink(from, digest))?.size;
       if (size === undefined && options.anonymousMount) size = (await metadata.getBlob(digest))?.size;
-      if (size !== undefined && (await blobs.stat(digest)) !== undefined) {
-        await metadata.linkBlob(repo, digest, size);
-        return { mounted: true, blob: { digest, size } };
-      }
+      const blob = size === undefined ? undefined : await linkExisting(repo, digest);
+      if (blob) return { mounted: true, blob };
       const s = await create(repo, algorithm);
       return { mounted: false, upload: { id: s.id, size: 0 } };
     },
@@ -202,8 +234,6 @@ export function createUploads(blobs: BlobStore, metadata: MetadataStore, options
       return purged;
     },
 
-    async link(repo, blob) {
-      await metadata.linkBlob(repo, blob.digest, blob.size);
-    },
+    linkExisting,
   };
 }

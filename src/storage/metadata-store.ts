@@ -1,4 +1,5 @@
 import type { Digest, DigestAlgorithm } from "../oci/digest.js";
+import type { LifecycleStore } from "./lifecycle-store.js";
 
 /**
  * Everything about the registry except blob bytes: repositories, which blobs each repository
@@ -10,15 +11,10 @@ import type { Digest, DigestAlgorithm } from "../oci/digest.js";
  * Listing methods take a page: entries strictly after `last` in byte-wise lexical order, at
  * most `limit` of them.
  */
-export interface MetadataStore {
+export interface MetadataStore extends LifecycleStore {
   repositoryExists(name: string): Promise<boolean>;
   listRepositories(page: Page): Promise<string[]>;
 
-  /**
-   * Records that `digest` (committed in the BlobStore, `size` bytes) belongs to repository `repo`,
-   * creating the repository on first use. Idempotent.
-   */
-  linkBlob(repo: string, digest: Digest, size: number): Promise<void>;
   /** The blob's size when `repo` links it, else undefined. */
   getBlobLink(repo: string, digest: Digest): Promise<{ size: number } | undefined>;
   /** The blob's size when any repository links it (or linked it and GC has not swept it yet). */

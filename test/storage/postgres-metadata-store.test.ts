@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { addBlob } from "../helpers/store.js";
 import { randomUUID } from "node:crypto";
 import { setTimeout as sleep } from "node:timers/promises";
 import { describe, it } from "node:test";
@@ -9,10 +10,11 @@ import { POSTGRES_MIGRATIONS } from "../../src/storage/drivers/postgres-schema.j
 import { createSqliteMetadataStore } from "../../src/storage/drivers/sqlite-metadata-store.js";
 import type { ManifestRecord, MetadataStore } from "../../src/storage/metadata-store.js";
 import { createTestDatabase, skipUnlessPostgres } from "../helpers/services.js";
+import { describeLifecycleContract } from "./lifecycle-store-contract.js";
 import { describeMetadataStoreContract } from "./metadata-store-contract.js";
 
 describe("postgres", { skip: skipUnlessPostgres() }, () => {
-  describeMetadataStoreContract("postgres", async () => {
+  const create = async () => {
     const db = await createTestDatabase();
     try {
       return { store: await createPostgresMetadataStore({ url: db.url }), cleanup: db.drop };
@@ -20,7 +22,9 @@ describe("postgres", { skip: skipUnlessPostgres() }, () => {
       await db.drop();
       throw err;
     }
-  });
+  };
+  describeMetadataStoreContract("postgres", create);
+  describeLifecycleContract("postgres", create);
 });
 
 const IMAGE = "application/vnd.oci.image.manifest.v1+json";
@@ -120,7 +124,7 @@ describe("postgres MetadataStore", { skip: skipUnlessPostgres() }, () => {
     await withDatabase(async (_url, open) => {
       const nodes = [await open(4), await open(4)];
       const layer = digestOf("shared-layer");
-      await nodes[0]!.linkBlob("race/app", layer, 7);
+      await addBlob(nodes[0]!, "race/app", layer, 7);
       const records = Array.from({ length: 20 }, (_, i) => manifest(`race-${i}`, [layer]));
       const results = await Promise.all(
         records.map((r, i) => nodes[i % 2]!.putManifest("race/app", r, ["latest", `v${i}`])),
@@ -140,7 +144,7 @@ describe("postgres MetadataStore", { skip: skipUnlessPostgres() }, () => {
     await withDatabase(async (_url, open) => {
       const nodes = [await open(4), await open(4)];
       const layer = digestOf("same-layer");
-      await nodes[0]!.linkBlob("same/app", layer, 1);
+      await addBlob(nodes[0]!, "same/app", layer, 1);
       const record = manifest("same", [layer]);
       const results = await Promise.all(
         Array.from({ length: 10 }, (_, i) => nodes[i % 2]!.putManifest("same/app", record, ["t"])),
@@ -155,7 +159,7 @@ describe("postgres MetadataStore", { skip: skipUnlessPostgres() }, () => {
     await withDatabase(async (url, open) => {
       const nodes = [await open(5), await open(5)];
       const digests = Array.from({ length: 10 }, (_, i) => digestOf(`fresh-${i % 6}`));
-      await Promise.all(digests.map((d, i) => nodes[i % 2]!.linkBlob("fresh/repo", d, i % 6)));
+      await Promise.all(digests.map((d, i) => addBlob(nodes[i % 2]!, "fresh/repo", d, i % 6)));
       const repos = await sql<{ id: number }>(url, "SELECT id FROM repositories WHERE name = 'fresh/repo'");
       assert.equal(repos.length, 1);
       for (const [i, d] of digests.entries()) {
@@ -173,7 +177,7 @@ describe("postgres MetadataStore", { skip: skipUnlessPostgres() }, () => {
       try {
         for (const s of [store, sqlite]) {
           await s.putManifest("ord/x", manifest("ord"), tags);
-          for (const [i, repo] of repos.entries()) await s.linkBlob(repo, digestOf(`ord-${i}`), 1);
+          for (const [i, repo] of repos.entries()) await addBlob(s, repo, digestOf(`ord-${i}`), 1);
         }
         const expected = byteOrder(tags);
         assert.deepEqual(await store.listTags("ord/x", { limit: 100 }), expected);
@@ -212,7 +216,7 @@ describe("postgres MetadataStore", { skip: skipUnlessPostgres() }, () => {
     await withDatabase(async (url, open) => {
       const store = await open(2);
       const layer = digestOf("locked-layer");
-      await store.linkBlob("lock/app", layer, 3);
+      await addBlob(store, "lock/app", layer, 3);
       const child = manifest("locked-child");
       await store.putManifest("lock/app", child, []);
       const other = new pg.Client({ connectionString: url });
@@ -281,7 +285,7 @@ describe("postgres MetadataStore", { skip: skipUnlessPostgres() }, () => {
     await withDatabase(async (_url, open) => {
       const store = await open(1);
       const big = 5 * 1024 ** 3;
-      await store.linkBlob("big/app", digestOf("big"), big);
+      await addBlob(store, "big/app", digestOf("big"), big);
       assert.deepEqual(await store.getBlob(digestOf("big")), { size: big });
       const record = manifest("big", [digestOf("big")]);
       await store.putManifest("big/app", record, []);

@@ -1,5 +1,7 @@
 import type pg from "pg";
 import { openPool } from "./postgres-pool.js";
+import { createPostgresLifecycle } from "./postgres-lifecycle.js";
+import { ATTEMPTS, ensureRepository, transaction } from "./postgres-tx.js";
 import type { Digest } from "../../oci/digest.js";
 import type {
   ManifestRecord,
@@ -18,9 +20,6 @@ export interface PostgresMetadataStoreOptions {
 
 /** Session advisory lock key ("berth" in ASCII) that serialises migrations across Berth nodes. */
 const MIGRATION_LOCK_KEY = "422608794728";
-/** deadlock_detected, serialization_failure: the transaction was rolled back whole and can simply run again. */
-const RETRYABLE = new Set(["40P01", "40001"]);
-const ATTEMPTS = 3;
 
 
 
@@ -38,51 +37,6 @@ class MissingReference extends Error {
 const MANIFEST_COLUMNS = "m.digest, m.media_type, m.content, m.subject, m.created_at";
 const UPLOAD_COLUMNS = "id, repository, algorithm, created_at, updated_at";
 const REPO_ID = "(SELECT id FROM repositories WHERE name = $1)";
-
-/**
- * Runs `fn` between BEGIN and COMMIT on one pooled connection, rolling back when it throws, and
- * running it again (up to ATTEMPTS times) when PostgreSQL aborted it for a deadlock.
- */
-async function transaction<T>(pool: pg.Pool, fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
-  for (let attempt = 1; ; attempt++) {
-    const client = await pool.connect();
-    let broken: Error | undefined;
-    try {
-      await client.query("BEGIN");
-      const result = await fn(client);
-      await client.query("COMMIT");
-      return result;
-    } catch (err) {
-      try {
-        await client.query("ROLLBACK");
-      } catch (rollbackError) {
-        broken = rollbackError as Error;
-      }
-      const code = (err as { code?: unknown }).code;
-      if (attempt < ATTEMPTS && typeof code === "string" && RETRYABLE.has(code)) continue;
-      throw err;
-    } finally {
-      // A connection that could not roll back is in an unknown state: destroy it rather than pool it.
-      client.release(broken);
-    }
-  }
-}
-
-
-/** The repository's id, creating it when absent; safe when other nodes create the same name at once. */
-async function ensureRepository(client: pg.PoolClient, name: string): Promise<number> {
-  const existing = await client.query<{ id: number }>("SELECT id FROM repositories WHERE name = $1", [name]);
-  if (existing.rows[0]) return existing.rows[0].id;
-  const inserted = await client.query<{ id: number }>(
-    "INSERT INTO repositories (name, created_at) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING RETURNING id",
-    [name, Date.now()],
-  );
-  if (inserted.rows[0]) return inserted.rows[0].id;
-  // Lost the race: the INSERT waited for the winner to commit, and this new statement sees its row.
-  const winner = await client.query<{ id: number }>("SELECT id FROM repositories WHERE name = $1", [name]);
-  if (!winner.rows[0]) throw new Error(`repository ${name} vanished while being created`);
-  return winner.rows[0].id;
-}
 
 /** The first of `wanted` not among `found`, in `wanted` order. */
 function firstMissing(wanted: readonly Digest[], found: { digest: string }[]): Digest | undefined {
@@ -207,6 +161,7 @@ export async function createPostgresMetadataStore(options: PostgresMetadataStore
   const changesAny = async (text: string, values: unknown[]) => ((await pool.query(text, values)).rowCount ?? 0) > 0;
 
   return {
+    ...createPostgresLifecycle(pool),
     async repositoryExists(name) {
       return (await firstRow("SELECT 1 FROM repositories WHERE name = $1", [name])) !== undefined;
     },
@@ -217,21 +172,6 @@ export async function createPostgresMetadataStore(options: PostgresMetadataStore
       );
       return rows.map((r) => r.name);
     },
-    async linkBlob(repo, digest, size) {
-      // The repository first, as in putManifest: every transaction takes its locks in the same order.
-      await transaction(pool, async (client) => {
-        const repoId = await ensureRepository(client, repo);
-        const now = Date.now();
-        await client.query(
-          "INSERT INTO blobs (digest, size, created_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
-          [digest, size, now],
-        );
-        await client.query(
-          "INSERT INTO repository_blobs (repository_id, digest, created_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
-          [repoId, digest, now],
-        );
-      });
-    },
     async getBlobLink(repo, digest) {
       return firstRow<{ size: number }>(
         `SELECT b.size FROM repository_blobs rb JOIN blobs b ON b.digest = rb.digest
@@ -240,7 +180,7 @@ export async function createPostgresMetadataStore(options: PostgresMetadataStore
       );
     },
     async getBlob(digest) {
-      return firstRow<{ size: number }>("SELECT size FROM blobs WHERE digest = $1", [digest]);
+      return firstRow<{ size: number }>("SELECT size FROM blobs WHERE digest = $1 AND state = 'live'", [digest]);
     },
     async unlinkBlob(repo, digest) {
       return changesAny(`DELETE FROM repository_blobs WHERE repository_id = ${REPO_ID} AND digest = $2`, [repo, digest]);

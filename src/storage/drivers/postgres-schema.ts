@@ -80,4 +80,11 @@ export const POSTGRES_MIGRATIONS: readonly string[] = [
   );
   CREATE INDEX uploads_updated ON uploads(updated_at, id);
   `,
+  // 2: garbage collection (see sqlite-schema.ts); the sweep lock is an advisory lock, not a table.
+  `
+  ALTER TABLE blobs ADD COLUMN state TEXT NOT NULL DEFAULT 'live' CHECK (state IN ('live', 'deleting'));
+  ALTER TABLE uploads ADD COLUMN claim TEXT COLLATE "C";
+  CREATE INDEX uploads_claim ON uploads(claim) WHERE claim IS NOT NULL;
+  ALTER TABLE tags ADD COLUMN pulled_at BIGINT;
+  `,
 ];

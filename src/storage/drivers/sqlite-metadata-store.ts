@@ -5,6 +5,7 @@ import type {
   MetadataStore,
   PutManifestResult,
 } from "../metadata-store.js";
+import { createSqliteLifecycle } from "./sqlite-lifecycle.js";
 import { SQLITE_MIGRATIONS } from "./sqlite-schema.js";
 import { toManifest, toReferrer, toUpload, type ManifestRow, type UploadRow } from "./sql-rows.js";
 
@@ -29,11 +30,7 @@ export function createSqliteMetadataStore(options: SqliteMetadataStoreOptions): 
     listRepos: db.prepare<[string, number], { name: string }>(
       "SELECT name FROM repositories WHERE name > ? ORDER BY name LIMIT ?",
     ),
-    insertBlob: db.prepare("INSERT INTO blobs (digest, size, created_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING"),
-    getBlob: db.prepare<[string], { size: number }>("SELECT size FROM blobs WHERE digest = ?"),
-    link: db.prepare(
-      "INSERT INTO repository_blobs (repository_id, digest, created_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
-    ),
+    getBlob: db.prepare<[string], { size: number }>("SELECT size FROM blobs WHERE digest = ? AND state = 'live'"),
     getLink: db.prepare<[string, string], { size: number }>(
       `SELECT b.size FROM repository_blobs rb JOIN repositories r ON r.id = rb.repository_id
        JOIN blobs b ON b.digest = rb.digest WHERE r.name = ? AND rb.digest = ?`,
@@ -115,12 +112,6 @@ export function createSqliteMetadataStore(options: SqliteMetadataStoreOptions): 
     return q.repoId.get(name)!.id;
   };
 
-  const linkBlob = db.transaction((repo: string, digest: string, size: number) => {
-    const now = Date.now();
-    q.insertBlob.run(digest, size, now);
-    q.link.run(ensureRepo(repo), digest, now);
-  });
-
   const putManifest = db.transaction(
     (repo: string, record: ManifestRecord, tags: readonly string[], immutableTags: readonly string[]): PutManifestResult => {
       // Checked before the repository is created, so a refused push writes nothing at all.
@@ -166,14 +157,12 @@ export function createSqliteMetadataStore(options: SqliteMetadataStoreOptions): 
   });
 
   return {
+    ...createSqliteLifecycle(db, ensureRepo),
     async repositoryExists(name) {
       return q.repoId.get(name) !== undefined;
     },
     async listRepositories(page) {
       return q.listRepos.all(page.last ?? "", page.limit).map((r) => r.name);
-    },
-    async linkBlob(repo, digest, size) {
-      linkBlob(repo, digest, size);
     },
     async getBlobLink(repo, digest) {
       return q.getLink.get(repo, digest);

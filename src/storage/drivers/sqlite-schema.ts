@@ -61,4 +61,19 @@ export const SQLITE_MIGRATIONS: readonly string[] = [
   ) WITHOUT ROWID;
   CREATE INDEX uploads_updated ON uploads(updated_at);
   `,
+  // 2: garbage collection. A blob row is `live` or `deleting` (a sweep owns it); an upload claims
+  // the digest it is about to commit; `locks` lets one process at a time sweep; tags record pulls.
+  `
+  ALTER TABLE blobs ADD COLUMN state TEXT NOT NULL DEFAULT 'live' CHECK (state IN ('live', 'deleting'));
+  ALTER TABLE uploads ADD COLUMN claim TEXT;
+  CREATE INDEX uploads_claim ON uploads(claim) WHERE claim IS NOT NULL;
+  ALTER TABLE tags ADD COLUMN pulled_at INTEGER;
+  CREATE TABLE locks (
+    name TEXT PRIMARY KEY,
+    holder TEXT NOT NULL,
+    host TEXT NOT NULL,
+    pid INTEGER NOT NULL,
+    acquired_at INTEGER NOT NULL
+  ) WITHOUT ROWID;
+  `,
 ];

@@ -1,0 +1,235 @@
+import type { Digest } from "../oci/digest.js";
+import type { BlobStore } from "../storage/blob-store.js";
+import type { ManifestNode } from "../storage/lifecycle-store.js";
+import type { MetadataStore } from "../storage/metadata-store.js";
+import { GC_LOCK, finishDeleting, sweepBlobs } from "./gc-sweep.js";
+import type { Uploads } from "./uploads.js";
+
+export interface GcOptions {
+  /** Report what would be deleted and delete nothing. */
+  dryRun?: boolean;
+  /** Whether manifests no tag, index or live subject reaches are deleted in `repo`. */
+  deleteUntagged?: (repo: string) => boolean;
+  /** `delete` removes referrers whose subject is not in the repository (after the grace period). */
+  orphanReferrers?: "keep" | "delete";
+  /**
+   * Manifests stored and blob links made within this many ms are kept even when unreferenced: a
+   * client pushes layers, then an index's children, before the manifest that references them.
+   */
+  graceMs: number;
+  /** When another sweep holds the lock: wait for it (true) or skip this run (false, default). */
+  wait?: boolean;
+  onProgress?: (event: GcProgress) => void;
+}
+
+export interface GcProgress {
+  phase: "uploads" | "manifests" | "links" | "blobs";
+  /** Repositories done (manifests, links) or blobs deleted so far (blobs). */
+  done: number;
+  total?: number;
+}
+
+export interface GcItem {
+  repository?: string;
+  digest: Digest;
+  size?: number;
+}
+
+export interface GcReport {
+  dryRun: boolean;
+  /** Set when another sweep held the lock and this run did nothing. */
+  skipped?: string;
+  startedAt: string;
+  durationMs: number;
+  repositories: number;
+  uploadsPurged: number;
+  manifestsDeleted: number;
+  linksRemoved: number;
+  blobsDeleted: number;
+  bytesReclaimed: number;
+  /** What went (or would go), the first ITEM_LIMIT of each kind; counts above are exact. */
+  manifests: GcItem[];
+  blobs: GcItem[];
+  truncated: boolean;
+}
+
+export interface GarbageCollector {
+  run(options: GcOptions): Promise<GcReport>;
+}
+
+const ITEM_LIMIT = 1000;
+const PAGE = 1000;
+
+/** Manifests of one repository that the mark phase reaches. */
+export function markReachable(nodes: readonly ManifestNode[], keep: (node: ManifestNode, present: (d: Digest) => boolean) => boolean): Set<Digest> {
+  const byDigest = new Map(nodes.map((n) => [n.digest, n]));
+  const referrers = new Map<Digest, ManifestNode[]>();
+  for (const n of nodes) {
+    if (n.subject) referrers.set(n.subject, [...(referrers.get(n.subject) ?? []), n]);
+  }
+  const present = (d: Digest) => byDigest.has(d);
+  const marked = new Set<Digest>();
+  const stack = nodes.filter((n) => keep(n, present));
+  while (stack.length > 0) {
+    const n = stack.pop()!;
+    if (marked.has(n.digest)) continue;
+    marked.add(n.digest);
+    for (const child of n.children) {
+      const c = byDigest.get(child);
+      if (c) stack.push(c);
+    }
+    stack.push(...(referrers.get(n.digest) ?? []));
+  }
+  return marked;
+}
+
+export function createGarbageCollector(blobs: BlobStore, metadata: MetadataStore, uploads: Uploads): GarbageCollector {
+  async function all<T>(list: (last: string | undefined) => Promise<T[]>, key: (item: T) => string): Promise<T[]> {
+    const out: T[] = [];
+    for (let last: string | undefined; ; ) {
+      const page = await list(last);
+      out.push(...page);
+      if (page.length < PAGE) return out;
+      last = key(page[page.length - 1]!);
+    }
+  }
+
+  return {
+    async run(options) {
+      const started = Date.now();
+      const dryRun = options.dryRun ?? false;
+      const report: GcReport = {
+        dryRun,
+        startedAt: new Date(started).toISOString(),
+        durationMs: 0,
+        repositories: 0,
+        uploadsPurged: 0,
+        manifestsDeleted: 0,
+        linksRemoved: 0,
+        blobsDeleted: 0,
+        bytesReclaimed: 0,
+        manifests: [],
+        blobs: [],
+        truncated: false,
+      };
+      const progress = options.onProgress ?? (() => {});
+      const note = (list: GcItem[], item: GcItem) => {
+        if (list.length < ITEM_LIMIT) list.push(item);
+        else report.truncated = true;
+      };
+
+      let lock = await metadata.tryLock(GC_LOCK);
+      while (!lock && options.wait) {
+        await new Promise((r) => setTimeout(r, 250));
+        lock = await metadata.tryLock(GC_LOCK);
+      }
+      if (!lock) return { ...report, skipped: "another garbage collection is running" };
+
+      try {
+        const cutoff = started - options.graceMs;
+        if (!dryRun) {
+          for (const b of await finishDeleting(blobs, metadata)) {
+            report.blobsDeleted++;
+            report.bytesReclaimed += b.size;
+            note(report.blobs, { digest: b.digest, size: b.size });
+          }
+          progress({ phase: "uploads", done: 0 });
+          report.uploadsPurged = await uploads.purgeStale();
+        }
+
+        // Dry run: what the real run would remove, to decide which blobs would end up unreferenced.
+        const doomedLinks = new Set<string>();
+        const doomedManifests = new Set<string>();
+        const touched = new Set<Digest>();
+
+        const repos = await all((last) => metadata.listRepositories({ ...(last ? { last } : {}), limit: PAGE }), (r) => r);
+        report.repositories = repos.length;
+        for (const [i, repo] of repos.entries()) {
+          const nodes = await all(
+            (last) => metadata.listManifestNodes(repo, { ...(last ? { last } : {}), limit: PAGE }),
+            (n) => n.digest,
+          );
+          const keepUntagged = !(options.deleteUntagged?.(repo) ?? false);
+          const marked = markReachable(nodes, (n, present) => {
+            if (n.tagged || n.createdAt >= cutoff) return true;
+            const orphan = n.subject !== undefined && !present(n.subject);
+            if (orphan) return options.orphanReferrers === "keep";
+            return keepUntagged;
+          });
+          const doomed = nodes.filter((n) => !marked.has(n.digest));
+          if (dryRun) {
+            for (const n of doomed) {
+              report.manifestsDeleted++;
+              note(report.manifests, { repository: repo, digest: n.digest });
+              doomedManifests.add(`${repo}@${n.digest}`);
+              for (const b of n.blobs) touched.add(b);
+            }
+          } else {
+            // Parents and subjects go first; a child or referrer refused this pass goes in the next.
+            let pending = doomed;
+            while (pending.length > 0) {
+              const refused: ManifestNode[] = [];
+              for (const n of pending) {
+                if (await metadata.deleteManifestIfUnreachable(repo, n.digest, cutoff)) {
+                  report.manifestsDeleted++;
+                  note(report.manifests, { repository: repo, digest: n.digest });
+                } else refused.push(n);
+              }
+              if (refused.length === pending.length) break;
+              pending = refused;
+            }
+          }
+          progress({ phase: "manifests", done: i + 1, total: repos.length });
+
+          const live = new Set<Digest>();
+          for (const n of nodes) if (marked.has(n.digest)) for (const b of n.blobs) live.add(b);
+          const links = await all((last) => metadata.listLinks(repo, { ...(last ? { last } : {}), limit: PAGE }), (l) => l.digest);
+          for (const link of links) {
+            if (live.has(link.digest) || link.createdAt >= cutoff) continue;
+            if (dryRun) {
+              report.linksRemoved++;
+              doomedLinks.add(`${repo}@${link.digest}`);
+              touched.add(link.digest);
+            } else if (await metadata.unlinkIfUnreferenced(repo, link.digest, cutoff)) {
+              report.linksRemoved++;
+            }
+          }
+          progress({ phase: "links", done: i + 1, total: repos.length });
+        }
+
+        if (dryRun) {
+          const unreferenced = await all((last) => metadata.listUnreferencedBlobs({ ...(last ? { last } : {}), limit: PAGE }), (b) => b.digest);
+          const doomedBlobs = new Map(unreferenced.map((b) => [b.digest, b.size]));
+          for (const digest of touched) {
+            if (doomedBlobs.has(digest)) continue;
+            const users = await metadata.blobUsers(digest);
+            const gone =
+              !users.claimed &&
+              users.links.every((l) => doomedLinks.has(`${l.repository}@${digest}`)) &&
+              users.references.every((r) => doomedManifests.has(`${r.repository}@${r.manifest}`));
+            const size = gone ? (await metadata.getBlob(digest))?.size : undefined;
+            if (size !== undefined) doomedBlobs.set(digest, size);
+          }
+          for (const [digest, size] of doomedBlobs) {
+            report.blobsDeleted++;
+            report.bytesReclaimed += size;
+            note(report.blobs, { digest, size });
+          }
+        } else {
+          await sweepBlobs(blobs, metadata, (deleted) => {
+            for (const b of deleted) {
+              report.blobsDeleted++;
+              report.bytesReclaimed += b.size;
+              note(report.blobs, { digest: b.digest, size: b.size });
+            }
+            progress({ phase: "blobs", done: report.blobsDeleted });
+          });
+        }
+      } finally {
+        await lock.release();
+      }
+      report.durationMs = Date.now() - started;
+      return report;
+    },
+  };
+}
