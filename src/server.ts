@@ -6,6 +6,7 @@ import type { Config } from "./config/schema.js";
 import { parseListen } from "./config/units.js";
 import { createApp } from "./http/app.js";
 import type { Logger } from "./logger.js";
+import { gcSummary } from "./registry/gc.js";
 import { createRegistry, type Registry } from "./registry/registry.js";
 import { createAuthStore, createStores } from "./storage/create-stores.js";
 import { createAuthSetup, ensureAdmin } from "./auth/setup.js";
@@ -36,6 +37,7 @@ export async function createRegistryFromConfig(config: Config): Promise<Registry
       uploadExpiryMs: config.uploads.expiry,
       maxPageSize: config.pagination.maxEntries,
       tagRules: config.tagRules,
+      gc: { graceMs: config.gc.grace, deleteUntagged: config.gc.deleteUntagged, orphanReferrers: config.gc.orphanReferrers },
     },
   });
 }
@@ -84,6 +86,24 @@ export async function createBerth(config: Config, logger: Logger): Promise<Berth
     }
   };
 
+  // Scheduled collections: every node tries, the lock lets one run, the others skip quietly.
+  let gcTimer: NodeJS.Timeout | undefined;
+  let gcRunning: Promise<void> | undefined;
+  const gcAbort = new AbortController();
+  const collect = () => {
+    if (gcRunning) return;
+    gcRunning = registry.gc
+      .run({ signal: gcAbort.signal })
+      .then(
+        (report) => {
+          if (report.skipped) logger.debug("garbage collection skipped", { reason: report.skipped });
+          else logger.info("garbage collection", gcSummary(report));
+        },
+        (err: unknown) => logger.error("garbage collection failed", { error: String(err) }),
+      )
+      .finally(() => (gcRunning = undefined));
+  };
+
   return {
     registry,
     server,
@@ -98,11 +118,17 @@ export async function createBerth(config: Config, logger: Logger): Promise<Berth
       void purge();
       purgeTimer = setInterval(purge, Math.max(config.uploads.purgeInterval, 1000));
       purgeTimer.unref();
+      if (config.gc.schedule !== "off") {
+        gcTimer = setInterval(collect, Math.max(config.gc.schedule, 1000));
+        gcTimer.unref();
+      }
       return server.address() as AddressInfo;
     },
     async stop() {
       draining = true;
       clearInterval(purgeTimer);
+      clearInterval(gcTimer);
+      gcAbort.abort();
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       // Keep-alive connections finish their current response, then must not linger until the timeout.
       server.closeIdleConnections();
@@ -118,6 +144,7 @@ export async function createBerth(config: Config, logger: Logger): Promise<Berth
       }
       clearTimeout(timer);
       clearInterval(reaper);
+      await gcRunning;
       await registry.close();
       await authStore?.close();
     },

@@ -3,6 +3,7 @@ import { readFileSync } from "node:fs";
 import { ConfigError, ENV_KEYS, loadConfig, redactConfig } from "../config/load.js";
 import { createLogger } from "../logger.js";
 import { createBerth } from "../server.js";
+import { gcCommand } from "./gc.js";
 import { migrateCommand } from "./migrate.js";
 import { adminCommand, UsageError } from "./admin.js";
 
@@ -14,6 +15,9 @@ Usage:
   berth migrate --from A.yaml --to B.yaml
                              copy a whole registry between two configurations (e.g. embedded to
                              S3 + PostgreSQL, or back), verifying every digest; rerun to resume
+  berth gc [--dry-run] [--delete-untagged] [--wait] [--json]
+                             garbage-collect unreferenced blobs (and untagged manifests when asked)
+                             while servers keep running; --dry-run lists what would go
   berth --help | --version
 
 Access control (see docs/access-control.md; every command takes --data/--config like serve):
@@ -76,6 +80,10 @@ function parse(argv: string[]) {
       since: { type: "string" },
       until: { type: "string" },
       limit: { type: "string" },
+      "dry-run": { type: "boolean" },
+      "delete-untagged": { type: "boolean" },
+      wait: { type: "boolean" },
+      json: { type: "boolean" },
       help: { type: "boolean", short: "h" },
       version: { type: "boolean", short: "v" },
     },
@@ -163,6 +171,15 @@ export async function main(argv: string[]): Promise<number> {
       }
       case "migrate":
         return await migrateCommand(values.from, values.to);
+      case "gc": {
+        const config = loadConfig({ ...(values.config ? { file: values.config } : {}), overrides: { data: values.data } });
+        return await gcCommand(config, {
+          dryRun: values["dry-run"] ?? false,
+          deleteUntagged: values["delete-untagged"] ?? false,
+          wait: values.wait ?? false,
+          json: values.json ?? false,
+        });
+      }
       case "user":
       case "token":
       case "ns":

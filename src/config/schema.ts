@@ -107,6 +107,19 @@ export const configSchema = z
       .strict()
       .default({}),
     manifests: z.object({ maxSize: size.default("4MiB") }).strict().default({}),
+    gc: z
+      .object({
+        /** How often each node tries a garbage collection (one node runs, the others skip); `off` disables. */
+        schedule: z.union([z.literal("off"), duration]).default("24h"),
+        /** Unreferenced manifests and blob links younger than this are kept: a push in progress needs them. */
+        grace: duration.default("1h"),
+        /** Delete manifests no tag, index or subject reaches: everywhere (true) or in repositories matching these globs. */
+        deleteUntagged: z.union([bool, z.array(z.string().min(1))]).default(false),
+        /** Referrers (signatures, SBOMs) whose subject manifest is gone: `delete` (default) or `keep`. */
+        orphanReferrers: z.enum(["keep", "delete"]).default("delete"),
+      })
+      .strict()
+      .default({}),
     delete: z.object({ enabled: bool.default(true) }).strict().default({}),
     mount: z.object({ anonymous: bool.default(true) }).strict().default({}),
     pagination: z.object({ maxEntries: z.number().int().min(1).max(100_000).default(1000) }).strict().default({}),

@@ -5,7 +5,9 @@ import type { Registry } from "../registry/registry.js";
 import type { Handler, RequestContext } from "./context.js";
 import { handleBlob } from "./handlers/blobs.js";
 import { handleCatalog, handleReferrers, handleTags } from "./handlers/listing.js";
+import { handleMaintenance } from "./handlers/maintenance.js";
 import { handleManifest } from "./handlers/manifests.js";
+import { renderMetrics } from "./metrics.js";
 import { handleUpload, handleUploads } from "./handlers/uploads.js";
 import { reply, replyError } from "./respond.js";
 import { parseV2Path, type Route } from "./routes.js";
@@ -139,6 +141,8 @@ export function createApp({ registry, logger, isDraining = () => false, guard = 
       if (url.pathname === "/healthz" || url.pathname === "/readyz") return await health(ctx, isDraining());
       if (auth && url.pathname === "/token") return await auth.tokenEndpoint(req, res, url);
       if (auth && url.pathname === "/.well-known/jwks.json") return reply(res, 200, {}, await auth.jwks());
+      if (url.pathname === "/metrics") return reply(res, 200, { "Content-Type": "text/plain; version=0.0.4" }, renderMetrics(registry));
+      if (url.pathname.startsWith("/api/v1/") && (await handleMaintenance(ctx))) return;
       if (auth && url.pathname.startsWith("/api/v1/")) return await auth.adminApi(req, res, url);
       res.setHeader("Docker-Distribution-Api-Version", "registry/2.0");
       if (isDraining()) res.setHeader("Connection", "close");

@@ -63,6 +63,7 @@ export interface SweepProgress {
 export async function sweepBlobs(
   blobs: BlobStore,
   metadata: MetadataStore,
+  signal: AbortSignal | undefined,
   onBatch: (deleted: readonly BlobRow[], progress: SweepProgress) => void,
 ): Promise<SweepProgress> {
   const progress = { blobs: 0, bytes: 0 };
@@ -78,6 +79,6 @@ export async function sweepBlobs(
       progress.bytes += b.size;
     }
     onBatch(marked, progress);
-    if (candidates.length < BATCH) return progress;
+    if (candidates.length < BATCH || signal?.aborted) return progress;
   }
 }

@@ -3,13 +3,15 @@ import type { BlobStore } from "../storage/blob-store.js";
 import type { ManifestNode } from "../storage/lifecycle-store.js";
 import type { MetadataStore } from "../storage/metadata-store.js";
 import { GC_LOCK, finishDeleting, sweepBlobs } from "./gc-sweep.js";
+import { globMatch } from "../oci/glob.js";
+import type { GcPolicy } from "./options.js";
 import type { Uploads } from "./uploads.js";
 
 export interface GcOptions {
   /** Report what would be deleted and delete nothing. */
   dryRun?: boolean;
-  /** Whether manifests no tag, index or live subject reaches are deleted in `repo`. */
-  deleteUntagged?: (repo: string) => boolean;
+  /** Whether manifests no tag, index or live subject reaches are deleted: everywhere, nowhere, per repository. */
+  deleteUntagged?: boolean | ((repo: string) => boolean);
   /** `delete` removes referrers whose subject is not in the repository (after the grace period). */
   orphanReferrers?: "keep" | "delete";
   /**
@@ -19,6 +21,8 @@ export interface GcOptions {
   graceMs: number;
   /** When another sweep holds the lock: wait for it (true) or skip this run (false, default). */
   wait?: boolean;
+  /** Stops the run between batches (the process is shutting down); the report says `aborted`. */
+  signal?: AbortSignal;
   onProgress?: (event: GcProgress) => void;
 }
 
@@ -39,6 +43,8 @@ export interface GcReport {
   dryRun: boolean;
   /** Set when another sweep held the lock and this run did nothing. */
   skipped?: string;
+  /** Set when the run was stopped partway (its signal fired); what it did is consistent and counted. */
+  aborted?: boolean;
   startedAt: string;
   durationMs: number;
   repositories: number;
@@ -54,7 +60,25 @@ export interface GcReport {
 }
 
 export interface GarbageCollector {
-  run(options: GcOptions): Promise<GcReport>;
+  /** One collection; `options` override the configured policy. Never throws for a held lock: see `skipped`. */
+  run(options?: Partial<GcOptions>): Promise<GcReport>;
+  /** Totals since the process started, of runs that deleted (not dry runs, not skipped ones), for metrics. */
+  stats(): GcStats;
+}
+
+export interface GcStats {
+  runs: number;
+  manifestsDeleted: number;
+  blobsDeleted: number;
+  bytesReclaimed: number;
+  /** The last completed run, when there was one. */
+  last?: { finishedAt: number; durationMs: number };
+}
+
+/** The report's numbers without its item lists, for a log line. */
+export function gcSummary(report: GcReport): Record<string, unknown> {
+  const { manifests: _m, blobs: _b, ...numbers } = report;
+  return numbers;
 }
 
 const ITEM_LIMIT = 1000;
@@ -83,7 +107,11 @@ export function markReachable(nodes: readonly ManifestNode[], keep: (node: Manif
   return marked;
 }
 
-export function createGarbageCollector(blobs: BlobStore, metadata: MetadataStore, uploads: Uploads): GarbageCollector {
+export function createGarbageCollector(blobs: BlobStore, metadata: MetadataStore, uploads: Uploads, policy: GcPolicy): GarbageCollector {
+  const stats: GcStats = { runs: 0, manifestsDeleted: 0, blobsDeleted: 0, bytesReclaimed: 0 };
+  const configured = (repo: string) =>
+    typeof policy.deleteUntagged === "boolean" ? policy.deleteUntagged : policy.deleteUntagged.some((g) => globMatch(g, repo));
+
   async function all<T>(list: (last: string | undefined) => Promise<T[]>, key: (item: T) => string): Promise<T[]> {
     const out: T[] = [];
     for (let last: string | undefined; ; ) {
@@ -95,7 +123,12 @@ export function createGarbageCollector(blobs: BlobStore, metadata: MetadataStore
   }
 
   return {
-    async run(options) {
+    stats: () => ({ ...stats }),
+
+    async run(overrides = {}) {
+      const options: GcOptions = { graceMs: policy.graceMs, orphanReferrers: policy.orphanReferrers, ...overrides };
+      const untagged = options.deleteUntagged ?? configured;
+      const deleteUntagged = typeof untagged === "boolean" ? () => untagged : untagged;
       const started = Date.now();
       const dryRun = options.dryRun ?? false;
       const report: GcReport = {
@@ -119,7 +152,7 @@ export function createGarbageCollector(blobs: BlobStore, metadata: MetadataStore
       };
 
       let lock = await metadata.tryLock(GC_LOCK);
-      while (!lock && options.wait) {
+      while (!lock && options.wait && !options.signal?.aborted) {
         await new Promise((r) => setTimeout(r, 250));
         lock = await metadata.tryLock(GC_LOCK);
       }
@@ -145,11 +178,12 @@ export function createGarbageCollector(blobs: BlobStore, metadata: MetadataStore
         const repos = await all((last) => metadata.listRepositories({ ...(last ? { last } : {}), limit: PAGE }), (r) => r);
         report.repositories = repos.length;
         for (const [i, repo] of repos.entries()) {
+          if (options.signal?.aborted) break;
           const nodes = await all(
             (last) => metadata.listManifestNodes(repo, { ...(last ? { last } : {}), limit: PAGE }),
             (n) => n.digest,
           );
-          const keepUntagged = !(options.deleteUntagged?.(repo) ?? false);
+          const keepUntagged = !deleteUntagged(repo);
           const marked = markReachable(nodes, (n, present) => {
             if (n.tagged || n.createdAt >= cutoff) return true;
             const orphan = n.subject !== undefined && !present(n.subject);
@@ -216,7 +250,7 @@ export function createGarbageCollector(blobs: BlobStore, metadata: MetadataStore
             note(report.blobs, { digest, size });
           }
         } else {
-          await sweepBlobs(blobs, metadata, (deleted) => {
+          if (!options.signal?.aborted) await sweepBlobs(blobs, metadata, options.signal, (deleted) => {
             for (const b of deleted) {
               report.blobsDeleted++;
               report.bytesReclaimed += b.size;
@@ -229,6 +263,14 @@ export function createGarbageCollector(blobs: BlobStore, metadata: MetadataStore
         await lock.release();
       }
       report.durationMs = Date.now() - started;
+      if (options.signal?.aborted) report.aborted = true;
+      if (!dryRun) {
+        stats.runs++;
+        stats.manifestsDeleted += report.manifestsDeleted;
+        stats.blobsDeleted += report.blobsDeleted;
+        stats.bytesReclaimed += report.bytesReclaimed;
+        stats.last = { finishedAt: Date.now(), durationMs: report.durationMs };
+      }
       return report;
     },
   };

@@ -14,6 +14,16 @@ export interface RegistryOptions {
   maxPageSize: number;
   /** Immutable tags and tag naming rules, in configuration order. */
   tagRules: readonly TagRule[];
+  /** Garbage collection's defaults (`gc` in the configuration); a run may override them. */
+  gc: GcPolicy;
+}
+
+export interface GcPolicy {
+  /** Unreferenced manifests and links younger than this are kept (a push in progress needs them). */
+  graceMs: number;
+  /** Delete manifests nothing reaches: everywhere (true), nowhere (false), or in repositories matching these globs. */
+  deleteUntagged: boolean | readonly string[];
+  orphanReferrers: "keep" | "delete";
 }
 
 export const DEFAULT_REGISTRY_OPTIONS: RegistryOptions = {
@@ -23,4 +33,5 @@ export const DEFAULT_REGISTRY_OPTIONS: RegistryOptions = {
   uploadExpiryMs: 24 * 60 * 60 * 1000,
   maxPageSize: 1000,
   tagRules: [],
+  gc: { graceMs: 60 * 60 * 1000, deleteUntagged: false, orphanReferrers: "delete" },
 };

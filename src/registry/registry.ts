@@ -41,7 +41,7 @@ export function createRegistry({ blobStore, metadataStore, options: overrides }:
     uploads,
     manifests: createManifests(blobStore, metadataStore, uploads, options),
     listing: createListing(metadataStore, options),
-    gc: createGarbageCollector(blobStore, metadataStore, uploads),
+    gc: createGarbageCollector(blobStore, metadataStore, uploads, options.gc),
     stores: { blobStore, metadataStore },
     async ping() {
       await Promise.all([blobStore.ping(), metadataStore.ping()]);

@@ -1,0 +1,53 @@
+import { RegistryError } from "../../oci/errors.js";
+import { gcSummary } from "../../registry/gc.js";
+import type { RequestContext } from "../context.js";
+import { reply } from "../respond.js";
+
+/**
+ * Registry maintenance over HTTP, with or without access control:
+ *
+ *   POST /api/v1/gc[?dryRun=true][&deleteUntagged=true|false][&wait=true]   → the run's report
+ *
+ * With access control on, only administrators may call it; with it off, whoever may delete (so a
+ * pull-only public listener refuses). A run another node or process holds the lock for answers
+ * 409 with the report's `skipped` reason, unless `wait=true`.
+ */
+export async function handleMaintenance(ctx: RequestContext): Promise<boolean> {
+  const { req, res, url } = ctx;
+  if (url.pathname !== "/api/v1/gc") return false;
+  if (req.method !== "POST") {
+    throw new RegistryError("UNSUPPORTED", `method ${req.method} not allowed here`, undefined, { headers: { Allow: "POST" } });
+  }
+  ctx.caller = await ctx.guard.check(req, ctx.guard.enabled ? { actions: [] } : { actions: ["delete"] });
+  if (ctx.guard.enabled && !(ctx.caller.identity.kind === "user" && ctx.caller.identity.admin)) {
+    throw new RegistryError("DENIED", "garbage collection is for administrators");
+  }
+  const flag = (name: string) => {
+    const v = url.searchParams.get(name);
+    if (v === null) return undefined;
+    if (v === "true" || v === "1" || v === "") return true;
+    if (v === "false" || v === "0") return false;
+    throw new RegistryError("UNSUPPORTED", `${name} must be true or false`, { [name]: v }, { status: 400 });
+  };
+  const dryRun = flag("dryRun") ?? false;
+  const deleteUntagged = flag("deleteUntagged");
+  const report = await ctx.registry.gc.run({
+    dryRun,
+    wait: flag("wait") ?? false,
+    ...(deleteUntagged !== undefined ? { deleteUntagged } : {}),
+  });
+  if (report.skipped) {
+    reply(res, 409, {}, report);
+    return true;
+  }
+  if (!dryRun) {
+    await ctx.audit({
+      action: "gc",
+      result: "ok",
+      detail: { manifests: report.manifestsDeleted, blobs: report.blobsDeleted, bytes: report.bytesReclaimed },
+    });
+  }
+  ctx.logger.info("garbage collection", gcSummary(report));
+  reply(res, 200, {}, report);
+  return true;
+}
