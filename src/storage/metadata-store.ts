@@ -1,5 +1,6 @@
 import type { Digest, DigestAlgorithm } from "../oci/digest.js";
 import type { LifecycleStore } from "./lifecycle-store.js";
+import type { RetentionStore } from "./retention-store.js";
 
 /**
  * Everything about the registry except blob bytes: repositories, which blobs each repository
@@ -11,7 +12,7 @@ import type { LifecycleStore } from "./lifecycle-store.js";
  * Listing methods take a page: entries strictly after `last` in byte-wise lexical order, at
  * most `limit` of them.
  */
-export interface MetadataStore extends LifecycleStore {
+export interface MetadataStore extends LifecycleStore, RetentionStore {
   repositoryExists(name: string): Promise<boolean>;
   listRepositories(page: Page): Promise<string[]>;
 

@@ -11,6 +11,7 @@ import { createSqliteMetadataStore } from "../../src/storage/drivers/sqlite-meta
 import type { ManifestRecord, MetadataStore } from "../../src/storage/metadata-store.js";
 import { createTestDatabase, skipUnlessPostgres } from "../helpers/services.js";
 import { describeLifecycleContract } from "./lifecycle-store-contract.js";
+import { describeRetentionContract } from "./retention-store-contract.js";
 import { describeMetadataStoreContract } from "./metadata-store-contract.js";
 
 describe("postgres", { skip: skipUnlessPostgres() }, () => {
@@ -25,6 +26,7 @@ describe("postgres", { skip: skipUnlessPostgres() }, () => {
   };
   describeMetadataStoreContract("postgres", create);
   describeLifecycleContract("postgres", create);
+  describeRetentionContract("postgres", create);
 });
 
 const IMAGE = "application/vnd.oci.image.manifest.v1+json";
@@ -275,6 +277,30 @@ describe("postgres MetadataStore", { skip: skipUnlessPostgres() }, () => {
         assert.deepEqual(await put, { ok: false, immutableTag: "v1" });
         assert.equal((await store.getManifestByTag("imm/app", "v1"))?.digest, theirs.digest);
         assert.equal(await store.getManifest("imm/app", ours.digest), undefined);
+      } finally {
+        await other.end();
+      }
+    });
+  });
+
+  it("leaves a tag that a transaction in flight moves while retention deletes it", async () => {
+    await withDatabase(async (url, open) => {
+      const store = await open(2);
+      const [a, b] = [manifest("ret-a"), manifest("ret-b")];
+      await store.putManifest("ret/app", a, ["t"]);
+      await store.putManifest("ret/app", b, []);
+      const other = new pg.Client({ connectionString: url });
+      await other.connect();
+      try {
+        await other.query("BEGIN");
+        await other.query("UPDATE tags SET digest = $1 WHERE name = 't'", [b.digest]);
+        const del = store.deleteTagIf("ret/app", "t", a.digest);
+        let settled = false;
+        void del.then(() => (settled = true), () => (settled = true));
+        assert.ok(await sawLockWait(url, () => settled), "the delete must wait for the move to commit or roll back");
+        await other.query("COMMIT");
+        assert.equal(await del, false);
+        assert.equal((await store.getManifestByTag("ret/app", "t"))?.digest, b.digest);
       } finally {
         await other.end();
       }

@@ -7,6 +7,7 @@ import { describe, it } from "node:test";
 import { digestOf } from "../../src/oci/digest.js";
 import { createSqliteMetadataStore } from "../../src/storage/drivers/sqlite-metadata-store.js";
 import { describeLifecycleContract } from "./lifecycle-store-contract.js";
+import { describeRetentionContract } from "./retention-store-contract.js";
 import { describeMetadataStoreContract } from "./metadata-store-contract.js";
 
 const create = async () => {
@@ -15,6 +16,7 @@ const create = async () => {
 };
 describeMetadataStoreContract("sqlite", create);
 describeLifecycleContract("sqlite", create);
+describeRetentionContract("sqlite", create);
 
 describe("sqlite MetadataStore", () => {
   it("keeps everything across a close and reopen", async () => {

@@ -1,0 +1,44 @@
+import type pg from "pg";
+import type { Digest } from "../../oci/digest.js";
+import { PULL_RESOLUTION_MS, type RetentionStore } from "../retention-store.js";
+
+const REPO_ID = "(SELECT id FROM repositories WHERE name = $1)";
+
+/**
+ * The RetentionStore half of the PostgreSQL metadata store. Each method is one statement: the
+ * conditional UPDATE and DELETE re-check their condition on the row they lock, so a concurrent
+ * push that moved a tag wins over a retention delete that listed it earlier.
+ */
+export function createPostgresRetention(pool: pg.Pool): RetentionStore {
+  return {
+    async listTagsForRetention(repo, page) {
+      const { rows } = await pool.query<{ name: string; digest: string; updated_at: string; pulled_at: string | null }>(
+        `SELECT name, digest, updated_at, pulled_at FROM tags
+         WHERE repository_id = ${REPO_ID} AND name > $2 ORDER BY name LIMIT $3`,
+        [repo, page.last ?? "", page.limit],
+      );
+      return rows.map((r) => ({
+        tag: r.name,
+        digest: r.digest as Digest,
+        pushedAt: Number(r.updated_at),
+        ...(r.pulled_at !== null ? { pulledAt: Number(r.pulled_at) } : {}),
+      }));
+    },
+    async touchTagPull(repo, tag, now) {
+      const { rowCount } = await pool.query(
+        `UPDATE tags SET pulled_at = $3 WHERE repository_id = ${REPO_ID} AND name = $2
+         AND (pulled_at IS NULL OR pulled_at < $4)`,
+        [repo, tag, now, now - PULL_RESOLUTION_MS],
+      );
+      return (rowCount ?? 0) > 0;
+    },
+    async deleteTagIf(repo, tag, digest) {
+      const { rowCount } = await pool.query(`DELETE FROM tags WHERE repository_id = ${REPO_ID} AND name = $2 AND digest = $3`, [
+        repo,
+        tag,
+        digest,
+      ]);
+      return (rowCount ?? 0) > 0;
+    },
+  };
+}

@@ -1,0 +1,41 @@
+import type Database from "better-sqlite3";
+import type { Digest } from "../../oci/digest.js";
+import { PULL_RESOLUTION_MS, type RetentionStore } from "../retention-store.js";
+
+/** The RetentionStore half of the SQLite metadata store. */
+export function createSqliteRetention(db: Database.Database): RetentionStore {
+  const REPO = "(SELECT id FROM repositories WHERE name = ?)";
+  const q = {
+    list: db.prepare<[string, string, number], { name: string; digest: string; updated_at: number; pulled_at: number | null }>(
+      `SELECT name, digest, updated_at, pulled_at FROM tags WHERE repository_id = ${REPO} AND name > ? ORDER BY name LIMIT ?`,
+    ),
+    pulledAt: db.prepare<[string, string], { pulled_at: number | null }>(
+      `SELECT pulled_at FROM tags WHERE repository_id = ${REPO} AND name = ?`,
+    ),
+    touch: db.prepare(
+      `UPDATE tags SET pulled_at = ? WHERE repository_id = ${REPO} AND name = ? AND (pulled_at IS NULL OR pulled_at < ?)`,
+    ),
+    deleteIf: db.prepare(`DELETE FROM tags WHERE repository_id = ${REPO} AND name = ? AND digest = ?`),
+  };
+
+  return {
+    async listTagsForRetention(repo, page) {
+      return q.list.all(repo, page.last ?? "", page.limit).map((r) => ({
+        tag: r.name,
+        digest: r.digest as Digest,
+        pushedAt: r.updated_at,
+        ...(r.pulled_at !== null ? { pulledAt: r.pulled_at } : {}),
+      }));
+    },
+    async touchTagPull(repo, tag, now) {
+      const threshold = now - PULL_RESOLUTION_MS;
+      // Read first: a pull is a read, and a fresh stamp (the common case) must not take SQLite's one write lock.
+      const row = q.pulledAt.get(repo, tag);
+      if (!row || (row.pulled_at !== null && row.pulled_at >= threshold)) return false;
+      return q.touch.run(now, repo, tag, threshold).changes > 0;
+    },
+    async deleteTagIf(repo, tag, digest) {
+      return q.deleteIf.run(repo, tag, digest).changes > 0;
+    },
+  };
+}

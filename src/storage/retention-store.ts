@@ -1,0 +1,35 @@
+import type { Digest } from "../oci/digest.js";
+import type { Page } from "./metadata-store.js";
+
+/** Pulls closer together than this are recorded once: `pulled_at` is a "still in use" signal, not a counter. */
+export const PULL_RESOLUTION_MS = 60 * 60 * 1000;
+
+/**
+ * The part of the metadata store that retention policies work through: what each tag points at,
+ * when it was pushed and last pulled, and a delete that cannot take a tag a concurrent push moved.
+ */
+export interface RetentionStore {
+  /** `repo`'s tags with their manifest, push and last pull times, by tag name (byte-wise). */
+  listTagsForRetention(repo: string, page: Page): Promise<TagActivity[]>;
+  /**
+   * Records a pull of `tag` at `now` (epoch ms), unless the stored pull time is already at or after
+   * `now - PULL_RESOLUTION_MS`: pulls are frequent, so within that window nothing is written, and a
+   * stored time never moves backwards. A tag that does not exist is ignored. Resolves whether it wrote.
+   */
+  touchTagPull(repo: string, tag: string, now: number): Promise<boolean>;
+  /**
+   * Deletes `tag` only if it still points at `digest`, in one statement: a tag a concurrent push
+   * moved to another manifest (or re-created) after retention listed it is left alone. The manifest
+   * stays. Resolves whether the tag was deleted.
+   */
+  deleteTagIf(repo: string, tag: string, digest: Digest): Promise<boolean>;
+}
+
+export interface TagActivity {
+  tag: string;
+  digest: Digest;
+  /** When the tag was last pointed at its current manifest (a re-push of the same manifest does not move it). */
+  pushedAt: number;
+  /** The last recorded pull by this tag, to PULL_RESOLUTION_MS; undefined when never pulled (or before tracking). */
+  pulledAt?: number;
+}
