@@ -8,6 +8,7 @@ import { createApp } from "./http/app.js";
 import type { Logger } from "./logger.js";
 import { gcSummary } from "./registry/gc.js";
 import { createRegistry, type Registry } from "./registry/registry.js";
+import { retentionSummary } from "./registry/retention.js";
 import { createAuthStore, createStores } from "./storage/create-stores.js";
 import { createAuthSetup, ensureAdmin } from "./auth/setup.js";
 import { createOpenGuard } from "./http/guard.js";
@@ -38,6 +39,7 @@ export async function createRegistryFromConfig(config: Config): Promise<Registry
       maxPageSize: config.pagination.maxEntries,
       tagRules: config.tagRules,
       gc: { graceMs: config.gc.grace, deleteUntagged: config.gc.deleteUntagged, orphanReferrers: config.gc.orphanReferrers },
+      retention: { rules: config.retention.rules, graceMs: config.gc.grace },
     },
   });
 }
@@ -104,6 +106,24 @@ export async function createBerth(config: Config, logger: Logger): Promise<Berth
       .finally(() => (gcRunning = undefined));
   };
 
+  // Scheduled retention: every node tries, the "retention" lock lets one run at a time.
+  let retentionTimer: NodeJS.Timeout | undefined;
+  let retaining: Promise<void> | undefined;
+  const retain = () => {
+    if (retaining) return;
+    const audit = authStore ? authStore.appendAudit.bind(authStore) : undefined;
+    retaining = registry.retention
+      .run({ source: "schedule", ...(audit ? { audit } : {}) })
+      .then(
+        (report) => {
+          if (report.skipped) logger.debug("retention skipped", { reason: report.skipped });
+          else logger.info("retention", retentionSummary(report));
+        },
+        (err: unknown) => logger.error("retention failed", { error: String(err) }),
+      )
+      .finally(() => (retaining = undefined));
+  };
+
   return {
     registry,
     server,
@@ -122,11 +142,16 @@ export async function createBerth(config: Config, logger: Logger): Promise<Berth
         gcTimer = setInterval(collect, Math.max(config.gc.schedule, 1000));
         gcTimer.unref();
       }
+      if (config.retention.schedule !== "off") {
+        retentionTimer = setInterval(retain, Math.max(config.retention.schedule, 1000));
+        retentionTimer.unref();
+      }
       return server.address() as AddressInfo;
     },
     async stop() {
       draining = true;
       clearInterval(purgeTimer);
+      clearInterval(retentionTimer);
       clearInterval(gcTimer);
       gcAbort.abort();
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
@@ -145,6 +170,7 @@ export async function createBerth(config: Config, logger: Logger): Promise<Berth
       clearTimeout(timer);
       clearInterval(reaper);
       await gcRunning;
+      await retaining;
       await registry.close();
       await authStore?.close();
     },

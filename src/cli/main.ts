@@ -5,6 +5,7 @@ import { createLogger } from "../logger.js";
 import { createBerth } from "../server.js";
 import { gcCommand } from "./gc.js";
 import { migrateCommand } from "./migrate.js";
+import { retentionCommand } from "./retention.js";
 import { adminCommand, UsageError } from "./admin.js";
 
 const HELP = `berth — a container image registry
@@ -18,6 +19,9 @@ Usage:
   berth gc [--dry-run] [--delete-untagged] [--wait] [--json]
                              garbage-collect unreferenced blobs (and untagged manifests when asked)
                              while servers keep running; --dry-run lists what would go
+  berth retention [--dry-run] [--json]
+                             apply the retention rules now: delete the tags they do not keep (and
+                             untagged manifests when a rule asks); --dry-run lists what would go
   berth --help | --version
 
 Access control (see docs/access-control.md; every command takes --data/--config like serve):
@@ -179,6 +183,10 @@ export async function main(argv: string[]): Promise<number> {
           wait: values.wait ?? false,
           json: values.json ?? false,
         });
+      }
+      case "retention": {
+        const config = loadConfig({ ...(values.config ? { file: values.config } : {}), overrides: { data: values.data } });
+        return await retentionCommand(config, { dryRun: values["dry-run"] ?? false, json: values.json ?? false });
       }
       case "user":
       case "token":

@@ -37,6 +37,7 @@ export const ENV_KEYS: Record<string, string> = {
   BERTH_GC_SCHEDULE: "gc.schedule",
   BERTH_GC_GRACE: "gc.grace",
   BERTH_GC_DELETE_UNTAGGED: "gc.deleteUntagged",
+  BERTH_RETENTION_SCHEDULE: "retention.schedule",
   BERTH_DELETE_ENABLED: "delete.enabled",
   BERTH_ANONYMOUS_MOUNT: "mount.anonymous",
   BERTH_MAX_PAGE_SIZE: "pagination.maxEntries",

@@ -50,6 +50,21 @@ const tagRule = z
     message: "a tag rule needs at least one of immutable, forbid, require",
   });
 
+/** One entry of `retention.rules`; see docs/configuration.md, "Retention". */
+const retentionRule = z
+  .object({
+    name: z.string().min(1).optional(),
+    repositories: z.string().min(1),
+    keepLast: z.number().int().min(1).optional(),
+    keepWithin: duration.optional(),
+    keep: z.array(tagPattern).default([]),
+    deleteUntagged: bool.default(false),
+  })
+  .strict()
+  .refine((r) => r.keepLast !== undefined || r.keepWithin !== undefined || r.keep.length > 0, {
+    message: 'a retention rule needs at least one of keepLast, keepWithin, keep (with none it would delete every tag; keep: ["*"] keeps them all)',
+  });
+
 export const configSchema = z
   .object({
     listen: listen.default("127.0.0.1:5000"),
@@ -163,6 +178,17 @@ export const configSchema = z
       .array(tagRule)
       .default([])
       .transform((rules) => rules.map((r, i) => ({ ...r, name: r.name ?? `tagRules[${i}]` }))),
+    /** Which tags to delete, per repository glob (the first matching rule applies); runs on `schedule` or on demand. */
+    retention: z
+      .object({
+        schedule: z.union([z.literal("off"), duration]).default("off"),
+        rules: z
+          .array(retentionRule)
+          .default([])
+          .transform((rules) => rules.map((r, i) => ({ ...r, name: r.name ?? `retention.rules[${i}]` }))),
+      })
+      .strict()
+      .default({}),
     tls: z
       .object({ cert: z.string().min(1).optional(), key: z.string().min(1).optional() })
       .strict()

@@ -1,4 +1,5 @@
 import type { TagRule } from "../oci/tag-rules.js";
+import type { RetentionPolicy } from "./retention.js";
 
 /** The registry's rules that configuration can change. */
 export interface RegistryOptions {
@@ -16,6 +17,8 @@ export interface RegistryOptions {
   tagRules: readonly TagRule[];
   /** Garbage collection's defaults (`gc` in the configuration); a run may override them. */
   gc: GcPolicy;
+  /** Retention rules (`retention` in the configuration), applied by `registry.retention.run()`. */
+  retention: RetentionPolicy;
 }
 
 export interface GcPolicy {
@@ -34,4 +37,5 @@ export const DEFAULT_REGISTRY_OPTIONS: RegistryOptions = {
   maxPageSize: 1000,
   tagRules: [],
   gc: { graceMs: 60 * 60 * 1000, deleteUntagged: false, orphanReferrers: "delete" },
+  retention: { rules: [], graceMs: 60 * 60 * 1000 },
 };

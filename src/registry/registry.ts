@@ -5,6 +5,8 @@ import { createGarbageCollector, type GarbageCollector } from "./gc.js";
 import { createListing, type Listing } from "./listing.js";
 import { createManifests, type Manifests } from "./manifests.js";
 import { DEFAULT_REGISTRY_OPTIONS, type RegistryOptions } from "./options.js";
+import { createPullTracker, type PullTracker } from "./pull-tracker.js";
+import { createRetention, type Retention } from "./retention.js";
 import { createUploads, type Uploads } from "./uploads.js";
 
 /**
@@ -19,6 +21,10 @@ export interface Registry {
   readonly manifests: Manifests;
   readonly listing: Listing;
   readonly gc: GarbageCollector;
+  /** Retention rules applied on demand or on a schedule (registry/retention.ts). */
+  readonly retention: Retention;
+  /** Pulls by tag, recorded for retention's `keepWithin`. */
+  readonly pulls: PullTracker;
   /** The stores underneath, for maintenance that works below the registry's rules (migration, checks). */
   readonly stores: { readonly blobStore: BlobStore; readonly metadataStore: MetadataStore };
   /** Checks both stores answer (for `/readyz`). */
@@ -35,6 +41,7 @@ export interface RegistryDeps {
 export function createRegistry({ blobStore, metadataStore, options: overrides }: RegistryDeps): Registry {
   const options = { ...DEFAULT_REGISTRY_OPTIONS, ...overrides };
   const uploads = createUploads(blobStore, metadataStore, options);
+  const pulls = createPullTracker(metadataStore);
   return {
     options,
     blobs: createBlobs(blobStore, metadataStore, options),
@@ -42,11 +49,14 @@ export function createRegistry({ blobStore, metadataStore, options: overrides }:
     manifests: createManifests(blobStore, metadataStore, uploads, options),
     listing: createListing(metadataStore, options),
     gc: createGarbageCollector(blobStore, metadataStore, uploads, options.gc),
+    retention: createRetention(metadataStore, options.retention, options.tagRules),
+    pulls,
     stores: { blobStore, metadataStore },
     async ping() {
       await Promise.all([blobStore.ping(), metadataStore.ping()]);
     },
     async close() {
+      await pulls.settled();
       await metadataStore.close();
       await blobStore.close();
     },

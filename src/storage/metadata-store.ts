@@ -1,5 +1,6 @@
 import type { Digest, DigestAlgorithm } from "../oci/digest.js";
 import type { LifecycleStore } from "./lifecycle-store.js";
+import type { UsageStore } from "./usage-store.js";
 import type { RetentionStore } from "./retention-store.js";
 
 /**
@@ -12,7 +13,7 @@ import type { RetentionStore } from "./retention-store.js";
  * Listing methods take a page: entries strictly after `last` in byte-wise lexical order, at
  * most `limit` of them.
  */
-export interface MetadataStore extends LifecycleStore, RetentionStore {
+export interface MetadataStore extends LifecycleStore, RetentionStore, UsageStore {
   repositoryExists(name: string): Promise<boolean>;
   listRepositories(page: Page): Promise<string[]>;
 

@@ -13,6 +13,7 @@ import { createTestDatabase, skipUnlessPostgres } from "../helpers/services.js";
 import { describeLifecycleContract } from "./lifecycle-store-contract.js";
 import { describeRetentionContract } from "./retention-store-contract.js";
 import { describeMetadataStoreContract } from "./metadata-store-contract.js";
+import { describeUsageContract } from "./usage-store-contract.js";
 
 describe("postgres", { skip: skipUnlessPostgres() }, () => {
   const create = async () => {
@@ -26,6 +27,7 @@ describe("postgres", { skip: skipUnlessPostgres() }, () => {
   };
   describeMetadataStoreContract("postgres", create);
   describeLifecycleContract("postgres", create);
+  describeUsageContract("postgres", create);
   describeRetentionContract("postgres", create);
 });
 

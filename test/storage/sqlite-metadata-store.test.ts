@@ -9,6 +9,7 @@ import { createSqliteMetadataStore } from "../../src/storage/drivers/sqlite-meta
 import { describeLifecycleContract } from "./lifecycle-store-contract.js";
 import { describeRetentionContract } from "./retention-store-contract.js";
 import { describeMetadataStoreContract } from "./metadata-store-contract.js";
+import { describeUsageContract } from "./usage-store-contract.js";
 
 const create = async () => {
   const dir = await mkdtemp(join(tmpdir(), "berth-sqlite-"));
@@ -16,6 +17,7 @@ const create = async () => {
 };
 describeMetadataStoreContract("sqlite", create);
 describeLifecycleContract("sqlite", create);
+describeUsageContract("sqlite", create);
 describeRetentionContract("sqlite", create);
 
 describe("sqlite MetadataStore", () => {

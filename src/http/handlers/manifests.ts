@@ -22,7 +22,7 @@ type ManifestRoute = Extract<Route, { kind: "manifest" }>;
  * what Docker, containerd, podman and skopeo rely on; a client that cannot handle the type fails
  * as it would on a 404, with the type in hand.
  */
-export const handleManifest: Handler<ManifestRoute> = async ({ req, res, url, registry, audit }, route) => {
+export const handleManifest: Handler<ManifestRoute> = async ({ req, res, url, registry, audit, logger }, route) => {
   const reference = parseReference(route.reference);
   switch (req.method) {
     case "PUT": {
@@ -59,11 +59,15 @@ export const handleManifest: Handler<ManifestRoute> = async ({ req, res, url, re
         ETag: etag,
         "Content-Length": manifest.content.length,
       };
-      if (matchesEtag(req.headers["if-none-match"], etag)) {
-        reply(res, 304, { ...headers, "Content-Length": 0 });
-        return;
+      if (matchesEtag(req.headers["if-none-match"], etag)) reply(res, 304, { ...headers, "Content-Length": 0 });
+      else reply(res, 200, headers, manifest.content);
+      // A pull by tag, GET or HEAD: containerd (so Kubernetes and recent Docker) resolves a tag with
+      // HEAD and then GETs by digest, so HEAD must count for retention's "pulled within" to see it.
+      if (reference.kind === "tag") {
+        registry.pulls.record(route.name, reference.tag, (err) =>
+          logger.warn("recording a pull failed", { repository: route.name, tag: reference.tag, error: String(err) }),
+        );
       }
-      reply(res, 200, headers, manifest.content);
     }
   }
 };

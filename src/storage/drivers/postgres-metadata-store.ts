@@ -1,6 +1,7 @@
 import type pg from "pg";
 import { openPool } from "./postgres-pool.js";
 import { createPostgresLifecycle } from "./postgres-lifecycle.js";
+import { createPostgresUsage } from "./postgres-usage.js";
 import { createPostgresRetention } from "./postgres-retention.js";
 import { ATTEMPTS, ensureRepository, transaction } from "./postgres-tx.js";
 import type { Digest } from "../../oci/digest.js";
@@ -163,6 +164,7 @@ export async function createPostgresMetadataStore(options: PostgresMetadataStore
 
   return {
     ...createPostgresLifecycle(pool),
+    ...createPostgresUsage(pool),
     ...createPostgresRetention(pool),
     async repositoryExists(name) {
       return (await firstRow("SELECT 1 FROM repositories WHERE name = $1", [name])) !== undefined;

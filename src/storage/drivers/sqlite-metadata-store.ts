@@ -6,6 +6,7 @@ import type {
   PutManifestResult,
 } from "../metadata-store.js";
 import { createSqliteLifecycle } from "./sqlite-lifecycle.js";
+import { createSqliteUsage } from "./sqlite-usage.js";
 import { createSqliteRetention } from "./sqlite-retention.js";
 import { SQLITE_MIGRATIONS } from "./sqlite-schema.js";
 import { toManifest, toReferrer, toUpload, type ManifestRow, type UploadRow } from "./sql-rows.js";
@@ -159,6 +160,7 @@ export function createSqliteMetadataStore(options: SqliteMetadataStoreOptions): 
 
   return {
     ...createSqliteLifecycle(db, ensureRepo),
+    ...createSqliteUsage(db),
     ...createSqliteRetention(db),
     async repositoryExists(name) {
       return q.repoId.get(name) !== undefined;

@@ -1,0 +1,50 @@
+import type { Config } from "../config/schema.js";
+import type { RetentionReport } from "../registry/retention.js";
+import { createRegistryFromConfig } from "../server.js";
+import { createAuthStore } from "../storage/create-stores.js";
+
+/**
+ * `berth retention [--dry-run] [--json]`: applies the configured retention rules once, over the
+ * same stores as `berth serve` (it works while servers run: the "retention" lock lets one run at a
+ * time, and this one waits for it). With access control on, deletions go to the audit log.
+ */
+export async function retentionCommand(config: Config, flags: { dryRun: boolean; json: boolean }): Promise<number> {
+  if (config.retention.rules.length === 0) {
+    process.stderr.write("berth: no retention rules are configured (retention.rules); nothing to do\n");
+    return 0;
+  }
+  const registry = await createRegistryFromConfig(config);
+  const authStore = config.auth.enabled ? await createAuthStore(config) : undefined;
+  try {
+    const report = await registry.retention.run({
+      dryRun: flags.dryRun,
+      wait: true,
+      source: "cli",
+      ...(authStore ? { audit: authStore.appendAudit.bind(authStore) } : {}),
+    });
+    process.stdout.write(flags.json ? `${JSON.stringify(report, null, 2)}\n` : formatReport(report));
+    return 0;
+  } finally {
+    await registry.close();
+    await authStore?.close();
+  }
+}
+
+const when = (ms: number | undefined) => (ms === undefined ? "never" : new Date(ms).toISOString());
+
+/** The report for a terminal: one line per tag and manifest, what goes first. */
+export function formatReport(report: RetentionReport): string {
+  const would = report.dryRun ? "would be " : "";
+  const out = [
+    `retention${report.dryRun ? " (dry run, nothing changed)" : ""}: ${report.tagsDeleted} tags ${would}deleted, ` +
+      `${report.tagsKept} kept, ${report.manifestsDeleted} untagged manifests ${would}removed`,
+  ];
+  for (const r of report.repositories) {
+    out.push(`${r.repository} (rule ${r.rule})`);
+    for (const t of r.deleted) out.push(`  delete  ${t.tag}  ${t.digest}  pushed ${when(t.pushedAt)}, pulled ${when(t.pulledAt)}`);
+    for (const t of r.moved) out.push(`  moved   ${t.tag}  (pushed again meanwhile: kept)`);
+    for (const d of r.untaggedManifests) out.push(`  delete  ${d}  (untagged)`);
+    for (const t of r.kept) out.push(`  keep    ${t.tag}  ${t.reasons.join(", ")}`);
+  }
+  return `${out.join("\n")}\n`;
+}

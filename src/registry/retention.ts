@@ -1,0 +1,181 @@
+import type { Digest } from "../oci/digest.js";
+import { decideRetention, ruleFor, type KeptTag, type RetentionRule, type TagFacts } from "../oci/retention-rules.js";
+import { createTagRules, type TagRule } from "../oci/tag-rules.js";
+import type { AuditEvent } from "../storage/auth-store.js";
+import type { ManifestNode } from "../storage/lifecycle-store.js";
+import type { MetadataStore } from "../storage/metadata-store.js";
+import { markReachable } from "./gc.js";
+
+/** The lock one retention run at a time holds, across processes and nodes sharing the metadata store. */
+export const RETENTION_LOCK = "retention";
+
+export interface RetentionPolicy {
+  /** In configuration order; a repository follows the first whose glob matches (oci/retention-rules.ts). */
+  rules: readonly RetentionRule[];
+  /** Untagged manifests stored more recently than this stay (a push stores an index's children first). */
+  graceMs: number;
+}
+
+export interface RetentionRunOptions {
+  /** Decide and report, change nothing. */
+  dryRun?: boolean;
+  /** Receives one event per deletion (access control's audit log); absent without access control. */
+  audit?: (event: AuditEvent) => Promise<void>;
+  /** What started the run, recorded as the audit events' source: `schedule`, `cli`, `api:<admin>`. */
+  source?: string;
+  /** When another run holds the lock: wait for it (true) or skip (false, default). */
+  wait?: boolean;
+}
+
+export interface RetentionRepoReport {
+  repository: string;
+  /** The rule the repository followed. */
+  rule: string;
+  /** Tags deleted (in a dry run: that would be), most recently pushed first. */
+  deleted: TagFacts[];
+  /** Tags kept, with every reason that holds, most recently pushed first. */
+  kept: KeptTag[];
+  /** Tags chosen for deletion that a push moved (or a client deleted) first: left as they are. */
+  moved: TagFacts[];
+  /** Manifests removed (would be) because nothing reaches them any more, when the rule asks. */
+  untaggedManifests: Digest[];
+}
+
+export interface RetentionReport {
+  dryRun: boolean;
+  /** Set when another run held the lock and this one did nothing. */
+  skipped?: string;
+  startedAt: string;
+  durationMs: number;
+  tagsDeleted: number;
+  tagsKept: number;
+  manifestsDeleted: number;
+  /** Only repositories some rule covers. */
+  repositories: RetentionRepoReport[];
+}
+
+export interface Retention {
+  run(options?: RetentionRunOptions): Promise<RetentionReport>;
+}
+
+const PAGE = 1000;
+
+async function all<T>(list: (last: string | undefined) => Promise<T[]>, key: (item: T) => string): Promise<T[]> {
+  const out: T[] = [];
+  for (let last: string | undefined; ; ) {
+    const page = await list(last);
+    out.push(...page);
+    if (page.length < PAGE) return out;
+    last = key(page[page.length - 1]!);
+  }
+}
+
+/**
+ * Applies the retention rules. Per repository: list the tags, decide (pure), delete each doomed tag
+ * only if it still points where it did (a concurrent push wins), then, when the rule asks, remove
+ * the manifests nothing reaches any more, parents before children, each re-checked in its own
+ * transaction (LifecycleStore.deleteManifestIfUnreachable). Blob bytes are left to garbage collection.
+ * A dry run makes the same decisions from the same listing and assumes the tag deletions succeed.
+ */
+export function createRetention(metadata: MetadataStore, policy: RetentionPolicy, tagRules: readonly TagRule[]): Retention {
+  const immutable = createTagRules(tagRules);
+
+  /** Manifests of `repo` nothing would reach once only `tagged` digests carry tags. */
+  function unreachable(nodes: ManifestNode[], tagged: (n: ManifestNode) => boolean, cutoff: number): ManifestNode[] {
+    const marked = markReachable(nodes, (n, present) => {
+      if (tagged(n) || n.createdAt >= cutoff) return true;
+      // An orphaned referrer is garbage collection's call (gc.orphanReferrers), not retention's.
+      return n.subject !== undefined && !present(n.subject);
+    });
+    return nodes.filter((n) => !marked.has(n.digest));
+  }
+
+  async function deleteUnreachable(repo: string, doomed: ManifestNode[], cutoff: number): Promise<Digest[]> {
+    const deleted: Digest[] = [];
+    // Parents and subjects go first; a child or referrer refused this pass goes in the next.
+    let pending = doomed;
+    while (pending.length > 0) {
+      const refused: ManifestNode[] = [];
+      for (const n of pending) {
+        if (await metadata.deleteManifestIfUnreachable(repo, n.digest, cutoff)) deleted.push(n.digest);
+        else refused.push(n);
+      }
+      if (refused.length === pending.length) break;
+      pending = refused;
+    }
+    return deleted;
+  }
+
+  return {
+    async run({ dryRun = false, audit, source = "retention", wait = false } = {}) {
+      const started = Date.now();
+      const report: RetentionReport = {
+        dryRun,
+        startedAt: new Date(started).toISOString(),
+        durationMs: 0,
+        tagsDeleted: 0,
+        tagsKept: 0,
+        manifestsDeleted: 0,
+        repositories: [],
+      };
+      if (policy.rules.length === 0) return report;
+      let lock = await metadata.tryLock(RETENTION_LOCK);
+      while (!lock && wait) {
+        await new Promise((r) => setTimeout(r, 250));
+        lock = await metadata.tryLock(RETENTION_LOCK);
+      }
+      if (!lock) return { ...report, skipped: "another retention run is in progress" };
+
+      try {
+        const cutoff = started - policy.graceMs;
+        const repos = await all((last) => metadata.listRepositories({ ...(last ? { last } : {}), limit: PAGE }), (r) => r);
+        for (const repo of repos) {
+          const rule = ruleFor(policy.rules, repo);
+          if (!rule) continue;
+          const actor = `retention:${rule.name}`;
+          const record = (target: string, detail: Record<string, unknown>) =>
+            audit?.({ time: Date.now(), actor, action: "delete", repository: repo, target, result: "ok", source, detail });
+
+          const tags = await all((last) => metadata.listTagsForRetention(repo, { ...(last ? { last } : {}), limit: PAGE }), (t) => t.tag);
+          const decision = decideRetention(rule, tags, started, (tag) => immutable.immutableRule(repo, tag));
+          const entry: RetentionRepoReport = { repository: repo, rule: rule.name, deleted: [], kept: decision.kept, moved: [], untaggedManifests: [] };
+          for (const t of decision.doomed) {
+            if (dryRun) entry.deleted.push(t);
+            else if (await metadata.deleteTagIf(repo, t.tag, t.digest)) {
+              entry.deleted.push(t);
+              await record(t.tag, { digest: t.digest, rule: rule.name, kind: "tag" });
+            } else entry.moved.push(t);
+          }
+
+          if (rule.deleteUntagged) {
+            const nodes = await all((last) => metadata.listManifestNodes(repo, { ...(last ? { last } : {}), limit: PAGE }), (n) => n.digest);
+            const stillTagged = new Set(decision.kept.map((t) => t.digest));
+            const doomed = unreachable(nodes, (n) => (dryRun ? stillTagged.has(n.digest) : n.tagged), cutoff);
+            entry.untaggedManifests = dryRun ? doomed.map((n) => n.digest) : await deleteUnreachable(repo, doomed, cutoff);
+            if (!dryRun) for (const d of entry.untaggedManifests) await record(d, { rule: rule.name, kind: "manifest", untagged: true });
+          }
+
+          report.tagsDeleted += entry.deleted.length;
+          report.tagsKept += entry.kept.length;
+          report.manifestsDeleted += entry.untaggedManifests.length;
+          report.repositories.push(entry);
+        }
+      } finally {
+        await lock.release();
+      }
+      report.durationMs = Date.now() - started;
+      return report;
+    },
+  };
+}
+
+/** The report's numbers, and per repository what went, for a log line. */
+export function retentionSummary(report: RetentionReport): Record<string, unknown> {
+  return {
+    dryRun: report.dryRun,
+    tagsDeleted: report.tagsDeleted,
+    tagsKept: report.tagsKept,
+    manifestsDeleted: report.manifestsDeleted,
+    durationMs: report.durationMs,
+  };
+}
