@@ -40,6 +40,7 @@ export async function createRegistryFromConfig(config: Config): Promise<Registry
       tagRules: config.tagRules,
       gc: { graceMs: config.gc.grace, deleteUntagged: config.gc.deleteUntagged, orphanReferrers: config.gc.orphanReferrers },
       retention: { rules: config.retention.rules, graceMs: config.gc.grace },
+      quotas: config.quotas,
     },
   });
 }
@@ -50,6 +51,7 @@ function isLoopback(host: string): boolean {
 
 export async function createBerth(config: Config, logger: Logger): Promise<Berth> {
   const registry = await createRegistryFromConfig(config);
+  registry.quotas.onCrossing((w) => logger.warn("quota warning threshold crossed", { ...w }));
   const listen = parseListen(config.listen)!;
   const tls = config.tls.cert !== undefined;
   let authStore: AuthStore | undefined;

@@ -5,6 +5,7 @@ import { createLogger } from "../logger.js";
 import { createBerth } from "../server.js";
 import { gcCommand } from "./gc.js";
 import { migrateCommand } from "./migrate.js";
+import { usageCommand } from "./usage.js";
 import { retentionCommand } from "./retention.js";
 import { adminCommand, UsageError } from "./admin.js";
 
@@ -22,6 +23,9 @@ Usage:
   berth retention [--dry-run] [--json]
                              apply the retention rules now: delete the tags they do not keep (and
                              untagged manifests when a rule asks); --dry-run lists what would go
+  berth usage [NAMESPACE-OR-REPO] [--json]
+                             storage usage: registry-wide totals and deduplication savings, or what a
+                             namespace or repository references and what deleting it would free, with quotas
   berth --help | --version
 
 Access control (see docs/access-control.md; every command takes --data/--config like serve):
@@ -187,6 +191,10 @@ export async function main(argv: string[]): Promise<number> {
       case "retention": {
         const config = loadConfig({ ...(values.config ? { file: values.config } : {}), overrides: { data: values.data } });
         return await retentionCommand(config, { dryRun: values["dry-run"] ?? false, json: values.json ?? false });
+      }
+      case "usage": {
+        const config = loadConfig({ ...(values.config ? { file: values.config } : {}), overrides: { data: values.data } });
+        return await usageCommand(config, positionals[1], values.json ?? false);
       }
       case "user":
       case "token":

@@ -65,6 +65,23 @@ const retentionRule = z
     message: 'a retention rule needs at least one of keepLast, keepWithin, keep (with none it would delete every tag; keep: ["*"] keeps them all)',
   });
 
+/** A fraction of a quota's limit, above which pushes are warned. */
+const warnAt = z.number().gt(0).max(1);
+
+/** One entry of `quotas.rules`: a limit on a namespace glob, or on each repository matching a glob. */
+const quotaRule = z
+  .object({
+    name: z.string().min(1).optional(),
+    namespace: z.string().min(1).refine((v) => !v.includes("/"), { message: "a namespace has no '/' (use repositories for deeper names)" }).optional(),
+    repositories: z.string().min(1).optional(),
+    limit: size,
+    warnAt: warnAt.optional(),
+  })
+  .strict()
+  .refine((r) => (r.namespace === undefined) !== (r.repositories === undefined), {
+    message: "a quota rule has exactly one of namespace, repositories",
+  });
+
 export const configSchema = z
   .object({
     listen: listen.default("127.0.0.1:5000"),
@@ -186,6 +203,17 @@ export const configSchema = z
           .array(retentionRule)
           .default([])
           .transform((rules) => rules.map((r, i) => ({ ...r, name: r.name ?? `retention.rules[${i}]` }))),
+      })
+      .strict()
+      .default({}),
+    /** Storage quotas: the first matching namespace rule and the first matching repository rule apply. */
+    quotas: z
+      .object({
+        warnAt: warnAt.default(0.8),
+        rules: z
+          .array(quotaRule)
+          .default([])
+          .transform((rules) => rules.map((r, i) => ({ ...r, name: r.name ?? `quotas.rules[${i}]` }))),
       })
       .strict()
       .default({}),

@@ -7,6 +7,7 @@ import { handleBlob } from "./handlers/blobs.js";
 import { handleCatalog, handleReferrers, handleTags } from "./handlers/listing.js";
 import { handleMaintenance } from "./handlers/maintenance.js";
 import { handleManifest } from "./handlers/manifests.js";
+import { handleUsageApi } from "./handlers/usage-api.js";
 import { handleRetentionApi } from "./handlers/retention-api.js";
 import { renderMetrics } from "./metrics.js";
 import { handleUpload, handleUploads } from "./handlers/uploads.js";
@@ -144,6 +145,7 @@ export function createApp({ registry, logger, isDraining = () => false, guard = 
       if (auth && url.pathname === "/.well-known/jwks.json") return reply(res, 200, {}, await auth.jwks());
       if (url.pathname === "/metrics") return reply(res, 200, { "Content-Type": "text/plain; version=0.0.4" }, renderMetrics(registry));
       if (url.pathname.startsWith("/api/v1/") && (await handleMaintenance(ctx))) return;
+      if (url.pathname.startsWith("/api/v1/usage") && (await handleUsageApi(ctx))) return;
       if (url.pathname === "/api/v1/retention") return await handleRetentionApi(ctx, auth?.audit);
       if (auth && url.pathname.startsWith("/api/v1/")) return await auth.adminApi(req, res, url);
       res.setHeader("Docker-Distribution-Api-Version", "registry/2.0");

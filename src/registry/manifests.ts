@@ -8,6 +8,7 @@ import { createTagRules, immutableDeleteError, immutableMoveError } from "../oci
 import type { BlobStore } from "../storage/blob-store.js";
 import type { ManifestRecord, MetadataStore, StoredManifest } from "../storage/metadata-store.js";
 import type { RegistryOptions } from "./options.js";
+import type { Quotas } from "./quotas.js";
 import type { Uploads } from "./uploads.js";
 
 export interface PutManifestInput {
@@ -64,6 +65,7 @@ export function createManifests(
   metadata: MetadataStore,
   uploads: Uploads,
   options: RegistryOptions,
+  quotas?: Quotas,
 ): Manifests {
   const tagRules = createTagRules(options.tagRules);
 
@@ -130,6 +132,12 @@ export function createManifests(
       }
       const record = manifestRecord(digest, content, parsed);
       if (record.blobs.includes(EMPTY_JSON_DIGEST)) await ensureEmptyJson(repo);
+      if (quotas?.enabled) {
+        // Its blobs new to the scope plus its own bytes (none when only tags move).
+        const stored = await metadata.getManifest(repo, digest);
+        const sizes = parsed.blobs.filter((d) => record.blobs.includes(d.digest)).map((d) => ({ digest: d.digest, size: d.size }));
+        await quotas.check(repo, { bytes: stored ? 0 : content.length, blobs: sizes });
+      }
       const result = await metadata.putManifest(repo, record, [...allTags], { immutableTags: [...immutable.keys()] });
       if (!result.ok) {
         if ("immutableTag" in result) throw immutableMoveError(result.immutableTag, immutable.get(result.immutableTag)!);

@@ -1,4 +1,5 @@
 import type { TagRule } from "../oci/tag-rules.js";
+import type { QuotaPolicy } from "./quotas.js";
 import type { RetentionPolicy } from "./retention.js";
 
 /** The registry's rules that configuration can change. */
@@ -17,6 +18,8 @@ export interface RegistryOptions {
   tagRules: readonly TagRule[];
   /** Garbage collection's defaults (`gc` in the configuration); a run may override them. */
   gc: GcPolicy;
+  /** Storage quotas per namespace and per repository (`quotas` in the configuration). */
+  quotas: QuotaPolicy;
   /** Retention rules (`retention` in the configuration), applied by `registry.retention.run()`. */
   retention: RetentionPolicy;
 }
@@ -37,5 +40,6 @@ export const DEFAULT_REGISTRY_OPTIONS: RegistryOptions = {
   maxPageSize: 1000,
   tagRules: [],
   gc: { graceMs: 60 * 60 * 1000, deleteUntagged: false, orphanReferrers: "delete" },
+  quotas: { warnAt: 0.8, rules: [] },
   retention: { rules: [], graceMs: 60 * 60 * 1000 },
 };

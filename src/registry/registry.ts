@@ -5,6 +5,8 @@ import { createGarbageCollector, type GarbageCollector } from "./gc.js";
 import { createListing, type Listing } from "./listing.js";
 import { createManifests, type Manifests } from "./manifests.js";
 import { DEFAULT_REGISTRY_OPTIONS, type RegistryOptions } from "./options.js";
+import { createQuotas, type Quotas } from "./quotas.js";
+import { createUsageReports, type UsageReports } from "./usage.js";
 import { createPullTracker, type PullTracker } from "./pull-tracker.js";
 import { createRetention, type Retention } from "./retention.js";
 import { createUploads, type Uploads } from "./uploads.js";
@@ -21,6 +23,10 @@ export interface Registry {
   readonly manifests: Manifests;
   readonly listing: Listing;
   readonly gc: GarbageCollector;
+  /** Storage quotas, checked before pushes (registry/quotas.ts). */
+  readonly quotas: Quotas;
+  /** Storage usage per repository, namespace and registry (registry/usage.ts). */
+  readonly usage: UsageReports;
   /** Retention rules applied on demand or on a schedule (registry/retention.ts). */
   readonly retention: Retention;
   /** Pulls by tag, recorded for retention's `keepWithin`. */
@@ -40,17 +46,20 @@ export interface RegistryDeps {
 
 export function createRegistry({ blobStore, metadataStore, options: overrides }: RegistryDeps): Registry {
   const options = { ...DEFAULT_REGISTRY_OPTIONS, ...overrides };
-  const uploads = createUploads(blobStore, metadataStore, options);
+  const quotas = createQuotas(metadataStore, options.quotas);
+  const uploads = createUploads(blobStore, metadataStore, options, quotas);
   const pulls = createPullTracker(metadataStore);
   return {
     options,
     blobs: createBlobs(blobStore, metadataStore, options),
     uploads,
-    manifests: createManifests(blobStore, metadataStore, uploads, options),
+    manifests: createManifests(blobStore, metadataStore, uploads, options, quotas),
     listing: createListing(metadataStore, options),
     gc: createGarbageCollector(blobStore, metadataStore, uploads, options.gc),
     retention: createRetention(metadataStore, options.retention, options.tagRules),
     pulls,
+    quotas,
+    usage: createUsageReports(metadataStore, quotas),
     stores: { blobStore, metadataStore },
     async ping() {
       await Promise.all([blobStore.ping(), metadataStore.ping()]);

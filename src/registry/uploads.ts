@@ -11,6 +11,7 @@ import { setTimeout as delay } from "node:timers/promises";
 import { finishAbandonedDeletes } from "./gc-sweep.js";
 import { createHashCache, hashingStream } from "./hash-cache.js";
 import type { RegistryOptions } from "./options.js";
+import type { Quotas } from "./quotas.js";
 
 export interface UploadStatus {
   id: string;
@@ -47,7 +48,7 @@ export interface Uploads {
 /** How long committing an upload waits for a sweep deleting the same digest before giving up. */
 const CLAIM_WAIT_MS = 60_000;
 
-export function createUploads(blobs: BlobStore, metadata: MetadataStore, options: RegistryOptions): Uploads {
+export function createUploads(blobs: BlobStore, metadata: MetadataStore, options: RegistryOptions, quotas?: Quotas): Uploads {
   const hashes = createHashCache();
   const busy = new Set<string>();
 
@@ -152,6 +153,13 @@ export function createUploads(blobs: BlobStore, metadata: MetadataStore, options
         actual,
       });
     }
+    // The bytes are here now, so the quota check is exact (a chunked upload had no length before).
+    try {
+      await quotas?.check(repo, { blobs: [{ digest, size: state.size }] });
+    } catch (err) {
+      await discard(s.id);
+      throw err;
+    }
     // The claim keeps any sweep off this digest from before the bytes land until the link holds it.
     await claimForCommit(s.id, digest, state.size);
     await blobs.commitUpload(s.id, digest);
@@ -165,6 +173,7 @@ export function createUploads(blobs: BlobStore, metadata: MetadataStore, options
 
   return {
     async start(repo, algorithm) {
+      await quotas?.check(repo, { session: true });
       const s = await create(repo, algorithm);
       return { id: s.id, size: 0 };
     },
@@ -173,8 +182,10 @@ export function createUploads(blobs: BlobStore, metadata: MetadataStore, options
       let size: number | undefined;
       if (from !== undefined && isValidName(from)) size = (await metadata.getBlobLink(from, digest))?.size;
       if (size === undefined && options.anonymousMount) size = (await metadata.getBlob(digest))?.size;
+      if (size !== undefined) await quotas?.check(repo, { blobs: [{ digest, size }] });
       const blob = size === undefined ? undefined : await linkExisting(repo, digest);
       if (blob) return { mounted: true, blob };
+      await quotas?.check(repo, { session: true });
       const s = await create(repo, algorithm);
       return { mounted: false, upload: { id: s.id, size: 0 } };
     },

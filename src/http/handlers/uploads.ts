@@ -1,4 +1,4 @@
-import { DEFAULT_ALGORITHM, isDigestAlgorithm, parseDigest, type DigestAlgorithm } from "../../oci/digest.js";
+import { DEFAULT_ALGORITHM, isDigestAlgorithm, parseDigest, type Digest, type DigestAlgorithm } from "../../oci/digest.js";
 import { RegistryError } from "../../oci/errors.js";
 import { parseContentRange, uploadRangeHeader, type ByteRange } from "../../oci/range.js";
 import type { UploadStatus } from "../../registry/uploads.js";
@@ -40,7 +40,34 @@ function chunkRange({ req }: RequestContext): ByteRange | undefined {
   return range;
 }
 
-function replyUploadStatus({ res }: RequestContext, name: string, status: number, upload: UploadStatus): void {
+/** The request's Content-Length, when it declares one. */
+function declaredLength({ req }: RequestContext): number | undefined {
+  const value = Number(req.headers["content-length"] ?? NaN);
+  return Number.isSafeInteger(value) && value >= 0 ? value : undefined;
+}
+
+/**
+ * Refuses a body that would take the repository over a quota before reading a byte of it: the
+ * size is known from Content-Length (plus what the upload holds already). Bodies without a length
+ * are checked at commit, when their size is known.
+ */
+async function checkQuota(ctx: RequestContext, name: string, id?: string, digest?: Digest): Promise<void> {
+  const length = declaredLength(ctx);
+  if (!ctx.registry.quotas.enabled || !length) return;
+  const staged = id === undefined ? 0 : (await ctx.registry.uploads.status(name, id)).size;
+  const charge = digest === undefined ? { bytes: staged + length } : { blobs: [{ digest, size: staged + length }] };
+  await ctx.registry.quotas.check(name, charge);
+}
+
+/** `Berth-Quota-Warning` on push answers once the repository's namespace or itself is past the warning threshold. */
+function quotaWarning({ res, registry }: RequestContext, name: string): void {
+  const warning = registry.quotas.warning(name);
+  if (warning !== undefined) res.setHeader("Berth-Quota-Warning", warning);
+}
+
+function replyUploadStatus(ctx: RequestContext, name: string, status: number, upload: UploadStatus): void {
+  const { res } = ctx;
+  quotaWarning(ctx, name);
   reply(res, status, {
     Location: routePaths.upload(name, upload.id),
     Range: uploadRangeHeader(upload.size),
@@ -48,7 +75,9 @@ function replyUploadStatus({ res }: RequestContext, name: string, status: number
   });
 }
 
-function replyCommitted({ res }: RequestContext, name: string, digest: string): void {
+function replyCommitted(ctx: RequestContext, name: string, digest: string): void {
+  const { res } = ctx;
+  quotaWarning(ctx, name);
   reply(res, 201, { Location: routePaths.blob(name, digest), "Docker-Content-Digest": digest });
 }
 
@@ -67,6 +96,7 @@ export const handleUploads: Handler<UploadsRoute> = async (ctx, { name }) => {
     return;
   }
   if (url.searchParams.has("digest")) {
+    await checkQuota(ctx, name, undefined, digestParam(url));
     const blob = await registry.uploads.putWhole(name, digestParam(url), ctx.req);
     replyCommitted(ctx, name, blob.digest);
     return;
@@ -83,10 +113,12 @@ export const handleUpload: Handler<UploadRoute> = async (ctx, { name, id }) => {
       replyUploadStatus(ctx, name, 204, await registry.uploads.status(name, id));
       return;
     case "PATCH":
+      await checkQuota(ctx, name, id);
       replyUploadStatus(ctx, name, 202, await registry.uploads.append(name, id, req, chunkRange(ctx)));
       return;
     case "PUT": {
       const digest = digestParam(url);
+      await checkQuota(ctx, name, id, digest);
       const blob = hasBody(req)
         ? await registry.uploads.finish(name, id, digest, req, chunkRange(ctx))
         : await registry.uploads.finish(name, id, digest);

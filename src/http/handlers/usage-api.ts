@@ -1,0 +1,41 @@
+import { RegistryError } from "../../oci/errors.js";
+import { isValidName } from "../../oci/reference.js";
+import type { RequestContext } from "../context.js";
+import { reply } from "../respond.js";
+
+const PREFIX = "/api/v1/usage";
+
+/**
+ * Storage usage over HTTP, read-only:
+ *
+ *   GET /api/v1/usage[?fresh=true]          registry-wide totals, deduplication savings, namespaces
+ *                                           (cached for a minute; `fresh` recomputes)
+ *   GET /api/v1/usage/<namespace-or-repo>   that repository and every one under it, live, with quotas
+ *
+ * With access control on, only administrators may call it (like the management API); with it off,
+ * anyone who may reach the registry.
+ */
+export async function handleUsageApi(ctx: RequestContext): Promise<boolean> {
+  const { req, res, url, registry } = ctx;
+  if (url.pathname !== PREFIX && !url.pathname.startsWith(`${PREFIX}/`)) return false;
+  if (req.method !== "GET" && req.method !== "HEAD") {
+    throw new RegistryError("UNSUPPORTED", `method ${req.method} not allowed here`, undefined, { headers: { Allow: "GET, HEAD" } });
+  }
+  ctx.caller = await ctx.guard.check(req, { actions: [] });
+  if (ctx.guard.enabled && !(ctx.caller.identity.kind === "user" && ctx.caller.identity.admin)) {
+    throw new RegistryError("DENIED", "usage reports are for administrators");
+  }
+  const scope = decodeURIComponent(url.pathname.slice(PREFIX.length + 1)).replace(/\/+$/, "");
+  if (scope === "") {
+    const fresh = ["true", "1", ""].includes(url.searchParams.get("fresh") ?? "false");
+    reply(res, 200, {}, await registry.usage.summary({ fresh }));
+    return true;
+  }
+  if (!isValidName(scope)) throw new RegistryError("NAME_INVALID", `not a repository or namespace name: ${scope}`, { name: scope });
+  const report = await registry.usage.scope(scope);
+  if (report.repositories.length === 0) {
+    throw new RegistryError("NAME_UNKNOWN", `no repository is named ${scope} or lies under ${scope}/`, { name: scope });
+  }
+  reply(res, 200, {}, report);
+  return true;
+}
