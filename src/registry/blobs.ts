@@ -22,7 +22,7 @@ export interface Blobs {
    * object-store URL), else undefined. Checks the blob belongs to `repo` first.
    */
   redirectUrl(repo: string, digest: Digest): Promise<string | undefined>;
-  /** Removes the blob from `repo`; its bytes stay while other repositories use them. */
+  /** Removes the blob from `repo` unless one of its manifests uses it (DENIED); garbage collection frees the bytes. */
   delete(repo: string, digest: Digest): Promise<void>;
 }
 
@@ -55,7 +55,10 @@ export function createBlobs(blobs: BlobStore, metadata: MetadataStore, options: 
 
     async delete(repo, digest) {
       if (!options.deleteEnabled) throw new RegistryError("UNSUPPORTED", "deletion is disabled on this registry");
-      if (!(await metadata.unlinkBlob(repo, digest))) throw unknown(digest);
+      // Checked inside the unlink's transaction: a manifest stored meanwhile keeps its blob.
+      if (await metadata.unlinkIfUnreferenced(repo, digest, Number.MAX_SAFE_INTEGER)) return;
+      if (!(await metadata.getBlobLink(repo, digest))) throw unknown(digest);
+      throw new RegistryError("DENIED", "a manifest of this repository uses the blob: delete the manifest first (garbage collection then frees the blob)", { digest });
     },
   };
 }

@@ -145,6 +145,18 @@ describe("blobs: DELETE", () => {
     assert.equal(err.detail?.digest, image.layers[0]!.digest);
   });
 
+  it("DELETE /v2/<name>/blobs/<digest> of a layer a stored manifest uses answers 403 DENIED and the image stays whole", async () => {
+    const name = uniqueName("inuse");
+    const image = makeImage();
+    for (const blob of image.blobs) await c.pushBlob(name, blob);
+    assert.equal((await c.putManifest(name, "v1", image.manifest, MT.ociManifest)).status, 201);
+    const err = assertError(await c.delete(`/v2/${name}/blobs/${image.layers[0]!.digest}`), 403, "DENIED");
+    assert.match(err.message, /manifest/);
+    assert.equal((await c.get(`/v2/${name}/blobs/${image.layers[0]!.digest}`)).status, 200);
+    assert.equal((await c.delete(`/v2/${name}/manifests/${digestOf(image.manifest)}`)).status, 202);
+    assert.equal((await c.delete(`/v2/${name}/blobs/${image.layers[0]!.digest}`)).status, 202, "free once the manifest is gone");
+  });
+
   it("DELETE /v2/<name>/blobs/<digest> then pushing the bytes again serves them again", async () => {
     const name = uniqueName("repush");
     const bytes = randomBlob(500);
