@@ -8,9 +8,13 @@ import type { RegistryUsageRows, UsageNumbers, UsageStore } from "../usage-store
  */
 const SCOPE = "SELECT id FROM repositories WHERE name = @scope OR (name > @lo AND name < @hi)";
 
-/** (repository, blob) pairs of the scope: links and manifest references, each pair once. */
+/**
+ * (repository, blob) pairs of the scope: links and manifest references, each pair once. `+kind`
+ * keeps SQLite off the (kind, digest) index, which would scan every reference of the registry,
+ * and on the primary key's repository_id prefix.
+ */
 const PAIRS = `SELECT repository_id AS rid, digest FROM repository_blobs WHERE repository_id IN (${SCOPE})
-  UNION SELECT repository_id AS rid, digest FROM manifest_references WHERE kind = 'blob' AND repository_id IN (${SCOPE})`;
+  UNION SELECT repository_id AS rid, digest FROM manifest_references WHERE +kind = 'blob' AND repository_id IN (${SCOPE})`;
 
 /** Whether a repository other than `rid` (or outside the scope) references `d.digest`. */
 const OTHER_REPO = (outside: string) => `(EXISTS (SELECT 1 FROM repository_blobs o WHERE o.digest = d.digest AND ${outside})
