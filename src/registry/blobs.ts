@@ -56,7 +56,7 @@ export function createBlobs(blobs: BlobStore, metadata: MetadataStore, options: 
     async delete(repo, digest) {
       if (!options.deleteEnabled) throw new RegistryError("UNSUPPORTED", "deletion is disabled on this registry");
       // Checked inside the unlink's transaction: a manifest stored meanwhile keeps its blob.
-      if (await metadata.unlinkIfUnreferenced(repo, digest, Number.MAX_SAFE_INTEGER)) return;
+      if ((await metadata.unlinkIfUnreferenced(repo, [digest], Number.MAX_SAFE_INTEGER)).length > 0) return;
       if (!(await metadata.getBlobLink(repo, digest))) throw unknown(digest);
       throw new RegistryError("DENIED", "a manifest of this repository uses the blob: delete the manifest first (garbage collection then frees the blob)", { digest });
     },

@@ -7,20 +7,10 @@ import type { MetadataStore } from "../storage/metadata-store.js";
 export const GC_LOCK = "gc";
 
 const BATCH = 500;
-const DELETE_CONCURRENCY = 16;
-
-/** Runs `fn` over `items` with at most `limit` calls in flight. */
-export async function eachLimited<T>(items: readonly T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) await fn(items[next++]!);
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-}
 
 /** Deletes the bytes of blobs already marked `deleting`, then forgets their rows. Caller holds GC_LOCK. */
 export async function deleteMarked(blobs: BlobStore, metadata: MetadataStore, marked: readonly BlobRow[]): Promise<void> {
-  await eachLimited(marked, DELETE_CONCURRENCY, (b) => blobs.delete(b.digest));
+  await blobs.deleteMany(marked.map((b) => b.digest));
   await metadata.forgetBlobs(marked.map((b) => b.digest));
 }
 

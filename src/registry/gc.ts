@@ -218,14 +218,16 @@ export function createGarbageCollector(blobs: BlobStore, metadata: MetadataStore
           const live = new Set<Digest>();
           for (const n of nodes) if (marked.has(n.digest)) for (const b of n.blobs) live.add(b);
           const links = await all((last) => metadata.listLinks(repo, { ...(last ? { last } : {}), limit: PAGE }), (l) => l.digest);
-          for (const link of links) {
-            if (live.has(link.digest) || link.createdAt >= cutoff) continue;
-            if (dryRun) {
-              report.linksRemoved++;
-              doomedLinks.add(`${repo}@${link.digest}`);
-              touched.add(link.digest);
-            } else if (await metadata.unlinkIfUnreferenced(repo, link.digest, cutoff)) {
-              report.linksRemoved++;
+          const stale = links.filter((l) => !live.has(l.digest) && l.createdAt < cutoff).map((l) => l.digest);
+          if (dryRun) {
+            report.linksRemoved += stale.length;
+            for (const d of stale) {
+              doomedLinks.add(`${repo}@${d}`);
+              touched.add(d);
+            }
+          } else {
+            for (let at = 0; at < stale.length; at += PAGE) {
+              report.linksRemoved += (await metadata.unlinkIfUnreferenced(repo, stale.slice(at, at + PAGE), cutoff)).length;
             }
           }
           progress({ phase: "links", done: i + 1, total: repos.length });

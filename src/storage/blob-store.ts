@@ -23,6 +23,8 @@ export interface BlobStore {
 
   /** Removes a committed blob's bytes. Idempotent. Only garbage collection calls this. */
   delete(digest: Digest): Promise<void>;
+  /** Removes many committed blobs' bytes (in as few requests as the store allows). Idempotent. */
+  deleteMany(digests: readonly Digest[]): Promise<void>;
 
   /**
    * What is staged for upload `id`: size 0 when nothing was written yet (or the id is unknown).

@@ -41,10 +41,10 @@ export interface LifecycleStore {
   /** Blobs linked to `repo`, with when the link was made, by digest. */
   listLinks(repo: string, page: Page): Promise<BlobLink[]>;
   /**
-   * Removes `repo`'s link to a blob if, inside the transaction, no manifest of `repo` references the
-   * blob and the link was made before `createdBefore`.
+   * Removes `repo`'s links to those of `digests` that, inside one transaction, no manifest of `repo`
+   * references and that were made before `createdBefore`; resolves the digests unlinked.
    */
-  unlinkIfUnreferenced(repo: string, digest: Digest, createdBefore: number): Promise<boolean>;
+  unlinkIfUnreferenced(repo: string, digests: readonly Digest[], createdBefore: number): Promise<Digest[]>;
 
   /** Live blobs nothing keeps alive (no link, no reference, no claim), by digest. */
   listUnreferencedBlobs(page: Page): Promise<BlobRow[]>;

@@ -17,7 +17,7 @@ import { startSoakTarget, type SoakBackend } from "../soak/soak-target.js";
  */
 
 /** Enough garbage that the sweep takes long enough to be killed in the middle. */
-const GARBAGE_BY_BACKEND: Record<SoakBackend, number> = { embedded: 2000, "s3-postgres": 600 };
+const GARBAGE_BY_BACKEND: Record<SoakBackend, number> = { embedded: 3000, "s3-postgres": 1500 };
 
 async function inParallel<T>(items: readonly T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
   let next = 0;
@@ -59,13 +59,14 @@ async function crashMidSweep(backend: SoakBackend): Promise<void> {
       // `berth gc` against the running server's data directory, killed once it has deleted some.
       const gc = spawn(process.execPath, [BERTH_BIN, "gc", "--data", target.data!, "--json"], { stdio: "ignore", env: { ...process.env, BERTH_GC_GRACE: "0s" } });
       const exited = new Promise<void>((r) => gc.once("exit", () => r()));
-      while ((await target.storedBlobs()).size > before - GARBAGE / 10 && gc.exitCode === null) await sleep(5);
+      // Killed as soon as the first batch of deletions shows (a sweep deletes 500 at a time).
+      while ((await target.storedBlobs()).size >= before && gc.exitCode === null) await sleep(5);
       gc.kill("SIGKILL");
       killed = exited;
     } else {
       const victim = target.nodes[1]!;
       const request = fetch(`${victim.url}/api/v1/gc`, { method: "POST" }).catch(() => undefined);
-      while ((await target.storedBlobs()).size > before - GARBAGE / 10) await sleep(50);
+      while ((await target.storedBlobs()).size >= before) await sleep(20);
       killed = victim.kill9();
       await request;
       target.nodes.splice(1, 1);

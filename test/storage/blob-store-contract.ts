@@ -136,6 +136,21 @@ export function describeBlobStoreContract(
       await store.deleteUpload("never-started");
     });
 
+    it("deletes many blobs at once, absent ones included, leaving others", async () => {
+      const datas = Array.from({ length: 5 }, () => randomBytes(10));
+      for (const data of datas) {
+        const id = uploadId();
+        await store.appendUpload(id, 0, Readable.from([data]));
+        await store.commitUpload(id, digestOf(data));
+      }
+      const doomed = datas.slice(0, 4).map((d) => digestOf(d));
+      await store.deleteMany([...doomed, digestOf(Buffer.from("never stored"))]);
+      await store.deleteMany(doomed);
+      for (const d of doomed) assert.equal(await store.stat(d), undefined);
+      assert.equal((await store.stat(digestOf(datas[4]!)))?.size, 10);
+      await store.deleteMany([]);
+    });
+
     it("lists uploads that hold staged data", async () => {
       const id = uploadId();
       await store.appendUpload(id, 0, Readable.from([Buffer.from("x")]));

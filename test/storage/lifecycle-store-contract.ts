@@ -39,9 +39,12 @@ export function describeLifecycleContract(
       assert.ok(!(await unreferenced()).includes(d), "linked");
       const m = manifest([d]);
       assert.equal((await store.putManifest("keep/a", m, [])).ok, true);
-      assert.equal(await store.unlinkIfUnreferenced("keep/a", d, future()), false, "referenced by a manifest of the repo");
+      assert.deepEqual(await store.unlinkIfUnreferenced("keep/a", [d], future()), [], "referenced by a manifest of the repo");
       assert.equal(await store.deleteManifestIfUnreachable("keep/a", m.digest, future()), true);
-      assert.equal(await store.unlinkIfUnreferenced("keep/a", d, future()), true);
+      const other = blob();
+      await addBlob(store, "keep/a", other, 4);
+      assert.deepEqual(await store.unlinkIfUnreferenced("keep/a", [other], 0), [], "too recent");
+      assert.deepEqual((await store.unlinkIfUnreferenced("keep/a", [d, other, blob()], future())).sort(), [d, other].sort());
       assert.deepEqual((await store.listUnreferencedBlobs({ limit: 100_000 })).filter((b) => b.digest === d), [{ digest: d, size: 9 }]);
 
       const id = await session("keep/b");

@@ -91,6 +91,14 @@ export async function createFilesystemBlobStore(options: FilesystemBlobStoreOpti
       await rm(blobPath(digest), { force: true });
     },
 
+    async deleteMany(digests) {
+      let next = 0;
+      const worker = async () => {
+        while (next < digests.length) await rm(blobPath(digests[next++]!), { force: true });
+      };
+      await Promise.all(Array.from({ length: Math.min(16, digests.length) }, worker));
+    },
+
     async uploadState(id) {
       return stateOf(uploadPath(id));
     },

@@ -147,19 +147,25 @@ export function createPostgresLifecycle(pool: pg.Pool): LifecycleStore {
       return rows.map((r) => ({ digest: r.digest, size: r.size, createdAt: r.created_at }));
     },
 
-    async unlinkIfUnreferenced(repo, digest, createdBefore) {
+    async unlinkIfUnreferenced(repo, digests, createdBefore) {
+      if (digests.length === 0) return [];
       return transaction(pool, async (client) => {
-        const { rows } = await client.query<{ repository_id: number; created_at: number }>(
-          `SELECT repository_id, created_at FROM repository_blobs WHERE repository_id = ${REPO_ID} AND digest = $2 FOR UPDATE`,
-          [repo, digest],
+        // Lock the links first (putManifest holds the ones it relies on FOR SHARE), in digest order,
+        // then check references in a new statement, which sees whatever those pushes committed.
+        const locked = await client.query<{ repository_id: number; digest: string }>(
+          `SELECT repository_id, digest FROM repository_blobs WHERE repository_id = ${REPO_ID}
+           AND digest = ANY($2::text[]) AND created_at < $3 ORDER BY digest FOR UPDATE`,
+          [repo, digests, createdBefore],
         );
-        const link = rows[0];
-        if (!link || link.created_at >= createdBefore) return false;
-        const id = link.repository_id;
-        if (await exists(client, "SELECT 1 FROM manifest_references WHERE repository_id = $1 AND kind = 'blob' AND digest = $2", [id, digest])) {
-          return false;
-        }
-        return exists(client, "DELETE FROM repository_blobs WHERE repository_id = $1 AND digest = $2", [id, digest]);
+        if (locked.rows.length === 0) return [];
+        const { rows } = await client.query<{ digest: Digest }>(
+          `DELETE FROM repository_blobs rb WHERE rb.repository_id = $1 AND rb.digest = ANY($2::text[])
+           AND NOT EXISTS (SELECT 1 FROM manifest_references r
+                           WHERE r.repository_id = rb.repository_id AND r.kind = 'blob' AND r.digest = rb.digest)
+           RETURNING rb.digest`,
+          [locked.rows[0]!.repository_id, locked.rows.map((r) => r.digest)],
+        );
+        return rows.map((r) => r.digest);
       });
     },
 

@@ -137,7 +137,12 @@ export async function createS3BlobStore(options: S3BlobStoreOptions): Promise<Bl
   async function deleteKeys(keys: string[]): Promise<void> {
     for (let i = 0; i < keys.length; i += 1000) {
       const batch = keys.slice(i, i + 1000);
-      await client.send(new DeleteObjectsCommand({ Bucket, Delete: { Objects: batch.map((Key) => ({ Key })), Quiet: true } }));
+      const { Errors = [] } = await client.send(
+        new DeleteObjectsCommand({ Bucket, Delete: { Objects: batch.map((Key) => ({ Key })), Quiet: true } }),
+      );
+      // Quiet mode reports only failures; a key already gone is not one.
+      const failed = Errors.filter((e) => e.Code !== "NoSuchKey");
+      if (failed.length > 0) throw new Error(`could not delete ${failed.length} objects, e.g. ${failed[0]!.Key}: ${failed[0]!.Code} ${failed[0]!.Message}`);
     }
   }
 
@@ -185,6 +190,10 @@ export async function createS3BlobStore(options: S3BlobStoreOptions): Promise<Bl
 
     async delete(digest) {
       await client.send(new DeleteObjectCommand({ Bucket, Key: blobKey(digest) }));
+    },
+
+    async deleteMany(digests) {
+      await deleteKeys(digests.map(blobKey));
     },
 
     async uploadState(id) {

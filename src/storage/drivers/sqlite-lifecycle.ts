@@ -129,12 +129,14 @@ export function createSqliteLifecycle(db: Database.Database, ensureRepo: (name: 
     return q.deleteManifest.run(repoId, digest).changes > 0;
   });
 
-  const unlink = db.transaction((repo: string, digest: string, before: number): boolean => {
+  const unlink = db.transaction((repo: string, digests: readonly string[], before: number): Digest[] => {
     const repoId = q.repoId.get(repo)?.id;
-    if (repoId === undefined) return false;
-    const link = q.linkRow.get(repoId, digest);
-    if (!link || link.created_at >= before || q.referenced.get(repoId, digest)) return false;
-    return q.unlink.run(repoId, digest).changes > 0;
+    if (repoId === undefined) return [];
+    return digests.filter((digest) => {
+      const link = q.linkRow.get(repoId, digest);
+      if (!link || link.created_at >= before || q.referenced.get(repoId, digest)) return false;
+      return q.unlink.run(repoId, digest).changes > 0;
+    }) as Digest[];
   });
 
   const mark = db.transaction((digests: readonly string[]): BlobRow[] => {
@@ -194,8 +196,8 @@ export function createSqliteLifecycle(db: Database.Database, ensureRepo: (name: 
         createdAt: r.created_at,
       }));
     },
-    async unlinkIfUnreferenced(repo, digest, createdBefore) {
-      return unlink.immediate(repo, digest, createdBefore);
+    async unlinkIfUnreferenced(repo, digests, createdBefore) {
+      return unlink.immediate(repo, digests, createdBefore);
     },
     async listUnreferencedBlobs(page) {
       return q.unreferenced.all(page.last ?? "", page.limit);
