@@ -6,6 +6,7 @@ import type { Config } from "./config/schema.js";
 import { parseListen } from "./config/units.js";
 import { createApp } from "./http/app.js";
 import type { Logger } from "./logger.js";
+import { createPeriodicJob } from "./periodic-job.js";
 import { gcSummary } from "./registry/gc.js";
 import { createRegistry, type Registry } from "./registry/registry.js";
 import { retentionSummary } from "./registry/retention.js";
@@ -80,51 +81,22 @@ export async function createBerth(config: Config, logger: Logger): Promise<Berth
     logger.debug("client error", { error: err.message });
     if (socket.writable) socket.end("HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: 0\r\n\r\n");
   });
-  let purgeTimer: NodeJS.Timeout | undefined;
-  const purge = async () => {
-    try {
-      const purged = await registry.uploads.purgeStale();
-      if (purged > 0) logger.info("purged expired uploads", { count: purged });
-    } catch (err) {
-      logger.error("upload purge failed", { error: String(err) });
-    }
-  };
-
-  // Scheduled collections: every node tries, the lock lets one run, the others skip quietly.
-  let gcTimer: NodeJS.Timeout | undefined;
-  let gcRunning: Promise<void> | undefined;
-  const gcAbort = new AbortController();
-  const collect = () => {
-    if (gcRunning) return;
-    gcRunning = registry.gc
-      .run({ signal: gcAbort.signal })
-      .then(
-        (report) => {
-          if (report.skipped) logger.debug("garbage collection skipped", { reason: report.skipped });
-          else logger.info("garbage collection", gcSummary(report));
-        },
-        (err: unknown) => logger.error("garbage collection failed", { error: String(err) }),
-      )
-      .finally(() => (gcRunning = undefined));
-  };
-
-  // Scheduled retention: every node tries, the "retention" lock lets one run at a time.
-  let retentionTimer: NodeJS.Timeout | undefined;
-  let retaining: Promise<void> | undefined;
-  const retain = () => {
-    if (retaining) return;
+  const purge = createPeriodicJob(logger, "upload purge", async () => {
+    const purged = await registry.uploads.purgeStale();
+    if (purged > 0) logger.info("purged expired uploads", { count: purged });
+  });
+  // Collections and retention: every node tries, a lock lets one run at a time, the others skip quietly.
+  const collect = createPeriodicJob(logger, "garbage collection", async (signal) => {
+    const report = await registry.gc.run({ signal });
+    if (report.skipped) logger.debug("garbage collection skipped", { reason: report.skipped });
+    else logger.info("garbage collection", gcSummary(report));
+  });
+  const retain = createPeriodicJob(logger, "retention", async () => {
     const audit = authStore ? authStore.appendAudit.bind(authStore) : undefined;
-    retaining = registry.retention
-      .run({ source: "schedule", ...(audit ? { audit } : {}) })
-      .then(
-        (report) => {
-          if (report.skipped) logger.debug("retention skipped", { reason: report.skipped });
-          else logger.info("retention", retentionSummary(report));
-        },
-        (err: unknown) => logger.error("retention failed", { error: String(err) }),
-      )
-      .finally(() => (retaining = undefined));
-  };
+    const report = await registry.retention.run({ source: "schedule", ...(audit ? { audit } : {}) });
+    if (report.skipped) logger.debug("retention skipped", { reason: report.skipped });
+    else logger.info("retention", retentionSummary(report));
+  });
 
   return {
     registry,
@@ -137,25 +109,15 @@ export async function createBerth(config: Config, logger: Logger): Promise<Berth
           resolve();
         });
       });
-      void purge();
-      purgeTimer = setInterval(purge, Math.max(config.uploads.purgeInterval, 1000));
-      purgeTimer.unref();
-      if (config.gc.schedule !== "off") {
-        gcTimer = setInterval(collect, Math.max(config.gc.schedule, 1000));
-        gcTimer.unref();
-      }
-      if (config.retention.schedule !== "off") {
-        retentionTimer = setInterval(retain, Math.max(config.retention.schedule, 1000));
-        retentionTimer.unref();
-      }
+      purge.start(config.uploads.purgeInterval, true);
+      if (config.gc.schedule !== "off") collect.start(config.gc.schedule);
+      if (config.retention.schedule !== "off") retain.start(config.retention.schedule);
       return server.address() as AddressInfo;
     },
     async stop() {
       draining = true;
-      clearInterval(purgeTimer);
-      clearInterval(retentionTimer);
-      clearInterval(gcTimer);
-      gcAbort.abort();
+      // Background runs stop between batches while requests drain; the stores close after both.
+      const jobsStopped = Promise.all([purge.stop(), collect.stop(), retain.stop()]);
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       // Keep-alive connections finish their current response, then must not linger until the timeout.
       server.closeIdleConnections();
@@ -171,8 +133,7 @@ export async function createBerth(config: Config, logger: Logger): Promise<Berth
       }
       clearTimeout(timer);
       clearInterval(reaper);
-      await gcRunning;
-      await retaining;
+      await jobsStopped;
       await registry.close();
       await authStore?.close();
     },

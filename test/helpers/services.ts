@@ -86,12 +86,12 @@ export async function createTestDatabase(): Promise<{ url: string; drop(): Promi
   };
 }
 
-/** Deletes a test bucket and everything in it. */
-export async function deleteBucket(bucket: string): Promise<void> {
+/** A client of the test S3 engine, with the settings Ceph needs (the SDK is loaded on first use). */
+export async function s3TestClient(): Promise<import("@aws-sdk/client-s3").S3Client> {
   const s = s3Settings();
-  if (!s) return;
-  const { S3Client, ListObjectsV2Command, DeleteObjectsCommand, DeleteBucketCommand } = await import("@aws-sdk/client-s3");
-  const client = new S3Client({
+  if (!s) throw new Error("no test S3 engine (BERTH_TEST_S3_ENDPOINT)");
+  const { S3Client } = await import("@aws-sdk/client-s3");
+  return new S3Client({
     region: s.region,
     endpoint: s.endpoint,
     forcePathStyle: true,
@@ -99,6 +99,13 @@ export async function deleteBucket(bucket: string): Promise<void> {
     requestChecksumCalculation: "WHEN_REQUIRED",
     responseChecksumValidation: "WHEN_REQUIRED",
   });
+}
+
+/** Deletes a test bucket and everything in it. */
+export async function deleteBucket(bucket: string): Promise<void> {
+  if (!s3Settings()) return;
+  const { ListObjectsV2Command, DeleteObjectsCommand, DeleteBucketCommand } = await import("@aws-sdk/client-s3");
+  const client = await s3TestClient();
   try {
     for (;;) {
       const page = await client.send(new ListObjectsV2Command({ Bucket: bucket }));

@@ -1,9 +1,9 @@
-import { ListObjectsV2Command, S3Client } from "@aws-sdk/client-s3";
+import { ListObjectsV2Command } from "@aws-sdk/client-s3";
 import { mkdtemp, readdir, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { scaleOutEnv, spawnBerth, type BerthProcess } from "../helpers/berth.js";
-import { s3Settings } from "../helpers/services.js";
+import { s3TestClient } from "../helpers/services.js";
 
 /** Real `berth serve` processes for a soak, and a way to see what their blob storage holds. */
 export interface SoakTarget {
@@ -43,13 +43,7 @@ export async function startSoakTarget(backend: SoakBackend, graceMs: number, env
     };
   }
   const backendEnv = await scaleOutEnv();
-  const s3 = s3Settings()!;
-  const client = new S3Client({
-    endpoint: s3.endpoint,
-    region: s3.region,
-    forcePathStyle: true,
-    credentials: { accessKeyId: s3.accessKey, secretAccessKey: s3.secretKey },
-  });
+  const client = await s3TestClient();
   const bucket = backendEnv.env.BERTH_S3_BUCKET!;
   const keys = async (prefix: string) => {
     const out: string[] = [];

@@ -1,7 +1,7 @@
-import { RegistryError } from "../../oci/errors.js";
 import { gcSummary } from "../../registry/gc.js";
 import type { RequestContext } from "../context.js";
 import { reply } from "../respond.js";
+import { authorizeMaintenance, queryFlag } from "./maintenance-access.js";
 
 /**
  * Registry maintenance over HTTP, with or without access control:
@@ -13,22 +13,10 @@ import { reply } from "../respond.js";
  * 409 with the report's `skipped` reason, unless `wait=true`.
  */
 export async function handleMaintenance(ctx: RequestContext): Promise<boolean> {
-  const { req, res, url } = ctx;
+  const { res, url } = ctx;
   if (url.pathname !== "/api/v1/gc") return false;
-  if (req.method !== "POST") {
-    throw new RegistryError("UNSUPPORTED", `method ${req.method} not allowed here`, undefined, { headers: { Allow: "POST" } });
-  }
-  ctx.caller = await ctx.guard.check(req, ctx.guard.enabled ? { actions: [] } : { actions: ["delete"] });
-  if (ctx.guard.enabled && !(ctx.caller.identity.kind === "user" && ctx.caller.identity.admin)) {
-    throw new RegistryError("DENIED", "garbage collection is for administrators");
-  }
-  const flag = (name: string) => {
-    const v = url.searchParams.get(name);
-    if (v === null) return undefined;
-    if (v === "true" || v === "1" || v === "") return true;
-    if (v === "false" || v === "0") return false;
-    throw new RegistryError("UNSUPPORTED", `${name} must be true or false`, { [name]: v }, { status: 400 });
-  };
+  await authorizeMaintenance(ctx, { methods: ["POST"], action: "delete", what: "garbage collection runs" });
+  const flag = (name: string) => queryFlag(url, name);
   const dryRun = flag("dryRun") ?? false;
   const deleteUntagged = flag("deleteUntagged");
   const report = await ctx.registry.gc.run({

@@ -1,9 +1,9 @@
 import { describeIdentity } from "../../auth/authorizer.js";
-import { RegistryError } from "../../oci/errors.js";
 import { retentionSummary } from "../../registry/retention.js";
 import type { AuditEvent } from "../../storage/auth-store.js";
 import type { RequestContext } from "../context.js";
 import { reply } from "../respond.js";
+import { authorizeMaintenance, queryFlag } from "./maintenance-access.js";
 
 /**
  *   POST /api/v1/retention[?dryRun=true][&wait=true]   → the run's report (registry/retention.ts)
@@ -15,19 +15,8 @@ import { reply } from "../respond.js";
  */
 export async function handleRetentionApi(ctx: RequestContext, appendAudit?: (event: AuditEvent) => Promise<void>): Promise<void> {
   const { req, res, url } = ctx;
-  if (req.method !== "POST") {
-    throw new RegistryError("UNSUPPORTED", `method ${req.method} not allowed here`, undefined, { headers: { Allow: "POST" } });
-  }
-  ctx.caller = await ctx.guard.check(req, ctx.guard.enabled ? { actions: [] } : { actions: ["delete"] });
-  if (ctx.guard.enabled && !(ctx.caller.identity.kind === "user" && ctx.caller.identity.admin)) {
-    throw new RegistryError("DENIED", "retention runs are for administrators");
-  }
-  const flag = (name: string) => {
-    const v = url.searchParams.get(name);
-    if (v === null || v === "false" || v === "0") return false;
-    if (v === "true" || v === "1" || v === "") return true;
-    throw new RegistryError("UNSUPPORTED", `${name} must be true or false`, { [name]: v }, { status: 400 });
-  };
+  await authorizeMaintenance(ctx, { methods: ["POST"], action: "delete", what: "retention runs" });
+  const flag = (name: string) => queryFlag(url, name) ?? false;
   const dryRun = flag("dryRun");
   const who = describeIdentity(ctx.caller.identity) ?? "anonymous";
   const report = await ctx.registry.retention.run({

@@ -2,6 +2,7 @@ import { RegistryError } from "../../oci/errors.js";
 import { isValidName } from "../../oci/reference.js";
 import type { RequestContext } from "../context.js";
 import { reply } from "../respond.js";
+import { authorizeMaintenance, queryFlag } from "./maintenance-access.js";
 
 const PREFIX = "/api/v1/usage";
 
@@ -16,18 +17,12 @@ const PREFIX = "/api/v1/usage";
  * anyone who may reach the registry.
  */
 export async function handleUsageApi(ctx: RequestContext): Promise<boolean> {
-  const { req, res, url, registry } = ctx;
+  const { res, url, registry } = ctx;
   if (url.pathname !== PREFIX && !url.pathname.startsWith(`${PREFIX}/`)) return false;
-  if (req.method !== "GET" && req.method !== "HEAD") {
-    throw new RegistryError("UNSUPPORTED", `method ${req.method} not allowed here`, undefined, { headers: { Allow: "GET, HEAD" } });
-  }
-  ctx.caller = await ctx.guard.check(req, { actions: [] });
-  if (ctx.guard.enabled && !(ctx.caller.identity.kind === "user" && ctx.caller.identity.admin)) {
-    throw new RegistryError("DENIED", "usage reports are for administrators");
-  }
+  await authorizeMaintenance(ctx, { methods: ["GET", "HEAD"], what: "usage reports" });
   const scope = decodeURIComponent(url.pathname.slice(PREFIX.length + 1)).replace(/\/+$/, "");
   if (scope === "") {
-    const fresh = ["true", "1", ""].includes(url.searchParams.get("fresh") ?? "false");
+    const fresh = queryFlag(url, "fresh") ?? false;
     reply(res, 200, {}, await registry.usage.summary({ fresh }));
     return true;
   }

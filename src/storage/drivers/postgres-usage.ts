@@ -1,6 +1,7 @@
 import type pg from "pg";
 import type { Digest } from "../../oci/digest.js";
-import type { RegistryUsageRows, UsageNumbers, UsageStore } from "../usage-store.js";
+import type { RegistryUsageRows, UsageStore } from "../usage-store.js";
+import { numbers, type Totals } from "./usage-rows.js";
 import { transaction } from "./postgres-tx.js";
 
 /**
@@ -22,25 +23,6 @@ const NAMESPACE = "split_part(name, '/', 1)";
 
 /** With `exact` the range is empty ("x/" < name < "x/" holds for no name): the repository alone. */
 const scopeArgs = (scope: string, exact = false) => [scope, `${scope}/`, exact ? `${scope}/` : `${scope}0`];
-
-interface Totals {
-  blobs: number;
-  blob_bytes: number;
-  freeable: number;
-}
-
-function numbers(blobs: Totals | undefined, manifests: { n: number; bytes: number } | undefined): UsageNumbers {
-  const blobBytes = blobs?.blob_bytes ?? 0;
-  const manifestBytes = manifests?.bytes ?? 0;
-  return {
-    blobs: blobs?.blobs ?? 0,
-    blobBytes,
-    manifests: manifests?.n ?? 0,
-    manifestBytes,
-    referencedBytes: blobBytes + manifestBytes,
-    freeableBytes: (blobs?.freeable ?? 0) + manifestBytes,
-  };
-}
 
 /** Runs `fn` in one read-only snapshot, so a report's numbers agree with each other. */
 function snapshot<T>(pool: pg.Pool, fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {

@@ -1,5 +1,6 @@
 import type Database from "better-sqlite3";
-import type { RegistryUsageRows, UsageNumbers, UsageStore } from "../usage-store.js";
+import type { RegistryUsageRows, UsageStore } from "../usage-store.js";
+import { numbers, type Totals } from "./usage-rows.js";
 
 /**
  * The repositories of a scope (`@scope` the name, `@lo` name + "/", `@hi` name + "0"): the name itself and
@@ -28,25 +29,6 @@ interface ScopeArgs {
 
 /** With `exact` the range is empty ("x/" < name < "x/" holds for no name): the repository alone. */
 const scopeArgs = (scope: string, exact = false): ScopeArgs => ({ scope, lo: `${scope}/`, hi: exact ? `${scope}/` : `${scope}0` });
-
-interface Totals {
-  blobs: number;
-  blob_bytes: number;
-  freeable: number;
-}
-
-function numbers(blobs: Totals | undefined, manifests: { n: number; bytes: number } | undefined): UsageNumbers {
-  const blobBytes = blobs?.blob_bytes ?? 0;
-  const manifestBytes = manifests?.bytes ?? 0;
-  return {
-    blobs: blobs?.blobs ?? 0,
-    blobBytes,
-    manifests: manifests?.n ?? 0,
-    manifestBytes,
-    referencedBytes: blobBytes + manifestBytes,
-    freeableBytes: (blobs?.freeable ?? 0) + manifestBytes,
-  };
-}
 
 /** The UsageStore half of the SQLite metadata store: read-only queries over the metadata tables. */
 export function createSqliteUsage(db: Database.Database): UsageStore {
