@@ -236,15 +236,20 @@ export function createGarbageCollector(blobs: BlobStore, metadata: MetadataStore
         if (dryRun) {
           const unreferenced = await all((last) => metadata.listUnreferencedBlobs({ ...(last ? { last } : {}), limit: PAGE }), (b) => b.digest);
           const doomedBlobs = new Map(unreferenced.map((b) => [b.digest, b.size]));
-          for (const digest of touched) {
-            if (doomedBlobs.has(digest)) continue;
-            const users = await metadata.blobUsers(digest);
-            const gone =
-              !users.claimed &&
-              users.links.every((l) => doomedLinks.has(`${l.repository}@${digest}`)) &&
-              users.references.every((r) => doomedManifests.has(`${r.repository}@${r.manifest}`));
-            const size = gone ? (await metadata.getBlob(digest))?.size : undefined;
-            if (size !== undefined) doomedBlobs.set(digest, size);
+          // A touched blob goes if the run removes everything that keeps it (absent from the map: not live).
+          const candidates = [...touched].filter((d) => !doomedBlobs.has(d));
+          for (let at = 0; at < candidates.length && !options.signal?.aborted; at += PAGE) {
+            const page = candidates.slice(at, at + PAGE);
+            const users = await metadata.blobUsers(page);
+            for (const digest of page) {
+              const u = users.get(digest);
+              const gone =
+                u !== undefined &&
+                !u.claimed &&
+                u.links.every((l) => doomedLinks.has(`${l.repository}@${digest}`)) &&
+                u.references.every((r) => doomedManifests.has(`${r.repository}@${r.manifest}`));
+              if (gone) doomedBlobs.set(digest, u.size);
+            }
           }
           for (const [digest, size] of doomedBlobs) {
             report.blobsDeleted++;

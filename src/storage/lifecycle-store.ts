@@ -54,8 +54,13 @@ export interface LifecycleStore {
   listDeletingBlobs(limit: number): Promise<BlobRow[]>;
   /** Removes the rows of `deleting` blobs whose bytes are gone; live rows are left alone. */
   forgetBlobs(digests: readonly Digest[]): Promise<void>;
-  /** Who keeps a blob alive (for a dry run, which deletes nothing and so must reason about it). */
-  blobUsers(digest: Digest): Promise<BlobUsers>;
+  /**
+   * Who keeps each of `digests` alive, with its size, read in one snapshot (for a dry run, which
+   * deletes nothing and so must reason about it). Only live blobs are in the map: a digest with no
+   * row, or one being deleted, is absent. A few queries per call whatever its length; the GC asks
+   * in pages of 1000.
+   */
+  blobUsers(digests: readonly Digest[]): Promise<Map<Digest, BlobUsers>>;
 }
 
 export interface StoreLock {
@@ -84,9 +89,10 @@ export interface BlobRow {
 }
 
 export interface BlobUsers {
-  /** Repositories linking the blob, with when each link was made. */
+  size: number;
+  /** Repositories linking the blob, with when each link was made, by repository name. */
   links: { repository: string; createdAt: number }[];
-  /** Manifests referencing the blob. */
+  /** Manifests referencing the blob, by repository name then manifest digest. */
   references: { repository: string; manifest: Digest }[];
   claimed: boolean;
 }

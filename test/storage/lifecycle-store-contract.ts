@@ -126,18 +126,35 @@ export function describeLifecycleContract(
       assert.ok(Math.abs(links[0]!.createdAt - Date.now()) < 60_000);
     });
 
-    it("reports who keeps a blob alive", async () => {
+    it("reports who keeps a blob alive, for a batch of digests, live blobs only", async () => {
       const d = blob();
       await addBlob(store, "users/a", d, 1);
+      await addBlob(store, "users/c", d, 1);
       const m = manifest([d]);
       await store.putManifest("users/a", m, []);
       const id = await session("users/b");
       await store.claimBlob(id, d, 1);
-      const users = await store.blobUsers(d);
-      assert.deepEqual(users.links.map((l) => l.repository), ["users/a"]);
-      assert.deepEqual(users.references, [{ repository: "users/a", manifest: m.digest }]);
-      assert.equal(users.claimed, true);
+      const bare = blob();
+      const bareId = await session("users/b");
+      await store.claimBlob(bareId, bare, 7);
+      await store.deleteUpload(bareId);
+      const gone = blob();
+      await addBlob(store, "users/a", gone, 3);
+      await store.unlinkBlob("users/a", gone);
+      assert.equal((await store.markBlobsDeleting([gone])).length, 1);
+
+      const users = await store.blobUsers([d, bare, gone, blob()]);
+      assert.deepEqual([...users.keys()].sort(), [d, bare].sort(), "deleting and unknown blobs are left out");
+      const u = users.get(d)!;
+      assert.equal(u.size, 1);
+      assert.deepEqual(u.links.map((l) => l.repository), ["users/a", "users/c"]);
+      assert.ok(u.links.every((l) => typeof l.createdAt === "number" && Math.abs(l.createdAt - Date.now()) < 60_000));
+      assert.deepEqual(u.references, [{ repository: "users/a", manifest: m.digest }]);
+      assert.equal(u.claimed, true);
+      assert.deepEqual(users.get(bare), { size: 7, links: [], references: [], claimed: false });
+      assert.equal((await store.blobUsers([])).size, 0);
       await store.deleteUpload(id);
+      await store.forgetBlobs([gone]);
     });
 
     it("gives a named lock to one holder at a time", async () => {

@@ -1,7 +1,7 @@
 import type pg from "pg";
 import type { Digest } from "../../oci/digest.js";
 import { RegistryError } from "../../oci/errors.js";
-import type { BlobRow, LifecycleStore, ManifestNode } from "../lifecycle-store.js";
+import type { BlobRow, BlobUsers, LifecycleStore, ManifestNode } from "../lifecycle-store.js";
 import { ensureRepository, transaction } from "./postgres-tx.js";
 
 /** Keeps a live blob alive: a link, a manifest reference or an upload's claim (`b` is the blobs row). */
@@ -209,25 +209,25 @@ export function createPostgresLifecycle(pool: pg.Pool): LifecycleStore {
       await pool.query("DELETE FROM blobs WHERE digest = ANY($1::text[]) AND state = 'deleting'", [digests]);
     },
 
-    async blobUsers(digest) {
-      const [links, references, claimed] = await Promise.all([
-        pool.query<{ name: string; created_at: number }>(
-          `SELECT r.name, rb.created_at FROM repository_blobs rb JOIN repositories r ON r.id = rb.repository_id
-           WHERE rb.digest = $1 ORDER BY r.name`,
-          [digest],
-        ),
-        pool.query<{ name: string; manifest_digest: Digest }>(
-          `SELECT r.name, mr.manifest_digest FROM manifest_references mr JOIN repositories r ON r.id = mr.repository_id
-           WHERE mr.kind = 'blob' AND mr.digest = $1 ORDER BY r.name, mr.manifest_digest`,
-          [digest],
-        ),
-        pool.query("SELECT 1 FROM uploads WHERE claim = $1 LIMIT 1", [digest]),
-      ]);
-      return {
-        links: links.rows.map((r) => ({ repository: r.name, createdAt: r.created_at })),
-        references: references.rows.map((r) => ({ repository: r.name, manifest: r.manifest_digest })),
-        claimed: (claimed.rowCount ?? 0) > 0,
-      };
+    async blobUsers(digests) {
+      const users = new Map<Digest, BlobUsers>();
+      if (digests.length === 0) return users;
+      // One statement, so one snapshot; the JSON keeps BIGINT created_at a number.
+      const { rows } = await pool.query<Omit<BlobUsers, "references"> & { digest: Digest; refs: BlobUsers["references"] }>(
+        `SELECT b.digest, b.size,
+           COALESCE((SELECT json_agg(json_build_object('repository', r.name, 'createdAt', rb.created_at) ORDER BY r.name)
+                     FROM repository_blobs rb JOIN repositories r ON r.id = rb.repository_id
+                     WHERE rb.digest = b.digest), '[]') AS links,
+           COALESCE((SELECT json_agg(json_build_object('repository', r.name, 'manifest', mr.manifest_digest)
+                                     ORDER BY r.name, mr.manifest_digest)
+                     FROM manifest_references mr JOIN repositories r ON r.id = mr.repository_id
+                     WHERE mr.kind = 'blob' AND mr.digest = b.digest), '[]') AS refs,
+           EXISTS (SELECT 1 FROM uploads u WHERE u.claim = b.digest) AS claimed
+         FROM blobs b WHERE b.digest = ANY($1::text[]) AND b.state = 'live'`,
+        [digests],
+      );
+      for (const r of rows) users.set(r.digest, { size: r.size, links: r.links, references: r.refs, claimed: r.claimed });
+      return users;
     },
   };
 }

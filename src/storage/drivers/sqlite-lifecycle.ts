@@ -3,7 +3,7 @@ import { randomUUID } from "node:crypto";
 import { hostname } from "node:os";
 import type { Digest } from "../../oci/digest.js";
 import { RegistryError } from "../../oci/errors.js";
-import type { BlobRow, LifecycleStore, ManifestNode } from "../lifecycle-store.js";
+import type { BlobRow, BlobUsers, LifecycleStore, ManifestNode } from "../lifecycle-store.js";
 
 /** Keeps a live blob alive: a link, a manifest reference or an upload's claim (`b` is the blobs row). */
 const KEPT = `(EXISTS (SELECT 1 FROM repository_blobs rb WHERE rb.digest = b.digest)
@@ -151,6 +151,22 @@ export function createSqliteLifecycle(db: Database.Database, ensureRepo: (name: 
     for (const digest of digests) q.forget.run(digest);
   });
 
+  // A read transaction: every statement of the batch sees the same snapshot.
+  const blobUsers = db.transaction((digests: readonly Digest[]): Map<Digest, BlobUsers> => {
+    const users = new Map<Digest, BlobUsers>();
+    for (const digest of digests) {
+      const row = q.blob.get(digest);
+      if (row?.state !== "live") continue;
+      users.set(digest, {
+        size: row.size,
+        links: q.linkUsers.all(digest).map((r) => ({ repository: r.name, createdAt: r.created_at })),
+        references: q.referenceUsers.all(digest).map((r) => ({ repository: r.name, manifest: r.manifest_digest as Digest })),
+        claimed: q.claimed.get(digest) !== undefined,
+      });
+    }
+    return users;
+  });
+
   return {
     async claimBlob(uploadId, digest, size) {
       return claimBlob.immediate(uploadId, digest, size);
@@ -211,12 +227,8 @@ export function createSqliteLifecycle(db: Database.Database, ensureRepo: (name: 
     async forgetBlobs(digests) {
       forget.immediate(digests);
     },
-    async blobUsers(digest) {
-      return {
-        links: q.linkUsers.all(digest).map((r) => ({ repository: r.name, createdAt: r.created_at })),
-        references: q.referenceUsers.all(digest).map((r) => ({ repository: r.name, manifest: r.manifest_digest as Digest })),
-        claimed: q.claimed.get(digest) !== undefined,
-      };
+    async blobUsers(digests) {
+      return blobUsers(digests);
     },
   };
 }
