@@ -32,7 +32,7 @@ import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
-import { S3Client, PutObjectCommand, CreateBucketCommand } from "@aws-sdk/client-s3";
+import { PutObjectCommand, CreateBucketCommand } from "@aws-sdk/client-s3";
 import Database from "better-sqlite3";
 import pg from "pg";
 import type { Digest } from "../src/oci/digest.js";
@@ -44,7 +44,7 @@ import { createPostgresMetadataStore } from "../src/storage/drivers/postgres-met
 import { createS3BlobStore } from "../src/storage/drivers/s3-blob-store.js";
 import { createSqliteMetadataStore } from "../src/storage/drivers/sqlite-metadata-store.js";
 import type { MetadataStore } from "../src/storage/metadata-store.js";
-import { createTestDatabase, deleteBucket, s3Settings, uniqueBucket } from "../test/helpers/services.js";
+import { createTestDatabase, deleteBucket, s3Settings, s3TestClient, uniqueBucket } from "../test/helpers/services.js";
 
 const DAY = 24 * 3600 * 1000;
 const MANIFEST_TYPE = "application/vnd.oci.image.manifest.v1+json";
@@ -351,15 +351,7 @@ async function writeFiles(data: string, shape: Shape): Promise<void> {
 
 /** PUTs blob i's bytes under the S3 store's key for each i in `which`. */
 async function putObjects(bucket: string, which: (i: number) => boolean, n: number): Promise<number> {
-  const s = s3Settings()!;
-  const client = new S3Client({
-    region: s.region,
-    endpoint: s.endpoint,
-    forcePathStyle: true,
-    credentials: { accessKeyId: s.accessKey, secretAccessKey: s.secretKey },
-    requestChecksumCalculation: "WHEN_REQUIRED",
-    responseChecksumValidation: "WHEN_REQUIRED",
-  });
+  const client = await s3TestClient();
   await client.send(new CreateBucketCommand({ Bucket: bucket }));
   const ids: number[] = [];
   for (let i = 0; i < n; i++) if (which(i)) ids.push(i);

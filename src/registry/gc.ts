@@ -6,6 +6,7 @@ import { GC_LOCK, finishDeleting, sweepBlobs } from "./gc-sweep.js";
 import { globMatch } from "../oci/glob.js";
 import type { GcPolicy } from "./options.js";
 import type { Uploads } from "./uploads.js";
+import { listAll } from "./paging.js";
 
 export interface GcOptions {
   /** Report what would be deleted and delete nothing. */
@@ -112,15 +113,6 @@ export function createGarbageCollector(blobs: BlobStore, metadata: MetadataStore
   const configured = (repo: string) =>
     typeof policy.deleteUntagged === "boolean" ? policy.deleteUntagged : policy.deleteUntagged.some((g) => globMatch(g, repo));
 
-  async function all<T>(list: (last: string | undefined) => Promise<T[]>, key: (item: T) => string): Promise<T[]> {
-    const out: T[] = [];
-    for (let last: string | undefined; ; ) {
-      const page = await list(last);
-      out.push(...page);
-      if (page.length < PAGE) return out;
-      last = key(page[page.length - 1]!);
-    }
-  }
 
   return {
     stats: () => ({ ...stats }),
@@ -175,14 +167,11 @@ export function createGarbageCollector(blobs: BlobStore, metadata: MetadataStore
         const doomedManifests = new Set<string>();
         const touched = new Set<Digest>();
 
-        const repos = await all((last) => metadata.listRepositories({ ...(last ? { last } : {}), limit: PAGE }), (r) => r);
+        const repos = await listAll((page) => metadata.listRepositories(page), (r) => r);
         report.repositories = repos.length;
         for (const [i, repo] of repos.entries()) {
           if (options.signal?.aborted) break;
-          const nodes = await all(
-            (last) => metadata.listManifestNodes(repo, { ...(last ? { last } : {}), limit: PAGE }),
-            (n) => n.digest,
-          );
+          const nodes = await listAll((page) => metadata.listManifestNodes(repo, page), (n) => n.digest);
           const keepUntagged = !deleteUntagged(repo);
           const marked = markReachable(nodes, (n, present) => {
             if (n.tagged || n.createdAt >= cutoff) return true;
@@ -217,7 +206,7 @@ export function createGarbageCollector(blobs: BlobStore, metadata: MetadataStore
 
           const live = new Set<Digest>();
           for (const n of nodes) if (marked.has(n.digest)) for (const b of n.blobs) live.add(b);
-          const links = await all((last) => metadata.listLinks(repo, { ...(last ? { last } : {}), limit: PAGE }), (l) => l.digest);
+          const links = await listAll((page) => metadata.listLinks(repo, page), (l) => l.digest);
           const stale = links.filter((l) => !live.has(l.digest) && l.createdAt < cutoff).map((l) => l.digest);
           if (dryRun) {
             report.linksRemoved += stale.length;
@@ -234,7 +223,7 @@ export function createGarbageCollector(blobs: BlobStore, metadata: MetadataStore
         }
 
         if (dryRun) {
-          const unreferenced = await all((last) => metadata.listUnreferencedBlobs({ ...(last ? { last } : {}), limit: PAGE }), (b) => b.digest);
+          const unreferenced = await listAll((page) => metadata.listUnreferencedBlobs(page), (b) => b.digest);
           const doomedBlobs = new Map(unreferenced.map((b) => [b.digest, b.size]));
           // A touched blob goes if the run removes everything that keeps it (absent from the map: not live).
           const candidates = [...touched].filter((d) => !doomedBlobs.has(d));

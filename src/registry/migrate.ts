@@ -6,6 +6,7 @@ import type { BlobStore } from "../storage/blob-store.js";
 import type { MetadataStore } from "../storage/metadata-store.js";
 import { hashingStream } from "./hash-cache.js";
 import { manifestRecord } from "./manifests.js";
+import { eachItem } from "./paging.js";
 
 export interface Stores {
   blobStore: BlobStore;
@@ -32,15 +33,6 @@ export interface MigrationReport extends MigrationProgress {
 
 const PAGE = 500;
 
-async function* pages<T>(fetch: (last: string | undefined) => Promise<T[]>, key: (item: T) => string): AsyncGenerator<T> {
-  let last: string | undefined;
-  for (;;) {
-    const items = await fetch(last);
-    yield* items;
-    if (items.length < PAGE) return;
-    last = key(items[items.length - 1]!);
-  }
-}
 
 /**
  * Copies every repository, blob, manifest and tag from `source` to `target`, verifying each blob
@@ -64,11 +56,11 @@ export async function migrateRegistry(
     tags: 0,
     problems: [],
   };
-  const repositories = (last?: string) => source.metadataStore.listRepositories({ limit: PAGE, ...(last ? { last } : {}) });
+  const repositories = () => eachItem((page) => source.metadataStore.listRepositories(page), (r) => r, PAGE);
   const links = (repo: string) =>
-    pages((last) => source.metadataStore.listBlobLinks(repo, { limit: PAGE, ...(last ? { last } : {}) }), (l) => l.digest);
+    eachItem((page) => source.metadataStore.listBlobLinks(repo, page), (l) => l.digest, PAGE);
 
-  for await (const repo of pages(repositories, (r) => r)) {
+  for await (const repo of repositories()) {
     report.repositories++;
     for await (const link of links(repo)) report.bytesTotal += link.size;
   }
@@ -106,7 +98,7 @@ export async function migrateRegistry(
 
   async function copyManifests(repo: string): Promise<void> {
     let pending: Digest[] = [];
-    for await (const m of pages((last) => source.metadataStore.listManifests(repo, { limit: PAGE, ...(last ? { last } : {}) }), (m) => m.digest)) {
+    for await (const m of eachItem((page) => source.metadataStore.listManifests(repo, page), (m) => m.digest, PAGE)) {
       if (!(await target.metadataStore.getManifest(repo, m.digest))) pending.push(m.digest);
     }
     // Children before the indexes that list them: retry what waits on a child until nothing moves.
@@ -133,8 +125,7 @@ export async function migrateRegistry(
   }
 
   async function copyTags(repo: string): Promise<void> {
-    const tags = (last?: string) => source.metadataStore.listTagDigests(repo, { limit: PAGE, ...(last ? { last } : {}) });
-    for await (const { tag, digest } of pages(tags, (t) => t.tag)) {
+    for await (const { tag, digest } of eachItem((page) => source.metadataStore.listTagDigests(repo, page), (t) => t.tag, PAGE)) {
       const stored = await target.metadataStore.getManifest(repo, digest);
       if (!stored) continue;
       const record = manifestRecord(digest, stored.content, parseManifest(stored.content, stored.mediaType));
@@ -142,7 +133,7 @@ export async function migrateRegistry(
     }
   }
 
-  for await (const repo of pages(repositories, (r) => r)) {
+  for await (const repo of repositories()) {
     for await (const link of links(repo)) {
       try {
         await copyBlob(repo, link.digest, link.size);

@@ -5,6 +5,7 @@ import type { AuditEvent } from "../storage/auth-store.js";
 import type { ManifestNode } from "../storage/lifecycle-store.js";
 import type { MetadataStore } from "../storage/metadata-store.js";
 import { markReachable } from "./gc.js";
+import { listAll } from "./paging.js";
 
 /** The lock one retention run at a time holds, across processes and nodes sharing the metadata store. */
 export const RETENTION_LOCK = "retention";
@@ -58,17 +59,7 @@ export interface Retention {
   run(options?: RetentionRunOptions): Promise<RetentionReport>;
 }
 
-const PAGE = 1000;
 
-async function all<T>(list: (last: string | undefined) => Promise<T[]>, key: (item: T) => string): Promise<T[]> {
-  const out: T[] = [];
-  for (let last: string | undefined; ; ) {
-    const page = await list(last);
-    out.push(...page);
-    if (page.length < PAGE) return out;
-    last = key(page[page.length - 1]!);
-  }
-}
 
 /**
  * Applies the retention rules. Per repository: list the tags, decide (pure), delete each doomed tag
@@ -128,7 +119,7 @@ export function createRetention(metadata: MetadataStore, policy: RetentionPolicy
 
       try {
         const cutoff = started - policy.graceMs;
-        const repos = await all((last) => metadata.listRepositories({ ...(last ? { last } : {}), limit: PAGE }), (r) => r);
+        const repos = await listAll((page) => metadata.listRepositories(page), (r) => r);
         for (const repo of repos) {
           const rule = ruleFor(policy.rules, repo);
           if (!rule) continue;
@@ -136,7 +127,7 @@ export function createRetention(metadata: MetadataStore, policy: RetentionPolicy
           const record = (target: string, detail: Record<string, unknown>) =>
             audit?.({ time: Date.now(), actor, action: "delete", repository: repo, target, result: "ok", source, detail });
 
-          const tags = await all((last) => metadata.listTagsForRetention(repo, { ...(last ? { last } : {}), limit: PAGE }), (t) => t.tag);
+          const tags = await listAll((page) => metadata.listTagsForRetention(repo, page), (t) => t.tag);
           const decision = decideRetention(rule, tags, started, (tag) => immutable.immutableRule(repo, tag));
           const entry: RetentionRepoReport = { repository: repo, rule: rule.name, deleted: [], kept: decision.kept, moved: [], untaggedManifests: [] };
           for (const t of decision.doomed) {
@@ -148,7 +139,7 @@ export function createRetention(metadata: MetadataStore, policy: RetentionPolicy
           }
 
           if (rule.deleteUntagged) {
-            const nodes = await all((last) => metadata.listManifestNodes(repo, { ...(last ? { last } : {}), limit: PAGE }), (n) => n.digest);
+            const nodes = await listAll((page) => metadata.listManifestNodes(repo, page), (n) => n.digest);
             const stillTagged = new Set(decision.kept.map((t) => t.digest));
             const doomed = unreachable(nodes, (n) => (dryRun ? stillTagged.has(n.digest) : n.tagged), cutoff);
             entry.untaggedManifests = dryRun ? doomed.map((n) => n.digest) : await deleteUnreachable(repo, doomed, cutoff);
