@@ -30,7 +30,8 @@ export function createHashCache(maxEntries = 10_000): HashCache {
       const entry = entries.get(id);
       if (entry && entry.algorithm === algorithm && entry.version === state.version) return entry.hash;
       const hash = createDigester(algorithm);
-      for await (const chunk of await rehash()) hash.update(chunk as Buffer);
+      // Nothing staged yet (a new upload): nothing to read back.
+      if (state.size > 0) for await (const chunk of await rehash()) hash.update(chunk as Buffer);
       entries.delete(id);
       if (entries.size >= maxEntries) entries.delete(entries.keys().next().value!);
       entries.set(id, { algorithm, hash, version: state.version });

@@ -5,7 +5,7 @@ import { digestAlgorithm, formatDigest, type Digest, type DigestAlgorithm } from
 import { RegistryError } from "../oci/errors.js";
 import { isValidName } from "../oci/reference.js";
 import { uploadRangeHeader, type ByteRange } from "../oci/range.js";
-import type { BlobStore } from "../storage/blob-store.js";
+import type { BlobStore, UploadState } from "../storage/blob-store.js";
 import type { MetadataStore, UploadSession } from "../storage/metadata-store.js";
 import { setTimeout as delay } from "node:timers/promises";
 import { finishAbandonedDeletes } from "./gc-sweep.js";
@@ -117,8 +117,11 @@ export function createUploads(blobs: BlobStore, metadata: MetadataStore, options
     return created;
   }
 
-  /** Appends under the caller's lock; keeps the running hash in step with what reached storage. */
-  async function appendLocked(s: UploadSession, body: Readable, range?: ByteRange): Promise<number> {
+  /**
+   * Appends under the caller's lock; keeps the running hash in step with what reached storage.
+   * `finishing` skips recording activity on a session that ends right after.
+   */
+  async function appendLocked(s: UploadSession, body: Readable, range?: ByteRange, finishing = false): Promise<UploadState> {
     const state = await blobs.uploadState(s.id);
     if (range && range.start !== state.size) {
       body.resume();
@@ -130,8 +133,8 @@ export function createUploads(blobs: BlobStore, metadata: MetadataStore, options
     try {
       const [next] = await Promise.all([blobs.appendUpload(s.id, state.size, hashing), feeding]);
       hashes.advance(s.id, next);
-      await metadata.touchUpload(s.id, Date.now());
-      return next.size;
+      if (!finishing) await metadata.touchUpload(s.id, Date.now());
+      return next;
     } catch (err) {
       hashes.forget(s.id);
       hashing.resume();
@@ -141,8 +144,7 @@ export function createUploads(blobs: BlobStore, metadata: MetadataStore, options
   }
 
   async function finishLocked(repo: string, s: UploadSession, digest: Digest, body?: Readable, range?: ByteRange) {
-    if (body) await appendLocked(s, body, range);
-    const state = await blobs.uploadState(s.id);
+    const state = body ? await appendLocked(s, body, range, true) : await blobs.uploadState(s.id);
     const algorithm = digestAlgorithm(digest);
     const hash = await hashes.get(s.id, algorithm, state, () => blobs.readUpload(s.id));
     const actual = formatDigest(algorithm, hash.copy().digest("hex"));
@@ -212,7 +214,7 @@ export function createUploads(blobs: BlobStore, metadata: MetadataStore, options
         body.resume();
         throw err;
       });
-      return exclusive(id, body, async () => ({ id, size: await appendLocked(s, body, range) }));
+      return exclusive(id, body, async () => ({ id, size: (await appendLocked(s, body, range)).size }));
     },
 
     async finish(repo, id, digest, body, range) {

@@ -1,7 +1,6 @@
-import { constants, createWriteStream } from "node:fs";
-import { mkdir, open, readdir, rename, rm, stat, unlink, writeFile } from "node:fs/promises";
+import { constants } from "node:fs";
+import { mkdir, open, readdir, rename, rm, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { pipeline } from "node:stream/promises";
 import { digestAlgorithm, digestHex, type Digest } from "../../oci/digest.js";
 import { RegistryError } from "../../oci/errors.js";
 import type { ByteRange } from "../../oci/range.js";
@@ -36,6 +35,8 @@ export async function createFilesystemBlobStore(options: FilesystemBlobStoreOpti
   await mkdir(blobsDir, { recursive: true });
   await mkdir(uploadsDir, { recursive: true });
 
+  /** Fan-out directories seen to exist (at most 256 per algorithm); GC never removes them. */
+  const knownDirs = new Set<string>();
   const blobPath = (digest: Digest) => {
     const hex = digestHex(digest);
     return join(blobsDir, digestAlgorithm(digest), hex.slice(0, 2), hex);
@@ -104,17 +105,23 @@ export async function createFilesystemBlobStore(options: FilesystemBlobStoreOpti
     },
 
     async appendUpload(id, offset, body) {
-      const path = uploadPath(id);
-      const current = (await sizeOf(path)) ?? 0;
-      if (current !== offset) {
-        body.resume();
-        throw new RegistryError("RANGE_INVALID", `upload holds ${current} bytes, chunk starts at ${offset}`, {
-          size: current,
-        });
+      // Opened (created) first and asked through the handle: no failing stat for a new upload.
+      const handle = await open(uploadPath(id), "a");
+      try {
+        const current = Number((await handle.stat()).size);
+        if (current !== offset) {
+          body.resume();
+          throw new RegistryError("RANGE_INVALID", `upload holds ${current} bytes, chunk starts at ${offset}`, {
+            size: current,
+          });
+        }
+        // On a broken body the bytes that reached the file stay: the size on disk is where a client resumes.
+        for await (const chunk of body) await handle.write(chunk as Buffer);
+        const info = await handle.stat({ bigint: true });
+        return { size: Number(info.size), version: `${info.size}:${info.mtimeNs}:${info.ino}` };
+      } finally {
+        await handle.close();
       }
-      // On a broken body the bytes that reached the file stay: the size on disk is where a client resumes.
-      await pipeline(body, createWriteStream(path, { flags: "a", highWaterMark: READ_CHUNK }));
-      return stateOf(path);
     },
 
     async readUpload(id) {
@@ -127,10 +134,7 @@ export async function createFilesystemBlobStore(options: FilesystemBlobStoreOpti
       const source = uploadPath(id);
       const target = blobPath(digest);
       if ((await sizeOf(source)) === undefined) await writeFile(source, "");
-      if ((await sizeOf(target)) !== undefined) {
-        await unlink(source);
-        return;
-      }
+      // A blob already there is replaced by identical bytes: cheaper than asking first, every time.
       if (fsync) {
         const handle = await open(source, "r+");
         try {
@@ -140,12 +144,13 @@ export async function createFilesystemBlobStore(options: FilesystemBlobStoreOpti
         }
       }
       const dir = join(target, "..");
-      const created = await mkdir(dir, { recursive: true });
+      const created = knownDirs.has(dir) ? undefined : await mkdir(dir, { recursive: true });
       await rename(source, target);
       if (fsync) {
         await syncDir(dir);
         if (created !== undefined) await syncDir(join(created, ".."));
       }
+      knownDirs.add(dir);
     },
 
     async deleteUpload(id) {
