@@ -4,7 +4,9 @@
  * process on loopback. Prints one markdown table of medians over rounds and writes it to
  * bench/results/latest.md.
  *
- *   npm run bench -- [--quick] [--rounds N] [--size MiB] [--chunk MiB] [--seconds S] [--images N]
+ *   npm run bench -- [--quick] [--rounds N] [--size MiB] [--chunk MiB] [--seconds S] [--images N] [--skopeo MiB]
+ *
+ * `--skopeo` sets the size of the image `skopeo copy` pushes and pulls (256 MiB; 0 skips it).
  */
 import { spawnSync } from "node:child_process";
 import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
@@ -13,6 +15,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { makeImage } from "../test/helpers/fixtures.js";
 import { cpuSeconds, ddSpeed, peakRss, startBerthServer, startDistribution, type Server } from "./servers.js";
+import { buildSkopeoImage, findSkopeo, removeSkopeoScratch, scratchRoot, skopeoEnv, skopeoPull, skopeoPush, skopeoVersion } from "./skopeo.js";
 import {
   BlobSource,
   closeAgent,
@@ -32,11 +35,13 @@ interface Options {
   chunk: number;
   seconds: number;
   images: number;
+  /** Bytes of the image skopeo copies; 0 skips that workload. */
+  skopeo: number;
 }
 
 function parseArgs(argv: string[]): Options {
   const quick = argv.includes("--quick");
-  const o: Options = { rounds: 3, size: (quick ? 64 : 512) * MiB, chunk: 16 * MiB, seconds: quick ? 1 : 3, images: 200 };
+  const o: Options = { rounds: 3, size: (quick ? 64 : 512) * MiB, chunk: 16 * MiB, seconds: quick ? 1 : 3, images: 200, skopeo: 256 * MiB };
   const num = (i: number, flag: string) => {
     const v = Number(argv[i + 1]);
     if (!Number.isFinite(v) || v <= 0) throw new Error(`${flag} needs a positive number`);
@@ -49,6 +54,11 @@ function parseArgs(argv: string[]): Options {
     else if (a === "--chunk") o.chunk = Math.floor(num(i++, a) * MiB);
     else if (a === "--seconds") o.seconds = num(i++, a);
     else if (a === "--images") o.images = Math.floor(num(i++, a));
+    else if (a === "--skopeo") {
+      const v = Number(argv[++i]);
+      if (!Number.isFinite(v) || v < 0) throw new Error(`${a} needs a size in MiB (0 skips the workload)`);
+      o.skopeo = Math.floor(v * MiB);
+    }
     else if (a !== "--quick") throw new Error(`unknown argument ${a}`);
   }
   return o;
@@ -58,7 +68,7 @@ const opts = parseArgs(process.argv.slice(2));
 const servers: Server[] = [];
 let stopping: Promise<void> | undefined;
 function stopAll(): Promise<void> {
-  stopping ??= Promise.all(servers.map((s) => s.stop().catch(() => {}))).then(() => closeAgent());
+  stopping ??= Promise.all([...servers.map((s) => s.stop().catch(() => {})), removeSkopeoScratch().catch(() => {})]).then(() => closeAgent());
   return stopping;
 }
 for (const sig of ["SIGINT", "SIGTERM"] as const) {
@@ -70,8 +80,12 @@ for (const sig of ["SIGINT", "SIGTERM"] as const) {
 
 /** Per-workload, per-server samples (one per round). */
 const samples = new Map<string, Map<string, number[]>>();
+type Category = "push" | "pull" | "manifest" | "small" | "skopeoPush" | "skopeoPull";
+const CATEGORIES: Category[] = ["push", "pull", "manifest", "small", "skopeoPush", "skopeoPull"];
 /** Per server: CPU seconds and work done per category. */
-const cpu = new Map<string, Record<"push" | "pull" | "manifest" | "small", { cpu: number; work: number }>>();
+const cpu = new Map<string, Record<Category, { cpu: number; work: number }>>();
+/** Lines about the skopeo workload for the report's header (version, or why it was skipped). */
+const skopeoNotes: string[] = [];
 
 function record(row: string, server: string, value: number): void {
   if (!samples.has(row)) samples.set(row, new Map());
@@ -81,7 +95,7 @@ function record(row: string, server: string, value: number): void {
 }
 
 /** Runs `fn` and charges the server's CPU time to `category` along with `work` units. */
-async function charged<T>(s: Server, category: "push" | "pull" | "manifest" | "small", fn: () => Promise<T>, work: (r: T) => number): Promise<T> {
+async function charged<T>(s: Server, category: Category, fn: () => Promise<T>, work: (r: T) => number): Promise<T> {
   const before = cpuSeconds(s.pid);
   const r = await fn();
   const c = cpu.get(s.name)![category];
@@ -104,7 +118,7 @@ async function main(): Promise<void> {
   servers.push(await startBerthServer("berth (fsync off)", { BERTH_FSYNC: "false" }));
   servers.push(await startBerthServer("berth (durable)", {}));
   for (const s of servers) {
-    cpu.set(s.name, { push: { cpu: 0, work: 0 }, pull: { cpu: 0, work: 0 }, manifest: { cpu: 0, work: 0 }, small: { cpu: 0, work: 0 } });
+    cpu.set(s.name, Object.fromEntries(CATEGORIES.map((k) => [k, { cpu: 0, work: 0 }])) as Record<Category, { cpu: number; work: number }>);
   }
 
   // one image every manifest request reads
@@ -118,7 +132,29 @@ async function main(): Promise<void> {
     pull: `pull ${sizeLabel}, sha256 verified (MB/s)`,
     pull8: `8 concurrent pulls ${sizeLabel} (aggregate MB/s)`,
     small: `${opts.images} small images, 16 at a time (images/s)`,
+    skopeoPush: `skopeo copy push, ${opts.skopeo / MiB} MiB 3-layer image (MB/s)`,
+    skopeoPull: `skopeo copy pull, ${opts.skopeo / MiB} MiB 3-layer image (MB/s)`,
   };
+
+  // the real client: skopeo, if present
+  let skopeo: { bin: string; env: NodeJS.ProcessEnv; root: string; removeEnv(): Promise<void> } | undefined;
+  if (opts.skopeo > 0) {
+    const found = findSkopeo();
+    if ("skip" in found) {
+      console.error(`skopeo workload skipped: ${found.skip}`);
+      skopeoNotes.push(`- skopeo workload skipped: ${found.skip}`);
+    } else {
+      const root = scratchRoot();
+      const env = await skopeoEnv(root);
+      skopeo = { bin: found.bin, env: env.env, root, removeEnv: env.remove };
+      skopeoNotes.push(
+        `- skopeo: ${skopeoVersion(found.bin)}; a fresh image each round (3 layers of random bytes, gzip level 0), ` +
+          `layouts in ${root}; MB/s counts every blob (layers, config, manifest)`,
+      );
+    }
+  } else {
+    skopeoNotes.push("- skopeo workload skipped: --skopeo 0");
+  }
 
   for (let round = 1; round <= opts.rounds; round++) {
     console.error(`round ${round}/${opts.rounds}: preparing blobs...`);
@@ -166,7 +202,19 @@ async function main(): Promise<void> {
       record(rows.small, s.name, opts.images / t);
       console.error(`  ${s.name}: small images ${(opts.images / t).toFixed(1)} images/s`);
     }
+    if (skopeo) {
+      try {
+        await skopeoRound(skopeo, round, rows.skopeoPush, rows.skopeoPull);
+      } catch (err) {
+        const msg = (err instanceof Error ? err.message : String(err)).split("\n").slice(0, 6).join(" / ");
+        console.error(`skopeo workload failed, skipped from now on: ${msg}`);
+        skopeoNotes.push(`- skopeo workload failed in round ${round} and was skipped from then on: ${msg}`);
+        await skopeo.removeEnv();
+        skopeo = undefined;
+      }
+    }
   }
+  await skopeo?.removeEnv();
 
   const rss = new Map(servers.map((s) => [s.name, peakRss(s.pid)]));
   const report = render(started, dd, rss);
@@ -175,6 +223,33 @@ async function main(): Promise<void> {
   await mkdir(dir, { recursive: true });
   await writeFile(join(dir, "latest.md"), report + "\n");
   console.error(`written to ${join(dir, "latest.md")}`);
+}
+
+/** One round of the skopeo workload: a fresh image pushed to each server in turn, then pulled back from each. */
+async function skopeoRound(
+  sk: { bin: string; env: NodeJS.ProcessEnv; root: string },
+  round: number,
+  pushRow: string,
+  pullRow: string,
+): Promise<void> {
+  console.error(`round ${round}/${opts.rounds}: building the ${opts.skopeo / MiB} MiB skopeo image...`);
+  const image = await buildSkopeoImage(sk.root, opts.skopeo);
+  try {
+    const mb = image.bytes / 1e6;
+    const repo = `bench/skopeo-r${round}`;
+    for (const s of servers) {
+      const t = await charged(s, "skopeoPush", () => skopeoPush(sk.bin, sk.env, image, s.url, repo, "latest"), () => image.bytes);
+      record(pushRow, s.name, mb / t);
+      console.error(`  ${s.name}: skopeo push ${(mb / t).toFixed(0)} MB/s (${t.toFixed(2)} s)`);
+    }
+    for (const s of servers) {
+      const t = await charged(s, "skopeoPull", () => skopeoPull(sk.bin, sk.env, sk.root, s.url, repo, "latest", image), () => image.bytes);
+      record(pullRow, s.name, mb / t);
+      console.error(`  ${s.name}: skopeo pull ${(mb / t).toFixed(0)} MB/s (${t.toFixed(2)} s)`);
+    }
+  } finally {
+    await image.remove();
+  }
 }
 
 function median(xs: number[] | undefined): number {
@@ -200,6 +275,7 @@ function render(started: Date, dd: string, rss: Map<string, number>): string {
   lines.push(`- reference: ${sh("docker-registry", ["--version"]) || "docker-registry"}`);
   lines.push(`- rounds: ${opts.rounds}; figures are medians over rounds; server order fixed per workload (distribution, berth fsync off, berth durable)`);
   lines.push(`- disk fsync'd write speed (dd bs=1M count=512 conv=fdatasync): ${dd}`);
+  lines.push(...skopeoNotes);
   lines.push("", "```", sh("free", ["-g"]), "```", "");
   lines.push(`| workload | distribution | berth (fsync off) | berth (durable) | median ratio berth(fsync off)/distribution |`);
   lines.push(`|---|---|---|---|---|`);
@@ -214,14 +290,15 @@ function render(started: Date, dd: string, rss: Map<string, number>): string {
       const p99 = median(samples.get(`${base} p99 (ms)`)?.get(name));
       return `${v} (p50 ${fmt(p50)} ms, p99 ${fmt(p99)} ms)`;
     };
-    let ratio = `${(median(m.get(off)) / median(m.get(dist))).toFixed(2)}×`;
+    const times = (x: number) => (Number.isFinite(x) ? `${x.toFixed(2)}×` : "n/a");
+    let ratio = times(median(m.get(off)) / median(m.get(dist)));
     if (manifest) {
       const p99 = (name: string) => median(samples.get(`${base} p99 (ms)`)?.get(name));
-      ratio += ` (p99 ${(p99(off) / p99(dist)).toFixed(2)}×)`;
+      ratio += ` (p99 ${times(p99(off) / p99(dist))})`;
     }
     lines.push(`| ${row} | ${cell(dist)} | ${cell(off)} | ${cell(durable)} | ${ratio} |`);
   }
-  const per = (name: string, k: "push" | "pull" | "manifest" | "small", scale: number) => {
+  const per = (name: string, k: Category, scale: number) => {
     const c = cpu.get(name)![k];
     return c.work ? fmt((c.cpu / c.work) * scale) : "n/a";
   };
@@ -232,6 +309,10 @@ function render(started: Date, dd: string, rss: Map<string, number>): string {
   lines.push(`| CPU s per GB pulled | ${per(dist, "pull", 1e9)} | ${per(off, "pull", 1e9)} | ${per(durable, "pull", 1e9)} |`);
   lines.push(`| CPU s per 1000 manifest requests | ${per(dist, "manifest", 1000)} | ${per(off, "manifest", 1000)} | ${per(durable, "manifest", 1000)} |`);
   lines.push(`| CPU s per 1000 small images | ${per(dist, "small", 1000)} | ${per(off, "small", 1000)} | ${per(durable, "small", 1000)} |`);
+  if (cpu.get(dist)!.skopeoPush.work) {
+    lines.push(`| CPU s per GB pushed by skopeo | ${per(dist, "skopeoPush", 1e9)} | ${per(off, "skopeoPush", 1e9)} | ${per(durable, "skopeoPush", 1e9)} |`);
+    lines.push(`| CPU s per GB pulled by skopeo | ${per(dist, "skopeoPull", 1e9)} | ${per(off, "skopeoPull", 1e9)} | ${per(durable, "skopeoPull", 1e9)} |`);
+  }
   const mib = (n: number) => `${(n / MiB).toFixed(0)} MiB`;
   lines.push(
     `| peak RSS (VmHWM) at the end | ${mib(rss.get(dist)!)} | ${mib(rss.get(off)!)} | ${mib(rss.get(durable)!)} (ratio fsync off/distribution ${(rss.get(off)! / rss.get(dist)!).toFixed(2)}×) |`,
