@@ -259,6 +259,12 @@ function median(xs: number[] | undefined): number {
   return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
 }
 
+/** The median of round-by-round ratios a[i] / b[i] (both lists hold one sample per round, in order). */
+function pairedRatio(a: number[] | undefined, b: number[] | undefined): number {
+  if (!a || !b || a.length !== b.length) return median(a) / median(b);
+  return median(a.map((x, i) => x / b[i]!));
+}
+
 function fmt(n: number): string {
   if (!Number.isFinite(n)) return "n/a";
   return n >= 100 ? n.toFixed(0) : n >= 10 ? n.toFixed(1) : n.toFixed(2);
@@ -273,11 +279,11 @@ function render(started: Date, dd: string, rss: Map<string, number>): string {
   lines.push(`- date: ${started.toISOString()}`);
   lines.push(`- machine: nproc ${sh("nproc", [])} (${cpus()[0]?.model ?? "?"}), Node.js ${process.version}`);
   lines.push(`- reference: ${sh("docker-registry", ["--version"]) || "docker-registry"}`);
-  lines.push(`- rounds: ${opts.rounds}; figures are medians over rounds; server order fixed per workload (distribution, berth fsync off, berth durable)`);
+  lines.push(`- rounds: ${opts.rounds}; figures are medians over rounds; ratios are the median of each round's ratio (the servers of one round run back to back, so they share the machine's momentary load); server order fixed per workload (distribution, berth fsync off, berth durable)`);
   lines.push(`- disk fsync'd write speed (dd bs=1M count=512 conv=fdatasync): ${dd}`);
   lines.push(...skopeoNotes);
   lines.push("", "```", sh("free", ["-g"]), "```", "");
-  lines.push(`| workload | distribution | berth (fsync off) | berth (durable) | median ratio berth(fsync off)/distribution |`);
+  lines.push(`| workload | distribution | berth (fsync off) | berth (durable) | ratio berth(fsync off)/distribution, median of per-round ratios |`);
   lines.push(`|---|---|---|---|---|`);
   for (const [row, m] of samples) {
     if (/ p(50|99) \(ms\)$/.test(row)) continue;
@@ -291,10 +297,9 @@ function render(started: Date, dd: string, rss: Map<string, number>): string {
       return `${v} (p50 ${fmt(p50)} ms, p99 ${fmt(p99)} ms)`;
     };
     const times = (x: number) => (Number.isFinite(x) ? `${x.toFixed(2)}×` : "n/a");
-    let ratio = times(median(m.get(off)) / median(m.get(dist)));
+    let ratio = times(pairedRatio(m.get(off), m.get(dist)));
     if (manifest) {
-      const p99 = (name: string) => median(samples.get(`${base} p99 (ms)`)?.get(name));
-      ratio += ` (p99 ${times(p99(off) / p99(dist))})`;
+      ratio += ` (p99 ${times(pairedRatio(samples.get(`${base} p99 (ms)`)?.get(off), samples.get(`${base} p99 (ms)`)?.get(dist)))})`;
     }
     lines.push(`| ${row} | ${cell(dist)} | ${cell(off)} | ${cell(durable)} | ${ratio} |`);
   }
