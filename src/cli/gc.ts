@@ -19,7 +19,7 @@ export async function gcCommand(config: Config, flags: GcFlags): Promise<number>
   const registry = await createRegistryFromConfig(config);
   const bar = createProgressBar();
   const label = (p: GcProgress) =>
-    p.phase === "blobs" ? `blobs: ${p.done} deleted` : `${p.phase}: ${p.done}/${p.total ?? "?"} repositories`;
+    p.phase === "blobs" ? `blobs: ${p.done} deleted` : p.phase === "uploads" ? "purging expired uploads" : `repositories: ${p.done}/${p.total ?? "?"}`;
   try {
     const report = await registry.gc.run({
       dryRun: flags.dryRun,

@@ -28,8 +28,9 @@ export interface GcOptions {
 }
 
 export interface GcProgress {
-  phase: "uploads" | "manifests" | "links" | "blobs";
-  /** Repositories done (manifests, links) or blobs deleted so far (blobs). */
+  /** `repositories`: manifests and links, one repository at a time; `blobs`: the sweep. */
+  phase: "uploads" | "repositories" | "blobs";
+  /** Repositories done, or blobs deleted so far. */
   done: number;
   total?: number;
 }
@@ -108,11 +109,122 @@ export function markReachable(nodes: readonly ManifestNode[], keep: (node: Manif
   return marked;
 }
 
+/** A run's counts and item lists, filled in as it goes. */
+function createTally(report: GcReport) {
+  const note = (list: GcItem[], item: GcItem) => {
+    if (list.length < ITEM_LIMIT) list.push(item);
+    else report.truncated = true;
+  };
+  return {
+    manifest(repository: string, digest: Digest) {
+      report.manifestsDeleted++;
+      note(report.manifests, { repository, digest });
+    },
+    blob(digest: Digest, size: number) {
+      report.blobsDeleted++;
+      report.bytesReclaimed += size;
+      note(report.blobs, { digest, size });
+    },
+  };
+}
+
+/** What a dry run would have removed so far, to decide which blobs would end up unreferenced. */
+interface DryRunState {
+  links: Set<string>;
+  manifests: Set<string>;
+  /** Blobs whose last link or reference may be among those. */
+  touched: Set<Digest>;
+}
+
 export function createGarbageCollector(blobs: BlobStore, metadata: MetadataStore, uploads: Uploads, policy: GcPolicy): GarbageCollector {
   const stats: GcStats = { runs: 0, manifestsDeleted: 0, blobsDeleted: 0, bytesReclaimed: 0 };
   const configured = (repo: string) =>
     typeof policy.deleteUntagged === "boolean" ? policy.deleteUntagged : policy.deleteUntagged.some((g) => globMatch(g, repo));
 
+  async function lockFor(options: GcOptions) {
+    let lock = await metadata.tryLock(GC_LOCK);
+    while (!lock && options.wait && !options.signal?.aborted) {
+      await new Promise((r) => setTimeout(r, 250));
+      lock = await metadata.tryLock(GC_LOCK);
+    }
+    return lock;
+  }
+
+  /** Marks one repository's manifests, then deletes (or, dry, records) its unreachable manifests and stale links. */
+  async function collectRepository(
+    repo: string,
+    options: GcOptions & { cutoff: number; keepUntagged: boolean },
+    report: GcReport,
+    tally: ReturnType<typeof createTally>,
+    dry: DryRunState | undefined,
+  ): Promise<void> {
+    const { cutoff } = options;
+    const nodes = await listAll((page) => metadata.listManifestNodes(repo, page), (n) => n.digest);
+    const marked = markReachable(nodes, (n, present) => {
+      if (n.tagged || n.createdAt >= cutoff) return true;
+      const orphan = n.subject !== undefined && !present(n.subject);
+      if (orphan) return options.orphanReferrers === "keep";
+      return options.keepUntagged;
+    });
+    const doomed = nodes.filter((n) => !marked.has(n.digest));
+    if (dry) {
+      for (const n of doomed) {
+        tally.manifest(repo, n.digest);
+        dry.manifests.add(`${repo}@${n.digest}`);
+        for (const b of n.blobs) dry.touched.add(b);
+      }
+    } else {
+      // Parents and subjects go first; a child or referrer refused this pass goes in the next.
+      let pending = doomed;
+      while (pending.length > 0) {
+        const refused: ManifestNode[] = [];
+        for (const n of pending) {
+          if (await metadata.deleteManifestIfUnreachable(repo, n.digest, cutoff)) tally.manifest(repo, n.digest);
+          else refused.push(n);
+        }
+        if (refused.length === pending.length) break;
+        pending = refused;
+      }
+    }
+
+    const live = new Set<Digest>();
+    for (const n of nodes) if (marked.has(n.digest)) for (const b of n.blobs) live.add(b);
+    const links = await listAll((page) => metadata.listLinks(repo, page), (l) => l.digest);
+    const stale = links.filter((l) => !live.has(l.digest) && l.createdAt < cutoff).map((l) => l.digest);
+    if (dry) {
+      report.linksRemoved += stale.length;
+      for (const d of stale) {
+        dry.links.add(`${repo}@${d}`);
+        dry.touched.add(d);
+      }
+      return;
+    }
+    for (let at = 0; at < stale.length; at += PAGE) {
+      report.linksRemoved += (await metadata.unlinkIfUnreferenced(repo, stale.slice(at, at + PAGE), cutoff)).length;
+    }
+  }
+
+  /** The blobs a real run would sweep: unreferenced now, or kept only by what it would remove. */
+  async function dryRunBlobs(dry: DryRunState, tally: ReturnType<typeof createTally>, signal?: AbortSignal): Promise<void> {
+    const unreferenced = await listAll((page) => metadata.listUnreferencedBlobs(page), (b) => b.digest);
+    const doomed = new Map(unreferenced.map((b) => [b.digest, b.size]));
+    const candidates = [...dry.touched].filter((d) => !doomed.has(d));
+    for (let at = 0; at < candidates.length && !signal?.aborted; at += PAGE) {
+      const page = candidates.slice(at, at + PAGE);
+      const users = await metadata.blobUsers(page);
+      for (const digest of page) {
+        // Absent from the map: not live, nothing to delete.
+        const u = users.get(digest);
+        const gone =
+          u !== undefined &&
+          !u.claimed &&
+          u.links.every((l) => dry.links.has(`${l.repository}@${digest}`)) &&
+          u.references.every((r) => dry.manifests.has(`${r.repository}@${r.manifest}`));
+        if (gone) doomed.set(digest, u.size);
+      }
+    }
+    for (const [digest, size] of doomed) tally.blob(digest, size);
+  }
 
   return {
     stats: () => ({ ...stats }),
@@ -138,120 +250,29 @@ export function createGarbageCollector(blobs: BlobStore, metadata: MetadataStore
         truncated: false,
       };
       const progress = options.onProgress ?? (() => {});
-      const note = (list: GcItem[], item: GcItem) => {
-        if (list.length < ITEM_LIMIT) list.push(item);
-        else report.truncated = true;
-      };
-
-      let lock = await metadata.tryLock(GC_LOCK);
-      while (!lock && options.wait && !options.signal?.aborted) {
-        await new Promise((r) => setTimeout(r, 250));
-        lock = await metadata.tryLock(GC_LOCK);
-      }
+      const tally = createTally(report);
+      const lock = await lockFor(options);
       if (!lock) return { ...report, skipped: "another garbage collection is running" };
 
       try {
         const cutoff = started - options.graceMs;
-        if (!dryRun) {
-          for (const b of await finishDeleting(blobs, metadata)) {
-            report.blobsDeleted++;
-            report.bytesReclaimed += b.size;
-            note(report.blobs, { digest: b.digest, size: b.size });
-          }
+        const dry: DryRunState | undefined = dryRun ? { links: new Set(), manifests: new Set(), touched: new Set() } : undefined;
+        if (!dry) {
+          for (const b of await finishDeleting(blobs, metadata)) tally.blob(b.digest, b.size);
           progress({ phase: "uploads", done: 0 });
           report.uploadsPurged = await uploads.purgeStale();
         }
-
-        // Dry run: what the real run would remove, to decide which blobs would end up unreferenced.
-        const doomedLinks = new Set<string>();
-        const doomedManifests = new Set<string>();
-        const touched = new Set<Digest>();
-
         const repos = await listAll((page) => metadata.listRepositories(page), (r) => r);
         report.repositories = repos.length;
         for (const [i, repo] of repos.entries()) {
           if (options.signal?.aborted) break;
-          const nodes = await listAll((page) => metadata.listManifestNodes(repo, page), (n) => n.digest);
-          const keepUntagged = !deleteUntagged(repo);
-          const marked = markReachable(nodes, (n, present) => {
-            if (n.tagged || n.createdAt >= cutoff) return true;
-            const orphan = n.subject !== undefined && !present(n.subject);
-            if (orphan) return options.orphanReferrers === "keep";
-            return keepUntagged;
-          });
-          const doomed = nodes.filter((n) => !marked.has(n.digest));
-          if (dryRun) {
-            for (const n of doomed) {
-              report.manifestsDeleted++;
-              note(report.manifests, { repository: repo, digest: n.digest });
-              doomedManifests.add(`${repo}@${n.digest}`);
-              for (const b of n.blobs) touched.add(b);
-            }
-          } else {
-            // Parents and subjects go first; a child or referrer refused this pass goes in the next.
-            let pending = doomed;
-            while (pending.length > 0) {
-              const refused: ManifestNode[] = [];
-              for (const n of pending) {
-                if (await metadata.deleteManifestIfUnreachable(repo, n.digest, cutoff)) {
-                  report.manifestsDeleted++;
-                  note(report.manifests, { repository: repo, digest: n.digest });
-                } else refused.push(n);
-              }
-              if (refused.length === pending.length) break;
-              pending = refused;
-            }
-          }
-          progress({ phase: "manifests", done: i + 1, total: repos.length });
-
-          const live = new Set<Digest>();
-          for (const n of nodes) if (marked.has(n.digest)) for (const b of n.blobs) live.add(b);
-          const links = await listAll((page) => metadata.listLinks(repo, page), (l) => l.digest);
-          const stale = links.filter((l) => !live.has(l.digest) && l.createdAt < cutoff).map((l) => l.digest);
-          if (dryRun) {
-            report.linksRemoved += stale.length;
-            for (const d of stale) {
-              doomedLinks.add(`${repo}@${d}`);
-              touched.add(d);
-            }
-          } else {
-            for (let at = 0; at < stale.length; at += PAGE) {
-              report.linksRemoved += (await metadata.unlinkIfUnreferenced(repo, stale.slice(at, at + PAGE), cutoff)).length;
-            }
-          }
-          progress({ phase: "links", done: i + 1, total: repos.length });
+          await collectRepository(repo, { ...options, cutoff, keepUntagged: !deleteUntagged(repo) }, report, tally, dry);
+          progress({ phase: "repositories", done: i + 1, total: repos.length });
         }
-
-        if (dryRun) {
-          const unreferenced = await listAll((page) => metadata.listUnreferencedBlobs(page), (b) => b.digest);
-          const doomedBlobs = new Map(unreferenced.map((b) => [b.digest, b.size]));
-          // A touched blob goes if the run removes everything that keeps it (absent from the map: not live).
-          const candidates = [...touched].filter((d) => !doomedBlobs.has(d));
-          for (let at = 0; at < candidates.length && !options.signal?.aborted; at += PAGE) {
-            const page = candidates.slice(at, at + PAGE);
-            const users = await metadata.blobUsers(page);
-            for (const digest of page) {
-              const u = users.get(digest);
-              const gone =
-                u !== undefined &&
-                !u.claimed &&
-                u.links.every((l) => doomedLinks.has(`${l.repository}@${digest}`)) &&
-                u.references.every((r) => doomedManifests.has(`${r.repository}@${r.manifest}`));
-              if (gone) doomedBlobs.set(digest, u.size);
-            }
-          }
-          for (const [digest, size] of doomedBlobs) {
-            report.blobsDeleted++;
-            report.bytesReclaimed += size;
-            note(report.blobs, { digest, size });
-          }
-        } else {
-          if (!options.signal?.aborted) await sweepBlobs(blobs, metadata, options.signal, (deleted) => {
-            for (const b of deleted) {
-              report.blobsDeleted++;
-              report.bytesReclaimed += b.size;
-              note(report.blobs, { digest: b.digest, size: b.size });
-            }
+        if (dry) await dryRunBlobs(dry, tally, options.signal);
+        else if (!options.signal?.aborted) {
+          await sweepBlobs(blobs, metadata, options.signal, (deleted) => {
+            for (const b of deleted) tally.blob(b.digest, b.size);
             progress({ phase: "blobs", done: report.blobsDeleted });
           });
         }
