@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { after, before, describe, it } from "node:test";
+import { describe, it } from "node:test";
 import type {
   AuditEvent,
   AuthStore,
@@ -8,6 +8,7 @@ import type {
   TokenRecord,
   UserRecord,
 } from "../../src/storage/auth-store.js";
+import { useContractStore } from "./contract-store.js";
 
 /** The behaviour every AuthStore driver must show. `create` returns a fresh, empty store. */
 export function describeAuthStoreContract(
@@ -15,13 +16,7 @@ export function describeAuthStoreContract(
   create: () => Promise<{ store: AuthStore; cleanup(): Promise<void> }>,
 ): void {
   describe(`AuthStore contract: ${driver}`, () => {
-    let store: AuthStore;
-    let cleanup: () => Promise<void>;
-    before(async () => ({ store, cleanup } = await create()));
-    after(async () => {
-      await store.close();
-      await cleanup();
-    });
+    const store = useContractStore(create);
 
     let seq = 0;
     const user = (name: string, extra: Partial<UserRecord> = {}): UserRecord => ({

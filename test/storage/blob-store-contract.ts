@@ -1,10 +1,11 @@
 import assert from "node:assert/strict";
 import { createHash, randomBytes } from "node:crypto";
 import { Readable } from "node:stream";
-import { after, before, describe, it } from "node:test";
+import { describe, it } from "node:test";
 import type { Digest } from "../../src/oci/digest.js";
 import { RegistryError } from "../../src/oci/errors.js";
 import type { BlobStore } from "../../src/storage/blob-store.js";
+import { useContractStore } from "./contract-store.js";
 
 /** The behaviour every BlobStore driver must show. `create` returns a fresh, empty store. */
 export function describeBlobStoreContract(
@@ -12,13 +13,7 @@ export function describeBlobStoreContract(
   create: () => Promise<{ store: BlobStore; cleanup(): Promise<void> }>,
 ): void {
   describe(`BlobStore contract: ${driver}`, () => {
-    let store: BlobStore;
-    let cleanup: () => Promise<void>;
-    before(async () => ({ store, cleanup } = await create()));
-    after(async () => {
-      await store.close();
-      await cleanup();
-    });
+    const store = useContractStore(create);
 
     const digestOf = (data: Buffer) => `sha256:${createHash("sha256").update(data).digest("hex")}` as Digest;
     const read = async (stream: Readable) => {

@@ -1,8 +1,9 @@
 import assert from "node:assert/strict";
 import { addBlob } from "../helpers/store.js";
-import { after, before, describe, it } from "node:test";
+import { describe, it } from "node:test";
 import { digestOf, type Digest } from "../../src/oci/digest.js";
 import type { ManifestRecord, MetadataStore } from "../../src/storage/metadata-store.js";
+import { useContractStore } from "./contract-store.js";
 
 /** The behaviour every MetadataStore driver must show. `create` returns a fresh, empty store. */
 export function describeMetadataStoreContract(
@@ -10,13 +11,7 @@ export function describeMetadataStoreContract(
   create: () => Promise<{ store: MetadataStore; cleanup(): Promise<void> }>,
 ): void {
   describe(`MetadataStore contract: ${driver}`, () => {
-    let store: MetadataStore;
-    let cleanup: () => Promise<void>;
-    before(async () => ({ store, cleanup } = await create()));
-    after(async () => {
-      await store.close();
-      await cleanup();
-    });
+    const store = useContractStore(create);
 
     let seq = 0;
     const blob = () => digestOf(`blob-${++seq}`);

@@ -1,10 +1,11 @@
 import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
 import { setTimeout as sleep } from "node:timers/promises";
-import { after, before, describe, it } from "node:test";
+import { describe, it } from "node:test";
 import { digestOf } from "../../src/oci/digest.js";
 import type { ManifestRecord, MetadataStore } from "../../src/storage/metadata-store.js";
 import { PULL_RESOLUTION_MS } from "../../src/storage/retention-store.js";
+import { useContractStore } from "./contract-store.js";
 
 /** The retention half of the MetadataStore contract (retention-store.ts), for every driver. */
 export function describeRetentionContract(
@@ -12,13 +13,7 @@ export function describeRetentionContract(
   create: () => Promise<{ store: MetadataStore; cleanup(): Promise<void> }>,
 ): void {
   describe(`RetentionStore contract: ${driver}`, () => {
-    let store: MetadataStore;
-    let cleanup: () => Promise<void>;
-    before(async () => ({ store, cleanup } = await create()));
-    after(async () => {
-      await store.close();
-      await cleanup();
-    });
+    const store = useContractStore(create);
 
     const manifest = (): ManifestRecord => {
       const content = Buffer.from(JSON.stringify({ schemaVersion: 2, n: randomUUID() }));

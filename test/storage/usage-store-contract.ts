@@ -1,9 +1,10 @@
 import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
-import { after, before, describe, it } from "node:test";
+import { describe, it } from "node:test";
 import { digestOf, type Digest } from "../../src/oci/digest.js";
 import type { ManifestRecord, MetadataStore } from "../../src/storage/metadata-store.js";
 import { addBlob } from "../helpers/store.js";
+import { useContractStore } from "./contract-store.js";
 
 /** The usage half of the MetadataStore contract (usage-store.ts), for every driver. */
 export function describeUsageContract(
@@ -11,13 +12,7 @@ export function describeUsageContract(
   create: () => Promise<{ store: MetadataStore; cleanup(): Promise<void> }>,
 ): void {
   describe(`UsageStore contract: ${driver}`, () => {
-    let store: MetadataStore;
-    let cleanup: () => Promise<void>;
-    before(async () => ({ store, cleanup } = await create()));
-    after(async () => {
-      await store.close();
-      await cleanup();
-    });
+    const store = useContractStore(create);
 
     const blob = () => digestOf(`usage-${randomUUID()}`);
     const manifest = (blobs: Digest[]): ManifestRecord => {
