@@ -1,7 +1,7 @@
 import type pg from "pg";
 import type { Digest } from "../../oci/digest.js";
 import type { RegistryUsageRows, UsageStore } from "../usage-store.js";
-import { numbers, type Totals } from "./usage-rows.js";
+import { numbers, toRegistryUsage, type Totals } from "./usage-rows.js";
 import { transaction } from "./postgres-tx.js";
 
 /**
@@ -118,23 +118,14 @@ export function createPostgresUsage(pool: pg.Pool): UsageStore {
                  UNION SELECT r.ns, mr.digest FROM manifest_references mr JOIN r ON r.id = mr.repository_id WHERE mr.kind = 'blob')
            SELECT d.ns, SUM(b.size)::bigint AS bytes FROM d JOIN blobs b ON b.digest = d.digest GROUP BY d.ns`,
         );
-        const blobBytesOf = new Map(nsBlobs.rows.map((r) => [r.ns, r.bytes]));
-        const namespaces = ns.rows.map((r) => ({
-          namespace: r.ns,
-          repositories: r.repositories,
-          referencedBytes: (blobBytesOf.get(r.ns) ?? 0) + r.manifest_bytes,
-        }));
-        return {
-          blobs: blobs.n,
-          blobBytes: blobs.bytes,
-          unreferencedBlobs: unreferenced.n,
-          unreferencedBytes: unreferenced.bytes,
-          manifests: manifests.n,
-          manifestBytes: manifests.bytes,
-          repositories: namespaces.reduce((n, r) => n + r.repositories, 0),
-          sumRepositoryBytes: sumRepo.bytes + manifests.bytes,
-          namespaces,
-        };
+        return toRegistryUsage({
+          blobs,
+          unreferenced,
+          manifests,
+          sumRepositoryBlobBytes: sumRepo.bytes,
+          namespaces: ns.rows,
+          namespaceBlobBytes: nsBlobs.rows,
+        });
       });
     },
   };

@@ -1,6 +1,6 @@
 import type Database from "better-sqlite3";
 import type { RegistryUsageRows, UsageStore } from "../usage-store.js";
-import { numbers, type Totals } from "./usage-rows.js";
+import { numbers, toRegistryUsage, type Totals } from "./usage-rows.js";
 
 /**
  * The repositories of a scope (`@scope` the name, `@lo` name + "/", `@hi` name + "0"): the name itself and
@@ -110,26 +110,14 @@ export function createSqliteUsage(db: Database.Database): UsageStore {
   });
 
   const registryUsage = db.transaction((): RegistryUsageRows => {
-    const blobs = q.blobs.get()!;
-    const unreferenced = q.unreferenced.get()!;
-    const manifests = q.manifests.get()!;
-    const nsBlobs = new Map(q.namespaceBlobs.all().map((r) => [r.ns, r.bytes]));
-    const namespaces = q.namespaces.all().map((r) => ({
-      namespace: r.ns,
-      repositories: r.repositories,
-      referencedBytes: (nsBlobs.get(r.ns) ?? 0) + r.manifest_bytes,
-    }));
-    return {
-      blobs: blobs.n,
-      blobBytes: blobs.bytes,
-      unreferencedBlobs: unreferenced.n,
-      unreferencedBytes: unreferenced.bytes,
-      manifests: manifests.n,
-      manifestBytes: manifests.bytes,
-      repositories: namespaces.reduce((n, r) => n + r.repositories, 0),
-      sumRepositoryBytes: q.sumRepo.get()!.bytes + manifests.bytes,
-      namespaces,
-    };
+    return toRegistryUsage({
+      blobs: q.blobs.get()!,
+      unreferenced: q.unreferenced.get()!,
+      manifests: q.manifests.get()!,
+      sumRepositoryBlobBytes: q.sumRepo.get()!.bytes,
+      namespaces: q.namespaces.all(),
+      namespaceBlobBytes: q.namespaceBlobs.all(),
+    });
   });
 
   return {
