@@ -117,12 +117,14 @@ export function createApp({ registry, logger, isDraining = () => false, guard = 
       logger.info("request", {
         method: req.method,
         path: req.url,
-        status: res.statusCode,
+        // A client that hung up before any answer got none: 499 ("client closed request", as nginx
+        // logs it), not the 200 a response object starts with.
+        status: res.headersSent ? res.statusCode : 499,
         bytes: sent.bytes,
         bytesIn: Number(req.headers["content-length"] ?? 0) || undefined,
         duration_ms: Number((process.hrtime.bigint() - started) / 1000n) / 1000,
         remote: req.socket.remoteAddress,
-        aborted: sent.bytes < expected ? true : undefined,
+        aborted: !res.headersSent || sent.bytes < expected ? true : undefined,
       });
     });
     const url = new URL(req.url ?? "/", "http://berth.invalid");

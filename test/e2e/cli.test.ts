@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { connect } from "node:net";
 import { describe, it } from "node:test";
 import { BERTH_BIN, spawnBerth } from "../helpers/berth.js";
 import { run } from "../helpers/tools.js";
@@ -51,6 +52,19 @@ describe("berth command", () => {
       assert.equal(line.status, 200);
       assert.equal(typeof line.duration_ms, "number");
       assert.equal(typeof line.bytes, "number");
+
+      // A client hanging up mid-request got no answer: logged as 499 and aborted, never as a 200.
+      const socket = connect(Number(new URL(proc.url).port), "127.0.0.1");
+      await new Promise((r) => socket.once("connect", r));
+      socket.write("PUT /v2/cli/app/manifests/v1 HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{\"schema");
+      await new Promise((r) => setTimeout(r, 100));
+      socket.destroy();
+      const deadline = Date.now() + 5000;
+      const cut = () =>
+        proc.output.map((l) => JSON.parse(l) as Record<string, unknown>).find((l) => l.msg === "request" && l.path === "/v2/cli/app/manifests/v1");
+      while (!cut() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      assert.equal(cut()?.status, 499);
+      assert.equal(cut()?.aborted, true);
     } finally {
       assert.equal(await proc.stop(), 0);
       await rm(dir, { recursive: true, force: true });
