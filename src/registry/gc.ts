@@ -6,6 +6,7 @@ import { GC_LOCK, finishDeleting, sweepBlobs } from "./gc-sweep.js";
 import { globMatch } from "../oci/glob.js";
 import type { GcPolicy } from "./options.js";
 import type { Uploads } from "./uploads.js";
+import { takeLock } from "./locks.js";
 import { listAll } from "./paging.js";
 
 export interface GcOptions {
@@ -136,19 +137,30 @@ interface DryRunState {
   touched: Set<Digest>;
 }
 
+/**
+ * Deletes `doomed` manifests of `repo`, each re-checked in its own transaction
+ * (deleteManifestIfUnreachable). Parents and subjects go first; a child or referrer refused in one
+ * pass goes in the next, until a pass deletes nothing. Resolves the digests deleted.
+ */
+export async function deleteUnreachable(metadata: MetadataStore, repo: string, doomed: readonly ManifestNode[], cutoff: number): Promise<Digest[]> {
+  const deleted: Digest[] = [];
+  let pending = doomed;
+  while (pending.length > 0) {
+    const refused: ManifestNode[] = [];
+    for (const n of pending) {
+      if (await metadata.deleteManifestIfUnreachable(repo, n.digest, cutoff)) deleted.push(n.digest);
+      else refused.push(n);
+    }
+    if (refused.length === pending.length) break;
+    pending = refused;
+  }
+  return deleted;
+}
+
 export function createGarbageCollector(blobs: BlobStore, metadata: MetadataStore, uploads: Uploads, policy: GcPolicy): GarbageCollector {
   const stats: GcStats = { runs: 0, manifestsDeleted: 0, blobsDeleted: 0, bytesReclaimed: 0 };
   const configured = (repo: string) =>
     typeof policy.deleteUntagged === "boolean" ? policy.deleteUntagged : policy.deleteUntagged.some((g) => globMatch(g, repo));
-
-  async function lockFor(options: GcOptions) {
-    let lock = await metadata.tryLock(GC_LOCK);
-    while (!lock && options.wait && !options.signal?.aborted) {
-      await new Promise((r) => setTimeout(r, 250));
-      lock = await metadata.tryLock(GC_LOCK);
-    }
-    return lock;
-  }
 
   /** Marks one repository's manifests, then deletes (or, dry, records) its unreachable manifests and stale links. */
   async function collectRepository(
@@ -174,17 +186,7 @@ export function createGarbageCollector(blobs: BlobStore, metadata: MetadataStore
         for (const b of n.blobs) dry.touched.add(b);
       }
     } else {
-      // Parents and subjects go first; a child or referrer refused this pass goes in the next.
-      let pending = doomed;
-      while (pending.length > 0) {
-        const refused: ManifestNode[] = [];
-        for (const n of pending) {
-          if (await metadata.deleteManifestIfUnreachable(repo, n.digest, cutoff)) tally.manifest(repo, n.digest);
-          else refused.push(n);
-        }
-        if (refused.length === pending.length) break;
-        pending = refused;
-      }
+      for (const d of await deleteUnreachable(metadata, repo, doomed, cutoff)) tally.manifest(repo, d);
     }
 
     const live = new Set<Digest>();
@@ -251,7 +253,7 @@ export function createGarbageCollector(blobs: BlobStore, metadata: MetadataStore
       };
       const progress = options.onProgress ?? (() => {});
       const tally = createTally(report);
-      const lock = await lockFor(options);
+      const lock = await takeLock(metadata, GC_LOCK, options);
       if (!lock) return { ...report, skipped: "another garbage collection is running" };
 
       try {

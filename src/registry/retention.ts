@@ -4,7 +4,8 @@ import { createTagRules, type TagRule } from "../oci/tag-rules.js";
 import type { AuditEvent } from "../storage/auth-store.js";
 import type { ManifestNode } from "../storage/lifecycle-store.js";
 import type { MetadataStore } from "../storage/metadata-store.js";
-import { markReachable } from "./gc.js";
+import { deleteUnreachable, markReachable } from "./gc.js";
+import { takeLock } from "./locks.js";
 import { listAll } from "./paging.js";
 
 /** The lock one retention run at a time holds, across processes and nodes sharing the metadata store. */
@@ -59,8 +60,6 @@ export interface Retention {
   run(options?: RetentionRunOptions): Promise<RetentionReport>;
 }
 
-
-
 /**
  * Applies the retention rules. Per repository: list the tags, decide (pure), delete each doomed tag
  * only if it still points where it did (a concurrent push wins), then, when the rule asks, remove
@@ -81,22 +80,6 @@ export function createRetention(metadata: MetadataStore, policy: RetentionPolicy
     return nodes.filter((n) => !marked.has(n.digest));
   }
 
-  async function deleteUnreachable(repo: string, doomed: ManifestNode[], cutoff: number): Promise<Digest[]> {
-    const deleted: Digest[] = [];
-    // Parents and subjects go first; a child or referrer refused this pass goes in the next.
-    let pending = doomed;
-    while (pending.length > 0) {
-      const refused: ManifestNode[] = [];
-      for (const n of pending) {
-        if (await metadata.deleteManifestIfUnreachable(repo, n.digest, cutoff)) deleted.push(n.digest);
-        else refused.push(n);
-      }
-      if (refused.length === pending.length) break;
-      pending = refused;
-    }
-    return deleted;
-  }
-
   return {
     async run({ dryRun = false, audit, source = "retention", wait = false } = {}) {
       const started = Date.now();
@@ -110,11 +93,7 @@ export function createRetention(metadata: MetadataStore, policy: RetentionPolicy
         repositories: [],
       };
       if (policy.rules.length === 0) return report;
-      let lock = await metadata.tryLock(RETENTION_LOCK);
-      while (!lock && wait) {
-        await new Promise((r) => setTimeout(r, 250));
-        lock = await metadata.tryLock(RETENTION_LOCK);
-      }
+      const lock = await takeLock(metadata, RETENTION_LOCK, { wait });
       if (!lock) return { ...report, skipped: "another retention run is in progress" };
 
       try {
@@ -142,7 +121,7 @@ export function createRetention(metadata: MetadataStore, policy: RetentionPolicy
             const nodes = await listAll((page) => metadata.listManifestNodes(repo, page), (n) => n.digest);
             const stillTagged = new Set(decision.kept.map((t) => t.digest));
             const doomed = unreachable(nodes, (n) => (dryRun ? stillTagged.has(n.digest) : n.tagged), cutoff);
-            entry.untaggedManifests = dryRun ? doomed.map((n) => n.digest) : await deleteUnreachable(repo, doomed, cutoff);
+            entry.untaggedManifests = dryRun ? doomed.map((n) => n.digest) : await deleteUnreachable(metadata, repo, doomed, cutoff);
             if (!dryRun) for (const d of entry.untaggedManifests) await record(d, { rule: rule.name, kind: "manifest", untagged: true });
           }
 
