@@ -8,6 +8,7 @@ import { createTagRules, immutableDeleteError, immutableMoveError } from "../oci
 import type { BlobStore } from "../storage/blob-store.js";
 import type { ManifestRecord, MetadataStore, StoredManifest } from "../storage/metadata-store.js";
 import type { RegistryOptions } from "./options.js";
+import { eachItem } from "./paging.js";
 import type { Quotas } from "./quotas.js";
 import type { Uploads } from "./uploads.js";
 
@@ -83,14 +84,9 @@ export function createManifests(
       if (rule && (await metadata.getManifestByTag(repo, reference.tag))) throw immutableDeleteError(reference.tag, rule);
       return;
     }
-    for (let last: string | undefined; ; ) {
-      const page = await metadata.listTagDigests(repo, { limit: 1000, ...(last !== undefined ? { last } : {}) });
-      for (const { tag, digest } of page) {
-        const rule = digest === reference.digest ? tagRules.immutableRule(repo, tag) : undefined;
-        if (rule) throw immutableDeleteError(tag, rule, reference.digest);
-      }
-      if (page.length < 1000) return;
-      last = page[page.length - 1]!.tag;
+    for await (const { tag, digest } of eachItem((page) => metadata.listTagDigests(repo, page), (t) => t.tag)) {
+      const rule = digest === reference.digest ? tagRules.immutableRule(repo, tag) : undefined;
+      if (rule) throw immutableDeleteError(tag, rule, reference.digest);
     }
   }
 
