@@ -2,6 +2,7 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import { pipeline } from "node:stream/promises";
 import type { Readable } from "node:stream";
 import { RegistryError } from "../oci/errors.js";
+import { isDirectReadable } from "../storage/blob-store.js";
 import type { Logger } from "../logger.js";
 
 export type Headers = Record<string, string | number | string[]>;
@@ -26,7 +27,12 @@ export async function replyStream(res: ServerResponse, status: number, headers: 
     return;
   }
   try {
-    await pipeline(body, res);
+    if (isDirectReadable(body)) {
+      await body.writeTo(res);
+      res.end();
+    } else {
+      await pipeline(body, res);
+    }
   } catch (err) {
     // The client went away mid-body: normal for pulls that are cancelled, nothing to report.
     if ((err as NodeJS.ErrnoException).code !== "ERR_STREAM_PREMATURE_CLOSE") throw err;

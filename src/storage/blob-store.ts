@@ -1,4 +1,4 @@
-import type { Readable } from "node:stream";
+import type { Readable, Writable } from "node:stream";
 import type { Digest } from "../oci/digest.js";
 import type { ByteRange } from "../oci/range.js";
 
@@ -18,6 +18,7 @@ export interface BlobStore {
   /**
    * Opens a committed blob for reading, whole or the inclusive `range`. Rejects with
    * RegistryError BLOB_UNKNOWN when the blob is absent. The stream must be consumed or destroyed.
+   * A driver may return a DirectReadable, which the HTTP layer then copies with `writeTo`.
    */
   read(digest: Digest, range?: ByteRange): Promise<Readable>;
 
@@ -75,4 +76,20 @@ export interface BlobStore {
 export interface UploadState {
   size: number;
   version: string;
+}
+
+/**
+ * A blob read stream that can also copy itself to a destination without the stream machinery
+ * (fewer allocations and copies). Optional: callers check with isDirectReadable.
+ */
+export interface DirectReadable extends Readable {
+  /**
+   * Writes the stream's bytes to `dest` (not ending it) and closes the stream. Only on a stream
+   * nothing was read from. Rejects with code ERR_STREAM_PREMATURE_CLOSE when `dest` closes first.
+   */
+  writeTo(dest: Writable): Promise<void>;
+}
+
+export function isDirectReadable(stream: Readable): stream is DirectReadable {
+  return typeof (stream as Partial<DirectReadable>).writeTo === "function";
 }

@@ -5,6 +5,7 @@ import { digestAlgorithm, digestHex, type Digest } from "../../oci/digest.js";
 import { RegistryError } from "../../oci/errors.js";
 import type { ByteRange } from "../../oci/range.js";
 import type { BlobStore, UploadState } from "../blob-store.js";
+import { createFileReadStream } from "./file-transfer.js";
 
 /**
  * Layout under `root`:
@@ -85,7 +86,7 @@ export async function createFilesystemBlobStore(options: FilesystemBlobStoreOpti
         if (isNotFound(err)) throw new RegistryError("BLOB_UNKNOWN", undefined, { digest });
         throw err;
       }
-      return handle.createReadStream({ start: range?.start, end: range?.end, highWaterMark: READ_CHUNK });
+      return createFileReadStream(handle, range?.start, range?.end);
     },
 
     async delete(digest) {
