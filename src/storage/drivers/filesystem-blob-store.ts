@@ -32,6 +32,8 @@ function isNotFound(err: unknown): boolean {
 
 /** Bytes gathered from the body before one writev. */
 const WRITE_BATCH = 1024 * 1024;
+/** With fsync on, bytes written between background datasyncs during one append. */
+const EARLY_FLUSH = 32 * 1024 * 1024;
 
 /**
  * Writes `body` to the end of `handle`, gathering the socket's small chunks into writes of about
@@ -39,10 +41,12 @@ const WRITE_BATCH = 1024 * 1024;
  * write per chunk, and receiving overlaps writing. On a broken body what arrived is still written:
  * the size on disk is where a client resumes.
  */
-async function appendBatched(handle: FileHandle, body: Readable): Promise<void> {
+async function appendBatched(handle: FileHandle, body: Readable, flushEvery: number): Promise<void> {
   let batch: Buffer[] = [];
   let gathered = 0;
   let inflight: Promise<unknown> = Promise.resolve();
+  let unsynced = 0;
+  let syncing: Promise<unknown> | undefined;
   const flush = async () => {
     await inflight;
     if (batch.length === 0) return;
@@ -53,8 +57,17 @@ async function appendBatched(handle: FileHandle, body: Readable): Promise<void> 
     });
     // Awaited by the next flush; a failure must not count as unhandled meanwhile.
     inflight.catch(() => {});
+    unsynced += gathered;
     batch = [];
     gathered = 0;
+    // Durable stores: start the disk on what is written while more arrives, so the fsync at
+    // commit finds little left to flush. One at a time; the commit's fsync stays the guarantee.
+    if (unsynced >= flushEvery && !syncing) {
+      unsynced = 0;
+      const started = inflight.then(() => handle.datasync());
+      syncing = started.finally(() => (syncing = undefined));
+      syncing.catch(() => {});
+    }
   };
   try {
     for await (const chunk of body) {
@@ -65,6 +78,7 @@ async function appendBatched(handle: FileHandle, body: Readable): Promise<void> 
   } finally {
     await flush();
     await inflight;
+    await syncing;
   }
 }
 
@@ -155,7 +169,7 @@ export async function createFilesystemBlobStore(options: FilesystemBlobStoreOpti
             size: current,
           });
         }
-        await appendBatched(handle, body);
+        await appendBatched(handle, body, fsync ? EARLY_FLUSH : Infinity);
         const info = await handle.stat({ bigint: true });
         return { size: Number(info.size), version: `${info.size}:${info.mtimeNs}:${info.ino}` };
       } finally {
