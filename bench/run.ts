@@ -78,6 +78,15 @@ for (const sig of ["SIGINT", "SIGTERM"] as const) {
   });
 }
 
+/**
+ * The servers in the order they run in `round`: rotated one place each round, so none always goes
+ * first (this VM's page cache makes later writes of a round slower; see docs/performance.md).
+ */
+function inTurn(round: number): Server[] {
+  const k = (round - 1) % servers.length;
+  return [...servers.slice(k), ...servers.slice(0, k)];
+}
+
 /** Per-workload, per-server samples (one per round). */
 const samples = new Map<string, Map<string, number[]>>();
 type Category = "push" | "pull" | "manifest" | "small" | "skopeoPush" | "skopeoPull";
@@ -161,22 +170,22 @@ async function main(): Promise<void> {
     const mono = new BlobSource(opts.size);
     const chunked = new BlobSource(opts.size);
     const mb = opts.size / 1e6;
-    for (const s of servers) {
+    for (const s of inTurn(round)) {
       const t = await charged(s, "push", () => pushMonolithic(s.url, "bench/big", mono), () => opts.size);
       record(rows.mono, s.name, mb / t);
       console.error(`  ${s.name}: monolithic push ${(mb / t).toFixed(0)} MB/s`);
     }
-    for (const s of servers) {
+    for (const s of inTurn(round)) {
       const t = await charged(s, "push", () => pushChunked(s.url, "bench/big", chunked, opts.chunk), () => opts.size);
       record(rows.chunked, s.name, mb / t);
       console.error(`  ${s.name}: chunked push ${(mb / t).toFixed(0)} MB/s`);
     }
-    for (const s of servers) {
+    for (const s of inTurn(round)) {
       const t = await charged(s, "pull", () => pullBlob(s.url, "bench/big", mono), () => opts.size);
       record(rows.pull, s.name, mb / t);
       console.error(`  ${s.name}: pull ${(mb / t).toFixed(0)} MB/s`);
     }
-    for (const s of servers) {
+    for (const s of inTurn(round)) {
       const t = await charged(s, "pull", () => pullConcurrent(s.url, "bench/big", mono, 8), () => 8 * opts.size);
       record(rows.pull8, s.name, (8 * mb) / t);
       console.error(`  ${s.name}: 8 concurrent pulls ${((8 * mb) / t).toFixed(0)} MB/s`);
@@ -184,7 +193,7 @@ async function main(): Promise<void> {
     for (const [i, row] of MANIFEST_ROWS.entries()) {
       const method = i < 2 ? "GET" : "HEAD";
       const ref = i % 2 === 0 ? "latest" : app.manifestDigest;
-      for (const s of servers) {
+      for (const s of inTurn(round)) {
         const r = await charged(
           s,
           "manifest",
@@ -197,7 +206,7 @@ async function main(): Promise<void> {
         console.error(`  ${s.name}: ${row} ${(r.requests / r.seconds).toFixed(0)} req/s p50 ${r.p50.toFixed(2)} p99 ${r.p99.toFixed(2)} ms`);
       }
     }
-    for (const s of servers) {
+    for (const s of inTurn(round)) {
       const t = await charged(s, "small", () => pushSmallImages(s.url, "bench/small", `r${round}`, opts.images, 16), () => opts.images);
       record(rows.small, s.name, opts.images / t);
       console.error(`  ${s.name}: small images ${(opts.images / t).toFixed(1)} images/s`);
@@ -237,12 +246,12 @@ async function skopeoRound(
   try {
     const mb = image.bytes / 1e6;
     const repo = `bench/skopeo-r${round}`;
-    for (const s of servers) {
+    for (const s of inTurn(round)) {
       const t = await charged(s, "skopeoPush", () => skopeoPush(sk.bin, sk.env, image, s.url, repo, "latest"), () => image.bytes);
       record(pushRow, s.name, mb / t);
       console.error(`  ${s.name}: skopeo push ${(mb / t).toFixed(0)} MB/s (${t.toFixed(2)} s)`);
     }
-    for (const s of servers) {
+    for (const s of inTurn(round)) {
       const t = await charged(s, "skopeoPull", () => skopeoPull(sk.bin, sk.env, sk.root, s.url, repo, "latest", image), () => image.bytes);
       record(pullRow, s.name, mb / t);
       console.error(`  ${s.name}: skopeo pull ${(mb / t).toFixed(0)} MB/s (${t.toFixed(2)} s)`);
@@ -279,7 +288,7 @@ function render(started: Date, dd: string, rss: Map<string, number>): string {
   lines.push(`- date: ${started.toISOString()}`);
   lines.push(`- machine: nproc ${sh("nproc", [])} (${cpus()[0]?.model ?? "?"}), Node.js ${process.version}`);
   lines.push(`- reference: ${sh("docker-registry", ["--version"]) || "docker-registry"}`);
-  lines.push(`- rounds: ${opts.rounds}; figures are medians over rounds; ratios are the median of each round's ratio (the servers of one round run back to back, so they share the machine's momentary load); server order fixed per workload (distribution, berth fsync off, berth durable)`);
+  lines.push(`- rounds: ${opts.rounds}; figures are medians over rounds; ratios are the median of each round's ratio (the servers of one round run back to back, so they share the machine's momentary load); server order rotated one place per round (round 1: distribution, berth fsync off, berth durable)`);
   lines.push(`- disk fsync'd write speed (dd bs=1M count=512 conv=fdatasync): ${dd}`);
   lines.push(...skopeoNotes);
   lines.push("", "```", sh("free", ["-g"]), "```", "");
