@@ -5,9 +5,9 @@ import type { Registry } from "../registry/registry.js";
 import type { Handler, RequestContext } from "./context.js";
 import { handleBlob } from "./handlers/blobs.js";
 import { handleCatalog, handleReferrers, handleTags } from "./handlers/listing.js";
-import { handleMaintenance } from "./handlers/maintenance.js";
+import { handleGcApi } from "./handlers/maintenance.js";
 import { handleManifest } from "./handlers/manifests.js";
-import { handleUsageApi } from "./handlers/usage-api.js";
+import { handleUsageApi, USAGE_PREFIX } from "./handlers/usage-api.js";
 import { handleRetentionApi } from "./handlers/retention-api.js";
 import { renderMetrics } from "./metrics.js";
 import { handleUpload, handleUploads } from "./handlers/uploads.js";
@@ -59,6 +59,16 @@ async function dispatch(ctx: RequestContext, route: Route): Promise<void> {
 }
 
 /** What a request needs from access control, by route and method. */
+type MaintenanceHandler = (ctx: RequestContext, appendAudit?: (event: AuditEvent) => Promise<void>) => Promise<void>;
+
+/** The maintenance endpoints outside /v2/ (each authorizes itself); the rest of /api/v1/ is the admin API. */
+function maintenanceRoute(path: string): MaintenanceHandler | undefined {
+  if (path === "/api/v1/gc") return handleGcApi;
+  if (path === "/api/v1/retention") return handleRetentionApi;
+  if (path === USAGE_PREFIX || path.startsWith(`${USAGE_PREFIX}/`)) return handleUsageApi;
+  return undefined;
+}
+
 function needOf(route: Route, method: string): Need {
   switch (route.kind) {
     case "base":
@@ -146,9 +156,8 @@ export function createApp({ registry, logger, isDraining = () => false, guard = 
       if (auth && url.pathname === "/token") return await auth.tokenEndpoint(req, res, url);
       if (auth && url.pathname === "/.well-known/jwks.json") return reply(res, 200, {}, await auth.jwks());
       if (url.pathname === "/metrics") return reply(res, 200, { "Content-Type": "text/plain; version=0.0.4" }, renderMetrics(registry));
-      if (url.pathname.startsWith("/api/v1/") && (await handleMaintenance(ctx))) return;
-      if (url.pathname.startsWith("/api/v1/usage") && (await handleUsageApi(ctx))) return;
-      if (url.pathname === "/api/v1/retention") return await handleRetentionApi(ctx, auth?.audit);
+      const maintenance = maintenanceRoute(url.pathname);
+      if (maintenance) return await maintenance(ctx, auth?.audit);
       if (auth && url.pathname.startsWith("/api/v1/")) return await auth.adminApi(req, res, url);
       res.setHeader("Docker-Distribution-Api-Version", "registry/2.0");
       if (isDraining()) res.setHeader("Connection", "close");

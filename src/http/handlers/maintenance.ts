@@ -12,9 +12,8 @@ import { authorizeMaintenance, queryFlag } from "./maintenance-access.js";
  * pull-only public listener refuses). A run another node or process holds the lock for answers
  * 409 with the report's `skipped` reason, unless `wait=true`.
  */
-export async function handleMaintenance(ctx: RequestContext): Promise<boolean> {
+export async function handleGcApi(ctx: RequestContext): Promise<void> {
   const { res, url } = ctx;
-  if (url.pathname !== "/api/v1/gc") return false;
   await authorizeMaintenance(ctx, { methods: ["POST"], action: "delete", what: "garbage collection runs" });
   const flag = (name: string) => queryFlag(url, name);
   const dryRun = flag("dryRun") ?? false;
@@ -24,10 +23,7 @@ export async function handleMaintenance(ctx: RequestContext): Promise<boolean> {
     wait: flag("wait") ?? false,
     ...(deleteUntagged !== undefined ? { deleteUntagged } : {}),
   });
-  if (report.skipped) {
-    reply(res, 409, {}, report);
-    return true;
-  }
+  if (report.skipped) return reply(res, 409, {}, report);
   if (!dryRun) {
     await ctx.audit({
       action: "gc",
@@ -37,5 +33,4 @@ export async function handleMaintenance(ctx: RequestContext): Promise<boolean> {
   }
   ctx.logger.info("garbage collection", gcSummary(report));
   reply(res, 200, {}, report);
-  return true;
 }

@@ -4,7 +4,7 @@ import type { RequestContext } from "../context.js";
 import { reply } from "../respond.js";
 import { authorizeMaintenance, queryFlag } from "./maintenance-access.js";
 
-const PREFIX = "/api/v1/usage";
+export const USAGE_PREFIX = "/api/v1/usage";
 
 /**
  * Storage usage over HTTP, read-only:
@@ -16,15 +16,13 @@ const PREFIX = "/api/v1/usage";
  * With access control on, only administrators may call it (like the management API); with it off,
  * anyone who may reach the registry.
  */
-export async function handleUsageApi(ctx: RequestContext): Promise<boolean> {
+export async function handleUsageApi(ctx: RequestContext): Promise<void> {
   const { res, url, registry } = ctx;
-  if (url.pathname !== PREFIX && !url.pathname.startsWith(`${PREFIX}/`)) return false;
   await authorizeMaintenance(ctx, { methods: ["GET", "HEAD"], what: "usage reports" });
-  const scope = decodeURIComponent(url.pathname.slice(PREFIX.length + 1)).replace(/\/+$/, "");
+  const scope = decodeURIComponent(url.pathname.slice(USAGE_PREFIX.length + 1)).replace(/\/+$/, "");
   if (scope === "") {
     const fresh = queryFlag(url, "fresh") ?? false;
-    reply(res, 200, {}, await registry.usage.summary({ fresh }));
-    return true;
+    return reply(res, 200, {}, await registry.usage.summary({ fresh }));
   }
   if (!isValidName(scope)) throw new RegistryError("NAME_INVALID", `not a repository or namespace name: ${scope}`, { name: scope });
   const report = await registry.usage.scope(scope);
@@ -32,5 +30,4 @@ export async function handleUsageApi(ctx: RequestContext): Promise<boolean> {
     throw new RegistryError("NAME_UNKNOWN", `no repository is named ${scope} or lies under ${scope}/`, { name: scope });
   }
   reply(res, 200, {}, report);
-  return true;
 }
