@@ -18,6 +18,12 @@ export interface RetentionStore {
    */
   touchTagPull(repo: string, tag: string, now: number): Promise<boolean>;
   /**
+   * Records a pull by digest at `now` on every tag of `repo` that points at `digest` (a deployment
+   * pinned by digest still uses its tags), under the same window and never-backwards rule as
+   * touchTagPull. Resolves how many tags it wrote.
+   */
+  touchDigestPull(repo: string, digest: Digest, now: number): Promise<number>;
+  /**
    * Deletes `tag` only if it still points at `digest`, in one statement: a tag a concurrent push
    * moved to another manifest (or re-created) after retention listed it is left alone. The manifest
    * stays. Resolves whether the tag was deleted.

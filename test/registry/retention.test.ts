@@ -117,6 +117,27 @@ describe("retention", () => {
     assert.deepEqual((await t.tags(name)).sort(), ["fresh", "got", "headed"]);
   });
 
+  it("keepWithin counts a pull by digest, GET or HEAD, for every tag pointing at that manifest", async () => {
+    const name = repo("within");
+    const pinned = await t.push(name, "pinned");
+    await t.putManifest(name, "pinned-alias", pinned.manifest, pinned.manifestMediaType);
+    const headed = await t.push(name, "headed");
+    await t.push(name, "old");
+    await sleep(2_200);
+    assert.equal(await t.status(name, pinned.manifestDigest), 200);
+    assert.equal(await t.status(name, headed.manifestDigest, "HEAD"), 200);
+    await t.push(name, "fresh");
+    await t.b.berth.registry.pulls.settled();
+    const e = entry(await run(), name);
+    assert.deepEqual(reasons(e), {
+      fresh: ["keepWithin:pushed"],
+      pinned: ["keepWithin:pulled"],
+      "pinned-alias": ["keepWithin:pulled"],
+      headed: ["keepWithin:pulled"],
+    });
+    assert.deepEqual(deleted(e), ["old"]);
+  });
+
   it("keeps tags matching a keep pattern (semver, /regex/) whatever their age", async () => {
     const name = repo("pattern");
     for (const tag of ["1.0.0", "v2.1.0", "stable-1", "dev-1", "dev-2", "dev-3"]) await t.push(name, tag);

@@ -73,6 +73,27 @@ export function describeRetentionContract(
       assert.equal(await store.repositoryExists("ret/absent"), false, "a pull creates nothing");
     });
 
+    it("records a pull by digest on every tag pointing at that manifest, once per window", async () => {
+      const name = repo();
+      const [a, b] = [manifest(), manifest()];
+      await store.putManifest(name, a, ["a1", "a2"]);
+      await store.putManifest(name, b, ["b1"]);
+      const t0 = Date.now();
+      assert.equal(await store.touchDigestPull(name, a.digest, t0), 2);
+      assert.equal((await activity(name, "a1"))!.pulledAt, t0);
+      assert.equal((await activity(name, "a2"))!.pulledAt, t0);
+      assert.equal((await activity(name, "b1"))!.pulledAt, undefined, "tags of other manifests untouched");
+      assert.equal(await store.touchDigestPull(name, a.digest, t0 + PULL_RESOLUTION_MS / 2), 0, "within the window: no write");
+      assert.equal(await store.touchDigestPull(name, a.digest, t0 - 5 * PULL_RESOLUTION_MS), 0, "an older pull never wins");
+      assert.equal((await activity(name, "a1"))!.pulledAt, t0);
+      const t1 = t0 + PULL_RESOLUTION_MS + 1;
+      assert.equal(await store.touchTagPull(name, "a1", t1), true);
+      assert.equal(await store.touchDigestPull(name, a.digest, t1), 1, "only the tag whose stamp is stale");
+      assert.equal((await activity(name, "a2"))!.pulledAt, t1);
+      assert.equal(await store.touchDigestPull(name, manifest().digest, t1), 0, "an untagged or unknown digest");
+      assert.equal(await store.touchDigestPull("ret/absent", a.digest, t1), 0);
+    });
+
     it("deletes a tag only while it points at the given manifest, and leaves the manifest", async () => {
       const name = repo();
       const [a, b] = [manifest(), manifest()];

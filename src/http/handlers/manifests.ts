@@ -63,13 +63,12 @@ export const handleManifest: Handler<ManifestRoute> = async ({ req, res, url, re
       };
       if (matchesEtag(req.headers["if-none-match"], etag)) reply(res, 304, { ...headers, "Content-Length": 0 });
       else reply(res, 200, headers, manifest.content);
-      // A pull by tag, GET or HEAD: containerd (so Kubernetes and recent Docker) resolves a tag with
-      // HEAD and then GETs by digest, so HEAD must count for retention's "pulled within" to see it.
-      if (reference.kind === "tag") {
-        registry.pulls.record(route.name, reference.tag, (err) =>
-          logger.warn("recording a pull failed", { repository: route.name, tag: reference.tag, error: String(err) }),
-        );
-      }
+      // GET or HEAD, by tag or by digest: containerd (so Kubernetes and recent Docker) resolves a
+      // tag with HEAD, and deployments pinned by digest never name the tag they still rely on.
+      const by = reference.kind === "tag" ? { tag: reference.tag } : { digest: manifest.digest };
+      registry.pulls.record(route.name, by, (err) =>
+        logger.warn("recording a pull failed", { repository: route.name, ...by, error: String(err) }),
+      );
     }
   }
 };

@@ -32,6 +32,14 @@ export function createPostgresRetention(pool: pg.Pool): RetentionStore {
       );
       return (rowCount ?? 0) > 0;
     },
+    async touchDigestPull(repo, digest, now) {
+      const { rowCount } = await pool.query(
+        `UPDATE tags SET pulled_at = $3 WHERE repository_id = ${REPO_ID} AND digest = $2
+         AND (pulled_at IS NULL OR pulled_at < $4)`,
+        [repo, digest, now, now - PULL_RESOLUTION_MS],
+      );
+      return rowCount ?? 0;
+    },
     async deleteTagIf(repo, tag, digest) {
       const { rowCount } = await pool.query(`DELETE FROM tags WHERE repository_id = ${REPO_ID} AND name = $2 AND digest = $3`, [
         repo,

@@ -15,6 +15,12 @@ export function createSqliteRetention(db: Database.Database): RetentionStore {
     touch: db.prepare(
       `UPDATE tags SET pulled_at = ? WHERE repository_id = ${REPO} AND name = ? AND (pulled_at IS NULL OR pulled_at < ?)`,
     ),
+    digestStale: db.prepare<[string, string, number], { one: number }>(
+      `SELECT 1 AS one FROM tags WHERE repository_id = ${REPO} AND digest = ? AND (pulled_at IS NULL OR pulled_at < ?) LIMIT 1`,
+    ),
+    touchDigest: db.prepare(
+      `UPDATE tags SET pulled_at = ? WHERE repository_id = ${REPO} AND digest = ? AND (pulled_at IS NULL OR pulled_at < ?)`,
+    ),
     deleteIf: db.prepare(`DELETE FROM tags WHERE repository_id = ${REPO} AND name = ? AND digest = ?`),
   };
 
@@ -33,6 +39,11 @@ export function createSqliteRetention(db: Database.Database): RetentionStore {
       const row = q.pulledAt.get(repo, tag);
       if (!row || (row.pulled_at !== null && row.pulled_at >= threshold)) return false;
       return q.touch.run(now, repo, tag, threshold).changes > 0;
+    },
+    async touchDigestPull(repo, digest, now) {
+      const threshold = now - PULL_RESOLUTION_MS;
+      if (!q.digestStale.get(repo, digest, threshold)) return 0;
+      return q.touchDigest.run(now, repo, digest, threshold).changes;
     },
     async deleteTagIf(repo, tag, digest) {
       return q.deleteIf.run(repo, tag, digest).changes > 0;
