@@ -58,7 +58,6 @@ async function dispatch(ctx: RequestContext, route: Route): Promise<void> {
   await entry.handle(ctx, route);
 }
 
-/** What a request needs from access control, by route and method. */
 type MaintenanceHandler = (ctx: RequestContext, appendAudit?: (event: AuditEvent) => Promise<void>) => Promise<void>;
 
 /** The maintenance endpoints outside /v2/ (each authorizes itself); the rest of /api/v1/ is the admin API. */
@@ -69,6 +68,7 @@ function maintenanceRoute(path: string): MaintenanceHandler | undefined {
   return undefined;
 }
 
+/** What a request needs from access control, by route and method. */
 function needOf(route: Route, method: string): Need {
   switch (route.kind) {
     case "base":
