@@ -1,7 +1,7 @@
 /**
  * Pulls only: distribution against Berth (fsync off) serving one blob, single and 8 concurrent
- * pulls, alternating servers within each round. For working on the pull path without the full
- * benchmark's half hour; `npm run bench` remains the reference.
+ * pulls, the two servers taking turns to go first. For working on the pull path without the full
+ * benchmark's quarter of an hour; `npm run bench` remains the reference.
  *
  *   npm run build && node dist/bench/pulls.js [--rounds N] [--size MiB]
  */
@@ -29,8 +29,9 @@ async function main(): Promise<void> {
       const line: string[] = [];
       for (const kind of ["single", "concurrent"] as const) {
         const n = kind === "single" ? 1 : 8;
-        const speeds: number[] = [];
-        for (const s of servers) {
+        const speeds = new Map<string, number>();
+        // Alternating which goes first: on this VM the first of a round is the slower (docs/performance.md).
+        for (const s of round % 2 ? servers : [...servers].reverse()) {
           const f = figures.get(s.name)!;
           const before = cpuSeconds(s.pid);
           const t = n === 1 ? await pullBlob(s.url, "bench/pulls", blob) : await pullConcurrent(s.url, "bench/pulls", blob, n);
@@ -38,10 +39,11 @@ async function main(): Promise<void> {
           f.gb += (n * size) / 1e9;
           const mbps = (n * size) / 1e6 / t;
           f[kind].push(mbps);
-          speeds.push(mbps);
+          speeds.set(s.name, mbps);
         }
-        ratios[kind].push(speeds[1]! / speeds[0]!);
-        line.push(`${kind} ${speeds.map((v) => v.toFixed(0)).join(" / ")} MB/s`);
+        const [reference, berth] = servers.map((s) => speeds.get(s.name)!);
+        ratios[kind].push(berth! / reference!);
+        line.push(`${kind} ${reference!.toFixed(0)} / ${berth!.toFixed(0)} MB/s`);
       }
       console.error(`round ${round}: ${line.join(", ")}`);
     }
