@@ -92,7 +92,7 @@ export async function pushChunked(url: string, repo: string, blob: BlobSource, c
 }
 
 /** GET the blob, hashing it; throws unless size and sha256 match. Returns seconds. */
-export async function pullBlob(url: string, repo: string, blob: BlobSource): Promise<number> {
+export async function pullBlob(url: string, repo: string, blob: Pick<BlobSource, "digest" | "size">): Promise<number> {
   const t0 = performance.now();
   const res = await check(await fetch(`${url}/v2/${repo}/blobs/${blob.digest}`), 200, "GET blob");
   const hash = createHash("sha256");
@@ -110,7 +110,7 @@ export async function pullBlob(url: string, repo: string, blob: BlobSource): Pro
  * Returns wall seconds.
  */
 export async function pullConcurrent(url: string, repo: string, blob: BlobSource, n: number): Promise<number> {
-  const workerData = { url: `${url}/v2/${repo}/blobs/${blob.digest}`, digest: blob.digest, size: blob.size };
+  const workerData = { url, repo, digest: blob.digest, size: blob.size };
   const workers = Array.from({ length: n }, () => new Worker(new URL("./pull-worker.js", import.meta.url), { workerData }));
   const next = (w: Worker) =>
     new Promise<void>((resolve, reject) => {
