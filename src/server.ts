@@ -1,4 +1,3 @@
-import { readFileSync } from "node:fs";
 import { createServer, type Server } from "node:http";
 import { createServer as createHttpsServer } from "node:https";
 import type { AddressInfo } from "node:net";
@@ -10,7 +9,9 @@ import { createPeriodicJob } from "./periodic-job.js";
 import { gcSummary } from "./registry/gc.js";
 import { createRegistry, type Registry } from "./registry/registry.js";
 import { retentionSummary } from "./registry/retention.js";
-import { createAuthStore, createStores } from "./storage/create-stores.js";
+import { countUsers, createAuthStore, createStores, type OpenOptions } from "./storage/create-stores.js";
+import { ConfigError } from "./config/load.js";
+import { checkDirectories, checkListen, listenError, loadTlsMaterial } from "./preflight.js";
 import { createAuthSetup, ensureAdmin } from "./auth/setup.js";
 import { createOpenGuard } from "./http/guard.js";
 import type { AuthStore } from "./storage/auth-store.js";
@@ -25,9 +26,9 @@ export interface Berth {
   stop(): Promise<void>;
 }
 
-/** Opens the stores named by `config` and builds the registry over them. */
-export async function createRegistryFromConfig(config: Config): Promise<Registry> {
-  const { blobStore, metadataStore } = await createStores(config);
+/** Opens the stores named by `config` and builds the registry over them; only `create` makes a new registry. */
+export async function createRegistryFromConfig(config: Config, open: OpenOptions = {}): Promise<Registry> {
+  const { blobStore, metadataStore } = await createStores(config, open);
   return createRegistry({
     blobStore,
     metadataStore,
@@ -50,16 +51,47 @@ function isLoopback(host: string): boolean {
   return host === "localhost" || host === "::1" || host.startsWith("127.");
 }
 
+/**
+ * A registry holding users must not open up because `auth.enabled` was left out: refused unless
+ * access control is written as off, which is then warned about at start and in /readyz.
+ */
+async function checkAccessControl(config: Config, logger: Logger): Promise<string[]> {
+  if (config.auth.enabled) return [];
+  const users = await countUsers(config);
+  if (users === 0) return [];
+  if (!config.auth.enabledExplicitly) {
+    throw new ConfigError(`this registry holds access-control data (${users} user${users === 1 ? "" : "s"}) but access control is not turned on; start with BERTH_AUTH=on (or --auth on, auth.enabled: true), or run it open to anyone knowingly with --auth off (BERTH_AUTH=off, auth.enabled: false)`);
+  }
+  const warning = `ACCESS CONTROL IS OFF although this registry holds ${users} user${users === 1 ? "" : "s"}: every repository, private ones included, is open to anyone who can reach it`;
+  logger.warn(warning, { setting: "auth.enabled: false" });
+  return [warning];
+}
+
+/**
+ * Checks the configuration against the machine (TLS files, the listen address, directories,
+ * databases, existing access-control data) before anything is created, then opens, or on the
+ * first start creates, the registry. Every failure is a ConfigError of one line.
+ */
 export async function createBerth(config: Config, logger: Logger): Promise<Berth> {
-  const registry = await createRegistryFromConfig(config);
-  registry.quotas.onCrossing((w) => logger.warn("quota warning threshold crossed", { ...w }));
   const listen = parseListen(config.listen)!;
-  const tls = config.tls.cert !== undefined;
+  const tlsMaterial = loadTlsMaterial(config);
+  const tls = tlsMaterial !== undefined;
+  await checkListen(listen.host, listen.port, config.listen);
+  checkDirectories(config);
+  const warnings = await checkAccessControl(config, logger);
+  const registry = await createRegistryFromConfig(config, { create: true });
+  registry.quotas.onCrossing((w) => logger.warn("quota warning threshold crossed", { ...w }));
   let authStore: AuthStore | undefined;
   let access: Pick<Parameters<typeof createApp>[0], "guard" | "auth">;
   if (config.auth.enabled) {
-    authStore = await createAuthStore(config);
-    await ensureAdmin(authStore, config, logger);
+    authStore = await createAuthStore(config, { create: true });
+    try {
+      await ensureAdmin(authStore, config, logger);
+    } catch (err) {
+      await authStore.close();
+      await registry.close();
+      throw err;
+    }
     const setup = createAuthSetup(authStore, config, tls);
     access = { guard: setup.guard, auth: setup.app };
     if (!tls && !isLoopback(listen.host)) {
@@ -73,10 +105,8 @@ export async function createBerth(config: Config, logger: Logger): Promise<Berth
   let draining = false;
   // Uploads of many GiB can take long: no overall request deadline, but headers must come promptly.
   const serverOptions = { requestTimeout: 0, headersTimeout: 60_000, keepAliveTimeout: 65_000 };
-  const app = createApp({ registry, logger, isDraining: () => draining, ...access });
-  const server: Server = tls
-    ? createHttpsServer({ ...serverOptions, cert: readFileSync(config.tls.cert!), key: readFileSync(config.tls.key!) }, app)
-    : createServer(serverOptions, app);
+  const app = createApp({ registry, logger, isDraining: () => draining, warnings, ...access });
+  const server: Server = tlsMaterial ? createHttpsServer({ ...serverOptions, ...tlsMaterial }, app) : createServer(serverOptions, app);
   server.on("clientError", (err, socket) => {
     logger.debug("client error", { error: err.message });
     if (socket.writable) socket.end("HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: 0\r\n\r\n");
@@ -103,7 +133,7 @@ export async function createBerth(config: Config, logger: Logger): Promise<Berth
     server,
     async start() {
       await new Promise<void>((resolve, reject) => {
-        server.once("error", reject);
+        server.once("error", (err) => reject(listenError(err, config.listen)));
         server.listen(listen.port, listen.host, () => {
           server.off("error", reject);
           resolve();

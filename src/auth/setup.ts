@@ -1,4 +1,7 @@
+import { mkdir, open, rm } from "node:fs/promises";
 import type { IncomingMessage } from "node:http";
+import { dirname, join, resolve } from "node:path";
+import { ConfigError } from "../config/load.js";
 import type { Config } from "../config/schema.js";
 import type { Logger } from "../logger.js";
 import type { AuthStore } from "../storage/auth-store.js";
@@ -16,16 +19,55 @@ export interface AuthSetup {
   app: NonNullable<AppOptions["auth"]>;
 }
 
-/** The first start creates `admin`; its password comes from config or is generated and shown once. */
+/** Where a generated first admin password is written: `auth.initialPasswordFile`, else `<data>/initial-admin-password`. */
+export function initialPasswordPath(config: Config): string {
+  return resolve(config.auth.initialPasswordFile ?? join(config.data, "initial-admin-password"));
+}
+
+/**
+ * Writes `text` to `path` readable by the owner alone (0600 also when the file was there before),
+ * creating at most the one missing directory above it.
+ */
+async function writeOwnerOnly(path: string, text: string): Promise<void> {
+  await mkdir(dirname(path)).catch((err: NodeJS.ErrnoException) => {
+    if (err.code !== "EEXIST") throw err;
+  });
+  const handle = await open(path, "w", 0o600);
+  try {
+    await handle.chmod(0o600);
+    await handle.writeFile(text);
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
+
+/**
+ * The first start creates `admin`. Its password comes from config, or is generated and written to
+ * `initialPasswordPath(config)` (mode 0600) before the user exists, so it is never lost and never
+ * in a log: the log names only the file.
+ */
 export async function ensureAdmin(store: AuthStore, config: Config, logger: Logger): Promise<void> {
   if ((await store.listUsers()).length > 0) return;
   const given = config.auth.adminPassword;
   const password = given ?? randomSecret(18);
+  const file = initialPasswordPath(config);
+  if (!given) {
+    try {
+      await writeOwnerOnly(file, `${password}\n`);
+    } catch (err) {
+      throw new ConfigError(`cannot write the generated admin password to ${file}: ${(err as Error).message}; set auth.initialPasswordFile (BERTH_INITIAL_PASSWORD_FILE) to a writable path, or give one with BERTH_ADMIN_PASSWORD_FILE`);
+    }
+  }
   const created = await store.createUser({ name: "admin", passwordHash: await hashSecret(password), admin: true, createdAt: Date.now() });
-  if (!created) return;
+  if (!created) {
+    // Another node created admin first: its password, not this one, is the valid one.
+    if (!given) await rm(file, { force: true });
+    return;
+  }
   await store.appendAudit({ time: Date.now(), action: "user.add", target: "admin", result: "ok", detail: { admin: true, firstStart: true } });
   if (given) logger.info("created the admin user with the configured password");
-  else process.stderr.write(`\n  Berth created the user "admin" with password: ${password}\n  It is shown only this once; change it with \`berth user passwd admin\`.\n\n`);
+  else logger.warn("created the admin user with a generated password, written to a file only this user can read; log in, change it with `berth user passwd admin`, then delete the file", { file });
 }
 
 export function createAuthSetup(store: AuthStore, config: Config, tls: boolean): AuthSetup {

@@ -43,6 +43,7 @@ Options (serve, config):
   --config FILE        YAML or JSON configuration file (also BERTH_CONFIG)
   --log-level LEVEL    debug | info | warn | error | silent (default info)
   --tls-cert FILE, --tls-key FILE   serve HTTPS
+  --auth on|off        access control (auth.enabled); a registry holding users refuses to start unless it is set
   --allow-anonymous-push            without access control on a non-loopback address, let anyone push
 
 Precedence: command-line options > environment variables > config file > defaults.
@@ -74,6 +75,7 @@ function parse(argv: string[]) {
       "tls-cert": { type: "string" },
       "allow-anonymous-push": { type: "boolean" },
       "tls-key": { type: "string" },
+      auth: { type: "string" },
       admin: { type: "boolean" },
       "password-stdin": { type: "boolean" },
       public: { type: "boolean" },
@@ -108,6 +110,7 @@ async function serve(values: ReturnType<typeof parse>["values"]): Promise<void> 
       "tls.cert": values["tls-cert"],
       "tls.key": values["tls-key"],
       "auth.allowAnonymousPush": values["allow-anonymous-push"],
+      "auth.enabled": values.auth,
     },
   });
   const logger = createLogger({ level: config.log.level });

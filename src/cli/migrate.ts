@@ -15,7 +15,8 @@ export async function migrateCommand(from: string | undefined, to: string | unde
     return 2;
   }
   const source = await createStores(loadConfig({ file: from, env: {} }));
-  const target = await createStores(loadConfig({ file: to, env: {} }));
+  // The destination is the one place besides `serve` where a new registry is meant to appear.
+  const target = await createStores(loadConfig({ file: to, env: {} }), { create: true });
   const bar = createProgressBar();
   try {
     const report = await migrateRegistry(source, target, (p) =>

@@ -49,6 +49,7 @@ export const ENV_KEYS: Record<string, string> = {
   BERTH_AUTH_BASIC: "auth.basic",
   BERTH_DEFAULT_VISIBILITY: "auth.defaultVisibility",
   BERTH_ADMIN_PASSWORD: "auth.adminPassword",
+  BERTH_INITIAL_PASSWORD_FILE: "auth.initialPasswordFile",
   BERTH_ALLOW_ANONYMOUS_PUSH: "auth.allowAnonymousPush",
   BERTH_TLS_CERT: "tls.cert",
   BERTH_TLS_KEY: "tls.key",
@@ -117,7 +118,8 @@ function finish(parsed: ReturnType<typeof configSchema.parse>): Config {
     throw new ConfigError("invalid configuration:\n  database.url: a postgres:// URL is required when database.driver is postgres");
   }
   parsed.data = resolve(parsed.data);
-  return { ...parsed, database: { ...db, driver } };
+  const enabled = { enabled: auth.enabled ?? false, enabledExplicitly: auth.enabled !== undefined };
+  return { ...parsed, database: { ...db, driver }, auth: { ...auth, ...enabled } };
 }
 
 /** A copy of `config` safe to print: keys and passwords masked. */

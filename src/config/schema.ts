@@ -158,7 +158,11 @@ export const configSchema = z
     shutdown: z.object({ timeout: duration.default("30s") }).strict().default({}),
     auth: z
       .object({
-        enabled: bool.default(false),
+        /**
+         * Access control. Unset means off for a new registry; a registry that already holds users
+         * refuses to start unless this is written (true, or false to knowingly run open).
+         */
+        enabled: bool.optional(),
         /** The `service` of the token flow (the JWT audience). */
         service: z.string().min(1).default("berth"),
         issuer: z.string().min(1).default("berth"),
@@ -170,9 +174,11 @@ export const configSchema = z
         basic: bool.default(true),
         /** Visibility of namespaces with no setting of their own. */
         defaultVisibility: z.enum(["public", "private"]).default("private"),
-        /** Password of the `admin` user created at first start; generated and printed once when absent. */
+        /** Password of the `admin` user created at first start; generated into `initialPasswordFile` when absent. */
         adminPassword: z.string().min(8).optional(),
         adminPasswordFile: z.string().min(1).optional(),
+        /** Where a generated first admin password is written (mode 0600); default `<data>/initial-admin-password`. */
+        initialPasswordFile: z.string().min(1).optional(),
         /** With auth off on a non-loopback address, anonymous users may only pull unless this is set. */
         allowAnonymousPush: bool.default(false),
         policies: z
@@ -225,8 +231,15 @@ export const configSchema = z
   })
   .strict();
 
+type Parsed = z.output<typeof configSchema>;
+
 /** The configuration after loading: secrets read from their files, the database driver decided. */
-export type Config = z.output<typeof configSchema> & {
-  database: z.output<typeof configSchema>["database"] & { driver: "sqlite" | "postgres" };
+export type Config = Omit<Parsed, "database" | "auth"> & {
+  database: Parsed["database"] & { driver: "sqlite" | "postgres" };
+  auth: Omit<Parsed["auth"], "enabled"> & {
+    enabled: boolean;
+    /** Whether `auth.enabled` was written (file, BERTH_AUTH or `--auth`) rather than defaulted to off. */
+    enabledExplicitly: boolean;
+  };
 };
 export type ConfigInput = z.input<typeof configSchema>;

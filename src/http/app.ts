@@ -31,6 +31,8 @@ export interface AppOptions {
   };
   /** Answers /readyz with 503 while true (set during shutdown). */
   isDraining?: () => boolean;
+  /** Start-up warnings an operator must see (access control explicitly off over users), repeated in /readyz. */
+  warnings?: readonly string[];
 }
 
 export type App = (req: IncomingMessage, res: ServerResponse) => Promise<void>;
@@ -87,12 +89,12 @@ function needOf(route: Route, method: string): Need {
   }
 }
 
-async function health(ctx: RequestContext, draining: boolean): Promise<void> {
+async function health(ctx: RequestContext, draining: boolean, warnings: readonly string[]): Promise<void> {
   if (ctx.url.pathname === "/healthz") return reply(ctx.res, 200, {}, { status: "ok" });
   if (draining) return reply(ctx.res, 503, {}, { status: "draining" });
   try {
     await ctx.registry.ping();
-    reply(ctx.res, 200, {}, { status: "ready" });
+    reply(ctx.res, 200, {}, { status: "ready", ...(warnings.length > 0 ? { warnings } : {}) });
   } catch (err) {
     ctx.logger.warn("not ready", { error: String(err) });
     reply(ctx.res, 503, {}, { status: "unavailable" });
@@ -118,7 +120,7 @@ function countBodyBytes(res: ServerResponse): { bytes: number } {
 }
 
 /** The request handler: routes, the one error mapper, and one access-log line per request. */
-export function createApp({ registry, logger, isDraining = () => false, guard = createOpenGuard(false), auth }: AppOptions): App {
+export function createApp({ registry, logger, isDraining = () => false, guard = createOpenGuard(false), auth, warnings = [] }: AppOptions): App {
   return async (req, res) => {
     const started = process.hrtime.bigint();
     const sent = countBodyBytes(res);
@@ -152,7 +154,7 @@ export function createApp({ registry, logger, isDraining = () => false, guard = 
       },
     };
     try {
-      if (url.pathname === "/healthz" || url.pathname === "/readyz") return await health(ctx, isDraining());
+      if (url.pathname === "/healthz" || url.pathname === "/readyz") return await health(ctx, isDraining(), warnings);
       if (auth && url.pathname === "/token") return await auth.tokenEndpoint(req, res, url);
       if (auth && url.pathname === "/.well-known/jwks.json") return reply(res, 200, {}, await auth.jwks());
       if (url.pathname === "/metrics") return reply(res, 200, { "Content-Type": "text/plain; version=0.0.4" }, renderMetrics(registry));

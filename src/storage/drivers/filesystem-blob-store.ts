@@ -7,6 +7,7 @@ import { RegistryError } from "../../oci/errors.js";
 import type { ByteRange } from "../../oci/range.js";
 import type { BlobStore, UploadState } from "../blob-store.js";
 import { createFileReadStream } from "./file-transfer.js";
+import { StoreMissingError } from "./store-missing.js";
 
 /**
  * Layout under `root`:
@@ -21,6 +22,8 @@ export interface FilesystemBlobStoreOptions {
   root: string;
   /** fsync blobs before they become visible (default true). Off trades durability on power loss for speed. */
   fsync?: boolean;
+  /** Create `root` and its layout when absent (default false: no `blobs/` is a StoreMissingError). */
+  create?: boolean;
 }
 
 const READ_CHUNK = 1024 * 1024;
@@ -86,7 +89,8 @@ export async function createFilesystemBlobStore(options: FilesystemBlobStoreOpti
   const fsync = options.fsync ?? true;
   const blobsDir = join(options.root, "blobs");
   const uploadsDir = join(options.root, "uploads");
-  await mkdir(blobsDir, { recursive: true });
+  if (options.create) await mkdir(blobsDir, { recursive: true });
+  else if (!(await stat(blobsDir).then((s) => s.isDirectory(), () => false))) throw new StoreMissingError(blobsDir);
   await mkdir(uploadsDir, { recursive: true });
 
   /** Fan-out directories seen to exist (at most 256 per algorithm); GC never removes them. */

@@ -17,6 +17,8 @@ export interface PostgresAuthStoreOptions {
   url: string;
   /** Most connections the store keeps open (default 10). */
   poolSize?: number;
+  /** Create the schema when its tables are absent (default false: a StoreMissingError, nothing created). */
+  create?: boolean;
 }
 
 /**
@@ -43,6 +45,7 @@ export async function createPostgresAuthStore(options: PostgresAuthStoreOptions)
     createTable: POSTGRES_AUTH_MIGRATIONS_TABLE,
     migrations: POSTGRES_AUTH_MIGRATIONS,
     label: "auth",
+    create: options.create ?? false,
   });
 
   const rows = async <R extends pg.QueryResultRow = Row>(text: string, values: unknown[] = []) =>

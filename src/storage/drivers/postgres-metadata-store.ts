@@ -18,6 +18,8 @@ export interface PostgresMetadataStoreOptions {
   url: string;
   /** Most connections the store keeps open (default 10). */
   poolSize?: number;
+  /** Create the schema when its tables are absent (default false: a StoreMissingError, nothing created). */
+  create?: boolean;
 }
 
 /** Session advisory lock key ("berth" in ASCII) that serialises migrations across Berth nodes. */
@@ -156,6 +158,7 @@ export async function createPostgresMetadataStore(options: PostgresMetadataStore
     createTable: POSTGRES_MIGRATIONS_TABLE,
     migrations: POSTGRES_MIGRATIONS,
     label: "database",
+    create: options.create ?? false,
   });
 
   const firstRow = async <R extends pg.QueryResultRow>(text: string, values: unknown[]) =>

@@ -1,4 +1,5 @@
 import pg from "pg";
+import { StoreMissingError } from "./store-missing.js";
 
 /** What both PostgreSQL stores need: a pool that parses BIGINT to numbers, and locked migrations. */
 
@@ -20,6 +21,8 @@ export interface Migrations {
   migrations: readonly string[];
   /** Names the schema in errors ("database", "auth"). */
   label: string;
+  /** Create the schema when `table` is absent (default false: a StoreMissingError, nothing created). */
+  create?: boolean;
 }
 
 /**
@@ -47,10 +50,14 @@ export async function openPool(url: string, poolSize: number, schema: Migrations
  * Applies pending migrations under a session advisory lock, so nodes starting together apply each
  * one exactly once; each migration commits with its row in the versions table or not at all.
  */
-async function migrate(pool: pg.Pool, { lockKey, table, createTable, migrations, label }: Migrations): Promise<void> {
+async function migrate(pool: pg.Pool, { lockKey, table, createTable, migrations, label, create }: Migrations): Promise<void> {
   const client = await pool.connect();
   try {
     await client.query("SELECT pg_advisory_lock($1)", [lockKey]);
+    if (!create) {
+      const { rows: found } = await client.query<{ t: string | null }>("SELECT to_regclass($1)::text AS t", [table]);
+      if (!found[0]?.t) throw new StoreMissingError(`table ${table}`);
+    }
     await client.query(createTable);
     const { rows } = await client.query<{ version: number }>(`SELECT version FROM ${table}`);
     const applied = new Set(rows.map((r) => r.version));

@@ -17,6 +17,7 @@ import {
 import { Upload } from "@aws-sdk/lib-storage";
 import { getSignedUrl } from "@aws-sdk/s3-request-presigner";
 import { digestAlgorithm, digestHex, type Digest } from "../../oci/digest.js";
+import { StoreMissingError } from "./store-missing.js";
 import { RegistryError } from "../../oci/errors.js";
 import type { BlobStore, UploadState } from "../blob-store.js";
 import { assembleObject, type Segment } from "./s3-assemble.js";
@@ -45,8 +46,10 @@ export interface S3BlobStoreOptions {
   prefix?: string;
   /** Answer blob GETs with a presigned URL valid this long (ms); undefined serves bytes through Berth. */
   redirectTtlMs?: number;
-  /** Create the bucket when it does not exist (default true). */
+  /** With `create`, make the bucket when it does not exist (default true). */
   createBucket?: boolean;
+  /** Opening for a new registry (default false: a missing bucket is a StoreMissingError, nothing created). */
+  create?: boolean;
 }
 
 const UPLOAD_ID_RE = /^[A-Za-z0-9_-]{1,128}$/;
@@ -155,15 +158,28 @@ export async function createS3BlobStore(options: S3BlobStoreOptions): Promise<Bl
     }
   }
 
-  if (options.createBucket !== false) {
-    try {
-      await client.send(new HeadBucketCommand({ Bucket }));
-    } catch (err) {
-      if (!isNotFound(err)) throw err;
-      await client.send(new CreateBucketCommand({ Bucket })).catch((e: { name?: string }) => {
-        if (e?.name !== "BucketAlreadyOwnedByYou" && e?.name !== "BucketAlreadyExists") throw e;
-      });
+  // Always asked, so an unreachable endpoint or wrong credentials fail here rather than on the first push.
+  try {
+    await client.send(new HeadBucketCommand({ Bucket }));
+  } catch (err) {
+    if (!isNotFound(err)) {
+      client.destroy();
+      throw err;
     }
+    if (!options.create) {
+      client.destroy();
+      throw new StoreMissingError(`bucket ${Bucket}`);
+    }
+    if (options.createBucket === false) {
+      client.destroy();
+      throw new Error(`bucket ${Bucket} does not exist and storage.s3.createBucket is false`);
+    }
+    await client.send(new CreateBucketCommand({ Bucket })).catch((e: { name?: string }) => {
+      if (e?.name !== "BucketAlreadyOwnedByYou" && e?.name !== "BucketAlreadyExists") {
+        client.destroy();
+        throw e;
+      }
+    });
   }
 
   const store: BlobStore = {

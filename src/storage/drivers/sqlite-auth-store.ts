@@ -17,6 +17,8 @@ export interface SqliteAuthStoreOptions {
   path: string;
   /** Sync the WAL on every commit (default true); off survives a process crash but not power loss. */
   fsync?: boolean;
+  /** Create the file and its schema when absent (default false: a missing file is a StoreMissingError). */
+  create?: boolean;
 }
 
 
@@ -29,7 +31,7 @@ export interface SqliteAuthStoreOptions {
  * tokens not revoked. Audit queries bound `time` inclusively at both ends.
  */
 export function createSqliteAuthStore(options: SqliteAuthStoreOptions): AuthStore {
-  const db = openSqlite(options.path, options.fsync, SQLITE_AUTH_MIGRATIONS, "auth database");
+  const db = openSqlite(options.path, options.fsync, SQLITE_AUTH_MIGRATIONS, "auth database", options.create);
 
   const q = {
     insertUser: db.prepare(

@@ -16,6 +16,8 @@ export interface SqliteMetadataStoreOptions {
   path: string;
   /** Sync the WAL on every commit (default true); off survives a process crash but not power loss. */
   fsync?: boolean;
+  /** Create the file and its schema when absent (default false: a missing file is a StoreMissingError). */
+  create?: boolean;
 }
 
 
@@ -24,7 +26,7 @@ export interface SqliteMetadataStoreOptions {
 
 
 export function createSqliteMetadataStore(options: SqliteMetadataStoreOptions): MetadataStore {
-  const db = openSqlite(options.path, options.fsync, SQLITE_MIGRATIONS, "database");
+  const db = openSqlite(options.path, options.fsync, SQLITE_MIGRATIONS, "database", options.create);
 
   const q = {
     repoId: db.prepare<[string], { id: number }>("SELECT id FROM repositories WHERE name = ?"),

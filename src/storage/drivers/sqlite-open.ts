@@ -1,16 +1,22 @@
 import Database from "better-sqlite3";
-import { mkdirSync } from "node:fs";
+import { existsSync, mkdirSync } from "node:fs";
 import { dirname } from "node:path";
+import { StoreMissingError } from "./store-missing.js";
 
 /**
  * Opens a SQLite file the way both SQLite stores want it (WAL; the WAL synced on every commit
  * unless `fsync` is false; foreign keys; a busy timeout so the CLI and the server share the file)
  * and applies `migrations` recorded in `PRAGMA user_version`. Closes the file again on failure.
+ * Without `create`, a file that does not exist or holds no schema is a StoreMissingError and
+ * nothing is created.
  */
-export function openSqlite(path: string, fsync: boolean | undefined, migrations: readonly string[], label: string): Database.Database {
-  if (path !== ":memory:") mkdirSync(dirname(path), { recursive: true });
-  const db = new Database(path);
+export function openSqlite(path: string, fsync: boolean | undefined, migrations: readonly string[], label: string, create = false): Database.Database {
+  const memory = path === ":memory:";
+  if (!memory && !create && !existsSync(path)) throw new StoreMissingError(path);
+  if (!memory && create) mkdirSync(dirname(path), { recursive: true });
+  const db = new Database(path, { fileMustExist: !memory && !create });
   try {
+    if (!memory && !create && (db.pragma("user_version", { simple: true }) as number) === 0) throw new StoreMissingError(path);
     db.pragma("journal_mode = WAL");
     db.pragma(`synchronous = ${fsync === false ? "NORMAL" : "FULL"}`);
     db.pragma("foreign_keys = ON");
