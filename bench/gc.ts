@@ -75,8 +75,8 @@ async function peakRss(): Promise<number> {
 async function openStores(t: Target): Promise<{ blobStore: BlobStore; metadataStore: MetadataStore }> {
   if (t.backend === "embedded") {
     return {
-      blobStore: await createFilesystemBlobStore({ root: t.data!, fsync: true }),
-      metadataStore: createSqliteMetadataStore({ path: join(t.data!, "berth.db"), fsync: true }),
+      blobStore: await createFilesystemBlobStore({ root: t.data!, fsync: true, create: true }),
+      metadataStore: createSqliteMetadataStore({ path: join(t.data!, "berth.db"), fsync: true, create: true }),
     };
   }
   const s3 = s3Settings()!;
@@ -90,7 +90,7 @@ async function openStores(t: Target): Promise<{ blobStore: BlobStore; metadataSt
       forcePathStyle: true,
       createBucket: false,
     }),
-    metadataStore: await createPostgresMetadataStore({ url: t.url! }),
+    metadataStore: await createPostgresMetadataStore({ url: t.url!, create: true }),
   };
 }
 
@@ -265,7 +265,7 @@ function* generate(shape: Shape, chunk: number): Generator<Rows> {
 }
 
 async function populateSqlite(data: string, shape: Shape, chunk: number): Promise<void> {
-  createSqliteMetadataStore({ path: join(data, "berth.db") }).close(); // runs the migrations
+  createSqliteMetadataStore({ path: join(data, "berth.db"), create: true }).close(); // runs the migrations
   const db = new Database(join(data, "berth.db"));
   db.pragma("journal_mode = WAL");
   db.pragma("synchronous = NORMAL");
@@ -292,7 +292,7 @@ async function populateSqlite(data: string, shape: Shape, chunk: number): Promis
 }
 
 async function populatePostgres(url: string, shape: Shape, chunk: number): Promise<void> {
-  await (await createPostgresMetadataStore({ url })).close(); // runs the migrations
+  await (await createPostgresMetadataStore({ url, create: true })).close(); // runs the migrations
   const client = new pg.Client({ connectionString: url });
   await client.connect();
   const at = Date.now() - DAY;

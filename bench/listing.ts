@@ -23,7 +23,7 @@ const SAMPLES = 2000;
 const PAGE = 100;
 
 async function seed(url: string): Promise<void> {
-  await (await createPostgresMetadataStore({ url })).close(); // runs the migrations
+  await (await createPostgresMetadataStore({ url, create: true })).close(); // runs the migrations
   const client = new pg.Client({ connectionString: url });
   await client.connect();
   const { rows } = await client.query<{ n: string }>("SELECT count(*) AS n FROM repositories");

@@ -79,11 +79,11 @@ async function time(label: string, runs: number, fn: () => Promise<unknown>): Pr
 const dir = await mkdtemp(join(tmpdir(), "berth-bench-usage-"));
 try {
   const path = join(dir, "berth.db");
-  (createSqliteMetadataStore({ path })).close();
+  (createSqliteMetadataStore({ path, create: true })).close();
   const t0 = performance.now();
   seed(path);
   console.log(`seeded in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
-  const store = createSqliteMetadataStore({ path, fsync: false });
+  const store = createSqliteMetadataStore({ path, fsync: false, create: true });
   const quotas = createQuotas(store, { warnAt: 0.8, rules: [{ name: "all", namespace: "*", limit: 2 ** 50 }] });
   const sample = [digest(1), digest(SHARED + 5), digest(BLOBS - 1)];
   console.log("| operation | runs | p50 ms | p95 ms |\n| --- | --- | --- | --- |");

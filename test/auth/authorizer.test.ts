@@ -42,7 +42,7 @@ describe("authorizer", () => {
   let authz: Authorizer;
   before(async () => {
     dir = await mkdtemp(join(tmpdir(), "berth-authz-"));
-    store = createSqliteAuthStore({ path: join(dir, "auth.db") });
+    store = createSqliteAuthStore({ path: join(dir, "auth.db"), create: true });
     authz = createAuthorizer({
       store,
       defaultVisibility: "private",

@@ -20,7 +20,7 @@ describe("access control: the Docker token flow", () => {
 
   before(async () => {
     b = await startBerth({ BERTH_AUTH: "on", BERTH_ADMIN_PASSWORD: "admin-password" });
-    store = createSqliteAuthStore({ path: join(b.data, "auth.db") });
+    store = createSqliteAuthStore({ path: join(b.data, "auth.db"), create: true });
     for (const name of ["rita", "will", "eve"]) {
       await store.createUser({ name, passwordHash: await hashSecret(`${name}-password`), admin: false, createdAt: Date.now() });
     }

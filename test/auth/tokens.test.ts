@@ -16,7 +16,7 @@ describe("token service", () => {
   let tokens: TokenService;
   before(async () => {
     dir = await mkdtemp(join(tmpdir(), "berth-tokens-"));
-    store = createSqliteAuthStore({ path: join(dir, "auth.db") });
+    store = createSqliteAuthStore({ path: join(dir, "auth.db"), create: true });
     tokens = createTokenService({ store, issuer: "berth", service: "registry.test", ttlSeconds: 300 });
   });
   after(async () => {

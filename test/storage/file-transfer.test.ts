@@ -34,7 +34,7 @@ describe("filesystem blob reads written directly (writeTo)", () => {
   let digest: Digest;
   before(async () => {
     root = await mkdtemp(join(tmpdir(), "berth-transfer-"));
-    store = await createFilesystemBlobStore({ root, fsync: false });
+    store = await createFilesystemBlobStore({ root, fsync: false, create: true });
     await store.appendUpload("u", 0, Readable.from([data]));
     digest = digestOf(data);
     await store.commitUpload("u", digest);

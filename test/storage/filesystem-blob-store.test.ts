@@ -10,7 +10,7 @@ import { describeBlobStoreContract } from "./blob-store-contract.js";
 
 const tempStore = async (fsync: boolean) => {
   const root = await mkdtemp(join(tmpdir(), "berth-fs-"));
-  return { root, store: await createFilesystemBlobStore({ root, fsync }), cleanup: () => rm(root, { recursive: true, force: true }) };
+  return { root, store: await createFilesystemBlobStore({ root, fsync, create: true }), cleanup: () => rm(root, { recursive: true, force: true }) };
 };
 
 describeBlobStoreContract("filesystem (fsync)", () => tempStore(true));

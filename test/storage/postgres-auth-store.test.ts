@@ -12,7 +12,7 @@ describe("postgres auth", { skip: skipUnlessPostgres() }, () => {
   describeAuthStoreContract("postgres", async () => {
     const db = await createTestDatabase();
     try {
-      return { store: await createPostgresAuthStore({ url: db.url }), cleanup: db.drop };
+      return { store: await createPostgresAuthStore({ url: db.url, create: true }), cleanup: db.drop };
     } catch (err) {
       await db.drop();
       throw err;
@@ -35,7 +35,7 @@ async function withDatabase(fn: (url: string, open: (poolSize: number) => Promis
   const db = await createTestDatabase();
   const stores: AuthStore[] = [];
   const open = async (poolSize: number) => {
-    const store = await createPostgresAuthStore({ url: db.url, poolSize });
+    const store = await createPostgresAuthStore({ url: db.url, poolSize, create: true });
     stores.push(store);
     return store;
   };
@@ -64,7 +64,7 @@ describe("postgres AuthStore", { skip: skipUnlessPostgres() }, () => {
 
   it("shares a database with the metadata store, each migrating on its own", async () => {
     await withDatabase(async (url, open) => {
-      const [metadata, auth] = await Promise.all([createPostgresMetadataStore({ url, poolSize: 1 }), open(1)]);
+      const [metadata, auth] = await Promise.all([createPostgresMetadataStore({ url, poolSize: 1, create: true }), open(1)]);
       try {
         assert.equal(await metadata.repositoryExists("shared/app"), false);
         assert.deepEqual(await auth.listUsers(), []);
@@ -83,7 +83,7 @@ describe("postgres AuthStore", { skip: skipUnlessPostgres() }, () => {
     await withDatabase(async (url, open) => {
       await open(1);
       await sql(url, "INSERT INTO auth_schema_migrations (version, applied_at) VALUES ($1, 0)", [POSTGRES_AUTH_MIGRATIONS.length + 1]);
-      await assert.rejects(createPostgresAuthStore({ url }), /newer than this Berth/);
+      await assert.rejects(createPostgresAuthStore({ url, create: true }), /newer than this Berth/);
     });
   });
 

@@ -19,7 +19,7 @@ describe("postgres", { skip: skipUnlessPostgres() }, () => {
   const create = async () => {
     const db = await createTestDatabase();
     try {
-      return { store: await createPostgresMetadataStore({ url: db.url }), cleanup: db.drop };
+      return { store: await createPostgresMetadataStore({ url: db.url, create: true }), cleanup: db.drop };
     } catch (err) {
       await db.drop();
       throw err;
@@ -49,7 +49,7 @@ async function withDatabase(fn: (url: string, open: Open) => Promise<void>): Pro
   const db = await createTestDatabase();
   const stores: MetadataStore[] = [];
   const open = async (poolSize: number) => {
-    const store = await createPostgresMetadataStore({ url: db.url, poolSize });
+    const store = await createPostgresMetadataStore({ url: db.url, poolSize, create: true });
     stores.push(store);
     await Promise.all(Array.from({ length: poolSize }, () => store.ping()));
     return store;
@@ -120,7 +120,7 @@ describe("postgres MetadataStore", { skip: skipUnlessPostgres() }, () => {
     await withDatabase(async (url, open) => {
       await open(1);
       await sql(url, "INSERT INTO schema_migrations (version, applied_at) VALUES ($1, 0)", [POSTGRES_MIGRATIONS.length + 1]);
-      await assert.rejects(createPostgresMetadataStore({ url }), /newer than this Berth/);
+      await assert.rejects(createPostgresMetadataStore({ url, create: true }), /newer than this Berth/);
     });
   });
 
@@ -177,7 +177,7 @@ describe("postgres MetadataStore", { skip: skipUnlessPostgres() }, () => {
     const tags = ["A", "a", "a1", "b", "_x", "Z"];
     const repos = ["ord/a-b", "ord/a.b", "ord/a/b", "ord/a_b", "ord/ab", "ord/B"];
     const check = async (store: MetadataStore) => {
-      const sqlite = createSqliteMetadataStore({ path: ":memory:" });
+      const sqlite = createSqliteMetadataStore({ path: ":memory:", create: true });
       try {
         for (const s of [store, sqlite]) {
           await s.putManifest("ord/x", manifest("ord"), tags);
@@ -205,7 +205,7 @@ describe("postgres MetadataStore", { skip: skipUnlessPostgres() }, () => {
     const linguistic = await createLinguisticDatabase();
     if (!linguistic) return t.skip("the server cannot create an ICU-collated database");
     try {
-      const store = await createPostgresMetadataStore({ url: linguistic.url, poolSize: 2 });
+      const store = await createPostgresMetadataStore({ url: linguistic.url, poolSize: 2, create: true });
       try {
         await check(store);
       } finally {

@@ -10,7 +10,7 @@ import { describeBlobStoreContract } from "./blob-store-contract.js";
 
 function options(bucket: string, extra: Partial<S3BlobStoreOptions> = {}): S3BlobStoreOptions {
   const s = s3Settings()!;
-  return { bucket, endpoint: s.endpoint, region: s.region, accessKeyId: s.accessKey, secretAccessKey: s.secretKey, forcePathStyle: true, ...extra };
+  return { bucket, endpoint: s.endpoint, region: s.region, accessKeyId: s.accessKey, secretAccessKey: s.secretKey, forcePathStyle: true, create: true, ...extra };
 }
 
 const digestOf = (data: Buffer) => `sha256:${createHash("sha256").update(data).digest("hex")}` as Digest;

@@ -10,7 +10,7 @@ import { describeAuthStoreContract } from "./auth-store-contract.js";
 
 describeAuthStoreContract("sqlite", async () => {
   const dir = await mkdtemp(join(tmpdir(), "berth-sqlite-auth-"));
-  return { store: createSqliteAuthStore({ path: join(dir, "auth.db") }), cleanup: () => rm(dir, { recursive: true, force: true }) };
+  return { store: createSqliteAuthStore({ path: join(dir, "auth.db"), create: true }), cleanup: () => rm(dir, { recursive: true, force: true }) };
 });
 
 describe("sqlite AuthStore", () => {
@@ -18,11 +18,11 @@ describe("sqlite AuthStore", () => {
     const dir = await mkdtemp(join(tmpdir(), "berth-sqlite-auth-"));
     try {
       const path = join(dir, "data", "auth.db");
-      const first = createSqliteAuthStore({ path, fsync: false });
+      const first = createSqliteAuthStore({ path, fsync: false, create: true });
       await first.createUser({ name: "alice", passwordHash: "scrypt$x", admin: true, createdAt: 1 });
       await first.appendAudit({ time: 2, actor: "alice", action: "user.add", target: "alice", result: "ok" });
       await first.close();
-      const second = createSqliteAuthStore({ path });
+      const second = createSqliteAuthStore({ path, create: true });
       assert.deepEqual(await second.getUser("alice"), { name: "alice", passwordHash: "scrypt$x", admin: true, createdAt: 1 });
       assert.equal((await second.queryAudit({ limit: 10 })).length, 1);
       await second.close();
@@ -44,7 +44,7 @@ describe("sqlite AuthStore", () => {
       const db = new Database(path);
       db.pragma(`user_version = ${SQLITE_AUTH_MIGRATIONS.length + 1}`);
       db.close();
-      assert.throws(() => createSqliteAuthStore({ path }), /newer than this Berth/);
+      assert.throws(() => createSqliteAuthStore({ path, create: true }), /newer than this Berth/);
     } finally {
       await rm(dir, { recursive: true, force: true });
     }

@@ -13,7 +13,7 @@ import { describeUsageContract } from "./usage-store-contract.js";
 
 const create = async () => {
   const dir = await mkdtemp(join(tmpdir(), "berth-sqlite-"));
-  return { store: createSqliteMetadataStore({ path: join(dir, "berth.db") }), cleanup: () => rm(dir, { recursive: true, force: true }) };
+  return { store: createSqliteMetadataStore({ path: join(dir, "berth.db"), create: true }), cleanup: () => rm(dir, { recursive: true, force: true }) };
 };
 describeMetadataStoreContract("sqlite", create);
 describeLifecycleContract("sqlite", create);
@@ -24,10 +24,10 @@ describe("sqlite MetadataStore", () => {
   it("keeps everything across a close and reopen", async () => {
     const dir = await mkdtemp(join(tmpdir(), "berth-sqlite-"));
     const path = join(dir, "berth.db");
-    const first = createSqliteMetadataStore({ path });
+    const first = createSqliteMetadataStore({ path, create: true });
     await addBlob(first, "persist/app", digestOf("layer"), 5);
     await first.close();
-    const second = createSqliteMetadataStore({ path });
+    const second = createSqliteMetadataStore({ path, create: true });
     assert.deepEqual(await second.getBlobLink("persist/app", digestOf("layer")), { size: 5 });
     await second.close();
     await rm(dir, { recursive: true, force: true });
