@@ -10,10 +10,6 @@ export async function serve(config: Config, version: string): Promise<void> {
   process.on("warning", (w) => logger.warn("process warning", { name: w.name, warning: w.message }));
   const berth = await createBerth(config, logger);
   const address = await berth.start();
-  const host = address.family === "IPv6" ? `[${address.address}]` : address.address;
-  // Operators need the address and data directory whatever the level: only `silent` hides them.
-  const announce = config.log.level === "silent" ? logger : createLogger({ level: "info" });
-  announce.info("berth started", { listen: `http://${host}:${address.port}`, data: config.data, version });
   let stopping = false;
   const shutdown = (signal: string) => {
     if (stopping) {
@@ -35,4 +31,9 @@ export async function serve(config: Config, version: string): Promise<void> {
   };
   process.on("SIGTERM", () => shutdown("SIGTERM"));
   process.on("SIGINT", () => shutdown("SIGINT"));
+  // Announced only once the signal handlers are in place: whoever waits for this line may stop us at once.
+  const host = address.family === "IPv6" ? `[${address.address}]` : address.address;
+  // Operators need the address and data directory whatever the level: only `silent` hides them.
+  const announce = config.log.level === "silent" ? logger : createLogger({ level: "info" });
+  announce.info("berth started", { listen: `http://${host}:${address.port}`, data: config.data, version });
 }
