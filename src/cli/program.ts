@@ -227,6 +227,16 @@ export function createProgram(version: string): BerthProgram {
       },
     });
   }
+  // `berth gc --data --help` must not run gc on a directory called --help: a value never starts with -.
+  for (const cmd of [program, ...groupCommands(program), ...leafCommands(program)]) {
+    for (const option of cmd.options.filter((o) => o.required || o.optional)) {
+      const parse = option.parseArg;
+      option.argParser((value: string, previous: unknown) => {
+        if (value.startsWith("-")) throw new InvalidArgumentError(`expected a value, not the flag ${value}`);
+        return parse ? parse(value, previous) : value;
+      });
+    }
+  }
   program.addHelpText(
     "after",
     () => `

@@ -132,6 +132,15 @@ describe("every berth command, from the program definition", () => {
     await walk(leaves.map((c) => [...commandPath(c), ...validArgs(c), "--no-such-flag"]), (argv, r) => oneLineUsageError(argv, r, "--no-such-flag"));
   });
 
+  it("a flag where a value belongs (gc --data --help) is refused, not taken as the value", async () => {
+    const withValues = leaves.filter((c) => c.options.some((o) => o.required));
+    assert.ok(withValues.length > 10);
+    await walk(
+      withValues.map((c) => [...commandPath(c), ...validArgs(c), c.options.find((o) => o.required)!.long!, "--help"]),
+      (argv, r) => oneLineUsageError(argv, r, "not the flag --help"),
+    );
+  });
+
   it("a stray argument on every command is one line and exit 2, and changes nothing", async () => {
     await walk(leaves.map((c) => [...commandPath(c), ...validArgs(c), "stray-word"]), (argv, r) => oneLineUsageError(argv, r, "stray-word"));
   });
