@@ -1,24 +1,32 @@
 import { z } from "zod";
 import { LOG_LEVELS } from "../logger.js";
 import { tagPatternProblem } from "../oci/tag-rules.js";
-import { parseBoolean, parseDuration, parseListen, parseSize } from "./units.js";
+import { formatDuration, parseBoolean, parseDuration, parseListen, parseSize } from "./units.js";
 
 /**
  * The configuration file's shape (YAML or JSON). Every key is optional; see docs/configuration.md.
  * Durations take `30s`/`10m`/`24h` (a bare number is seconds), sizes `4MiB`/`512k` (a bare number is bytes).
  */
 
-const duration = z.union([z.string(), z.number()]).transform((v, ctx) => {
+/** Exported so `berth config` can show these settings in their units again (config/display.ts). */
+export const duration = z.union([z.string(), z.number()]).transform((v, ctx) => {
   const ms = parseDuration(v);
   if (ms === undefined) ctx.addIssue({ code: z.ZodIssueCode.custom, message: `not a duration: ${v} (try 30s, 10m, 24h)` });
   return ms ?? 0;
 });
 
-const size = z.union([z.string(), z.number()]).transform((v, ctx) => {
+export const size = z.union([z.string(), z.number()]).transform((v, ctx) => {
   const bytes = parseSize(v);
   if (bytes === undefined) ctx.addIssue({ code: z.ZodIssueCode.custom, message: `not a size: ${v} (try 4MiB, 512k)` });
   return bytes ?? 0;
 });
+
+/**
+ * A duration with a floor. Values below it are refused rather than quietly raised, so what the
+ * configuration says is what runs.
+ */
+const durationAtLeast = (minMs: number, why: string) =>
+  duration.refine((ms) => ms >= minMs, (ms) => ({ message: `${formatDuration(ms)} is too short: at least ${formatDuration(minMs)} (${why})` }));
 
 const bool = z.union([z.boolean(), z.string()]).transform((v, ctx) => {
   const b = parseBoolean(v);
@@ -108,7 +116,7 @@ export const configSchema = z
             prefix: z.string().default(""),
             /** Answer blob GETs with a 307 to a presigned URL so bytes bypass Berth. */
             redirect: bool.default(false),
-            redirectTtl: duration.default("15m"),
+            redirectTtl: durationAtLeast(1000, "presigned URLs are signed in whole seconds").default("15m"),
             createBucket: bool.default(true),
           })
           .strict()
@@ -135,14 +143,14 @@ export const configSchema = z
       .strict()
       .default({}),
     uploads: z
-      .object({ expiry: duration.default("24h"), purgeInterval: duration.default("10m") })
+      .object({ expiry: duration.default("24h"), purgeInterval: durationAtLeast(1000, "the shortest interval Berth runs a job at").default("10m") })
       .strict()
       .default({}),
     manifests: z.object({ maxSize: size.default("4MiB") }).strict().default({}),
     gc: z
       .object({
         /** How often each node tries a garbage collection (one node runs, the others skip); `off` disables. */
-        schedule: z.union([z.literal("off"), duration]).default("24h"),
+        schedule: z.union([z.literal("off"), durationAtLeast(1000, "the shortest interval; off disables it")]).default("24h"),
         /** Unreferenced manifests and blob links younger than this are kept: a push in progress needs them. */
         grace: duration.default("1h"),
         /** Delete manifests no tag, index or subject reaches: everywhere (true) or in repositories matching these globs. */
@@ -166,8 +174,8 @@ export const configSchema = z
         /** The `service` of the token flow (the JWT audience). */
         service: z.string().min(1).default("berth"),
         issuer: z.string().min(1).default("berth"),
-        /** Bearer token lifetime; never below 60 s. */
-        tokenTtl: duration.default("5m"),
+        /** Bearer token lifetime; below 60 s is refused (clients need time to use the token). */
+        tokenTtl: durationAtLeast(60_000, "a bearer token lives at least a minute, or slow clients fail halfway").default("5m"),
         /** Absolute URL of the token endpoint for the challenge; default derived from each request's Host. */
         realm: z.string().url().optional(),
         /** Also accept Basic credentials directly on /v2/ (for simple clients). */
@@ -204,7 +212,7 @@ export const configSchema = z
     /** Which tags to delete, per repository glob (the first matching rule applies); runs on `schedule` or on demand. */
     retention: z
       .object({
-        schedule: z.union([z.literal("off"), duration]).default("off"),
+        schedule: z.union([z.literal("off"), durationAtLeast(1000, "the shortest interval; off disables it")]).default("off"),
         rules: z
           .array(retentionRule)
           .default([])

@@ -49,3 +49,20 @@ export function parseListen(value: string): { host: string; port: number } | und
   if (port > 65535) return undefined;
   return { host: match[1] ?? (match[2] || "0.0.0.0"), port };
 }
+
+/** `600000` → `"10m"`: the largest unit that divides `ms` exactly, so parseDuration gives it back. */
+export function formatDuration(ms: number): string {
+  for (const unit of ["d", "h", "m", "s"] as const) {
+    const size = DURATION_UNITS[unit]!;
+    if (ms >= size && ms % size === 0) return `${ms / size}${unit}`;
+  }
+  return Number.isInteger(ms) && ms > 0 ? `${ms}ms` : `${ms / 1000}s`;
+}
+
+/** `4194304` → `"4MiB"`, `1000000000` → `"1GB"`: exact, so parseSize gives it back. */
+export function formatSize(bytes: number): string {
+  for (const [unit, size] of [["GiB", 1024 ** 3], ["GB", 1000 ** 3], ["MiB", 1024 ** 2], ["MB", 1000 ** 2], ["KiB", 1024], ["kB", 1000]] as const) {
+    if (bytes >= size && bytes % size === 0) return `${bytes / size}${unit}`;
+  }
+  return `${bytes}`;
+}
