@@ -1,3 +1,4 @@
+import { existsSync } from "node:fs";
 import { join } from "node:path";
 import type { Config } from "../config/schema.js";
 import type { AuthStore } from "./auth-store.js";
@@ -57,4 +58,17 @@ export async function createAuthStore(config: Config): Promise<AuthStore> {
   }
   const { createSqliteAuthStore } = await import("./drivers/sqlite-auth-store.js");
   return createSqliteAuthStore({ path: join(config.data, "auth.db"), fsync: config.storage.fsync });
+}
+
+/**
+ * The auth store `config` names when it exists already (an `auth.db` file, or the auth tables in
+ * PostgreSQL), else undefined; unlike createAuthStore it never creates one, so a registry that never
+ * had access control is left as it is (for reading a migration's source).
+ */
+export async function openExistingAuthStore(config: Config): Promise<AuthStore | undefined> {
+  if (config.database.driver === "postgres") {
+    const { postgresAuthSchemaExists } = await import("./drivers/postgres-auth-store.js");
+    return (await postgresAuthSchemaExists(config.database.url!)) ? createAuthStore(config) : undefined;
+  }
+  return existsSync(join(config.data, "auth.db")) ? createAuthStore(config) : undefined;
 }

@@ -1,4 +1,4 @@
-import type pg from "pg";
+import pg from "pg";
 import { openPool } from "./postgres-pool.js";
 import { transaction } from "./postgres-tx.js";
 import type {
@@ -303,4 +303,16 @@ export async function createPostgresAuthStore(options: PostgresAuthStoreOptions)
       if (!pool.ending) await pool.end();
     },
   };
+}
+
+/** Whether the database at `url` has the auth schema (any Berth with access control opened it), without creating it. */
+export async function postgresAuthSchemaExists(url: string): Promise<boolean> {
+  const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 10_000 });
+  await client.connect();
+  try {
+    const { rows } = await client.query<{ present: boolean }>("SELECT to_regclass('auth_schema_migrations') IS NOT NULL AS present");
+    return rows[0]?.present === true;
+  } finally {
+    await client.end();
+  }
 }
