@@ -1,5 +1,5 @@
 import { isDeepStrictEqual } from "node:util";
-import type { AuditEvent, AuthStore } from "../storage/auth-store.js";
+import type { AuditEvent, AuthStore, TokenRecord } from "../storage/auth-store.js";
 
 export type AccessControlKind =
   | "users"
@@ -58,53 +58,57 @@ export async function migrateAccessControl(source: AuthStore, target: AuthStore,
     report.written[kind]++;
     if (!isDeepStrictEqual(await read(), expected)) problems.push(`${label}: the target does not hold what was written`);
   }
-  const targetOnly = <T>(label: (r: T) => string, targetRecords: T[], inSource: (r: T) => boolean) => {
-    for (const r of targetRecords) if (!inSource(r)) report.targetOnly.push(label(r));
+  /** Lists the target's records whose key the source lacks. */
+  const targetOnly = <T>(targetRecords: Map<string, T>, sourceKeys: Iterable<string>, label: (r: T) => string) => {
+    const inSource = new Set(sourceKeys);
+    for (const [key, r] of targetRecords) if (!inSource.has(key)) report.targetOnly.push(label(r));
   };
+  const byKey = <T>(records: T[], key: (r: T) => string) => new Map(records.map((r) => [key(r), r]));
 
   const users = await source.listUsers();
-  const targetUsers = new Map((await target.listUsers()).map((u) => [u.name, u]));
+  const targetUsers = byKey(await target.listUsers(), (u) => u.name);
   for (const u of users) {
     await put("users", `user ${u.name}`, targetUsers.get(u.name), u, () => target.importUser(u), () => target.getUser(u.name));
   }
-  targetOnly((u) => `user ${u.name}`, [...targetUsers.values()], (u) => users.some((s) => s.name === u.name));
+  targetOnly(targetUsers, users.map((u) => u.name), (u) => `user ${u.name}`);
 
   const namespaces = await source.listNamespaces();
-  const targetNamespaces = new Map((await target.listNamespaces()).map((n) => [n.name, n]));
+  const targetNamespaces = byKey(await target.listNamespaces(), (n) => n.name);
   for (const ns of namespaces) {
     await put("namespaces", `namespace ${ns.name}`, targetNamespaces.get(ns.name), ns, () => target.importNamespace(ns), () => target.getNamespace(ns.name));
     const members = await source.listMembers(ns.name);
-    const targetMembers = await target.listMembers(ns.name);
+    const targetMembers = byKey(await target.listMembers(ns.name), (m) => m.user);
     for (const m of members) {
-      const current = targetMembers.find((t) => t.user === m.user);
       const read = async () => (await target.listMembers(ns.name)).find((t) => t.user === m.user);
-      await put("members", `member ${m.user} of ${ns.name}`, current, m, () => target.setMember(ns.name, m.user, m.role), read);
+      await put("members", `member ${m.user} of ${ns.name}`, targetMembers.get(m.user), m, () => target.setMember(ns.name, m.user, m.role), read);
     }
-    targetOnly((m) => `member ${m.user} of ${ns.name}`, targetMembers, (m) => members.some((s) => s.user === m.user));
+    targetOnly(targetMembers, members.map((m) => m.user), (m) => `member ${m.user} of ${ns.name}`);
   }
-  targetOnly((n) => `namespace ${n.name}`, [...targetNamespaces.values()], (n) => namespaces.some((s) => s.name === n.name));
+  targetOnly(targetNamespaces, namespaces.map((n) => n.name), (n) => `namespace ${n.name}`);
 
   const tokens = await source.listTokens();
-  let targetTokens = await target.listTokens();
+  const targetTokens = byKey(await target.listTokens(), (t) => t.id);
+  const liveName = (t: TokenRecord) => JSON.stringify([t.owner, t.name]);
+  const targetLive = byKey([...targetTokens.values()].filter((t) => t.revokedAt === undefined), liveName);
   for (const t of tokens) {
-    const current = targetTokens.find((x) => x.id === t.id);
+    const current = targetTokens.get(t.id);
     const expected = { ...t };
     const revokedAt = t.revokedAt ?? current?.revokedAt;
     if (revokedAt !== undefined) expected.revokedAt = revokedAt;
     const lastUsedAt = Math.max(t.lastUsedAt ?? -Infinity, current?.lastUsedAt ?? -Infinity);
     if (lastUsedAt > -Infinity) expected.lastUsedAt = lastUsedAt;
-    const rival = targetTokens.find((x) => x.id !== t.id && x.owner === t.owner && x.name === t.name && x.revokedAt === undefined);
-    if (rival && expected.revokedAt === undefined) {
+    const rival = targetLive.get(liveName(t));
+    if (rival && rival.id !== t.id && expected.revokedAt === undefined) {
       await target.revokeToken(t.owner, t.name, now);
       report.replaced.push(`token ${t.owner}/${t.name} (id ${rival.id}): revoked, the source's live token of that name takes its place`);
-      targetTokens = await target.listTokens();
+      targetLive.delete(liveName(t));
     }
     await put("tokens", `token ${t.owner}/${t.name} (id ${t.id})`, current, expected, () => target.importToken(expected), () => target.getToken(t.id));
   }
-  targetOnly((t) => `token ${t.owner}/${t.name} (id ${t.id})`, targetTokens, (t) => tokens.some((s) => s.id === t.id));
+  targetOnly(targetTokens, tokens.map((t) => t.id), (t) => `token ${t.owner}/${t.name} (id ${t.id})`);
 
   const refreshTokens = await source.listRefreshTokens();
-  const targetRefresh = new Map((await target.listRefreshTokens()).map((t) => [t.id, t]));
+  const targetRefresh = byKey(await target.listRefreshTokens(), (t) => t.id);
   for (const t of refreshTokens) {
     const current = targetRefresh.get(t.id);
     const revokedAt = t.revokedAt ?? current?.revokedAt;
@@ -113,27 +117,26 @@ export async function migrateAccessControl(source: AuthStore, target: AuthStore,
   }
 
   const visibilities = await source.listRepositoryVisibilities();
-  const targetVisibilities = await target.listRepositoryVisibilities();
+  const targetVisibilities = byKey(await target.listRepositoryVisibilities(), (v) => v.repository);
   for (const v of visibilities) {
-    const current = targetVisibilities.find((x) => x.repository === v.repository);
     const read = async () => {
       const visibility = await target.getRepositoryVisibility(v.repository);
       return visibility && { repository: v.repository, visibility };
     };
-    await put("visibilities", `visibility of ${v.repository}`, current, v, () => target.setRepositoryVisibility(v.repository, v.visibility), read);
+    await put("visibilities", `visibility of ${v.repository}`, targetVisibilities.get(v.repository), v, () => target.setRepositoryVisibility(v.repository, v.visibility), read);
   }
-  targetOnly((v) => `visibility of ${v.repository} (${v.visibility})`, targetVisibilities, (v) => visibilities.some((s) => s.repository === v.repository));
+  targetOnly(targetVisibilities, visibilities.map((v) => v.repository), (v) => `visibility of ${v.repository} (${v.visibility})`);
 
   const keys = await source.listSigningKeys();
-  const targetKeys = await target.listSigningKeys();
+  const targetKeys = byKey(await target.listSigningKeys(), (k) => k.kid);
   for (const k of keys) {
-    const current = targetKeys.find((x) => x.kid === k.kid);
+    const current = targetKeys.get(k.kid);
     const retiredAt = k.retiredAt ?? current?.retiredAt;
     const expected = retiredAt === undefined ? k : { ...k, retiredAt };
     const read = async () => (await target.listSigningKeys()).find((x) => x.kid === k.kid);
     await put("signingKeys", `signing key ${k.kid}`, current, expected, () => target.importSigningKey(expected), read);
   }
-  targetOnly((k) => `signing key ${k.kid}`, targetKeys, (k) => keys.some((s) => s.kid === k.kid));
+  targetOnly(targetKeys, keys.map((k) => k.kid), (k) => `signing key ${k.kid}`);
 
   await copyAudit(source, target, report, problems);
 
