@@ -6,7 +6,7 @@ import { createProgressBar, formatBytes } from "./progress.js";
 /**
  * `berth migrate --from A.yaml --to B.yaml`: copies a whole registry between two configurations
  * (for instance the embedded default and S3 + PostgreSQL), verifying every digest, with its access
- * control when the source has any (the target's auth store is created then, not otherwise). Run it again
+ * control when the source has any (only then is the target's auth store created). Run it again
  * after an interruption: it skips what the target already holds. Only the two files are read,
  * not BERTH_* variables, so the source and target cannot be mixed up.
  */

@@ -43,9 +43,9 @@ const PAGE = 500;
 /**
  * Copies access control (when the source has it: migrate-auth.ts), then every repository (empty
  * ones too), blob, manifest and tag from `source` to `target`, verifying each blob and manifest
- * against its digest on the way. Every step is idempotent and skips what the target
- * already has, so an interrupted migration resumes by running it again. Bytes are streamed, never
- * held whole. The source is only read.
+ * against its digest on the way. Every step is idempotent and skips what the target already has,
+ * so an interrupted migration resumes by running it again. Bytes are streamed, never held whole.
+ * The source is only read.
  */
 export async function migrateRegistry(
   source: Stores,
