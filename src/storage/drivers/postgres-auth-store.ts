@@ -32,7 +32,7 @@ const MIGRATION_LOCK_KEY = "108187851450433";
  * An AuthStore on PostgreSQL, for several Berth nodes sharing one database (possibly the metadata
  * store's). Opens a pool of `poolSize` connections and brings the auth schema up to date before
  * resolving; the pool is closed again when that fails. Every method is one statement (deleting a
- * user cascades through foreign keys), so each is atomic. A token's owner, a member and a refresh
+ * user cascades through foreign keys) or, for importAudit, one transaction, so each is atomic. A token's owner, a member and a refresh
  * token's user must be existing users, and a member's namespace an existing namespace: the methods
  * writing them reject otherwise. Token names are unique per owner among tokens not revoked. Audit
  * queries bound `time` inclusively at both ends.

@@ -24,7 +24,8 @@ export interface SqliteAuthStoreOptions {
 
 /**
  * An AuthStore in its own SQLite file, for a single Berth node. Every method is one statement
- * (deleting a user cascades through foreign keys), so each is atomic. A token's owner, a member
+ * (deleting a user cascades through foreign keys) or, for importAudit, one transaction, so each
+ * is atomic. A token's owner, a member
  * and a refresh token's user must be existing users, and a member's namespace an existing
  * namespace: the methods writing them throw otherwise. Token names are unique per owner among
  * tokens not revoked. Audit queries bound `time` inclusively at both ends.
