@@ -1,11 +1,12 @@
 import { loadConfig } from "../config/load.js";
 import { migrateRegistry } from "../registry/migrate.js";
-import { createStores } from "../storage/create-stores.js";
+import { createAuthStore, createStores, openExistingAuthStore } from "../storage/create-stores.js";
 import { createProgressBar, formatBytes } from "./progress.js";
 
 /**
  * `berth migrate --from A.yaml --to B.yaml`: copies a whole registry between two configurations
- * (for instance the embedded default and S3 + PostgreSQL), verifying every digest. Run it again
+ * (for instance the embedded default and S3 + PostgreSQL), verifying every digest, with its access
+ * control when the source has any (only then is the target's auth store created). Run it again
  * after an interruption: it skips what the target already holds. Only the two files are read,
  * not BERTH_* variables, so the source and target cannot be mixed up.
  */
@@ -14,12 +15,16 @@ export async function migrateCommand(from: string | undefined, to: string | unde
     process.stderr.write("berth migrate: --from FILE and --to FILE (two configuration files) are required\n");
     return 2;
   }
-  const source = await createStores(loadConfig({ file: from, env: {} }));
+  const fromConfig = loadConfig({ file: from, env: {} });
+  const toConfig = loadConfig({ file: to, env: {} });
+  const source = await createStores(fromConfig);
   // The destination is the one place besides `serve` where a new registry is meant to appear.
-  const target = await createStores(loadConfig({ file: to, env: {} }), { create: true });
+  const target = await createStores(toConfig, { create: true });
+  const sourceAuth = await openExistingAuthStore(fromConfig);
+  const targetAuth = sourceAuth && (await createAuthStore(toConfig, { create: true }));
   const bar = createProgressBar();
   try {
-    const report = await migrateRegistry(source, target, (p) =>
+    const report = await migrateRegistry({ ...source, authStore: sourceAuth }, { ...target, authStore: targetAuth }, (p) =>
       bar.update(
         p.bytesDone,
         p.bytesTotal,
@@ -28,13 +33,17 @@ export async function migrateCommand(from: string | undefined, to: string | unde
     );
     bar.finish();
     process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
+    const access = report.accessControl;
+    if (access && access.replaced.length + access.targetOnly.length > 0) {
+      process.stderr.write(`berth migrate: access control merged: ${access.replaced.length} target record(s) replaced by the source's, ${access.targetOnly.length} kept that only the target has (listed above)\n`);
+    }
     if (report.problems.length > 0) {
       process.stderr.write(`berth migrate: finished with ${report.problems.length} problem(s) in the source, listed above\n`);
       return 1;
     }
     return 0;
   } finally {
-    await Promise.all([source.metadataStore.close(), target.metadataStore.close()]);
+    await Promise.all([source.metadataStore.close(), target.metadataStore.close(), sourceAuth?.close(), targetAuth?.close()]);
     await Promise.all([source.blobStore.close(), target.blobStore.close()]);
   }
 }

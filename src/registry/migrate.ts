@@ -2,15 +2,19 @@ import { randomUUID } from "node:crypto";
 import { pipeline } from "node:stream/promises";
 import { createDigester, digestAlgorithm, digestOf, formatDigest, type Digest } from "../oci/digest.js";
 import { parseManifest } from "../oci/manifest.js";
+import type { AuthStore } from "../storage/auth-store.js";
 import type { BlobStore } from "../storage/blob-store.js";
 import type { MetadataStore } from "../storage/metadata-store.js";
 import { hashingStream } from "./hash-cache.js";
 import { manifestRecord } from "./manifests.js";
+import { migrateAccessControl, type AccessControlReport } from "./migrate-auth.js";
 import { eachItem } from "./paging.js";
 
 export interface Stores {
   blobStore: BlobStore;
   metadataStore: MetadataStore;
+  /** Access control; a source without it has none to copy, a target needs it when the source has it. */
+  authStore?: AuthStore;
 }
 
 export interface MigrationProgress {
@@ -29,16 +33,19 @@ export interface MigrationProgress {
 export interface MigrationReport extends MigrationProgress {
   /** Problems in the source that were skipped over, e.g. a linked blob whose bytes are missing. */
   problems: string[];
+  /** What became of access control (see migrateAccessControl); absent when the source has none. */
+  accessControl?: AccessControlReport;
 }
 
 const PAGE = 500;
 
 
 /**
- * Copies every repository, blob, manifest and tag from `source` to `target`, verifying each blob
- * and manifest against its digest on the way. Every step is idempotent and skips what the target
- * already has, so an interrupted migration resumes by running it again. Bytes are streamed, never
- * held whole. The source is only read.
+ * Copies access control (when the source has it: migrate-auth.ts), then every repository (empty
+ * ones too), blob, manifest and tag from `source` to `target`, verifying each blob and manifest
+ * against its digest on the way. Every step is idempotent and skips what the target already has,
+ * so an interrupted migration resumes by running it again. Bytes are streamed, never held whole.
+ * The source is only read.
  */
 export async function migrateRegistry(
   source: Stores,
@@ -56,6 +63,10 @@ export async function migrateRegistry(
     tags: 0,
     problems: [],
   };
+  if (source.authStore) {
+    if (!target.authStore) throw new Error("the source has access control data: the target needs an auth store");
+    report.accessControl = await migrateAccessControl(source.authStore, target.authStore, report.problems);
+  }
   const repositories = () => eachItem((page) => source.metadataStore.listRepositories(page), (r) => r, PAGE);
   const links = (repo: string) =>
     eachItem((page) => source.metadataStore.listBlobLinks(repo, page), (l) => l.digest, PAGE);
@@ -134,6 +145,7 @@ export async function migrateRegistry(
   }
 
   for await (const repo of repositories()) {
+    await target.metadataStore.createRepository(repo);
     for await (const link of links(repo)) {
       try {
         await copyBlob(repo, link.digest, link.size);

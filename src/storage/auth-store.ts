@@ -56,6 +56,40 @@ export interface AuthStore {
   /** Events matching every given filter, newest first, at most `limit`. */
   queryAudit(filter: AuditFilter): Promise<AuditEvent[]>;
 
+  // Exact copies, for `berth migrate`: each record is written with every field as given, keyed by
+  // its identity, so writing it again changes nothing. Hashes are stored as they come (a password
+  // or token secret is never hashed twice, and never seen in clear).
+
+  /**
+   * Creates the user or, when one has the name, sets its password hash, admin flag and creation
+   * time to the given ones. Unlike deleting and re-creating, the user's memberships, robot tokens
+   * and refresh tokens are kept.
+   */
+  importUser(user: UserRecord): Promise<void>;
+  /**
+   * Creates the robot token or replaces every field of the one with its id (`lastUsedAt` included,
+   * so it may move back). Its owner must exist. Rejects, writing nothing, when the token is live
+   * (no `revokedAt`) and its owner has another live token of that name.
+   */
+  importToken(token: TokenRecord): Promise<void>;
+  /** Creates or replaces the namespace, its creation time included (putNamespace keeps that). */
+  importNamespace(ns: NamespaceRecord): Promise<void>;
+  /** Every refresh token, revoked and expired ones included, by id. */
+  listRefreshTokens(): Promise<RefreshTokenRecord[]>;
+  /** Creates or replaces the refresh token with its id, every field as given; its user must exist. */
+  importRefreshToken(token: RefreshTokenRecord): Promise<void>;
+  /** Creates or replaces the signing key with its kid, every field as given (`retiredAt` included). */
+  importSigningKey(key: SigningKeyRecord): Promise<void>;
+  /**
+   * Audit events with `time` greater than `after` (every event when undefined), oldest first and,
+   * within one time, in the order they were appended. A page holds at least `limit` events when
+   * there are that many, and never splits the events of one `time` between two pages, so it may
+   * hold more; the next page is the one after the last event's time. Empty at the end.
+   */
+  exportAudit(after: number | undefined, limit: number): Promise<AuditEvent[]>;
+  /** Appends `events` in the order given, all of them or (on failure) none: one transaction. */
+  importAudit(events: readonly AuditEvent[]): Promise<void>;
+
   close(): Promise<void>;
 }
 

@@ -1,3 +1,4 @@
+import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { ConfigError } from "../config/load.js";
 import type { Config } from "../config/schema.js";
@@ -165,4 +166,17 @@ export async function countUsers(config: Config): Promise<number> {
   } finally {
     await store.close();
   }
+}
+
+/**
+ * The auth store `config` names when it exists already (an `auth.db` file, or the auth tables in
+ * PostgreSQL), else undefined; unlike createAuthStore it never creates one, so a registry that never
+ * had access control is left as it is (for reading a migration's source).
+ */
+export async function openExistingAuthStore(config: Config): Promise<AuthStore | undefined> {
+  if (config.database.driver === "postgres") {
+    const { postgresAuthSchemaExists } = await import("./drivers/postgres-auth-store.js");
+    return (await postgresAuthSchemaExists(config.database.url!)) ? createAuthStore(config) : undefined;
+  }
+  return existsSync(join(config.data, "auth.db")) ? createAuthStore(config) : undefined;
 }

@@ -15,6 +15,11 @@ import type { RetentionStore } from "./retention-store.js";
  */
 export interface MetadataStore extends LifecycleStore, RetentionStore, UsageStore {
   repositoryExists(name: string): Promise<boolean>;
+  /**
+   * Creates an empty repository (no blobs, manifests or tags), as `berth migrate` copies one;
+   * resolves false, changing nothing, when it exists. Pushes create repositories on their own.
+   */
+  createRepository(name: string): Promise<boolean>;
   listRepositories(page: Page): Promise<string[]>;
 
   /** The blob's size when `repo` links it, else undefined. */

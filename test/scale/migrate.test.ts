@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
+import { existsSync } from "node:fs";
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -60,6 +61,10 @@ describe("berth migrate", { skip: skipUnlessS3() || skipUnlessPostgres() }, () =
       await pushManifest(source.url, "team/multi", "1.0", index.index, index.mediaType);
       await pushManifest(source.url, "team/multi", "latest", index.index, index.mediaType);
       await pushManifest(source.url, "team/single", "arm", arm.manifest, arm.manifestMediaType);
+      // An empty repository: its only blob was deleted, so it lists nothing but still exists.
+      const lone = randomBytes(100);
+      await pushBlob(source.url, "team/empty", lone);
+      assert.equal((await fetch(`${source.url}/v2/team/empty/blobs/${sha256(lone)}`, { method: "DELETE" })).status, 202);
     } finally {
       await source.stop();
     }
@@ -94,7 +99,10 @@ describe("berth migrate", { skip: skipUnlessS3() || skipUnlessPostgres() }, () =
     }
     assert.deepEqual((await fetchBytes(`${berth.url}/v2/team/single/manifests/arm`)).body, arm.manifest);
     const catalog = (await (await fetch(`${berth.url}/v2/_catalog`)).json()) as { repositories: string[] };
-    assert.deepEqual(catalog.repositories, ["team/multi", "team/single"]);
+    assert.deepEqual(catalog.repositories, ["team/empty", "team/multi", "team/single"]);
+    const empty = await fetch(`${berth.url}/v2/team/empty/tags/list`);
+    assert.equal(empty.status, 200, "the empty repository was copied too");
+    assert.deepEqual(((await empty.json()) as { tags: string[] | null }).tags ?? [], []);
   }
 
   it("copies the embedded registry to S3 + PostgreSQL, resuming after a kill, and serves it all", async () => {
@@ -111,7 +119,7 @@ describe("berth migrate", { skip: skipUnlessS3() || skipUnlessPostgres() }, () =
     const result = await migrate("embedded.yaml", "scale.yaml");
     assert.equal(result.code, 0, result.stderr);
     const report = JSON.parse(result.stdout) as { repositories: number; manifests: number; tags: number; problems: string[]; blobsCopied: number; blobsPresent: number };
-    assert.equal(report.repositories, 2);
+    assert.equal(report.repositories, 3);
     assert.deepEqual(report.problems, []);
     assert.match(result.stderr, /100%/, "a progress bar reaches 100%");
 
@@ -131,6 +139,8 @@ describe("berth migrate", { skip: skipUnlessS3() || skipUnlessPostgres() }, () =
     await writeFile(join(dir, "back.yaml"), stringify(configFromEnv({}, join(dir, "back"))));
     const result = await migrate("scale.yaml", "back.yaml");
     assert.equal(result.code, 0, result.stderr);
+    assert.equal(existsSync(join(dir, "back", "auth.db")), false, "a registry without access control gets none");
+    assert.equal(existsSync(join(dir, "embedded", "auth.db")), false, "and the source was only read");
     const berth = await spawnBerth(join(dir, "back"));
     try {
       await assertComplete(berth);

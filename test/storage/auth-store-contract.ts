@@ -290,5 +290,95 @@ export function describeAuthStoreContract(
       const [anonymous] = await store.queryAudit({ action: "denied", ...since, limit: 1 });
       assert.deepEqual(anonymous, denied, "absent fields stay absent");
     });
+
+    it("imports users exactly, replacing one of the same name without losing its memberships or tokens", async () => {
+      const pia = user("imp/pia", { passwordHash: "scrypt$16384$8$1$c2FsdA$aGFzaA", admin: false, createdAt: 1_600_000_000_000 });
+      await store.importUser(pia);
+      assert.deepEqual(await store.getUser("imp/pia"), pia, "the hash is stored as given");
+      await store.putNamespace({ name: "imp-team", visibility: "private", createdAt: 1 });
+      await store.setMember("imp-team", "imp/pia", "writer");
+      const robot = token("imp/pia", "ci");
+      await store.createToken(robot);
+      const rt = refresh("imp/pia");
+      await store.createRefreshToken(rt);
+      const replaced = { ...pia, passwordHash: "scrypt$other", admin: true, createdAt: 1_500_000_000_000 };
+      await store.importUser(replaced);
+      await store.importUser(replaced);
+      assert.deepEqual(await store.getUser("imp/pia"), replaced, "hash, admin flag and creation time are the given ones");
+      assert.deepEqual(await store.rolesOf("imp/pia"), [{ namespace: "imp-team", role: "writer" }]);
+      assert.deepEqual(await store.getToken(robot.id), robot);
+      assert.deepEqual(await store.getRefreshToken(rt.id), rt);
+    });
+
+    it("imports robot tokens by id, every field as given, refusing a second live token of one name", async () => {
+      await store.createUser(user("imp/quinn"));
+      await store.createUser(user("imp/ray"));
+      const ci = token("imp/quinn", "ci", { expiresAt: 1_900_000_000_000, lastUsedAt: 1_750_000_000_000 });
+      await store.importToken(ci);
+      assert.deepEqual(await store.getToken(ci.id), ci);
+      const moved = { ...ci, owner: "imp/ray", scopes: ["repository:x:pull"], lastUsedAt: 1_700_000_000_000, revokedAt: 1_760_000_000_000 };
+      await store.importToken(moved);
+      assert.deepEqual(await store.getToken(ci.id), moved, "every field is replaced, lastUsedAt too");
+      const live = token("imp/ray", "ci");
+      await store.importToken(live);
+      const clash = token("imp/ray", "ci");
+      await assert.rejects(store.importToken(clash), "imp/ray already has a live `ci`");
+      assert.equal(await store.getToken(clash.id), undefined, "a refused import writes nothing");
+      await store.importToken({ ...clash, revokedAt: 1_770_000_000_000 });
+      assert.equal((await store.getToken(clash.id))?.revokedAt, 1_770_000_000_000, "a revoked token of that name may join");
+      await assert.rejects(store.importToken(token("imp/nobody", "ci")), "the owner must exist");
+      assert.deepEqual((await store.listTokens("imp/ray")).map((t) => t.id).sort(), [ci.id, live.id, clash.id].sort());
+    });
+
+    it("imports namespaces with their creation time", async () => {
+      await store.putNamespace({ name: "imp-ns", visibility: "private", owner: "a", createdAt: 10 });
+      await store.importNamespace({ name: "imp-ns", visibility: "public", createdAt: 5 });
+      assert.deepEqual(await store.getNamespace("imp-ns"), { name: "imp-ns", visibility: "public", createdAt: 5 });
+      await store.importNamespace({ name: "imp-new", visibility: "private", owner: "b", createdAt: 7 });
+      assert.deepEqual(await store.getNamespace("imp-new"), { name: "imp-new", visibility: "private", owner: "b", createdAt: 7 });
+    });
+
+    it("lists every refresh token by id and imports them by id", async () => {
+      await store.createUser(user("imp/sam"));
+      const before = (await store.listRefreshTokens()).map((t) => t.id);
+      assert.deepEqual(before, [...before].sort(), "listed by id");
+      const a = refresh("imp/sam", { id: "imp-rt-b", revokedAt: 1_650_000_000_000 });
+      const b = refresh("imp/sam", { id: "imp-rt-a" });
+      await store.importRefreshToken(a);
+      await store.importRefreshToken(b);
+      await store.importRefreshToken({ ...b, revokedAt: 1_660_000_000_000, clientId: "podman" });
+      const listed = (await store.listRefreshTokens()).filter((t) => t.id.startsWith("imp-rt-"));
+      assert.deepEqual(listed, [{ ...b, revokedAt: 1_660_000_000_000, clientId: "podman" }, a]);
+      await assert.rejects(store.importRefreshToken(refresh("imp/none")), "the user must exist");
+    });
+
+    it("imports signing keys by kid, retirement included", async () => {
+      const k = { ...key("kid-imp", 4_000), retiredAt: 4_500 };
+      await store.importSigningKey(k);
+      assert.deepEqual((await store.listSigningKeys()).find((x) => x.kid === "kid-imp"), k);
+      const back = key("kid-imp", 3_000);
+      await store.importSigningKey(back);
+      assert.deepEqual((await store.listSigningKeys()).find((x) => x.kid === "kid-imp"), back, "retiredAt is cleared when the given key has none");
+      await store.deleteSigningKey("kid-imp");
+    });
+
+    it("exports the audit log oldest first in pages that never split one time, and imports it in order, all or none", async () => {
+      const base = 2_000_000_000_000;
+      const at = (dt: number, target: string): AuditEvent => ({ time: base + dt, action: "export", target, result: "ok" });
+      const events = [at(1, "a"), at(2, "b"), at(2, "c"), at(2, "d"), at(3, "e"), at(4, "f")];
+      await store.importAudit(events);
+      await store.importAudit([]);
+      assert.deepEqual(await store.exportAudit(base, 100), events, "oldest first, appended order within a time");
+      assert.deepEqual(await store.exportAudit(base, 2), events.slice(0, 4), "the page is completed to the end of time base+2");
+      assert.deepEqual(await store.exportAudit(base + 2, 1), [events[4]]);
+      assert.deepEqual(await store.exportAudit(base + 4, 10), []);
+      const all = await store.exportAudit(undefined, 1_000_000);
+      assert.deepEqual(all.slice(-events.length), events, "undefined starts at the beginning");
+      await assert.rejects(store.importAudit([at(5, "g"), { ...at(5, "h"), result: "bogus" as AuditEvent["result"] }]));
+      assert.deepEqual(await store.exportAudit(base + 4, 10), [], "a failed import appends nothing");
+      const detailed: AuditEvent = { time: base + 6, actor: "x", action: "push", repository: "r", target: "t", result: "ok", source: "s", detail: { b: 1, a: [2] } };
+      await store.importAudit([detailed]);
+      assert.deepEqual(await store.exportAudit(base + 5, 10), [detailed], "every field round-trips");
+    });
   });
 }

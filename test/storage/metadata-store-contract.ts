@@ -34,6 +34,19 @@ export function describeMetadataStoreContract(
       assert.equal(await store.getBlobLink("links/a", d), undefined);
     });
 
+    it("creates an empty repository once, listed like any other", async () => {
+      assert.equal(await store.createRepository("empty/one"), true);
+      assert.equal(await store.createRepository("empty/one"), false, "a second create changes nothing");
+      assert.equal(await store.repositoryExists("empty/one"), true);
+      assert.deepEqual(await store.listRepositories({ last: "empty/", limit: 10 }).then((r) => r.filter((n) => n.startsWith("empty/"))), ["empty/one"]);
+      assert.deepEqual(await store.listTags("empty/one", { limit: 10 }), []);
+      const d = blob();
+      await addBlob(store, "empty/one", d, 5);
+      assert.deepEqual(await store.getBlobLink("empty/one", d), { size: 5 }, "pushes go into it as usual");
+      await addBlob(store, "empty/two", d, 5);
+      assert.equal(await store.createRepository("empty/two"), false, "a repository a push created exists");
+    });
+
     it("stores a manifest with its tags atomically and returns its exact bytes", async () => {
       const layer = blob();
       await addBlob(store, "m/app", layer, 10);

@@ -1,5 +1,6 @@
-import type pg from "pg";
+import pg from "pg";
 import { openPool } from "./postgres-pool.js";
+import { transaction } from "./postgres-tx.js";
 import type {
   AuthStore,
   NamespaceRecord,
@@ -33,7 +34,7 @@ const MIGRATION_LOCK_KEY = "108187851450433";
  * An AuthStore on PostgreSQL, for several Berth nodes sharing one database (possibly the metadata
  * store's). Opens a pool of `poolSize` connections and brings the auth schema up to date before
  * resolving; the pool is closed again when that fails. Every method is one statement (deleting a
- * user cascades through foreign keys), so each is atomic. A token's owner, a member and a refresh
+ * user cascades through foreign keys) or, for importAudit, one transaction, so each is atomic. A token's owner, a member and a refresh
  * token's user must be existing users, and a member's namespace an existing namespace: the methods
  * writing them reject otherwise. Token names are unique per owner among tokens not revoked. Audit
  * queries bound `time` inclusively at both ends.
@@ -231,8 +232,90 @@ export async function createPostgresAuthStore(options: PostgresAuthStoreOptions)
       return found.map(toAudit);
     },
 
+    async importUser(user) {
+      await pool.query(
+        `INSERT INTO users (name, password_hash, admin, created_at) VALUES ($1, $2, $3, $4)
+         ON CONFLICT (name) DO UPDATE SET password_hash = excluded.password_hash, admin = excluded.admin, created_at = excluded.created_at`,
+        [user.name, user.passwordHash, user.admin, user.createdAt],
+      );
+    },
+    async importToken(t) {
+      await pool.query(
+        `INSERT INTO tokens (id, owner, name, secret_hash, scopes, created_at, expires_at, revoked_at, last_used_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+         ON CONFLICT (id) DO UPDATE SET owner = excluded.owner, name = excluded.name, secret_hash = excluded.secret_hash,
+           scopes = excluded.scopes, created_at = excluded.created_at, expires_at = excluded.expires_at,
+           revoked_at = excluded.revoked_at, last_used_at = excluded.last_used_at`,
+        [t.id, t.owner, t.name, t.secretHash, JSON.stringify(t.scopes), t.createdAt, t.expiresAt ?? null, t.revokedAt ?? null, t.lastUsedAt ?? null],
+      );
+    },
+    async importNamespace(ns) {
+      await pool.query(
+        `INSERT INTO namespaces (name, visibility, owner, created_at) VALUES ($1, $2, $3, $4)
+         ON CONFLICT (name) DO UPDATE SET visibility = excluded.visibility, owner = excluded.owner, created_at = excluded.created_at`,
+        [ns.name, ns.visibility, ns.owner ?? null, ns.createdAt],
+      );
+    },
+    async listRefreshTokens() {
+      return (await rows(`SELECT ${REFRESH_COLUMNS} FROM refresh_tokens ORDER BY id`)).map((r) => present<RefreshTokenRecord>(r));
+    },
+    async importRefreshToken(t) {
+      await pool.query(
+        `INSERT INTO refresh_tokens (id, user_name, client_id, secret_hash, created_at, expires_at, revoked_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7)
+         ON CONFLICT (id) DO UPDATE SET user_name = excluded.user_name, client_id = excluded.client_id,
+           secret_hash = excluded.secret_hash, created_at = excluded.created_at, expires_at = excluded.expires_at,
+           revoked_at = excluded.revoked_at`,
+        [t.id, t.user, t.clientId, t.secretHash, t.createdAt, t.expiresAt, t.revokedAt ?? null],
+      );
+    },
+    async importSigningKey(k) {
+      await pool.query(
+        `INSERT INTO signing_keys (kid, algorithm, private_jwk, public_jwk, created_at, retired_at)
+         VALUES ($1, $2, $3, $4, $5, $6)
+         ON CONFLICT (kid) DO UPDATE SET algorithm = excluded.algorithm, private_jwk = excluded.private_jwk,
+           public_jwk = excluded.public_jwk, created_at = excluded.created_at, retired_at = excluded.retired_at`,
+        [k.kid, k.algorithm, k.privateJwk, k.publicJwk, k.createdAt, k.retiredAt ?? null],
+      );
+    },
+    async exportAudit(after, limit) {
+      const from = after ?? Number.MIN_SAFE_INTEGER;
+      const bound = await firstRow<{ time: number }>("SELECT time FROM audit WHERE time > $1 ORDER BY time LIMIT 1 OFFSET $2", [
+        from,
+        Math.max(0, Math.floor(limit) - 1),
+      ]);
+      const found =
+        bound === undefined
+          ? await rows(`SELECT ${AUDIT_COLUMNS} FROM audit WHERE time > $1 ORDER BY time, id`, [from])
+          : await rows(`SELECT ${AUDIT_COLUMNS} FROM audit WHERE time > $1 AND time <= $2 ORDER BY time, id`, [from, bound.time]);
+      return found.map(toAudit);
+    },
+    async importAudit(events) {
+      if (events.length === 0) return;
+      await transaction(pool, async (client) => {
+        // Rows of one multi-row INSERT take their identities in list order, which keeps the append order.
+        for (let i = 0; i < events.length; i += 500) {
+          const chunk = events.slice(i, i + 500);
+          const values = chunk.map((_, r) => `(${Array.from({ length: 8 }, (_, c) => `$${r * 8 + c + 1}`).join(", ")})`);
+          await client.query(`INSERT INTO audit (${AUDIT_COLUMNS}) VALUES ${values.join(", ")}`, chunk.flatMap(auditParams));
+        }
+      });
+    },
+
     async close() {
       if (!pool.ending) await pool.end();
     },
   };
+}
+
+/** Whether the database at `url` has the auth schema (any Berth with access control opened it), without creating it. */
+export async function postgresAuthSchemaExists(url: string): Promise<boolean> {
+  const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 10_000 });
+  await client.connect();
+  try {
+    const { rows } = await client.query<{ present: boolean }>("SELECT to_regclass('auth_schema_migrations') IS NOT NULL AS present");
+    return rows[0]?.present === true;
+  } finally {
+    await client.end();
+  }
 }

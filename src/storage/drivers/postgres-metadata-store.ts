@@ -172,6 +172,9 @@ export async function createPostgresMetadataStore(options: PostgresMetadataStore
     async repositoryExists(name) {
       return (await firstRow("SELECT 1 FROM repositories WHERE name = $1", [name])) !== undefined;
     },
+    async createRepository(name) {
+      return changesAny("INSERT INTO repositories (name, created_at) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING", [name, Date.now()]);
+    },
     async listRepositories(page) {
       const { rows } = await pool.query<{ name: string }>(
         "SELECT name FROM repositories WHERE name > $1 ORDER BY name LIMIT $2",

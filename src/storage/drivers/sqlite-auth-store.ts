@@ -1,6 +1,7 @@
 import type Database from "better-sqlite3";
 import { openSqlite } from "./sqlite-open.js";
 import type {
+  AuditEvent,
   AuthStore,
   NamespaceRecord,
   RefreshTokenRecord,
@@ -25,7 +26,8 @@ export interface SqliteAuthStoreOptions {
 
 /**
  * An AuthStore in its own SQLite file, for a single Berth node. Every method is one statement
- * (deleting a user cascades through foreign keys), so each is atomic. A token's owner, a member
+ * (deleting a user cascades through foreign keys) or, for importAudit, one transaction, so each
+ * is atomic. A token's owner, a member
  * and a refresh token's user must be existing users, and a member's namespace an existing
  * namespace: the methods writing them throw otherwise. Token names are unique per owner among
  * tokens not revoked. Audit queries bound `time` inclusively at both ends.
@@ -99,7 +101,46 @@ export function createSqliteAuthStore(options: SqliteAuthStoreOptions): AuthStor
       `INSERT INTO audit (time, actor, action, repository, target, result, source, detail)
        VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
     ),
+    importUser: db.prepare(
+      `INSERT INTO users (name, password_hash, admin, created_at) VALUES (?, ?, ?, ?)
+       ON CONFLICT (name) DO UPDATE SET password_hash = excluded.password_hash, admin = excluded.admin, created_at = excluded.created_at`,
+    ),
+    importToken: db.prepare(
+      `INSERT INTO tokens (id, owner, name, secret_hash, scopes, created_at, expires_at, revoked_at, last_used_at)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+       ON CONFLICT (id) DO UPDATE SET owner = excluded.owner, name = excluded.name, secret_hash = excluded.secret_hash,
+         scopes = excluded.scopes, created_at = excluded.created_at, expires_at = excluded.expires_at,
+         revoked_at = excluded.revoked_at, last_used_at = excluded.last_used_at`,
+    ),
+    importNamespace: db.prepare(
+      `INSERT INTO namespaces (name, visibility, owner, created_at) VALUES (?, ?, ?, ?)
+       ON CONFLICT (name) DO UPDATE SET visibility = excluded.visibility, owner = excluded.owner, created_at = excluded.created_at`,
+    ),
+    listRefresh: db.prepare<[], Row>(`SELECT ${REFRESH_COLUMNS} FROM refresh_tokens ORDER BY id`),
+    importRefresh: db.prepare(
+      `INSERT INTO refresh_tokens (id, user_name, client_id, secret_hash, created_at, expires_at, revoked_at)
+       VALUES (?, ?, ?, ?, ?, ?, ?)
+       ON CONFLICT (id) DO UPDATE SET user_name = excluded.user_name, client_id = excluded.client_id,
+         secret_hash = excluded.secret_hash, created_at = excluded.created_at, expires_at = excluded.expires_at,
+         revoked_at = excluded.revoked_at`,
+    ),
+    importKey: db.prepare(
+      `INSERT INTO signing_keys (kid, algorithm, private_jwk, public_jwk, created_at, retired_at)
+       VALUES (?, ?, ?, ?, ?, ?)
+       ON CONFLICT (kid) DO UPDATE SET algorithm = excluded.algorithm, private_jwk = excluded.private_jwk,
+         public_jwk = excluded.public_jwk, created_at = excluded.created_at, retired_at = excluded.retired_at`,
+    ),
+    auditBound: db.prepare<[number, number], { time: number }>(
+      "SELECT time FROM audit WHERE time > ? ORDER BY time LIMIT 1 OFFSET ?",
+    ),
+    auditAfter: db.prepare<[number], Row>(`SELECT ${AUDIT_COLUMNS} FROM audit WHERE time > ? ORDER BY time, id`),
+    auditBetween: db.prepare<[number, number], Row>(
+      `SELECT ${AUDIT_COLUMNS} FROM audit WHERE time > ? AND time <= ? ORDER BY time, id`,
+    ),
   };
+  const importAudit = db.transaction((events: readonly AuditEvent[]) => {
+    for (const e of events) q.insertAudit.run(...auditParams(e));
+  });
   const auditQueries = new Map<string, Database.Statement<(string | number)[], Row>>();
 
   return {
@@ -217,6 +258,44 @@ export function createSqliteAuthStore(options: SqliteAuthStoreOptions): AuthStor
       let statement = auditQueries.get(text);
       if (!statement) auditQueries.set(text, (statement = db.prepare<(string | number)[], Row>(text)));
       return statement.all(...values, limit).map(toAudit);
+    },
+
+    async importUser(user) {
+      q.importUser.run(user.name, user.passwordHash, user.admin ? 1 : 0, user.createdAt);
+    },
+    async importToken(t) {
+      q.importToken.run(
+        t.id,
+        t.owner,
+        t.name,
+        t.secretHash,
+        JSON.stringify(t.scopes),
+        t.createdAt,
+        t.expiresAt ?? null,
+        t.revokedAt ?? null,
+        t.lastUsedAt ?? null,
+      );
+    },
+    async importNamespace(ns) {
+      q.importNamespace.run(ns.name, ns.visibility, ns.owner ?? null, ns.createdAt);
+    },
+    async listRefreshTokens() {
+      return q.listRefresh.all().map((row) => present<RefreshTokenRecord>(row));
+    },
+    async importRefreshToken(t) {
+      q.importRefresh.run(t.id, t.user, t.clientId, t.secretHash, t.createdAt, t.expiresAt, t.revokedAt ?? null);
+    },
+    async importSigningKey(k) {
+      q.importKey.run(k.kid, k.algorithm, k.privateJwk, k.publicJwk, k.createdAt, k.retiredAt ?? null);
+    },
+    async exportAudit(after, limit) {
+      const from = after ?? Number.MIN_SAFE_INTEGER;
+      const bound = q.auditBound.get(from, Math.max(0, Math.floor(limit) - 1))?.time;
+      const rows = bound === undefined ? q.auditAfter.all(from) : q.auditBetween.all(from, bound);
+      return rows.map(toAudit);
+    },
+    async importAudit(events) {
+      importAudit.immediate(events);
     },
 
     async close() {

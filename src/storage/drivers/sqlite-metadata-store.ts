@@ -167,6 +167,9 @@ export function createSqliteMetadataStore(options: SqliteMetadataStoreOptions): 
     async repositoryExists(name) {
       return q.repoId.get(name) !== undefined;
     },
+    async createRepository(name) {
+      return q.insertRepo.run(name, Date.now()).changes > 0;
+    },
     async listRepositories(page) {
       return q.listRepos.all(page.last ?? "", page.limit).map((r) => r.name);
     },
