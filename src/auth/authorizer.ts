@@ -1,5 +1,5 @@
 import type { AuthStore, Role, Visibility } from "../storage/auth-store.js";
-import { globMatch, type Access, type Action } from "./scope.js";
+import { globMatch, grantedActions, type Access, type Action } from "./scope.js";
 
 /** Who is asking. */
 export type Identity =
@@ -94,10 +94,7 @@ export function createAuthorizer({ store, policies, defaultVisibility }: Authori
       const scoped = await forUser(undefined, false, repository);
       for (const scope of identity.scopes) {
         if (scope.type !== "repository" || !globMatch(scope.name, repository)) continue;
-        for (const action of scope.actions) {
-          if (action === "*") owner.forEach((a) => scoped.add(a));
-          else if (owner.has(action as Action)) scoped.add(action as Action);
-        }
+        for (const action of grantedActions(scope.actions, owner)) scoped.add(action);
       }
       return scoped;
     },

@@ -8,6 +8,24 @@ export { globMatch } from "../oci/glob.js";
 export type Action = "pull" | "push" | "delete";
 export const ACTIONS: readonly Action[] = ["pull", "push", "delete"];
 
+/** The wildcard action: every action the caller holds (containers/image asks `repository:NAME:*` to delete). */
+export const ANY_ACTION = "*";
+
+/**
+ * What a request for `requested` actions yields from the `held` ones: `*` stands for all of
+ * `held`, a named action counts only when held, anything else (unknown actions) yields nothing.
+ * In `ACTIONS` order, without duplicates.
+ */
+export function grantedActions(requested: readonly string[], held: ReadonlySet<Action>): Action[] {
+  const wildcard = requested.includes(ANY_ACTION);
+  return ACTIONS.filter((a) => held.has(a) && (wildcard || requested.includes(a)));
+}
+
+/** Whether actions granted in a token's access claim cover `action` (a granted `*` covers all). */
+export function coversAction(granted: readonly string[], action: Action): boolean {
+  return granted.includes(action) || granted.includes(ANY_ACTION);
+}
+
 export interface Access {
   type: "repository" | "registry";
   name: string;

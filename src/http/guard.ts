@@ -3,7 +3,7 @@ import { createHash } from "node:crypto";
 import { RegistryError } from "../oci/errors.js";
 import { createAuthorizer, type Authorizer, type ConfigPolicy, type Identity } from "../auth/authorizer.js";
 import { checkLogin, parseBasic, type LoginThrottle } from "../auth/credentials.js";
-import { parseScopes, type Action } from "../auth/scope.js";
+import { coversAction, parseScopes, type Action } from "../auth/scope.js";
 import type { TokenService, VerifiedToken } from "../auth/tokens.js";
 import type { AuthStore } from "../storage/auth-store.js";
 
@@ -24,8 +24,14 @@ export interface Caller {
 export interface Guard {
   readonly enabled: boolean;
   check(req: IncomingMessage, need: Need): Promise<Caller>;
-  /** Whether `caller` may pull `repository` (the source of a mount, a catalog entry). */
+  /** Whether `caller` may pull `repository`, by who they are (a catalog entry). */
   canPull(caller: Caller, repository: string): Promise<boolean>;
+  /**
+   * Whether `caller` may mount a blob from `repository`: with a bearer token only the token's own
+   * access claim counts (pull on `repository`), never what its holder could get with another
+   * token; otherwise (Basic, anonymous) what the identity may pull.
+   */
+  canMountFrom(caller: Caller, repository: string): Promise<boolean>;
 }
 
 const ANONYMOUS: Caller = { identity: { kind: "anonymous" } };
@@ -41,6 +47,9 @@ export function createOpenGuard(pullOnly: boolean): Guard {
       return ANONYMOUS;
     },
     async canPull() {
+      return true;
+    },
+    async canMountFrom() {
       return true;
     },
   };
@@ -112,13 +121,16 @@ export function createTokenGuard(options: TokenGuardOptions): Guard & { authoriz
     return result.identity;
   }
 
+  function grantedOn(token: VerifiedToken, repository: string): string[] {
+    return token.access.filter((a) => a.type === "repository" && a.name === repository).flatMap((a) => a.actions);
+  }
+
   function tokenGrants(token: VerifiedToken, need: Need): boolean {
-    if (need.catalog) return token.access.some((a) => a.type === "registry" && a.name === "catalog");
-    if (!need.repository) return true;
-    const granted = new Set(
-      token.access.filter((a) => a.type === "repository" && a.name === need.repository).flatMap((a) => a.actions),
-    );
-    return need.actions.every((a) => granted.has(a));
+    // Any valid token lists the catalog: the listing itself holds only what the caller may pull
+    // (podman search asks for a token without the catalog scope).
+    if (need.catalog || !need.repository) return true;
+    const granted = grantedOn(token, need.repository);
+    return need.actions.every((a) => coversAction(granted, a));
   }
 
   return {
@@ -147,9 +159,11 @@ export function createTokenGuard(options: TokenGuardOptions): Guard & { authoriz
       return { identity };
     },
     async canPull(caller, repository) {
-      if (caller.token?.access.some((a) => a.type === "repository" && a.name === repository && a.actions.includes("pull"))) {
-        return true;
-      }
+      if (caller.token && coversAction(grantedOn(caller.token, repository), "pull")) return true;
+      return (await authorizer.allowed(caller.identity, repository)).has("pull");
+    },
+    async canMountFrom(caller, repository) {
+      if (caller.token) return coversAction(grantedOn(caller.token, repository), "pull");
       return (await authorizer.allowed(caller.identity, repository)).has("pull");
     },
   };

@@ -189,8 +189,9 @@ describe("digests in paths", () => {
     for (const d of malformed) assert.equal((await c.head(`/v2/foo/blobs/${d}`)).status, 400, d);
   });
 
-  it("GET /v2/<name>/manifests/<digest> answers 400 DIGEST_INVALID for malformed digests", async () => {
-    for (const d of malformed) assertError(await c.get(`/v2/foo/manifests/${d}`), 400, "DIGEST_INVALID", d);
+  it("GET /v2/<name>/manifests/<digest> answers 404 MANIFEST_UNKNOWN for malformed digests (the spec's only GET failure); DELETE 400 DIGEST_INVALID", async () => {
+    for (const d of malformed) assertError(await c.get(`/v2/foo/manifests/${d}`), 404, "MANIFEST_UNKNOWN", d);
+    for (const d of malformed) assertError(await c.delete(`/v2/foo/manifests/${d}`), 400, "DIGEST_INVALID", d);
   });
 
   it("POST /v2/<name>/blobs/uploads/?digest= answers 400 DIGEST_INVALID for malformed digests", async () => {

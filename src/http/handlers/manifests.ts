@@ -1,4 +1,5 @@
-import { parseReference } from "../../oci/reference.js";
+import { RegistryError } from "../../oci/errors.js";
+import { parseReference, type Reference } from "../../oci/reference.js";
 import type { Handler } from "../context.js";
 import { readBody, reply } from "../respond.js";
 import { routePaths, type Route } from "../routes.js";
@@ -15,6 +16,21 @@ function matchesEtag(header: string | undefined, etag: string): boolean {
 type ManifestRoute = Extract<Route, { kind: "manifest" }>;
 
 /**
+ * The reference of a manifest request. Reads (GET, HEAD) of something that is neither a tag nor
+ * a digest finds nothing: 404 MANIFEST_UNKNOWN, the only failure the spec lists for them (end-3).
+ * Writes keep the 400 that says what is wrong with the reference.
+ */
+function referenceOf(method: string | undefined, value: string): Reference {
+  try {
+    return parseReference(value);
+  } catch (err) {
+    if (method !== "GET" && method !== "HEAD") throw err;
+    if (!(err instanceof RegistryError)) throw err;
+    throw new RegistryError("MANIFEST_UNKNOWN", "no manifest with this reference: it is neither a valid tag nor a valid digest", { reference: value });
+  }
+}
+
+/**
  * GET / HEAD / PUT / DELETE /v2/<name>/manifests/<tag|digest>
  *
  * Berth serves the bytes exactly as pushed with their own media type, whatever `Accept` says:
@@ -23,7 +39,7 @@ type ManifestRoute = Extract<Route, { kind: "manifest" }>;
  * as it would on a 404, with the type in hand.
  */
 export const handleManifest: Handler<ManifestRoute> = async ({ req, res, url, registry, audit, logger }, route) => {
-  const reference = parseReference(route.reference);
+  const reference = referenceOf(req.method, route.reference);
   switch (req.method) {
     case "PUT": {
       const content = await readBody(req, registry.options.maxManifestSize);

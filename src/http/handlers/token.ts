@@ -3,7 +3,7 @@ import { randomUUID } from "node:crypto";
 import { describeIdentity, type Authorizer, type Identity } from "../../auth/authorizer.js";
 import { checkLogin, parseBasic, type LoginThrottle } from "../../auth/credentials.js";
 import { hashSecret, randomSecret, verifySecret } from "../../auth/passwords.js";
-import { formatScope, parseScopes, type Access, type Action } from "../../auth/scope.js";
+import { ANY_ACTION, formatScope, grantedActions, parseScopes, type Access } from "../../auth/scope.js";
 import type { Principal, TokenService } from "../../auth/tokens.js";
 import { RegistryError } from "../../oci/errors.js";
 import { isValidName } from "../../oci/reference.js";
@@ -31,7 +31,8 @@ function principalOf(identity: Identity): Principal | undefined {
  * The Docker token endpoint: `GET /token` (Basic credentials or anonymous; `scope` repeated;
  * `offline_token=true` for a refresh token) and the OAuth2 `POST /token` (`grant_type=password`
  * or `refresh_token`). Grants the intersection of what was asked and what is allowed; a partial
- * grant is not an error.
+ * grant is not an error. `repository:NAME:*` yields every action the caller holds there, spelled
+ * out in the token; `registry:catalog:*` is granted to anyone (the listing is filtered per caller).
  */
 export function createTokenEndpoint(options: TokenEndpointOptions) {
   const { store, tokens, authorizer, throttle, service } = options;
@@ -71,12 +72,12 @@ export function createTokenEndpoint(options: TokenEndpointOptions) {
     const granted: Access[] = [];
     for (const access of requested) {
       if (access.type === "registry") {
-        if (access.name === "catalog" && identity.kind !== "anonymous") granted.push({ type: "registry", name: "catalog", actions: ["*"] });
+        // Everyone may list the catalog; the listing holds only what the caller may pull.
+        if (access.name === "catalog") granted.push({ type: "registry", name: "catalog", actions: [ANY_ACTION] });
         continue;
       }
       if (!isValidName(access.name)) continue;
-      const allowed = await authorizer.allowed(identity, access.name);
-      const actions = access.actions.filter((a) => allowed.has(a as Action));
+      const actions = grantedActions(access.actions, await authorizer.allowed(identity, access.name));
       if (actions.length > 0) granted.push({ type: "repository", name: access.name, actions });
     }
     return granted;

@@ -88,8 +88,9 @@ export const handleUploads: Handler<UploadsRoute> = async (ctx, { name }) => {
   const mount = url.searchParams.get("mount");
   if (mount !== null) {
     let from = url.searchParams.get("from") ?? undefined;
-    // Without pull on `from` the caller gets a plain upload session: the blob is never leaked.
-    if (from !== undefined && !(await ctx.guard.canPull(ctx.caller, from))) from = undefined;
+    // Without pull on `from` (for a bearer token: in its own grant) the caller gets a plain upload
+    // session: the blob is never leaked.
+    if (from !== undefined && !(await ctx.guard.canMountFrom(ctx.caller, from))) from = undefined;
     const result = await registry.uploads.mount(name, parseDigest(mount), from, algorithm);
     if (result.mounted) replyCommitted(ctx, name, result.blob.digest);
     else replyUploadStatus(ctx, name, 202, result.upload);
