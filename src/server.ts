@@ -5,6 +5,7 @@ import type { AddressInfo } from "node:net";
 import type { Config } from "./config/schema.js";
 import { parseListen } from "./config/units.js";
 import { createApp } from "./http/app.js";
+import { createMetrics } from "./http/metrics.js";
 import type { Logger } from "./logger.js";
 import { createPeriodicJob } from "./periodic-job.js";
 import { gcSummary } from "./registry/gc.js";
@@ -55,12 +56,13 @@ export async function createBerth(config: Config, logger: Logger): Promise<Berth
   registry.quotas.onCrossing((w) => logger.warn("quota warning threshold crossed", { ...w }));
   const listen = parseListen(config.listen)!;
   const tls = config.tls.cert !== undefined;
+  const metrics = createMetrics({ registry, storageRefreshMs: config.metrics.storageRefresh, logger });
   let authStore: AuthStore | undefined;
   let access: Pick<Parameters<typeof createApp>[0], "guard" | "auth">;
   if (config.auth.enabled) {
     authStore = await createAuthStore(config);
     await ensureAdmin(authStore, config, logger);
-    const setup = createAuthSetup(authStore, config, tls);
+    const setup = createAuthSetup(authStore, config, tls, metrics.observeLogin);
     access = { guard: setup.guard, auth: setup.app };
     if (!tls && !isLoopback(listen.host)) {
       logger.warn("PASSWORDS OVER PLAIN HTTP: access control is on and Berth listens on a non-loopback address without TLS; use --tls-cert/--tls-key or a TLS proxy", { listen: config.listen });
@@ -73,7 +75,7 @@ export async function createBerth(config: Config, logger: Logger): Promise<Berth
   let draining = false;
   // Uploads of many GiB can take long: no overall request deadline, but headers must come promptly.
   const serverOptions = { requestTimeout: 0, headersTimeout: 60_000, keepAliveTimeout: 65_000 };
-  const app = createApp({ registry, logger, isDraining: () => draining, ...access });
+  const app = createApp({ registry, logger, isDraining: () => draining, metrics, ...access });
   const server: Server = tls
     ? createHttpsServer({ ...serverOptions, cert: readFileSync(config.tls.cert!), key: readFileSync(config.tls.key!) }, app)
     : createServer(serverOptions, app);
