@@ -141,6 +141,7 @@ export function createApp(options: AppOptions): App {
         status,
         bytes: sent.bytes,
         bytesIn: received.bytes || undefined,
+        chunked: req.headers["content-length"] === undefined && req.headers["transfer-encoding"] !== undefined ? true : undefined,
         duration_ms: Number((process.hrtime.bigint() - started) / 1000n) / 1000,
         remote: req.socket.remoteAddress,
         aborted: !res.headersSent || sent.bytes < expected ? true : undefined,

@@ -161,6 +161,7 @@ describe("the access log", () => {
     const logged = lines.filter((l) => l.msg === "request" && l.method === "PATCH");
     assert.equal(logged.length, 1);
     assert.equal(logged[0]!.bytesIn, 8000);
+    assert.equal(logged[0]!.chunked, true);
   });
 });
 
@@ -173,6 +174,8 @@ describe("GET /metrics: storage counts are cached between refreshes", () => {
 
   it("serves the last count until the refresh interval has passed (no count per scrape)", async () => {
     const first = await scrape(b.url);
+    assert.ok(first.has("berth_storage_manifests"));
+    assert.ok(value(first, "berth_storage_refresh_timestamp_seconds") > 0, "the first scrape waits for a first count");
     await pushImage(b.url, uniqueName("cached"), "v1");
     const second = await scrape(b.url);
     assert.equal(delta(first, second, "berth_storage_manifests"), 0);
