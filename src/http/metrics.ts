@@ -1,3 +1,4 @@
+import { readFileSync } from "node:fs";
 import type { IncomingMessage } from "node:http";
 import { Counter, Gauge, Histogram, Registry as PromRegistry, collectDefaultMetrics } from "prom-client";
 import type { LoginObserver } from "../auth/login-observer.js";
@@ -85,6 +86,14 @@ function processMetrics(): PromRegistry {
   return processRegister;
 }
 
+const VERSION = (() => {
+  try {
+    return (JSON.parse(readFileSync(new URL("../../../package.json", import.meta.url), "utf8")) as { version: string }).version;
+  } catch {
+    return "unknown";
+  }
+})();
+
 const LATENCY_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300];
 const RUN_BUCKETS = [0.1, 1, 5, 15, 60, 300, 900, 3600, 4 * 3600];
 
@@ -131,6 +140,7 @@ export function createMetrics({ registry, storageRefreshMs, logger }: MetricsOpt
     registers,
   });
 
+  new Gauge({ name: "berth_build_info", help: "Always 1; the label says which Berth version runs.", labelNames: ["version"] as const, registers }).set({ version: VERSION }, 1);
   registerMaintenance(register, registry);
   const storage = createStorageGauges(register, {
     store: registry.stores.metadataStore,
