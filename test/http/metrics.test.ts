@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { after, before, describe, it } from "node:test";
-import { mkdtemp, rm } from "node:fs/promises";
+import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { loadConfig } from "../../src/config/load.js";
@@ -198,11 +198,13 @@ describe("GET /metrics with access control", () => {
     for (let i = 0; i < 5; i++) assert.equal((await token(basic("ghost", `wrong${i}`))).status, 401);
     assert.equal((await token(basic("ghost", "wrong"))).status, 429);
     assert.equal((await fetch(`${b.url}/v2/_catalog`, { headers: { Authorization: basic("nobody", "nope") } })).status, 401);
+    assert.equal((await fetch(`${b.url}/v2/_catalog`, { headers: { Authorization: basic("admin", "admin-password") } })).status, 200);
     const end = await scrape(b.url);
     assert.equal(delta(start, end, "berth_auth_logins_total", { outcome: "success", via: "token" }), 1);
     assert.equal(delta(start, end, "berth_auth_logins_total", { outcome: "failure", via: "token" }), 5);
     assert.equal(delta(start, end, "berth_auth_logins_total", { outcome: "throttled", via: "token" }), 1);
     assert.equal(delta(start, end, "berth_auth_logins_total", { outcome: "failure", via: "basic" }), 1);
+    assert.equal(delta(start, end, "berth_auth_logins_total", { outcome: "success", via: "basic" }), 1);
     assert.equal(delta(start, end, "berth_http_requests_total", { method: "GET", route: "token", status: "401" }), 5);
     assert.equal(delta(start, end, "berth_http_requests_total", { method: "GET", route: "token", status: "429" }), 1);
   });
@@ -259,6 +261,11 @@ describe("GET /metrics with access control", () => {
       "berth_nodejs_heap_size_used_bytes",
     ]) {
       assert.ok(families.has(required), `${required} is exposed`);
+    }
+    // Berth's own metrics are documented by name (prom-client's process metrics by family there).
+    const docs = await readFile(new URL("../../../docs/metrics.md", import.meta.url), "utf8");
+    for (const name of families.keys()) {
+      if (!/^berth_(process|nodejs)_/.test(name)) assert.ok(docs.includes(`\`${name}\``), `${name} is in docs/metrics.md`);
     }
     for (const route of new Set(families.get("berth_http_requests_total")!.samples.map((s) => s.labels.route))) {
       assert.ok(["base", "blob", "blob_upload", "manifest", "tags", "catalog", "referrers", "token", "api", "health", "metrics", "other"].includes(route!), route);
