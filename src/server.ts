@@ -4,6 +4,7 @@ import type { AddressInfo } from "node:net";
 import type { Config } from "./config/schema.js";
 import { parseListen } from "./config/units.js";
 import { createApp } from "./http/app.js";
+import { createMetrics } from "./http/metrics.js";
 import type { Logger } from "./logger.js";
 import { createPeriodicJob } from "./periodic-job.js";
 import { gcSummary } from "./registry/gc.js";
@@ -80,6 +81,7 @@ export async function createBerth(config: Config, logger: Logger): Promise<Berth
   checkDirectories(config);
   const warnings = await checkAccessControl(config, logger);
   const registry = await createRegistryFromConfig(config, { create: true });
+  const metrics = createMetrics({ registry, storageRefreshMs: config.metrics.storageRefresh, logger });
   registry.quotas.onCrossing((w) => logger.warn("quota warning threshold crossed", { ...w }));
   let authStore: AuthStore | undefined;
   let access: Pick<Parameters<typeof createApp>[0], "guard" | "auth">;
@@ -92,7 +94,7 @@ export async function createBerth(config: Config, logger: Logger): Promise<Berth
       await registry.close();
       throw err;
     }
-    const setup = createAuthSetup(authStore, config, tls);
+    const setup = createAuthSetup(authStore, config, tls, metrics.observeLogin);
     access = { guard: setup.guard, auth: setup.app };
     if (!tls && !isLoopback(listen.host)) {
       logger.warn("PASSWORDS OVER PLAIN HTTP: access control is on and Berth listens on a non-loopback address without TLS; use --tls-cert/--tls-key or a TLS proxy", { listen: config.listen });
@@ -105,7 +107,7 @@ export async function createBerth(config: Config, logger: Logger): Promise<Berth
   let draining = false;
   // Uploads of many GiB can take long: no overall request deadline, but headers must come promptly.
   const serverOptions = { requestTimeout: 0, headersTimeout: 60_000, keepAliveTimeout: 65_000 };
-  const app = createApp({ registry, logger, isDraining: () => draining, warnings, ...access });
+  const app = createApp({ registry, logger, isDraining: () => draining, warnings, metrics, ...access });
   const server: Server = tlsMaterial ? createHttpsServer({ ...serverOptions, ...tlsMaterial }, app) : createServer(serverOptions, app);
   server.on("clientError", (err, socket) => {
     logger.debug("client error", { error: err.message });

@@ -8,6 +8,7 @@ import type { AuthStore } from "../storage/auth-store.js";
 import { createLoginThrottle } from "./credentials.js";
 import { hashSecret, randomSecret } from "./passwords.js";
 import { createTokenService } from "./tokens.js";
+import type { LoginObserver } from "./login-observer.js";
 import { createTokenGuard, type Guard } from "../http/guard.js";
 import { createTokenEndpoint } from "../http/handlers/token.js";
 import type { AppOptions } from "../http/app.js";
@@ -70,7 +71,7 @@ export async function ensureAdmin(store: AuthStore, config: Config, logger: Logg
   else logger.warn("created the admin user with a generated password, written to a file only this user can read; log in, change it with `berth user passwd admin`, then delete the file", { file });
 }
 
-export function createAuthSetup(store: AuthStore, config: Config, tls: boolean): AuthSetup {
+export function createAuthSetup(store: AuthStore, config: Config, tls: boolean, observeLogin?: LoginObserver): AuthSetup {
   const { auth } = config;
   const tokens = createTokenService({ store, issuer: auth.issuer, service: auth.service, ttlSeconds: auth.tokenTtl / 1000 });
   const realm = (req: IncomingMessage) => {
@@ -82,6 +83,7 @@ export function createAuthSetup(store: AuthStore, config: Config, tls: boolean):
   const throttle = { user: createLoginThrottle(5, 60_000), address: createLoginThrottle(50, 60_000) };
   const guard = createTokenGuard({
     throttle,
+    ...(observeLogin ? { observeLogin } : {}),
     store,
     tokens,
     policies: auth.policies,
@@ -96,6 +98,7 @@ export function createAuthSetup(store: AuthStore, config: Config, tls: boolean):
     authorizer: guard.authorizer,
     throttle,
     service: auth.service,
+    ...(observeLogin ? { observeLogin } : {}),
   });
   return {
     guard,

@@ -147,6 +147,13 @@ export const configSchema = z
       .strict()
       .default({}),
     manifests: z.object({ maxSize: size.default("4MiB") }).strict().default({}),
+    metrics: z
+      .object({
+        /** `/metrics` recounts stored blobs, tags and manifests at most this often (0: on every scrape). */
+        storageRefresh: duration.default("30s"),
+      })
+      .strict()
+      .default({}),
     gc: z
       .object({
         /** How often each node tries a garbage collection (one node runs, the others skip); `off` disables. */

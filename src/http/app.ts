@@ -9,7 +9,7 @@ import { handleGcApi } from "./handlers/maintenance.js";
 import { handleManifest } from "./handlers/manifests.js";
 import { handleUsageApi, USAGE_PREFIX } from "./handlers/usage-api.js";
 import { handleRetentionApi } from "./handlers/retention-api.js";
-import { renderMetrics } from "./metrics.js";
+import { countRequestBytes, createMetrics, routeKindOf, type Metrics } from "./metrics.js";
 import { handleUpload, handleUploads } from "./handlers/uploads.js";
 import { reply, replyError } from "./respond.js";
 import { parseV2Path, type Route } from "./routes.js";
@@ -33,6 +33,8 @@ export interface AppOptions {
   isDraining?: () => boolean;
   /** Start-up warnings an operator must see (access control explicitly off over users), repeated in /readyz. */
   warnings?: readonly string[];
+  /** Served at /metrics and fed by every request; a fresh set (storage recounted every 30 s) when absent. */
+  metrics?: Metrics;
 }
 
 export type App = (req: IncomingMessage, res: ServerResponse) => Promise<void>;
@@ -120,26 +122,33 @@ function countBodyBytes(res: ServerResponse): { bytes: number } {
 }
 
 /** The request handler: routes, the one error mapper, and one access-log line per request. */
-export function createApp({ registry, logger, isDraining = () => false, guard = createOpenGuard(false), auth, warnings = [] }: AppOptions): App {
+export function createApp(options: AppOptions): App {
+  const { registry, logger, isDraining = () => false, guard = createOpenGuard(false), auth, warnings = [] } = options;
+  const metrics = options.metrics ?? createMetrics({ registry, storageRefreshMs: 30_000, logger });
   return async (req, res) => {
     const started = process.hrtime.bigint();
     const sent = countBodyBytes(res);
+    const received = countRequestBytes(req);
+    const url = new URL(req.url ?? "/", "http://berth.invalid");
+    const finished = metrics.startRequest(req.method, routeKindOf(url.pathname));
     res.on("close", () => {
       const expected = req.method === "HEAD" ? 0 : Number(res.getHeader("Content-Length") ?? sent.bytes);
+      // A client that hung up before any answer got none: 499 ("client closed request", as nginx
+      // logs it), not the 200 a response object starts with.
+      const status = res.headersSent ? res.statusCode : 499;
+      finished({ status, bytesIn: received.bytes, bytesOut: sent.bytes });
       logger.info("request", {
         method: req.method,
         path: req.url,
-        // A client that hung up before any answer got none: 499 ("client closed request", as nginx
-        // logs it), not the 200 a response object starts with.
-        status: res.headersSent ? res.statusCode : 499,
+        status,
         bytes: sent.bytes,
-        bytesIn: Number(req.headers["content-length"] ?? 0) || undefined,
+        bytesIn: received.bytes || undefined,
+        chunked: req.headers["content-length"] === undefined && req.headers["transfer-encoding"] !== undefined ? true : undefined,
         duration_ms: Number((process.hrtime.bigint() - started) / 1000n) / 1000,
         remote: req.socket.remoteAddress,
         aborted: !res.headersSent || sent.bytes < expected ? true : undefined,
       });
     });
-    const url = new URL(req.url ?? "/", "http://berth.invalid");
     const ctx: RequestContext = {
       req,
       res,
@@ -157,7 +166,10 @@ export function createApp({ registry, logger, isDraining = () => false, guard = 
       if (url.pathname === "/healthz" || url.pathname === "/readyz") return await health(ctx, isDraining(), warnings);
       if (auth && url.pathname === "/token") return await auth.tokenEndpoint(req, res, url);
       if (auth && url.pathname === "/.well-known/jwks.json") return reply(res, 200, {}, await auth.jwks());
-      if (url.pathname === "/metrics") return reply(res, 200, { "Content-Type": "text/plain; version=0.0.4" }, renderMetrics(registry));
+      if (url.pathname === "/metrics") {
+        const exposition = await metrics.render();
+        return reply(res, 200, { "Content-Type": exposition.contentType }, Buffer.from(exposition.body));
+      }
       const maintenance = maintenanceRoute(url.pathname);
       if (maintenance) return await maintenance(ctx, auth?.audit);
       if (auth && url.pathname.startsWith("/api/v1/")) return await auth.adminApi(req, res, url);

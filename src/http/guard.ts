@@ -6,6 +6,7 @@ import { checkLogin, parseBasic, type LoginThrottle } from "../auth/credentials.
 import { coversAction, parseScopes, type Action } from "../auth/scope.js";
 import type { TokenService, VerifiedToken } from "../auth/tokens.js";
 import type { AuthStore } from "../storage/auth-store.js";
+import type { LoginObserver } from "../auth/login-observer.js";
 
 /** What a request needs: actions on a repository, or the catalog, or (neither) just a valid login. */
 export interface Need {
@@ -66,6 +67,8 @@ export interface TokenGuardOptions {
   basic: boolean;
   /** Shared with the token endpoint, so Basic on /v2/ is no way around the limit on guessing. */
   throttle: { user: LoginThrottle; address: LoginThrottle };
+  /** Told of each Basic password check (metrics). */
+  observeLogin?: LoginObserver;
 }
 
 export function createTokenGuard(options: TokenGuardOptions): Guard & { authorizer: Authorizer } {
@@ -105,11 +108,13 @@ export function createTokenGuard(options: TokenGuardOptions): Guard & { authoriz
     const userKey = [`${username}@${source}`];
     const wait = Math.max(options.throttle.user.retryAfter(userKey), options.throttle.address.retryAfter([source]));
     if (wait > 0) {
+      options.observeLogin?.("throttled", "basic");
       throw new RegistryError("TOOMANYREQUESTS", "too many failed logins; try again later", undefined, {
         headers: { "Retry-After": String(Math.ceil(wait / 1000)) },
       });
     }
     const result = await checkLogin(options.store, username, password);
+    options.observeLogin?.(result.ok ? "success" : "failure", "basic");
     if (!result.ok) {
       options.throttle.user.fail(userKey);
       options.throttle.address.fail([source]);

@@ -1,22 +1,250 @@
+import { readFileSync } from "node:fs";
+import type { IncomingMessage } from "node:http";
+import { Counter, Gauge, Histogram, Registry as PromRegistry, collectDefaultMetrics } from "prom-client";
+import type { LoginObserver } from "../auth/login-observer.js";
+import type { Logger } from "../logger.js";
 import type { Registry } from "../registry/registry.js";
+import { createStorageGauges } from "./metrics-storage.js";
+import { parseV2Path } from "./routes.js";
 
 /**
- * `/metrics` in the Prometheus text format: garbage collection totals since the process started
- * (each node reports its own sweeps) and the process's memory.
+ * The route label of HTTP metrics: a small fixed set, never a path, so series stay bounded
+ * however many repositories, digests and upload ids there are.
  */
-export function renderMetrics(registry: Registry): Buffer {
-  const gc = registry.gc.stats();
-  const lines: string[] = [];
-  const metric = (name: string, type: "counter" | "gauge", help: string, value: number) =>
-    lines.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`, `${name} ${value}`);
-  metric("berth_gc_runs_total", "counter", "Garbage collections this process completed (dry runs and skipped runs excluded).", gc.runs);
-  metric("berth_gc_manifests_deleted_total", "counter", "Manifests garbage collection deleted.", gc.manifestsDeleted);
-  metric("berth_gc_blobs_deleted_total", "counter", "Blobs garbage collection deleted.", gc.blobsDeleted);
-  metric("berth_gc_bytes_reclaimed_total", "counter", "Bytes of blobs garbage collection deleted.", gc.bytesReclaimed);
-  if (gc.last) {
-    metric("berth_gc_last_duration_seconds", "gauge", "Duration of the last completed garbage collection.", gc.last.durationMs / 1000);
-    metric("berth_gc_last_run_timestamp_seconds", "gauge", "When the last garbage collection finished (Unix time).", gc.last.finishedAt / 1000);
+export type RouteKind =
+  | "base"
+  | "blob"
+  | "blob_upload"
+  | "manifest"
+  | "tags"
+  | "catalog"
+  | "referrers"
+  | "token"
+  | "api"
+  | "health"
+  | "metrics"
+  | "other";
+
+export function routeKindOf(pathname: string): RouteKind {
+  if (pathname === "/healthz" || pathname === "/readyz") return "health";
+  if (pathname === "/metrics") return "metrics";
+  if (pathname === "/token" || pathname === "/.well-known/jwks.json") return "token";
+  if (pathname.startsWith("/api/v1/")) return "api";
+  let route;
+  try {
+    route = parseV2Path(pathname);
+  } catch {
+    return "other";
   }
-  metric("berth_process_resident_memory_bytes", "gauge", "Resident memory of this process.", process.memoryUsage.rss());
-  return Buffer.from(`${lines.join("\n")}\n`);
+  if (!route) return "other";
+  return route.kind === "uploads" || route.kind === "upload" ? "blob_upload" : route.kind;
+}
+
+const METHODS = new Set(["GET", "HEAD", "PUT", "POST", "PATCH", "DELETE", "OPTIONS"]);
+
+/** Any other method (clients may send anything) is labelled `other`. */
+const methodLabel = (method: string | undefined) => (method && METHODS.has(method) ? method : "other");
+
+/** What the request handler reports when a response is over (the connection closed). */
+export interface FinishedRequest {
+  /** As logged: 499 when the client hung up before any answer. */
+  status: number;
+  /** Request body bytes read from the client. */
+  bytesIn: number;
+  /** Response body bytes handed to the socket. */
+  bytesOut: number;
+}
+
+export interface Metrics {
+  /** Counts a request as in flight from now; call the returned function once when it is over. */
+  startRequest(method: string | undefined, route: RouteKind): (finished: FinishedRequest) => void;
+  /** Counts credential checks (hand to the auth setup). */
+  readonly observeLogin: LoginObserver;
+  /** The exposition in the Prometheus text format. */
+  render(): Promise<{ contentType: string; body: string }>;
+}
+
+export interface MetricsOptions {
+  registry: Registry;
+  /** Recount stored blobs, tags and manifests at most this often (config `metrics.storageRefresh`). */
+  storageRefreshMs: number;
+  logger?: Logger;
+}
+
+// prom-client's Node metrics (memory, heap, event loop lag, GC pauses) watch the whole process:
+// one set per process, however many apps (tests build many) share it.
+let processRegister: PromRegistry | undefined;
+function processMetrics(): PromRegistry {
+  if (!processRegister) {
+    processRegister = new PromRegistry();
+    collectDefaultMetrics({ register: processRegister, prefix: "berth_" });
+    // Gauges named like counters; the same numbers are the sums of the labelled gauges beside them.
+    for (const name of ["active_resources_total", "active_handles_total", "active_requests_total"]) {
+      processRegister.removeSingleMetric(`berth_nodejs_${name}`);
+    }
+  }
+  return processRegister;
+}
+
+const VERSION = (() => {
+  try {
+    return (JSON.parse(readFileSync(new URL("../../../package.json", import.meta.url), "utf8")) as { version: string }).version;
+  } catch {
+    return "unknown";
+  }
+})();
+
+const LATENCY_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300];
+const RUN_BUCKETS = [0.1, 1, 5, 15, 60, 300, 900, 3600, 4 * 3600];
+
+/** `/metrics`: HTTP traffic, logins, storage, maintenance runs and the process, all named `berth_*`. */
+export function createMetrics({ registry, storageRefreshMs, logger }: MetricsOptions): Metrics {
+  const register = new PromRegistry();
+  const registers = [register];
+
+  const requests = new Counter({
+    name: "berth_http_requests_total",
+    help: "HTTP requests answered, by method, route kind and status code (499: the client hung up first).",
+    labelNames: ["method", "route", "status"] as const,
+    registers,
+  });
+  const latency = new Histogram({
+    name: "berth_http_request_duration_seconds",
+    help: "Time from a request's arrival until its connection finished with it, by method and route kind.",
+    labelNames: ["method", "route"] as const,
+    buckets: LATENCY_BUCKETS,
+    registers,
+  });
+  const received = new Counter({
+    name: "berth_http_received_bytes_total",
+    help: "Request body bytes read from clients, by route kind.",
+    labelNames: ["route"] as const,
+    registers,
+  });
+  const sent = new Counter({
+    name: "berth_http_sent_bytes_total",
+    help: "Response body bytes sent to clients, by route kind.",
+    labelNames: ["route"] as const,
+    registers,
+  });
+  const inFlight = new Gauge({ name: "berth_http_requests_in_flight", help: "Requests this process is handling right now.", registers });
+  const uploadsInFlight = new Gauge({
+    name: "berth_http_uploads_in_flight",
+    help: "Blob upload requests (POST, PATCH, PUT on upload URLs) this process is receiving right now.",
+    registers,
+  });
+  const logins = new Counter({
+    name: "berth_auth_logins_total",
+    help: "Credential checks by outcome (success, failure, throttled) and where they came in (token, refresh, basic).",
+    labelNames: ["outcome", "via"] as const,
+    registers,
+  });
+
+  new Gauge({ name: "berth_build_info", help: "Always 1; the label says which Berth version runs.", labelNames: ["version"] as const, registers }).set({ version: VERSION }, 1);
+  registerMaintenance(register, registry);
+  const storage = createStorageGauges(register, {
+    store: registry.stores.metadataStore,
+    refreshMs: storageRefreshMs,
+    ...(logger ? { logger } : {}),
+  });
+
+  return {
+    startRequest(rawMethod, route) {
+      const method = methodLabel(rawMethod);
+      const upload = route === "blob_upload" && (method === "POST" || method === "PATCH" || method === "PUT");
+      const stopTimer = latency.startTimer({ method, route });
+      inFlight.inc();
+      if (upload) uploadsInFlight.inc();
+      let done = false;
+      return ({ status, bytesIn, bytesOut }) => {
+        if (done) return;
+        done = true;
+        inFlight.dec();
+        if (upload) uploadsInFlight.dec();
+        stopTimer();
+        requests.inc({ method, route, status: String(status) });
+        received.inc({ route }, bytesIn);
+        sent.inc({ route }, bytesOut);
+      };
+    },
+    observeLogin: (outcome, via) => logins.inc({ outcome, via }),
+    async render() {
+      await storage.update();
+      const body = (await register.metrics()) + (await processMetrics().metrics());
+      return { contentType: register.contentType, body };
+    },
+  };
+}
+
+/** Garbage collection and retention: runs by outcome, their durations, and what collections deleted. */
+function registerMaintenance(register: PromRegistry, registry: Registry): void {
+  const registers = [register];
+  const gcRuns = new Counter({
+    name: "berth_gc_runs_total",
+    help: "Garbage collections this process ran, by outcome (completed, aborted, dry_run, skipped: another node held the lock, failed).",
+    labelNames: ["outcome"] as const,
+    registers,
+  });
+  const gcDuration = new Histogram({
+    name: "berth_gc_duration_seconds",
+    help: "Duration of garbage collections this process ran, by outcome (waiting for the lock included).",
+    labelNames: ["outcome"] as const,
+    buckets: RUN_BUCKETS,
+    registers,
+  });
+  const retentionRuns = new Counter({
+    name: "berth_retention_runs_total",
+    help: "Retention runs this process ran, by outcome (completed, dry_run, skipped: another node held the lock, failed).",
+    labelNames: ["outcome"] as const,
+    registers,
+  });
+  const retentionDuration = new Histogram({
+    name: "berth_retention_duration_seconds",
+    help: "Duration of retention runs this process ran, by outcome.",
+    labelNames: ["outcome"] as const,
+    buckets: RUN_BUCKETS,
+    registers,
+  });
+  registry.gc.onRun(({ outcome, durationMs }) => {
+    gcRuns.inc({ outcome });
+    gcDuration.observe({ outcome }, durationMs / 1000);
+  });
+  registry.retention.onRun(({ outcome, durationMs }) => {
+    retentionRuns.inc({ outcome });
+    retentionDuration.observe({ outcome }, durationMs / 1000);
+  });
+
+  // Totals the collector keeps itself (non-dry runs), read at scrape time.
+  const fromStats = (name: string, help: string, read: (s: ReturnType<Registry["gc"]["stats"]>) => number | undefined, type: "counter" | "gauge") => {
+    const collect = function (this: Counter | Gauge) {
+      const value = read(registry.gc.stats());
+      this.reset();
+      if (value === undefined) return;
+      if (this instanceof Counter) this.inc(value);
+      else this.set(value);
+    };
+    if (type === "counter") new Counter({ name, help, registers, collect });
+    else new Gauge({ name, help, registers, collect });
+  };
+  fromStats("berth_gc_manifests_deleted_total", "Manifests garbage collection deleted.", (s) => s.manifestsDeleted, "counter");
+  fromStats("berth_gc_blobs_deleted_total", "Blobs garbage collection deleted.", (s) => s.blobsDeleted, "counter");
+  fromStats("berth_gc_reclaimed_bytes_total", "Bytes of blobs garbage collection deleted.", (s) => s.bytesReclaimed, "counter");
+  fromStats("berth_gc_last_duration_seconds", "Duration of the last completed garbage collection (0 before one).", (s) => (s.last ? s.last.durationMs / 1000 : undefined), "gauge");
+  fromStats("berth_gc_last_run_timestamp_seconds", "When the last completed garbage collection finished (Unix time; 0 before one).", (s) => (s.last ? s.last.finishedAt / 1000 : undefined), "gauge");
+}
+
+/**
+ * Counts request body bytes as the HTTP parser hands them over (chunked bodies included, chunk
+ * framing excluded), whether or not a handler reads them; attaches no listener, so the stream's
+ * flow is unchanged.
+ */
+export function countRequestBytes(req: IncomingMessage): { bytes: number } {
+  const counter = { bytes: 0 };
+  const push = req.push.bind(req);
+  req.push = (chunk: unknown, encoding?: BufferEncoding) => {
+    if (chunk instanceof Uint8Array) counter.bytes += chunk.byteLength;
+    else if (typeof chunk === "string") counter.bytes += Buffer.byteLength(chunk, encoding);
+    return push(chunk, encoding);
+  };
+  return counter;
 }

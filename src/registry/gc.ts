@@ -1,3 +1,4 @@
+import { createRunEvents, type RunListener } from "./run-events.js";
 import type { Digest } from "../oci/digest.js";
 import type { BlobStore } from "../storage/blob-store.js";
 import type { ManifestNode } from "../storage/lifecycle-store.js";
@@ -67,6 +68,8 @@ export interface GarbageCollector {
   run(options?: Partial<GcOptions>): Promise<GcReport>;
   /** Totals since the process started, of runs that deleted (not dry runs, not skipped ones), for metrics. */
   stats(): GcStats;
+  /** Calls `listener` after every run (skipped, dry and failed ones too); returns the unsubscribe function. */
+  onRun(listener: RunListener): () => void;
 }
 
 export interface GcStats {
@@ -228,10 +231,12 @@ export function createGarbageCollector(blobs: BlobStore, metadata: MetadataStore
     for (const [digest, size] of doomed) tally.blob(digest, size);
   }
 
+  const events = createRunEvents();
   return {
     stats: () => ({ ...stats }),
+    onRun: events.on,
 
-    async run(overrides = {}) {
+    run: events.wrap(async (overrides: Partial<GcOptions> = {}): Promise<GcReport> => {
       const options: GcOptions = { graceMs: policy.graceMs, orphanReferrers: policy.orphanReferrers, ...overrides };
       const untagged = options.deleteUntagged ?? configured;
       const deleteUntagged = typeof untagged === "boolean" ? () => untagged : untagged;
@@ -291,6 +296,6 @@ export function createGarbageCollector(blobs: BlobStore, metadata: MetadataStore
         stats.last = { finishedAt: Date.now(), durationMs: report.durationMs };
       }
       return report;
-    },
+    }, (r) => (r.skipped ? "skipped" : r.dryRun ? "dry_run" : r.aborted ? "aborted" : "completed")),
   };
 }

@@ -1,3 +1,4 @@
+import { createRunEvents, type RunListener } from "./run-events.js";
 import type { Digest } from "../oci/digest.js";
 import { decideRetention, ruleFor, type KeptTag, type RetentionRule, type TagFacts } from "../oci/retention-rules.js";
 import { createTagRules, type TagRule } from "../oci/tag-rules.js";
@@ -58,6 +59,8 @@ export interface RetentionReport {
 
 export interface Retention {
   run(options?: RetentionRunOptions): Promise<RetentionReport>;
+  /** Calls `listener` after every run (skipped, dry and failed ones too); returns the unsubscribe function. */
+  onRun(listener: RunListener): () => void;
 }
 
 /**
@@ -80,8 +83,10 @@ export function createRetention(metadata: MetadataStore, policy: RetentionPolicy
     return nodes.filter((n) => !marked.has(n.digest));
   }
 
+  const events = createRunEvents();
   return {
-    async run({ dryRun = false, audit, source = "retention", wait = false } = {}) {
+    onRun: events.on,
+    run: events.wrap(async ({ dryRun = false, audit, source = "retention", wait = false }: RetentionRunOptions = {}): Promise<RetentionReport> => {
       const started = Date.now();
       const report: RetentionReport = {
         dryRun,
@@ -135,7 +140,7 @@ export function createRetention(metadata: MetadataStore, policy: RetentionPolicy
       }
       report.durationMs = Date.now() - started;
       return report;
-    },
+    }, (r) => (r.skipped ? "skipped" : r.dryRun ? "dry_run" : "completed")),
   };
 }
 

@@ -29,6 +29,26 @@ export interface UsageStore {
   blobsInScope(scope: string, digests: readonly Digest[], options?: ScopeOptions): Promise<Digest[]>;
   /** The whole registry, namespace by namespace (first path component). Reads every row: cache it. */
   registryUsage(): Promise<RegistryUsageRows>;
+  /**
+   * Registry-wide counts for metrics: one aggregate per table (live blobs, repositories, manifests,
+   * tags), no joins, read in one snapshot. Shared by every node on one database, so the numbers
+   * are the registry's, not this process's. Still proportional to the table sizes: callers cache it
+   * (`/metrics` refreshes it at most every `metrics.storageRefresh`).
+   */
+  storageTotals(): Promise<StorageTotals>;
+}
+
+export interface StorageTotals {
+  /** Distinct blobs stored (state `live`, shared ones once, referenced or not). */
+  blobs: number;
+  /** Their total size. */
+  blobBytes: number;
+  repositories: number;
+  /** Manifests over all repositories (the same digest in two repositories counts twice). */
+  manifests: number;
+  /** Their total size. */
+  manifestBytes: number;
+  tags: number;
 }
 
 export interface ScopeOptions {

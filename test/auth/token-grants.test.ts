@@ -228,7 +228,7 @@ describe("the guard reads a token's access claim", () => {
   let guard: Guard;
   before(async () => {
     dir = await mkdtemp(join(tmpdir(), "berth-guard-"));
-    store = createSqliteAuthStore({ path: join(dir, "auth.db") });
+    store = createSqliteAuthStore({ path: join(dir, "auth.db"), create: true });
     tokens = createTokenService({ store, issuer: "berth", service: "berth", ttlSeconds: 300 });
     guard = createTokenGuard({
       store,

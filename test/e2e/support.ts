@@ -64,8 +64,10 @@ export interface LoggedRequest {
   method: string;
   path: string;
   status: number;
-  /** Content-Length of the request; undefined for chunked bodies (and empty ones). */
+  /** Request body bytes Berth read (chunked bodies too); undefined for empty ones. */
   bytesIn?: number;
+  /** Set when the body came with `Transfer-Encoding: chunked` (no Content-Length). */
+  chunked?: boolean;
 }
 
 /** Berth's access log so far, parsed from the process output. */

@@ -110,5 +110,33 @@ export function describeUsageContract(
       assert.equal(after.sumRepositoryBytes - before.sumRepositoryBytes, 6000 + manifests, "the shared layer once per repository");
       assert.deepEqual(after.namespaces.find((n) => n.namespace === ns), { namespace: ns, repositories: 2, referencedBytes: 3000 + manifests });
     });
+
+    it("storageTotals counts live blobs once, repositories, manifests and tags, and follows deletes", async () => {
+      const before = await store.storageTotals();
+      const ns = `tot${randomUUID().slice(0, 8)}`;
+      const shared = blob();
+      const m1 = await push(`${ns}/one`, [[shared, 4000]]);
+      const m2 = await push(`${ns}/two`, [[shared, 4000]]);
+      assert.equal((await store.putManifest(`${ns}/one`, m1, ["t", "latest"])).ok, true);
+      const mid = await store.storageTotals();
+      assert.deepEqual(
+        {
+          blobs: mid.blobs - before.blobs,
+          blobBytes: mid.blobBytes - before.blobBytes,
+          repositories: mid.repositories - before.repositories,
+          manifests: mid.manifests - before.manifests,
+          manifestBytes: mid.manifestBytes - before.manifestBytes,
+          tags: mid.tags - before.tags,
+        },
+        { blobs: 1, blobBytes: 4000, repositories: 2, manifests: 2, manifestBytes: m1.content.length + m2.content.length, tags: 3 },
+      );
+      assert.equal(await store.deleteTag(`${ns}/one`, "latest"), true);
+      assert.equal(await store.deleteManifest(`${ns}/two`, m2.digest), true);
+      const after = await store.storageTotals();
+      assert.equal(after.tags - before.tags, 1, "the deleted tag and the deleted manifest's tag are gone");
+      assert.equal(after.manifests - before.manifests, 1);
+      assert.equal(after.blobs - before.blobs, 1, "blob bytes stay until garbage collection");
+      for (const value of Object.values(after)) assert.equal(typeof value, "number");
+    });
   });
 }

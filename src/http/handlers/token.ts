@@ -8,6 +8,7 @@ import type { Principal, TokenService } from "../../auth/tokens.js";
 import { RegistryError } from "../../oci/errors.js";
 import { isValidName } from "../../oci/reference.js";
 import type { AuthStore } from "../../storage/auth-store.js";
+import type { LoginObserver } from "../../auth/login-observer.js";
 import { readBody, reply } from "../respond.js";
 
 export interface TokenEndpointOptions {
@@ -17,6 +18,8 @@ export interface TokenEndpointOptions {
   /** Failed logins per user and source address (a few), and per source address (many: NAT). */
   throttle: { user: LoginThrottle; address: LoginThrottle };
   service: string;
+  /** Told of each login and refresh-token check (metrics). */
+  observeLogin?: LoginObserver;
 }
 
 const REFRESH_TTL_MS = 30 * 24 * 3600 * 1000;
@@ -36,6 +39,7 @@ function principalOf(identity: Identity): Principal | undefined {
  */
 export function createTokenEndpoint(options: TokenEndpointOptions) {
   const { store, tokens, authorizer, throttle, service } = options;
+  const observe = options.observeLogin ?? (() => {});
 
   async function login(req: IncomingMessage, username: string, password: string): Promise<Identity> {
     const source = req.socket.remoteAddress ?? "unknown";
@@ -43,11 +47,13 @@ export function createTokenEndpoint(options: TokenEndpointOptions) {
     const addressKey = [source];
     const wait = Math.max(throttle.user.retryAfter(userKey), throttle.address.retryAfter(addressKey));
     if (wait > 0) {
+      observe("throttled", "token");
       throw new RegistryError("TOOMANYREQUESTS", "too many failed logins; try again later", undefined, {
         headers: { "Retry-After": String(Math.ceil(wait / 1000)) },
       });
     }
     const result = await checkLogin(store, username, password);
+    observe(result.ok ? "success" : "failure", "token");
     if (!result.ok) {
       throttle.user.fail(userKey);
       throttle.address.fail(addressKey);
@@ -64,6 +70,7 @@ export function createTokenEndpoint(options: TokenEndpointOptions) {
     const record = id ? await store.getRefreshToken(id) : undefined;
     const valid = record && secret && record.revokedAt === undefined && record.expiresAt > Date.now() && (await verifySecret(secret, record.secretHash));
     const user = valid ? await store.getUser(record.user) : undefined;
+    observe(user ? "success" : "failure", "refresh");
     if (!user) throw new RegistryError("UNAUTHORIZED", "invalid or revoked refresh token");
     return { kind: "user", name: user.name, admin: user.admin };
   }

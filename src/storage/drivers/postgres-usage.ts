@@ -1,6 +1,6 @@
 import type pg from "pg";
 import type { Digest } from "../../oci/digest.js";
-import type { RegistryUsageRows, UsageStore } from "../usage-store.js";
+import type { RegistryUsageRows, StorageTotals, UsageStore } from "../usage-store.js";
 import { numbers, toRegistryUsage, type Totals } from "./usage-rows.js";
 import { transaction } from "./postgres-tx.js";
 
@@ -35,6 +35,15 @@ function snapshot<T>(pool: pg.Pool, fn: (client: pg.PoolClient) => Promise<T>): 
 /** The UsageStore half of the PostgreSQL metadata store: read-only queries over the metadata tables. */
 export function createPostgresUsage(pool: pg.Pool): UsageStore {
   return {
+    async storageTotals() {
+      const { rows } = await pool.query<StorageTotals>(
+        `SELECT b.n AS "blobs", b.bytes AS "blobBytes", m.n AS "manifests", m.bytes AS "manifestBytes",
+           (SELECT COUNT(*) FROM repositories) AS "repositories", (SELECT COUNT(*) FROM tags) AS "tags"
+         FROM (SELECT COUNT(*) AS n, COALESCE(SUM(size), 0)::bigint AS bytes FROM blobs WHERE state = 'live') b,
+              (SELECT COUNT(*) AS n, COALESCE(SUM(size), 0)::bigint AS bytes FROM manifests) m`,
+      );
+      return rows[0]!;
+    },
     async scopeUsage(scope) {
       const args = scopeArgs(scope);
       return snapshot(pool, async (client) => {

@@ -1,5 +1,5 @@
 import type Database from "better-sqlite3";
-import type { RegistryUsageRows, UsageStore } from "../usage-store.js";
+import type { RegistryUsageRows, StorageTotals, UsageStore } from "../usage-store.js";
 import { numbers, toRegistryUsage, type Totals } from "./usage-rows.js";
 
 /**
@@ -120,7 +120,17 @@ export function createSqliteUsage(db: Database.Database): UsageStore {
     });
   });
 
+  const totals = db.prepare<[], StorageTotals>(
+    `SELECT b.n AS blobs, b.bytes AS blobBytes, m.n AS manifests, m.bytes AS manifestBytes,
+       (SELECT COUNT(*) FROM repositories) AS repositories, (SELECT COUNT(*) FROM tags) AS tags
+     FROM (SELECT COUNT(*) AS n, COALESCE(SUM(size), 0) AS bytes FROM blobs WHERE state = 'live') b,
+          (SELECT COUNT(*) AS n, COALESCE(SUM(size), 0) AS bytes FROM manifests) m`,
+  );
+
   return {
+    async storageTotals() {
+      return totals.get()!;
+    },
     async scopeUsage(scope) {
       return scopeUsage.deferred(scope);
     },
