@@ -8,6 +8,7 @@ import { migrateCommand } from "./migrate.js";
 import { usageCommand } from "./usage.js";
 import { retentionCommand } from "./retention.js";
 import { adminCommand, UsageError } from "./admin.js";
+import { CATALOG_COMMANDS, catalogCommand, type CatalogCommandName } from "./catalog-commands.js";
 
 const HELP = `berth — a container image registry
 
@@ -34,6 +35,11 @@ Access control (see docs/access-control.md; every command takes --data/--config 
   berth token list [--user OWNER] | token revoke NAME [--user OWNER]
   berth ns add NS [--owner USER] [--public] | ns member add NS USER --role reader|writer|maintainer|owner | ns member del NS USER
   berth repo visibility REPO public|private|inherit
+
+What is stored (with or without access control; --json for one JSON object per line):
+  berth ns list | ns del NS [--force]         namespaces; del refuses one that holds repositories unless --force
+  berth repo list [--namespace NS] | repo delete NAME
+  berth tag list NAME | tag delete NAME:TAG   deletions leave blobs to the next \`berth gc\`
   berth audit [--user U] [--repo R] [--action A] [--since ISO] [--until ISO] [--limit N]
   berth key rotate
 
@@ -92,6 +98,8 @@ function parse(argv: string[]) {
       "delete-untagged": { type: "boolean" },
       wait: { type: "boolean" },
       json: { type: "boolean" },
+      force: { type: "boolean" },
+      namespace: { type: "string" },
       help: { type: "boolean", short: "h" },
       version: { type: "boolean", short: "v" },
     },
@@ -201,11 +209,17 @@ export async function main(argv: string[]): Promise<number> {
       case "ns":
       case "repo":
       case "audit":
-      case "key": {
+      case "key":
+      case "tag": {
         const config = loadConfig({
           ...(values.config ? { file: values.config } : {}),
           overrides: { data: values.data },
         });
+        const sub = positionals.slice(0, 2).join(" ") as CatalogCommandName;
+        if (CATALOG_COMMANDS.includes(sub)) {
+          const { force, namespace, json } = values;
+          return await catalogCommand(config, sub, positionals.slice(2), { ...(force !== undefined ? { force } : {}), ...(namespace !== undefined ? { namespace } : {}), json: json ?? false });
+        }
         return await adminCommand(config, positionals, values);
       }
       default:
