@@ -107,7 +107,9 @@ for (const mode of ["on", "off"] as const) {
           const r = await berth(...args);
           assert.equal(r.code, 2, `${args.join(" ")}: ${r.stdout}${r.stderr}`);
           assert.match(r.stderr, message, args.join(" "));
-          assert.equal(r.stderr.trim().split("\n").length, 1, `${args.join(" ")}: one line, no stack`);
+          // Counted among berth's own lines: on S3 the AWS SDK adds a multi-line Node version notice of its own.
+          const ours = r.stderr.split("\n").filter((l) => l.startsWith("berth") || /^\s+at /.test(l));
+          assert.equal(ours.length, 1, `${args.join(" ")}: one line, no stack: ${r.stderr}`);
         }
         assert.deepEqual(jsonLines((await berth("repo", "list", "--json")).stdout).map((r) => [r.name, r.tags]), [
           ["locked/app", 1],
