@@ -45,8 +45,10 @@ export async function catalogCommand(
   const shape = SHAPES[command];
   const usage = `berth ${command}${shape.args.map((a) => ` ${a}`).join("")}${shape.flags.map((f) => (f === "force" ? " [--force]" : " [--namespace NS]")).join("")} [--json]`;
   if (args.length !== shape.args.length) throw new UsageError(`${args.length > shape.args.length ? `unexpected argument ${args[shape.args.length]}` : `missing ${shape.args[args.length]}`}; usage: ${usage}`);
+  // A framework may pass `force: false` for every command; only a flag actually given is refused.
   for (const flag of ["force", "namespace"] as const) {
-    if (flags[flag] !== undefined && !shape.flags.includes(flag)) throw new UsageError(`--${flag} does not apply here; usage: ${usage}`);
+    const given = flag === "force" ? flags.force === true : flags.namespace !== undefined;
+    if (given && !shape.flags.includes(flag)) throw new UsageError(`--${flag} does not apply here; usage: ${usage}`);
   }
   let tagRef: { name: string; tag: string } | undefined;
   if (command === "tag delete") {

@@ -35,13 +35,13 @@ Access control (see docs/access-control.md; every command takes --data/--config 
   berth token list [--user OWNER] | token revoke NAME [--user OWNER]
   berth ns add NS [--owner USER] [--public] | ns member add NS USER --role reader|writer|maintainer|owner | ns member del NS USER
   berth repo visibility REPO public|private|inherit
+  berth audit [--user U] [--repo R] [--action A] [--since ISO] [--until ISO] [--limit N]
+  berth key rotate
 
 What is stored (with or without access control; --json for one JSON object per line):
   berth ns list | ns del NS [--force]         namespaces; del refuses one that holds repositories unless --force
   berth repo list [--namespace NS] | repo delete NAME
   berth tag list NAME | tag delete NAME:TAG   deletions leave blobs to the next \`berth gc\`
-  berth audit [--user U] [--repo R] [--action A] [--since ISO] [--until ISO] [--limit N]
-  berth key rotate
 
 Options (serve, config):
   --listen HOST:PORT   address to listen on (default 127.0.0.1:5000; port 0 picks a free one)
