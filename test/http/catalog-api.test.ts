@@ -3,6 +3,11 @@ import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
+import { createApp } from "../../src/http/app.js";
+import { createOpenGuard } from "../../src/http/guard.js";
+import { silentLogger } from "../../src/logger.js";
 import { startBerth, type TestBerth } from "../helpers/berth.js";
 import { Client, assertError, makeImage, uniqueName, type Reply, type RequestOptions } from "./client.js";
 
@@ -178,3 +183,26 @@ for (const mode of ["off", "on"] as const) {
     }
   });
 }
+
+describe("/api/v1 catalog endpoints on a pull-only listener (no access control, not loopback)", () => {
+  it("lists for anyone and refuses every deletion with 403 DENIED", async () => {
+    const b = await startBerth();
+    // The same registry behind the guard a non-loopback listener without access control gets.
+    const server = createServer(createApp({ registry: b.berth.registry, logger: silentLogger, guard: createOpenGuard(true) }));
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    try {
+      const name = `${uniqueName("ro")}/app`;
+      await new Client(b.url).pushImage(name, makeImage(), "1");
+      const c = new Client(`http://127.0.0.1:${(server.address() as AddressInfo).port}`);
+      assert.equal((await c.get(`/api/v1/repositories?namespace=${name.split("/")[0]}`)).status, 200);
+      assert.equal((await c.get(`/api/v1/repositories/${name}/tags`)).status, 200);
+      assertError(await c.delete(`/api/v1/repositories/${name}/tags/1`), 403, "DENIED");
+      assertError(await c.delete(`/api/v1/repositories/${name}`), 403, "DENIED");
+      assertError(await c.delete(`/api/v1/namespaces/${name.split("/")[0]}?force=true`), 403, "DENIED");
+      assert.equal((await c.get(`/v2/${name}/manifests/1`)).status, 200, "nothing changed");
+    } finally {
+      await new Promise((resolve) => server.close(resolve));
+      await b.stop();
+    }
+  });
+});
