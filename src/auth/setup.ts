@@ -107,6 +107,7 @@ export function createAuthSetup(store: AuthStore, config: Config, tls: boolean, 
       jwks: () => tokens.jwks(),
       adminApi: createAdminApi(store, guard),
       audit: (event) => store.appendAudit(event),
+      access: { store, defaultVisibility: auth.defaultVisibility },
     },
   };
 }

@@ -10,6 +10,8 @@ import { handleManifest } from "./handlers/manifests.js";
 import { handleUsageApi, USAGE_PREFIX } from "./handlers/usage-api.js";
 import { handleRetentionApi } from "./handlers/retention-api.js";
 import { countRequestBytes, createMetrics, routeKindOf, type Metrics } from "./metrics.js";
+import { handleCatalogApi, isCatalogRequest } from "./handlers/catalog-api.js";
+import type { CatalogOptions } from "../registry/catalog.js";
 import { handleUpload, handleUploads } from "./handlers/uploads.js";
 import { reply, replyError } from "./respond.js";
 import { parseV2Path, type Route } from "./routes.js";
@@ -28,6 +30,8 @@ export interface AppOptions {
     jwks: () => Promise<unknown>;
     adminApi: (req: IncomingMessage, res: ServerResponse, url: URL) => Promise<void>;
     audit: (event: AuditEvent) => Promise<void>;
+    /** What the catalog endpoints read and delete of access control (namespaces, visibility). */
+    access?: CatalogOptions["access"];
   };
   /** Answers /readyz with 503 while true (set during shutdown). */
   isDraining?: () => boolean;
@@ -172,6 +176,7 @@ export function createApp(options: AppOptions): App {
       }
       const maintenance = maintenanceRoute(url.pathname);
       if (maintenance) return await maintenance(ctx, auth?.audit);
+      if (isCatalogRequest(req.method, url.pathname)) return await handleCatalogApi(ctx, auth?.access);
       if (auth && url.pathname.startsWith("/api/v1/")) return await auth.adminApi(req, res, url);
       res.setHeader("Docker-Distribution-Api-Version", "registry/2.0");
       if (isDraining()) res.setHeader("Connection", "close");

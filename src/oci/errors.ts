@@ -23,6 +23,8 @@ export const ERROR_STATUS = {
   TAG_INVALID: 400,
   PAGINATION_NUMBER_INVALID: 400,
   UNAVAILABLE: 503,
+  /** Berth's own: the request conflicts with what is stored (deleting a namespace that holds repositories). */
+  CONFLICT: 409,
   UNKNOWN: 500,
 } as const;
 
@@ -48,6 +50,7 @@ export const ERROR_MESSAGE: Record<ErrorCode, string> = {
   TAG_INVALID: "manifest tag did not match URI",
   PAGINATION_NUMBER_INVALID: "invalid number of results requested",
   UNAVAILABLE: "service unavailable",
+  CONFLICT: "the request conflicts with the current state",
   UNKNOWN: "unknown error",
 };
 

@@ -27,6 +27,13 @@ export interface AuthStore {
   putNamespace(ns: NamespaceRecord): Promise<void>;
   getNamespace(name: string): Promise<NamespaceRecord | undefined>;
   listNamespaces(): Promise<NamespaceRecord[]>;
+  /**
+   * Deletes namespace `name`'s access-control records in one transaction: the namespace with its
+   * members, and the visibility override of every repository in it (named `name` or under
+   * `name/`). Robot tokens are untouched (their scopes are globs, not references). Resolves
+   * whether anything was deleted.
+   */
+  deleteNamespace(name: string): Promise<boolean>;
   /** Sets `user`'s role in `namespace` (replacing any previous role); the namespace must exist. */
   setMember(namespace: string, user: string, role: Role): Promise<void>;
   removeMember(namespace: string, user: string): Promise<boolean>;

@@ -21,6 +21,27 @@ export interface MetadataStore extends LifecycleStore, RetentionStore, UsageStor
    */
   createRepository(name: string): Promise<boolean>;
   listRepositories(page: Page): Promise<string[]>;
+  /**
+   * Repositories with how many tags and manifests each holds, by name (byte-wise), paged like
+   * listRepositories. With `namespace`, only the repository named exactly so and those under
+   * `namespace/` (a repository's namespace is its first path segment).
+   */
+  listRepositorySummaries(page: Page, namespace?: string): Promise<RepositorySummary[]>;
+  /**
+   * Deletes repository `repo` whole in one transaction: its tags, its manifests with their
+   * references, its blob links, then the repository row, so it leaves the catalog. Blob rows and
+   * bytes stay: a blob no other repository links or references is left for garbage collection to
+   * sweep, under its usual re-checks. Upload sessions of `repo` are not touched; one that completes
+   * later links into a new, empty repository of that name, as any push after the delete would.
+   *
+   * `options.isProtected` is asked, inside the transaction, about each tag of `repo`; when it
+   * answers true for one, nothing is deleted and that tag is returned. Pushes to `repo` running at
+   * the same time are serialised with the delete (on PostgreSQL they hold the repository row
+   * `FOR KEY SHARE`, the delete takes it `FOR UPDATE`): one that commits first is deleted with the
+   * repository, one that commits after finds its blob links gone (`missingBlob`) or recreates
+   * the repository.
+   */
+  deleteRepository(repo: string, options?: DeleteRepositoryOptions): Promise<DeleteRepositoryResult>;
 
   /** The blob's size when `repo` links it, else undefined. */
   getBlobLink(repo: string, digest: Digest): Promise<{ size: number } | undefined>;
@@ -113,6 +134,22 @@ export type PutManifestResult =
   | { ok: false; missingBlob: Digest }
   | { ok: false; missingManifest: Digest }
   | { ok: false; immutableTag: string };
+
+export interface RepositorySummary {
+  name: string;
+  tags: number;
+  manifests: number;
+}
+
+export interface DeleteRepositoryOptions {
+  /** A tag that must not be deleted (an immutable one); called synchronously inside the transaction. */
+  isProtected?: (tag: string) => boolean;
+}
+
+export type DeleteRepositoryResult =
+  | { ok: true; tags: number; manifests: number; links: number }
+  | { ok: false; missing: true }
+  | { ok: false; protectedTag: string };
 
 export interface ReferrerRecord {
   digest: Digest;

@@ -160,6 +160,25 @@ export function describeAuthStoreContract(
       assert.equal(await store.getNamespace("ns-none"), undefined);
     });
 
+    it("deletes a namespace with its members and its repositories' visibility, and nothing else", async () => {
+      await store.createUser(user("nsdel/uma"));
+      await store.putNamespace({ name: "nsdel", visibility: "public", createdAt: 1 });
+      await store.putNamespace({ name: "nsdel0", visibility: "public", createdAt: 1 });
+      await store.setMember("nsdel", "nsdel/uma", "writer");
+      await store.setMember("nsdel0", "nsdel/uma", "reader");
+      for (const repo of ["nsdel", "nsdel/app", "nsdel/a/b", "nsdel0/app", "nsdelx/app"]) await store.setRepositoryVisibility(repo, "public");
+      assert.equal(await store.deleteNamespace("nsdel"), true);
+      assert.equal(await store.getNamespace("nsdel"), undefined);
+      assert.deepEqual(await store.listMembers("nsdel"), []);
+      assert.deepEqual(await store.rolesOf("nsdel/uma"), [{ namespace: "nsdel0", role: "reader" }]);
+      assert.ok(await store.getUser("nsdel/uma"), "the member's user stays");
+      for (const repo of ["nsdel", "nsdel/app", "nsdel/a/b"]) assert.equal(await store.getRepositoryVisibility(repo), undefined, repo);
+      for (const repo of ["nsdel0/app", "nsdelx/app"]) assert.equal(await store.getRepositoryVisibility(repo), "public", repo);
+      assert.equal(await store.deleteNamespace("nsdel"), false);
+      await store.setRepositoryVisibility("nsonly/app", "private");
+      assert.equal(await store.deleteNamespace("nsonly"), true, "a namespace with only visibility overrides");
+    });
+
     it("sets, replaces and removes members, and lists roles both ways", async () => {
       for (const name of ["m/ivy", "m/jack", "m/Kim"]) await store.createUser(user(name));
       await store.putNamespace({ name: "m-one", visibility: "private", createdAt: 1 });

@@ -184,6 +184,69 @@ export function describeMetadataStoreContract(
       assert.equal((await store.listManifests("imm/race", { limit: 10 })).length, 1, "the losers stored nothing");
     });
 
+    it("lists repositories with their tag and manifest counts, all or one namespace's", async () => {
+      const [a, b] = [manifest([]), manifest([])];
+      await store.putManifest("sum/app", a, ["v1", "latest"]);
+      await store.putManifest("sum/app", b, []);
+      await store.putManifest("sum", a, ["x"]);
+      await store.putManifest("sum0/other", a, []);
+      await store.putManifest("summary/app", a, []);
+      await addBlob(store, "sum/links-only", blob(), 3);
+      assert.deepEqual(await store.listRepositorySummaries({ limit: 10 }, "sum"), [
+        { name: "sum", tags: 1, manifests: 1 },
+        { name: "sum/app", tags: 2, manifests: 2 },
+        { name: "sum/links-only", tags: 0, manifests: 0 },
+      ], "the namespace is the first path segment: not sum0/…, not summary/…");
+      assert.deepEqual(await store.listRepositorySummaries({ limit: 1, last: "sum" }, "sum"), [{ name: "sum/app", tags: 2, manifests: 2 }]);
+      const all = await store.listRepositorySummaries({ limit: 100, last: "sum" });
+      assert.deepEqual(all.slice(0, 4).map((r) => r.name), ["sum/app", "sum/links-only", "sum0/other", "summary/app"]);
+      assert.deepEqual(await store.listRepositorySummaries({ limit: 10 }, "sum-none"), []);
+    });
+
+    it("deletes a repository whole, leaving its blobs for GC and other repositories untouched", async () => {
+      const [own, shared] = [blob(), blob()];
+      await addBlob(store, "rmrepo/app", own, 5);
+      await addBlob(store, "rmrepo/app", shared, 6);
+      await addBlob(store, "rmrepo/keep", shared, 6);
+      const child = manifest([own, shared]);
+      const index = manifest([], { children: [child.digest], mediaType: "application/vnd.oci.image.index.v1+json" });
+      await store.putManifest("rmrepo/app", child, ["child"]);
+      await store.putManifest("rmrepo/app", index, ["v1", "latest"]);
+      await store.putManifest("rmrepo/keep", manifest([shared]), ["v1"]);
+
+      assert.deepEqual(await store.deleteRepository("rmrepo/app"), { ok: true, tags: 3, manifests: 2, links: 2 });
+      assert.equal(await store.repositoryExists("rmrepo/app"), false);
+      assert.deepEqual(await store.listRepositorySummaries({ limit: 10 }, "rmrepo"), [{ name: "rmrepo/keep", tags: 1, manifests: 1 }]);
+      assert.equal(await store.getManifestByTag("rmrepo/app", "v1"), undefined);
+      assert.equal(await store.getManifest("rmrepo/app", child.digest), undefined);
+      assert.equal(await store.getBlobLink("rmrepo/app", own), undefined);
+      assert.deepEqual(await store.getBlobLink("rmrepo/keep", shared), { size: 6 }, "another repository's link stays");
+      assert.deepEqual(await store.getBlob(own), { size: 5 }, "the bytes' row stays for garbage collection");
+      const unreferenced = (await store.listUnreferencedBlobs({ limit: 1000 })).map((b) => b.digest);
+      assert.ok(unreferenced.includes(own), "the deleted repository's own blob is now garbage");
+      assert.ok(!unreferenced.includes(shared), "a blob another repository uses is not");
+      assert.deepEqual(await store.deleteRepository("rmrepo/app"), { ok: false, missing: true });
+
+      // A push after the delete starts afresh: the links made before it are gone.
+      assert.deepEqual(await store.putManifest("rmrepo/app", manifest([own]), ["v2"]), { ok: false, missingBlob: own });
+      await addBlob(store, "rmrepo/app", own, 5);
+      assert.deepEqual(await store.putManifest("rmrepo/app", manifest([own]), ["v2"]), { ok: true, created: true });
+      assert.deepEqual(await store.listTags("rmrepo/app", { limit: 10 }), ["v2"]);
+    });
+
+    it("refuses to delete a repository holding a protected tag, deleting nothing", async () => {
+      const layer = blob();
+      await addBlob(store, "rmprot/app", layer, 1);
+      await store.putManifest("rmprot/app", manifest([layer]), ["1.0.0", "latest"]);
+      const asked: string[] = [];
+      const isProtected = (tag: string) => (asked.push(tag), tag === "1.0.0");
+      assert.deepEqual(await store.deleteRepository("rmprot/app", { isProtected }), { ok: false, protectedTag: "1.0.0" });
+      assert.ok(asked.includes("1.0.0"));
+      assert.deepEqual(await store.listTags("rmprot/app", { limit: 10 }), ["1.0.0", "latest"]);
+      assert.deepEqual(await store.getBlobLink("rmprot/app", layer), { size: 1 });
+      assert.deepEqual(await store.deleteRepository("rmprot/app", { isProtected: () => false }), { ok: true, tags: 2, manifests: 1, links: 1 });
+    });
+
     it("answers ping", async () => {
       await store.ping();
     });

@@ -309,6 +309,60 @@ describe("postgres MetadataStore", { skip: skipUnlessPostgres() }, () => {
     });
   });
 
+  it("deletes a repository only after a push in flight to it commits, and takes that push with it", async () => {
+    await withDatabase(async (url, open) => {
+      const store = await open(2);
+      const first = manifest("rm-first");
+      await store.putManifest("rm/app", first, ["v1"]);
+      const late = manifest("rm-late");
+      const other = new pg.Client({ connectionString: url });
+      await other.connect();
+      try {
+        await other.query("BEGIN");
+        // As a push's transaction does: the manifest row's foreign key holds the repository row.
+        await other.query(
+          `INSERT INTO manifests (repository_id, digest, media_type, size, content, created_at)
+           VALUES ((SELECT id FROM repositories WHERE name = 'rm/app'), $1, $2, 1, '\\x00', 0)`,
+          [late.digest, IMAGE],
+        );
+        const del = store.deleteRepository("rm/app");
+        let settled = false;
+        void del.then(() => (settled = true), () => (settled = true));
+        assert.ok(await sawLockWait(url, () => settled), "the delete must wait for the push to commit or roll back");
+        await other.query("COMMIT");
+        assert.deepEqual(await del, { ok: true, tags: 1, manifests: 2, links: 0 });
+        assert.deepEqual(await sql(url, "SELECT digest FROM manifests"), [], "the late manifest went with the repository");
+      } finally {
+        await other.end();
+      }
+    });
+  });
+
+  it("lets a link waiting on a repository delete in flight create the repository anew", async () => {
+    await withDatabase(async (url, open) => {
+      const store = await open(2);
+      const layer = digestOf("rm-layer");
+      await addBlob(store, "rm/relink", layer, 4);
+      const other = new pg.Client({ connectionString: url });
+      await other.connect();
+      try {
+        await other.query("BEGIN");
+        await other.query("SELECT id FROM repositories WHERE name = 'rm/relink' FOR UPDATE");
+        await other.query("DELETE FROM repository_blobs WHERE repository_id = (SELECT id FROM repositories WHERE name = 'rm/relink')");
+        await other.query("DELETE FROM repositories WHERE name = 'rm/relink'");
+        const link = store.linkBlob("rm/relink", layer);
+        let settled = false;
+        void link.then(() => (settled = true), () => (settled = true));
+        assert.ok(await sawLockWait(url, () => settled), "the link must wait for the delete");
+        await other.query("COMMIT");
+        assert.equal(await link, 4, "no foreign-key failure: the repository is created again");
+        assert.deepEqual(await store.getBlobLink("rm/relink", layer), { size: 4 });
+      } finally {
+        await other.end();
+      }
+    });
+  });
+
   it("returns BIGINT columns as numbers without changing pg's global parsers", async () => {
     await withDatabase(async (_url, open) => {
       const store = await open(1);

@@ -13,11 +13,13 @@ import { readBody, reply } from "../respond.js";
  *   DELETE /api/v1/users/<name>                   PUT  /api/v1/users/<name>/password {password}
  *   GET    /api/v1/tokens[?user=]                 POST /api/v1/tokens {name, user, scopes, expiresAt}
  *   DELETE /api/v1/tokens/<owner>/<name>
- *   GET    /api/v1/namespaces                     PUT  /api/v1/namespaces/<ns> {visibility, owner}
+ *                                                 PUT  /api/v1/namespaces/<ns> {visibility, owner}
  *   GET    /api/v1/namespaces/<ns>/members        PUT  /api/v1/namespaces/<ns>/members/<user> {role}
  *   DELETE /api/v1/namespaces/<ns>/members/<user>
  *   PUT    /api/v1/repositories/<name>/visibility {visibility: public|private|inherit}
  *   GET    /api/v1/audit?user=&repo=&action=&since=&until=&limit=
+ *
+ * Listing namespaces and repositories and deleting them is catalog-api.ts, routed before this.
  */
 export function createAdminApi(store: AuthStore, guard: Guard) {
   return async (req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> => {
@@ -58,7 +60,6 @@ export function createAdminApi(store: AuthStore, guard: Guard) {
         return ok({ token: await ops.createToken(text(body.user), text(body.name), scopes, expiresAt) }, 201);
       }
       if (top === "tokens" && a && b && method === "DELETE") return ok(await ops.revokeToken(a, b));
-      if (top === "namespaces" && !a && method === "GET") return ok(await store.listNamespaces());
       if (top === "namespaces" && a && !b && method === "PUT") {
         const body = await json();
         const owner = text(body.owner) || undefined;

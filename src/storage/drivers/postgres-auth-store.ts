@@ -134,6 +134,16 @@ export async function createPostgresAuthStore(options: PostgresAuthStoreOptions)
     async listNamespaces() {
       return (await rows(`SELECT ${NAMESPACE_COLUMNS} FROM namespaces ORDER BY name`)).map((r) => present<NamespaceRecord>(r));
     },
+    async deleteNamespace(name) {
+      // One statement, so atomic; members go with the namespace (ON DELETE CASCADE).
+      const { rows: [row] } = await pool.query<{ n: number }>(
+        `WITH v AS (DELETE FROM repository_visibility WHERE repository = $1 OR (repository > $2 AND repository < $3) RETURNING 1),
+           ns AS (DELETE FROM namespaces WHERE name = $1 RETURNING 1)
+         SELECT ((SELECT COUNT(*) FROM v) + (SELECT COUNT(*) FROM ns))::int AS n`,
+        [name, `${name}/`, `${name}0`],
+      );
+      return (row?.n ?? 0) > 0;
+    },
     async setMember(namespace, user, role) {
       await pool.query(
         `INSERT INTO members (namespace, user_name, role) VALUES ($1, $2, $3)

@@ -3,6 +3,7 @@ import { openPool } from "./postgres-pool.js";
 import { createPostgresLifecycle } from "./postgres-lifecycle.js";
 import { createPostgresUsage } from "./postgres-usage.js";
 import { createPostgresRetention } from "./postgres-retention.js";
+import { createPostgresCatalog } from "./postgres-catalog.js";
 import { ATTEMPTS, ensureRepository, transaction } from "./postgres-tx.js";
 import type { Digest } from "../../oci/digest.js";
 import type {
@@ -169,6 +170,7 @@ export async function createPostgresMetadataStore(options: PostgresMetadataStore
     ...createPostgresLifecycle(pool),
     ...createPostgresUsage(pool),
     ...createPostgresRetention(pool),
+    ...createPostgresCatalog(pool),
     async repositoryExists(name) {
       return (await firstRow("SELECT 1 FROM repositories WHERE name = $1", [name])) !== undefined;
     },

@@ -34,9 +34,13 @@ export async function transaction<T>(pool: pg.Pool, fn: (client: pg.PoolClient) 
 }
 
 
-/** The repository's id, creating it when absent; safe when other nodes create the same name at once. */
+/**
+ * The repository's id, creating it when absent; safe when other nodes create the same name at once.
+ * The row is held `FOR KEY SHARE` until COMMIT, so a repository delete (which takes it `FOR UPDATE`)
+ * waits for this transaction, or this one waits for the delete and then creates the repository anew.
+ */
 export async function ensureRepository(client: pg.PoolClient, name: string): Promise<number> {
-  const existing = await client.query<{ id: number }>("SELECT id FROM repositories WHERE name = $1", [name]);
+  const existing = await client.query<{ id: number }>("SELECT id FROM repositories WHERE name = $1 FOR KEY SHARE", [name]);
   if (existing.rows[0]) return existing.rows[0].id;
   const inserted = await client.query<{ id: number }>(
     "INSERT INTO repositories (name, created_at) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING RETURNING id",
@@ -44,7 +48,7 @@ export async function ensureRepository(client: pg.PoolClient, name: string): Pro
   );
   if (inserted.rows[0]) return inserted.rows[0].id;
   // Lost the race: the INSERT waited for the winner to commit, and this new statement sees its row.
-  const winner = await client.query<{ id: number }>("SELECT id FROM repositories WHERE name = $1", [name]);
+  const winner = await client.query<{ id: number }>("SELECT id FROM repositories WHERE name = $1 FOR KEY SHARE", [name]);
   if (!winner.rows[0]) throw new Error(`repository ${name} vanished while being created`);
   return winner.rows[0].id;
 }

@@ -141,6 +141,12 @@ export function createSqliteAuthStore(options: SqliteAuthStoreOptions): AuthStor
   const importAudit = db.transaction((events: readonly AuditEvent[]) => {
     for (const e of events) q.insertAudit.run(...auditParams(e));
   });
+  const dropVisibilities = db.prepare("DELETE FROM repository_visibility WHERE repository = ? OR (repository > ? AND repository < ?)");
+  const dropNamespace = db.prepare("DELETE FROM namespaces WHERE name = ?");
+  // Members go with the namespace (ON DELETE CASCADE).
+  const deleteNamespace = db.transaction(
+    (name: string) => dropVisibilities.run(name, `${name}/`, `${name}0`).changes + dropNamespace.run(name).changes > 0,
+  );
   const auditQueries = new Map<string, Database.Statement<(string | number)[], Row>>();
 
   return {
@@ -198,6 +204,9 @@ export function createSqliteAuthStore(options: SqliteAuthStoreOptions): AuthStor
     },
     async listNamespaces() {
       return q.listNamespaces.all().map((row) => present<NamespaceRecord>(row));
+    },
+    async deleteNamespace(name) {
+      return deleteNamespace.immediate(name);
     },
     async setMember(namespace, user, role) {
       q.setMember.run(namespace, user, role);

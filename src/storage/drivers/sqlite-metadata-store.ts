@@ -8,6 +8,7 @@ import type {
 import { createSqliteLifecycle } from "./sqlite-lifecycle.js";
 import { createSqliteUsage } from "./sqlite-usage.js";
 import { createSqliteRetention } from "./sqlite-retention.js";
+import { createSqliteCatalog } from "./sqlite-catalog.js";
 import { SQLITE_MIGRATIONS } from "./sqlite-schema.js";
 import { toManifest, toReferrer, toUpload, type ManifestRow, type UploadRow } from "./sql-rows.js";
 
@@ -164,6 +165,7 @@ export function createSqliteMetadataStore(options: SqliteMetadataStoreOptions): 
     ...createSqliteLifecycle(db, ensureRepo),
     ...createSqliteUsage(db),
     ...createSqliteRetention(db),
+    ...createSqliteCatalog(db),
     async repositoryExists(name) {
       return q.repoId.get(name) !== undefined;
     },
