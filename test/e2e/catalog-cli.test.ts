@@ -98,10 +98,10 @@ for (const mode of ["on", "off"] as const) {
           [["repo", "delete", "team/nope"], /no repository named team\/nope/],
           [["tag", "delete", "team/app:nope"], /no tag nope in team\/app/],
           [["tag", "delete", "team/app"], /NAME:TAG/],
-          [["repo", "delete"], /missing NAME/],
-          [["tag", "list", "a", "b"], /unexpected argument b/],
-          [["repo", "list", "--force"], /--force does not apply/],
-          [["repo", "delete", "team/app", "--namespace", "team"], /--namespace does not apply/],
+          [["repo", "delete"], /missing required argument 'repo'/],
+          [["tag", "list", "a", "b"], /unexpected argument 'b'/],
+          [["repo", "list", "--force"], /unknown option '--force'/],
+          [["repo", "delete", "team/app", "--namespace", "team"], /unknown option '--namespace'/],
         ];
         for (const [args, message] of refusals) {
           const r = await berth(...args);

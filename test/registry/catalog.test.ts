@@ -174,7 +174,7 @@ describe("catalog: namespaces, repositories and tags", () => {
     let auth: AuthStore;
     before(async () => {
       dir = await mkdtemp(join(tmpdir(), "berth-catalog-auth-"));
-      auth = createSqliteAuthStore({ path: join(dir, "auth.db") });
+      auth = createSqliteAuthStore({ path: join(dir, "auth.db"), create: true });
     });
     after(async () => {
       await auth.close();
