@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
+import { randomBytes } from "node:crypto";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -96,5 +97,20 @@ describe("berth output", () => {
       }
     }
     assert.equal((await berth(["config"], { BERTH_AUTH_TOKEN_TTL: "60s" })).code, 0, "exactly the floor is fine");
+  });
+
+  it("a command that fails says why on one line, exit 1; the stack trace only with BERTH_DEBUG", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "berth-broken-"));
+    try {
+      await writeFile(join(dir, "berth.db"), randomBytes(8192)); // not a database
+      const plain = await berth(["usage", "--data", dir]);
+      assert.equal(plain.code, 1, plain.stderr);
+      assert.match(plain.stderr, /^berth: [^\n]*not a database[^\n]*\n$/);
+      const debug = await berth(["usage", "--data", dir], { BERTH_DEBUG: "1" });
+      assert.equal(debug.code, 1);
+      assert.match(debug.stderr, /\n\s+at /, "the stack trace with BERTH_DEBUG");
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });
