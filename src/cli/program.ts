@@ -101,8 +101,8 @@ export function createProgram(version: string): BerthProgram {
       const self = params[params.length - 1] as Command;
       result.code = await fn(self.processedArgs as string[], self.opts<Opts>());
     });
-  const admin = (cmd: Command, command: AdminCommand, flags: (o: Opts) => AdminFlags = (o) => o as AdminFlags) =>
-    act(storeOptions(cmd), async (args, o) => (await import("./admin.js")).adminCommand(configFrom(o), command, args, flags(o)));
+  const admin = (cmd: Command, command: AdminCommand) =>
+    act(storeOptions(cmd), async (args, o) => (await import("./admin.js")).adminCommand(configFrom(o), command, args, o as AdminFlags));
   type CatalogName = Parameters<typeof import("./catalog-commands.js").catalogCommand>[1];
   const catalog = (cmd: Command, command: CatalogName) =>
     act(storeOptions(cmd), async (args, o) =>
