@@ -69,6 +69,12 @@ const serveConfig = (o: Opts): Config =>
     },
   });
 
+/** `<name>`, `[scope]`, `[command...]`: an argument as a usage line shows it. */
+function argumentTerm(a: Argument): string {
+  const name = `${a.name()}${a.variadic ? "..." : ""}`;
+  return a.required ? `<${name}>` : `[${name}]`;
+}
+
 /** The names from the root down, without the root: `["ns", "member", "add"]`. */
 export function commandPath(cmd: Command): string[] {
   const names: string[] = [];
@@ -213,14 +219,27 @@ export function createProgram(version: string): BerthProgram {
   const key = group(program, "key", "manage the token signing keys").helpGroup(access);
   admin(key.command("rotate").summary("add a new token signing key").description("add a new signing key; tokens signed with the previous one stay valid until they expire"), "key rotate");
 
+  // Commander's own `help` command looks one level deep; this one follows the whole path (`help ns member add`).
+  program.helpCommand(false);
+  act(program.command("help").description("show the help of a command, like COMMAND --help").argument("[command...]", "a command, e.g. ns member add"), async ([words]) => {
+    const path = (words ?? []) as unknown as string[];
+    let target: Command = program;
+    for (const word of path) {
+      const next = target.commands.find((c) => c.name() === word);
+      if (!next) throw new UsageError(`help: no command 'berth ${path.join(" ")}' (berth --help lists them)`);
+      target = next;
+    }
+    target.outputHelp();
+    return 0;
+  });
+
   // Root help lists every runnable command by its full name, grouped as its top-level group is;
   // a group's help lists its own commands by full name.
   const topGroup = (c: Command) => program.commands.find((t) => t.name() === commandPath(c)[0])?.helpGroup() || "Commands:";
   for (const cmd of [program, ...groupCommands(program), ...leafCommands(program)]) {
     cmd.configureHelp({
       ...(cmd === program ? { visibleCommands: (c: Command) => leafCommands(c) } : {}),
-      subcommandTerm: (c) =>
-        [...commandPath(c), ...(c.commands.length > 0 ? ["<command>"] : c.registeredArguments.map((a) => (a.required ? `<${a.name()}>` : `[${a.name()}]`)))].join(" "),
+      subcommandTerm: (c) => [...commandPath(c), ...(c.commands.length > 0 ? ["<command>"] : c.registeredArguments.map(argumentTerm))].join(" "),
       groupItems<T extends Command | Option>(this: Help, unsorted: T[], visible: T[], getGroup: (item: T) => string): Map<string, T[]> {
         const byGroup = (item: T) => (item instanceof Command ? (cmd === program ? topGroup(item) : "Commands:") : getGroup(item));
         return Help.prototype.groupItems.call<Help, [T[], T[], (item: T) => string], Map<string, T[]>>(this, unsorted, visible, byGroup);
