@@ -6,6 +6,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { loadConfig } from "../../src/config/load.js";
+import { formatDuration, formatSize, parseDuration, parseSize } from "../../src/config/units.js";
 import { BERTH_BIN, startBerth, type TestBerth } from "../helpers/berth.js";
 import { run } from "../helpers/tools.js";
 
@@ -80,6 +81,19 @@ describe("berth output", () => {
       assert.deepEqual(loadConfig({ file: again, env: {} }), loadConfig({ file, env: {} }));
     } finally {
       await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("durations and sizes are shown in the largest unit that is exact, and read back to the same value", () => {
+    const durations: [number, string][] = [[0, "0s"], [1, "1ms"], [1500, "1500ms"], [90_000, "90s"], [600_000, "10m"], [5_400_000, "90m"], [86_400_000, "1d"], [90_000_000, "25h"]];
+    for (const [ms, text] of durations) {
+      assert.equal(formatDuration(ms), text);
+      assert.equal(parseDuration(text), ms);
+    }
+    const sizes: [number, string][] = [[0, "0"], [512, "512"], [4 * 1024 ** 2, "4MiB"], [10 ** 9, "1GB"], [3 * 1024 ** 3, "3GiB"], [1536 * 1024 ** 2, "1536MiB"], [1000, "1kB"]];
+    for (const [bytes, text] of sizes) {
+      assert.equal(formatSize(bytes), text);
+      assert.equal(parseSize(text), bytes);
     }
   });
 
