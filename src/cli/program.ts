@@ -189,8 +189,8 @@ export function createProgram(version: string): BerthProgram {
   admin(ns.command("add").description("create or update a namespace (private unless --public)").argument("<ns>", "namespace name")
     .option("--owner <user>", "make this user its owner").option("--public", "let anyone pull its repositories"), "ns add");
   catalog(ns.command("list").description("list namespaces").option("--json", "print JSON"), "ns list");
-  catalog(ns.command("del").summary("delete a namespace (refused while it holds repositories)").description("delete a namespace's settings and members; refused while it holds repositories unless --force")
-    .argument("<ns>", "namespace name").option("--force", "delete it even though it holds repositories (their images stay until deleted with repo delete)"), "ns del");
+  catalog(ns.command("del").summary("delete a namespace (refused while it holds repositories, unless --force)").description("delete a namespace: its settings, members and visibility; refused while it holds repositories unless --force, which deletes them too")
+    .argument("<ns>", "namespace name").option("--force", "also delete every repository in it (tags and manifests; gc reclaims the space)").option("--json", "print what was deleted as JSON"), "ns del");
   const member = group(ns, "member", "manage the members of a namespace");
   admin(member.command("add").description("add a member or change their role").argument("<ns>", "namespace name").argument("<user>", "user name")
     .addOption(new Option("--role <role>", "role in the namespace (default reader)").choices(ROLES)), "ns member add");
@@ -201,12 +201,12 @@ export function createProgram(version: string): BerthProgram {
     .addArgument(new Argument("<visibility>", "public | private | inherit").choices(["public", "private", "inherit"])), "repo visibility");
   catalog(repo.command("list").description("list repositories").option("--namespace <namespace>", "only repositories of this namespace").option("--json", "print JSON"), "repo list");
   catalog(repo.command("delete").summary("delete a repository's tags and manifests").description("delete a repository: its tags and manifests (space is reclaimed by gc); refused when an immutable-tag rule covers a tag of it")
-    .argument("<repo>", "repository name, e.g. team/app"), "repo delete");
+    .argument("<repo>", "repository name, e.g. team/app").option("--json", "print what was deleted as JSON"), "repo delete");
 
   const tag = group(program, "tag", "list and delete tags").helpGroup(access);
   catalog(tag.command("list").description("list the tags of a repository").argument("<repo>", "repository name, e.g. team/app").option("--json", "print JSON"), "tag list");
   catalog(tag.command("delete").summary("delete one tag").description("delete one tag (its manifest stays until gc removes untagged manifests); refused for an immutable tag")
-    .argument("<repo:tag>", "repository and tag, e.g. team/app:v1"), "tag delete");
+    .argument("<repo:tag>", "repository and tag, e.g. team/app:v1").option("--json", "print what was deleted as JSON"), "tag delete");
 
   admin(program.command("audit").description("show the audit log, newest first, one JSON object a line").helpGroup(access)
     .option("--user <user>", "only events by this user")
