@@ -69,7 +69,8 @@ export async function main(argv: string[]): Promise<number> {
       return 2;
     }
     if (err instanceof ConfigError || err instanceof UsageError) {
-      process.stderr.write(`berth: ${err.message}\n`);
+      // A configuration error lists each bad setting on its own indented line; here they share one.
+      process.stderr.write(`berth: ${err.message.replace(/:\n\s+/, ": ").replace(/\n\s*/g, "; ")}\n`);
       return 2;
     }
     const debug = process.env.BERTH_DEBUG !== undefined && process.env.BERTH_DEBUG !== "";

@@ -73,6 +73,12 @@ const serveConfig = (o: Opts): Config =>
     },
   });
 
+/** `<name>`, `[scope]`, `[command...]`: an argument as a usage line shows it. */
+function argumentTerm(a: Argument): string {
+  const name = `${a.name()}${a.variadic ? "..." : ""}`;
+  return a.required ? `<${name}>` : `[${name}]`;
+}
+
 /** The names from the root down, without the root: `["ns", "member", "add"]`. */
 export function commandPath(cmd: Command): string[] {
   const names: string[] = [];
@@ -105,8 +111,8 @@ export function createProgram(version: string): BerthProgram {
       const self = params[params.length - 1] as Command;
       result.code = await fn(self.processedArgs as string[], self.opts<Opts>());
     });
-  const admin = (cmd: Command, command: AdminCommand, flags: (o: Opts) => AdminFlags = (o) => o as AdminFlags) =>
-    act(storeOptions(cmd), async (args, o) => (await import("./admin.js")).adminCommand(configFrom(o), command, args, flags(o)));
+  const admin = (cmd: Command, command: AdminCommand) =>
+    act(storeOptions(cmd), async (args, o) => (await import("./admin.js")).adminCommand(configFrom(o), command, args, o as AdminFlags));
   type CatalogName = Parameters<typeof import("./catalog-commands.js").catalogCommand>[1];
   const catalog = (cmd: Command, command: CatalogName) =>
     act(storeOptions(cmd), async (args, o) =>
@@ -187,8 +193,8 @@ export function createProgram(version: string): BerthProgram {
   admin(ns.command("add").description("create or update a namespace (private unless --public)").argument("<ns>", "namespace name")
     .option("--owner <user>", "make this user its owner").option("--public", "let anyone pull its repositories"), "ns add");
   catalog(ns.command("list").description("list namespaces").option("--json", "print JSON"), "ns list");
-  catalog(ns.command("del").summary("delete a namespace (refused while it holds repositories)").description("delete a namespace's settings and members; refused while it holds repositories unless --force")
-    .argument("<ns>", "namespace name").option("--force", "delete it even though it holds repositories (their images stay until deleted with repo delete)"), "ns del");
+  catalog(ns.command("del").summary("delete a namespace (refused while it holds repositories, unless --force)").description("delete a namespace: its settings, members and visibility; refused while it holds repositories unless --force, which deletes them too")
+    .argument("<ns>", "namespace name").option("--force", "also delete every repository in it (tags and manifests; gc reclaims the space)").option("--json", "print what was deleted as JSON"), "ns del");
   const member = group(ns, "member", "manage the members of a namespace");
   admin(member.command("add").description("add a member or change their role").argument("<ns>", "namespace name").argument("<user>", "user name")
     .addOption(new Option("--role <role>", "role in the namespace (default reader)").choices(ROLES)), "ns member add");
@@ -199,12 +205,12 @@ export function createProgram(version: string): BerthProgram {
     .addArgument(new Argument("<visibility>", "public | private | inherit").choices(["public", "private", "inherit"])), "repo visibility");
   catalog(repo.command("list").description("list repositories").option("--namespace <namespace>", "only repositories of this namespace").option("--json", "print JSON"), "repo list");
   catalog(repo.command("delete").summary("delete a repository's tags and manifests").description("delete a repository: its tags and manifests (space is reclaimed by gc); refused when an immutable-tag rule covers a tag of it")
-    .argument("<repo>", "repository name, e.g. team/app"), "repo delete");
+    .argument("<repo>", "repository name, e.g. team/app").option("--json", "print what was deleted as JSON"), "repo delete");
 
   const tag = group(program, "tag", "list and delete tags").helpGroup(access);
   catalog(tag.command("list").description("list the tags of a repository").argument("<repo>", "repository name, e.g. team/app").option("--json", "print JSON"), "tag list");
   catalog(tag.command("delete").summary("delete one tag").description("delete one tag (its manifest stays until gc removes untagged manifests); refused for an immutable tag")
-    .argument("<repo:tag>", "repository and tag, e.g. team/app:v1"), "tag delete");
+    .argument("<repo:tag>", "repository and tag, e.g. team/app:v1").option("--json", "print what was deleted as JSON"), "tag delete");
 
   admin(program.command("audit").description("show the audit log, newest first, one JSON object a line").helpGroup(access)
     .option("--user <user>", "only events by this user")
@@ -217,14 +223,27 @@ export function createProgram(version: string): BerthProgram {
   const key = group(program, "key", "manage the token signing keys").helpGroup(access);
   admin(key.command("rotate").summary("add a new token signing key").description("add a new signing key; tokens signed with the previous one stay valid until they expire"), "key rotate");
 
+  // Commander's own `help` command looks one level deep; this one follows the whole path (`help ns member add`).
+  program.helpCommand(false);
+  act(program.command("help").description("show the help of a command, like COMMAND --help").argument("[command...]", "a command, e.g. ns member add"), async ([words]) => {
+    const path = (words ?? []) as unknown as string[];
+    let target: Command = program;
+    for (const word of path) {
+      const next = target.commands.find((c) => c.name() === word);
+      if (!next) throw new UsageError(`help: no command 'berth ${path.join(" ")}' (berth --help lists them)`);
+      target = next;
+    }
+    target.outputHelp();
+    return 0;
+  });
+
   // Root help lists every runnable command by its full name, grouped as its top-level group is;
   // a group's help lists its own commands by full name.
   const topGroup = (c: Command) => program.commands.find((t) => t.name() === commandPath(c)[0])?.helpGroup() || "Commands:";
   for (const cmd of [program, ...groupCommands(program), ...leafCommands(program)]) {
     cmd.configureHelp({
       ...(cmd === program ? { visibleCommands: (c: Command) => leafCommands(c) } : {}),
-      subcommandTerm: (c) =>
-        [...commandPath(c), ...(c.commands.length > 0 ? ["<command>"] : c.registeredArguments.map((a) => (a.required ? `<${a.name()}>` : `[${a.name()}]`)))].join(" "),
+      subcommandTerm: (c) => [...commandPath(c), ...(c.commands.length > 0 ? ["<command>"] : c.registeredArguments.map(argumentTerm))].join(" "),
       groupItems<T extends Command | Option>(this: Help, unsorted: T[], visible: T[], getGroup: (item: T) => string): Map<string, T[]> {
         const byGroup = (item: T) => (item instanceof Command ? (cmd === program ? topGroup(item) : "Commands:") : getGroup(item));
         return Help.prototype.groupItems.call<Help, [T[], T[], (item: T) => string], Map<string, T[]>>(this, unsorted, visible, byGroup);

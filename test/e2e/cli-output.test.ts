@@ -1,10 +1,12 @@
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
+import { randomBytes } from "node:crypto";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { loadConfig } from "../../src/config/load.js";
+import { formatDuration, formatSize, parseDuration, parseSize } from "../../src/config/units.js";
 import { BERTH_BIN, startBerth, type TestBerth } from "../helpers/berth.js";
 import { run } from "../helpers/tools.js";
 
@@ -82,6 +84,19 @@ describe("berth output", () => {
     }
   });
 
+  it("durations and sizes are shown in the largest unit that is exact, and read back to the same value", () => {
+    const durations: [number, string][] = [[0, "0s"], [1, "1ms"], [1500, "1500ms"], [90_000, "90s"], [600_000, "10m"], [5_400_000, "90m"], [86_400_000, "1d"], [90_000_000, "25h"]];
+    for (const [ms, text] of durations) {
+      assert.equal(formatDuration(ms), text);
+      assert.equal(parseDuration(text), ms);
+    }
+    const sizes: [number, string][] = [[0, "0"], [512, "512"], [4 * 1024 ** 2, "4MiB"], [10 ** 9, "1GB"], [3 * 1024 ** 3, "3GiB"], [1536 * 1024 ** 2, "1536MiB"], [1000, "1kB"]];
+    for (const [bytes, text] of sizes) {
+      assert.equal(formatSize(bytes), text);
+      assert.equal(parseSize(text), bytes);
+    }
+  });
+
   it("a setting the code would have to clamp (token TTL under 60 s, a schedule under 1 s) is refused at load, exit 2", async () => {
     for (const [env, key] of [
       [{ BERTH_AUTH_TOKEN_TTL: "30s" }, "auth.tokenTtl"],
@@ -92,9 +107,24 @@ describe("berth output", () => {
         const r = await berth([command, "--listen", "127.0.0.1:0", "--data", join(b.data, "never")], env);
         assert.equal(r.code, 2, `${command} with ${JSON.stringify(env)}: ${r.stderr}`);
         assert.ok(r.stderr.includes(key) && /too short: at least 1(m|s)/.test(r.stderr), r.stderr);
-        assert.ok(!r.stderr.includes("    at "), "no stack trace");
+        assert.match(r.stderr, /^berth: invalid configuration: [^\n]+\n$/, "one line, no stack trace");
       }
     }
     assert.equal((await berth(["config"], { BERTH_AUTH_TOKEN_TTL: "60s" })).code, 0, "exactly the floor is fine");
+  });
+
+  it("a command that fails says why on one line, exit 1; the stack trace only with BERTH_DEBUG", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "berth-broken-"));
+    try {
+      await writeFile(join(dir, "berth.db"), randomBytes(8192)); // not a database
+      const plain = await berth(["usage", "--data", dir]);
+      assert.equal(plain.code, 1, plain.stderr);
+      assert.match(plain.stderr, /^berth: [^\n]*not a database[^\n]*\n$/);
+      const debug = await berth(["usage", "--data", dir], { BERTH_DEBUG: "1" });
+      assert.equal(debug.code, 1);
+      assert.match(debug.stderr, /\n\s+at /, "the stack trace with BERTH_DEBUG");
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -3,6 +3,7 @@ import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { connect } from "node:net";
+import { spawn } from "node:child_process";
 import { describe, it } from "node:test";
 import { BERTH_BIN, spawnBerth } from "../helpers/berth.js";
 import { run } from "../helpers/tools.js";
@@ -16,6 +17,35 @@ describe("berth command", () => {
     assert.equal(code, 0);
     for (const word of ["serve", "--listen", "--data", "--config", "--log-level", "BERTH_LISTEN", "BERTH_DATA"]) {
       assert.ok(stdout.includes(word), `help mentions ${word}`);
+    }
+  });
+
+  it("berth alone, and berth with only options (npm start -- --listen …), is berth serve", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "berth-cli-"));
+    try {
+      for (const args of [[], ["--listen", "127.0.0.1:0", "--data", join(dir, "flags")]]) {
+        const child = spawn(process.execPath, [BERTH_BIN, ...args], {
+          cwd: dir,
+          env: { ...process.env, BERTH_LISTEN: "127.0.0.1:0", BERTH_DATA: join(dir, "env") },
+          stdio: ["ignore", "pipe", "pipe"],
+        });
+        const exited = new Promise<number | null>((resolve) => child.once("exit", resolve));
+        let output = "";
+        const started = await new Promise<Record<string, string>>((resolve, reject) => {
+          child.stdout.on("data", (chunk: Buffer) => {
+            output += chunk.toString();
+            const line = output.split("\n").find((l) => l.includes("berth started"));
+            if (line) resolve(JSON.parse(line) as Record<string, string>);
+          });
+          void exited.then((code) => reject(new Error(`berth ${args.join(" ")} exited with ${code}: ${output}`)));
+        });
+        assert.equal(started.data, join(dir, args.length ? "flags" : "env"));
+        assert.equal((await fetch(`${started.listen}/v2/`)).status, 200);
+        child.kill("SIGTERM");
+        assert.equal(await exited, 0);
+      }
+    } finally {
+      await rm(dir, { recursive: true, force: true });
     }
   });
 
