@@ -1,11 +1,10 @@
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
-import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { newRobotToken } from "../../src/auth/credentials.js";
 import { hashSecret } from "../../src/auth/passwords.js";
 import type { AuthStore } from "../../src/storage/auth-store.js";
-import { createSqliteAuthStore } from "../../src/storage/drivers/sqlite-auth-store.js";
+import { createAuthStore } from "../../src/storage/create-stores.js";
 import { startBerth, type TestBerth } from "../helpers/berth.js";
 import { makeImage, sha256 } from "../helpers/fixtures.js";
 import { asBody } from "../helpers/push.js";
@@ -20,7 +19,7 @@ describe("access control: the Docker token flow", () => {
 
   before(async () => {
     b = await startBerth({ BERTH_AUTH: "on", BERTH_ADMIN_PASSWORD: "admin-password" });
-    store = createSqliteAuthStore({ path: join(b.data, "auth.db"), create: true });
+    store = await createAuthStore(b.config);
     for (const name of ["rita", "will", "eve"]) {
       await store.createUser({ name, passwordHash: await hashSecret(`${name}-password`), admin: false, createdAt: Date.now() });
     }

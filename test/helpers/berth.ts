@@ -4,6 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { loadConfig } from "../../src/config/load.js";
+import type { Config } from "../../src/config/schema.js";
 import { silentLogger } from "../../src/logger.js";
 import { createBerth, type Berth } from "../../src/server.js";
 import { createTestDatabase, deleteBucket, s3Settings, uniqueBucket } from "./services.js";
@@ -16,6 +17,9 @@ export interface TestBerth {
   /** `127.0.0.1:PORT`, for image references. */
   host: string;
   data: string;
+  /** The configuration it runs with, and the BERTH_* settings of its backend: a CLI or store opened with them reaches the same registry. */
+  config: Config;
+  env: Record<string, string>;
   berth: Berth;
   stop(): Promise<void>;
 }
@@ -71,6 +75,8 @@ export async function startBerth(env: Record<string, string> = {}): Promise<Test
     url: `http://${host}`,
     host,
     data,
+    config,
+    env: backend.env,
     berth,
     async stop() {
       await berth.stop();
