@@ -135,9 +135,10 @@ export async function createBerth(config: Config, logger: Logger): Promise<Berth
     server,
     async start() {
       await new Promise<void>((resolve, reject) => {
-        server.once("error", (err) => reject(listenError(err, config.listen)));
+        const failed = (err: Error) => reject(listenError(err, config.listen));
+        server.once("error", failed);
         server.listen(listen.port, listen.host, () => {
-          server.off("error", reject);
+          server.off("error", failed);
           resolve();
         });
       });

@@ -20,7 +20,7 @@ describe("management: the /api/v1 API and the berth CLI", () => {
       ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
     });
   const cli = (args: string[], input?: string) =>
-    run(process.execPath, [BERTH_BIN, ...args, "--data", b.data], { allowFail: true, timeoutMs: 30_000, ...(input !== undefined ? { input } : {}) });
+    run(process.execPath, [BERTH_BIN, ...args, "--data", b.data], { env: b.env, allowFail: true, timeoutMs: 30_000, ...(input !== undefined ? { input } : {}) });
   const login = async (user: string, password: string) => (await fetch(`${b.url}/token?service=berth`, { headers: { Authorization: basic(user, password) } })).status;
 
   it("answers 401 without credentials and 403 to users who are not admins", async () => {

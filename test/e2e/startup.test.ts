@@ -3,7 +3,7 @@
 // generated admin password is never in the output; only `serve` creates a registry.
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { mkdtemp, readdir, readFile, rm, stat, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { createServer, type Server } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -105,6 +105,7 @@ describe("start-up failures: one line naming cause and fix, exit 2, nothing left
     await new Promise<void>((resolve) => busy.listen(0, "127.0.0.1", resolve));
     busyPort = (busy.address() as { port: number }).port;
     await writeFile(join(root, "a-file"), "not a directory\n");
+    await mkdir(join(root, "read-only"), { mode: 0o555 });
     await writeFile(join(root, "garbage.pem"), "-----BEGIN CERTIFICATE-----\nbm90IGEgY2VydGlmaWNhdGU=\n-----END CERTIFICATE-----\n");
     if (openssl) {
       for (const name of ["one", "two"]) {
@@ -137,6 +138,13 @@ describe("start-up failures: one line naming cause and fix, exit 2, nothing left
       name: "data directory below a file",
       args: () => ["--data", join(root, "a-file", "data")],
       stderr: /^berth: cannot use .*a-file\/data: a part of the path is not a directory; check --data/,
+    },
+    {
+      name: "data directory not writable",
+      args: () => ["--data", join(root, "read-only", "data")],
+      stderr: /^berth: parent of the data directory .*read-only is not writable by this user/,
+      // root may write anywhere: the check is the kernel's, so there is nothing to see as root.
+      skip: () => (process.getuid?.() === 0 ? "runs as root, who may write to a read-only directory" : false),
     },
     {
       name: "data directory whose parent is missing",

@@ -17,8 +17,9 @@ export interface TestBerth {
   /** `127.0.0.1:PORT`, for image references. */
   host: string;
   data: string;
-  /** The loaded configuration, e.g. to open the same auth store as the server (both setups). */
+  /** The configuration it runs with, and the BERTH_* settings of its backend: a CLI or store opened with them reaches the same registry. */
   config: Config;
+  env: Record<string, string>;
   berth: Berth;
   stop(): Promise<void>;
 }
@@ -75,6 +76,7 @@ export async function startBerth(env: Record<string, string> = {}): Promise<Test
     host,
     data,
     config,
+    env: backend.env,
     berth,
     async stop() {
       await berth.stop();
