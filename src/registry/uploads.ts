@@ -132,8 +132,9 @@ export function createUploads(blobs: BlobStore, metadata: MetadataStore, options
     const limited = quotas?.enabled ? await quotaLimited(quotas, s.repository, body, state.size, finishing) : undefined;
     const hashing = hashingStream(hash);
     const feeding = pipeline(limited?.stream ?? body, hashing);
+    const appending = blobs.appendUpload(s.id, state.size, hashing);
     try {
-      const [next] = await Promise.all([blobs.appendUpload(s.id, state.size, hashing), feeding]);
+      const [next] = await Promise.all([appending, feeding]);
       hashes.advance(s.id, next);
       if (!finishing) await metadata.touchUpload(s.id, Date.now());
       return next;
@@ -144,6 +145,8 @@ export function createUploads(blobs: BlobStore, metadata: MetadataStore, options
       const refusal = limited?.refusal();
       if (refusal === undefined) throw err;
       // Stopped mid-body for a quota: what was staged is a fragment no client can resume from.
+      // The driver's write settles first, so nothing lands after the discard.
+      await appending.catch(() => {});
       await discard(s.id);
       throw refusal;
     }
