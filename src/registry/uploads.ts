@@ -120,7 +120,8 @@ export function createUploads(blobs: BlobStore, metadata: MetadataStore, options
 
   /**
    * Appends under the caller's lock; keeps the running hash in step with what reached storage.
-   * `finishing` skips recording activity on a session that ends right after.
+   * `finishing` (the blob's digest, for a final chunk) skips recording activity on a session that
+   * ends right after, and lets a blob the quota's scope already holds through the byte count.
    */
   async function appendLocked(s: UploadSession, body: Readable, range?: ByteRange, finishing?: Digest): Promise<UploadState> {
     const state = await blobs.uploadState(s.id);
