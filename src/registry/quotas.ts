@@ -65,6 +65,11 @@ export interface Quotas {
    * carry; the manifest PUT that would complete an image over the limit is refused.
    */
   check(repo: string, charge: QuotaCharge): Promise<void>;
+  /**
+   * Bytes `repo` may still add before one of its scopes goes over its limit (`Infinity` when no
+   * quota applies; 0 when a scope is at or over). For bodies of unknown length, counted as they arrive.
+   */
+  allowance(repo: string): Promise<number>;
   /** The warning for `repo`'s scopes as of their last check (for a response header), if above the threshold. */
   warning(repo: string): string | undefined;
   /** Called once each time a scope's usage goes above its warning threshold. */
@@ -150,6 +155,12 @@ export function createQuotas(metadata: MetadataStore, policy: QuotaPolicy): Quot
         }
         record({ ...q, used: now + adding });
       }
+    },
+
+    async allowance(repo) {
+      let left = Infinity;
+      for (const q of rulesFor(repo)) left = Math.min(left, Math.max(0, q.limit - (await used(q))));
+      return left;
     },
 
     warning(repo) {

@@ -11,6 +11,7 @@ import { setTimeout as delay } from "node:timers/promises";
 import { finishAbandonedDeletes } from "./gc-sweep.js";
 import { createHashCache, hashingStream } from "./hash-cache.js";
 import type { RegistryOptions } from "./options.js";
+import { quotaLimited } from "./quota-stream.js";
 import type { Quotas } from "./quotas.js";
 
 export interface UploadStatus {
@@ -119,19 +120,22 @@ export function createUploads(blobs: BlobStore, metadata: MetadataStore, options
 
   /**
    * Appends under the caller's lock; keeps the running hash in step with what reached storage.
-   * `finishing` skips recording activity on a session that ends right after.
+   * `finishing` (the blob's digest, for a final chunk) skips recording activity on a session that
+   * ends right after, and lets a blob the quota's scope already holds through the byte count.
    */
-  async function appendLocked(s: UploadSession, body: Readable, range?: ByteRange, finishing = false): Promise<UploadState> {
+  async function appendLocked(s: UploadSession, body: Readable, range?: ByteRange, finishing?: Digest): Promise<UploadState> {
     const state = await blobs.uploadState(s.id);
     if (range && range.start !== state.size) {
       body.resume();
       throw rangeError(state.size, `chunk starts at ${range.start} but the upload holds ${state.size} bytes`);
     }
     const hash = await hashes.get(s.id, s.algorithm, state, () => blobs.readUpload(s.id));
+    const limited = quotas?.enabled ? await quotaLimited(quotas, s.repository, body, state.size, finishing) : undefined;
     const hashing = hashingStream(hash);
-    const feeding = pipeline(body, hashing);
+    const feeding = pipeline(limited?.stream ?? body, hashing);
+    const appending = blobs.appendUpload(s.id, state.size, hashing);
     try {
-      const [next] = await Promise.all([blobs.appendUpload(s.id, state.size, hashing), feeding]);
+      const [next] = await Promise.all([appending, feeding]);
       hashes.advance(s.id, next);
       if (!finishing) await metadata.touchUpload(s.id, Date.now());
       return next;
@@ -139,12 +143,18 @@ export function createUploads(blobs: BlobStore, metadata: MetadataStore, options
       hashes.forget(s.id);
       hashing.resume();
       feeding.catch(() => {});
-      throw err;
+      const refusal = limited?.refusal();
+      if (refusal === undefined) throw err;
+      // Stopped mid-body for a quota: what was staged is a fragment no client can resume from.
+      // The driver's write settles first, so nothing lands after the discard.
+      await appending.catch(() => {});
+      await discard(s.id);
+      throw refusal;
     }
   }
 
   async function finishLocked(repo: string, s: UploadSession, digest: Digest, body?: Readable, range?: ByteRange) {
-    const state = body ? await appendLocked(s, body, range, true) : await blobs.uploadState(s.id);
+    const state = body ? await appendLocked(s, body, range, digest) : await blobs.uploadState(s.id);
     const algorithm = digestAlgorithm(digest);
     const hash = await hashes.get(s.id, algorithm, state, () => blobs.readUpload(s.id));
     const actual = formatDigest(algorithm, hash.copy().digest("hex"));

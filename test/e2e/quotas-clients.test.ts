@@ -7,7 +7,7 @@ import { after, before, describe, it } from "node:test";
 import { spawnBerth, type BerthProcess } from "../helpers/berth.js";
 import { writeImageLayout, type ImageLayout } from "../helpers/oci-layout.js";
 import { run, skipUnlessTools } from "../helpers/tools.js";
-import { containersEnv, lowercaseTempDir, removeTree } from "./support.js";
+import { containersEnv, lowercaseTempDir, removeTree, requestLog, showRequests } from "./support.js";
 
 const QUOTAS = `
 quotas:
@@ -61,5 +61,22 @@ describe("quotas seen by skopeo", { skip: skipUnlessTools("skopeo") }, () => {
     assert.ok(usage.total.referencedBytes < 256 * 1024, `usage stayed under the quota: ${usage.total.referencedBytes}`);
     const elsewhere = await copy(big, "other/app:big");
     assert.equal(elsewhere.code, 0, elsewhere.stderr);
+  });
+
+  // podman push compresses layers from its storage on the fly and streams them without a length.
+  it("podman push of an image over the quota is refused during the layer's PATCH, with the quota in its message", { skip: skipUnlessTools("podman") }, async () => {
+    // Its own storage and blob-info cache: knowing where skopeo put the layer, it would try a mount.
+    const podmanEnv = await containersEnv(join(root, "podman"));
+    const podman = (...args: string[]) => run("podman", args, { env: podmanEnv, allowFail: true, timeoutMs: 180_000 });
+    const pulled = await podman("pull", `oci:${big.dir}:${big.ref}`);
+    assert.equal(pulled.code, 0, pulled.stderr);
+    const image = pulled.stdout.trim().split("\n").pop()!;
+    const refused = await podman("push", "--tls-verify=false", image, `docker://${berth.host}/team/pod:big`);
+    assert.notEqual(refused.code, 0, "podman must fail");
+    assert.match(unescaped(refused.stderr), /quota exceeded: namespace team uses [\d.]+ (B|KiB) of 256\.0 KiB/, refused.stderr);
+    const patches = requestLog(berth).filter((r) => r.method === "PATCH" && r.path.startsWith("/v2/team/pod/"));
+    assert.ok(patches.some((r) => r.status === 403), `a streamed PATCH was refused:\n${showRequests(patches)}`);
+    const res = await fetch(`${berth.url}/v2/team/pod/manifests/big`, { method: "HEAD" });
+    assert.equal(res.status, 404, "the image was not stored");
   });
 });

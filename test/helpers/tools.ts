@@ -45,6 +45,7 @@ const PACKAGE_OF: Record<string, string> = {
   ctr: 'containerd',
   newuidmap: 'uidmap',
   newgidmap: 'uidmap',
+  'systemd-analyze': 'systemd',
 };
 
 function debianPackage(tool: string): string {

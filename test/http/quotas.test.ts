@@ -1,5 +1,7 @@
 import assert from "node:assert/strict";
+import { randomBytes } from "node:crypto";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { request } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
@@ -7,6 +9,48 @@ import { startBerth, type TestBerth } from "../helpers/berth.js";
 import { Client, MT, assertError, descriptor, digestOf, json, randomBlob, uniqueName } from "./client.js";
 
 // Every namespace starting with `q` gets 10000 bytes (warning at half); each `r…/capped` repository 3000.
+/** A body sent with chunked transfer encoding (no Content-Length). */
+const streamOf = (bytes: Buffer) =>
+  new ReadableStream<Uint8Array>({
+    start(controller) {
+      controller.enqueue(bytes);
+      controller.close();
+    },
+  });
+
+/**
+ * PATCHes `total` random bytes with chunked encoding, writing only as fast as the connection
+ * takes them, and stops writing once an answer arrives; tells how many bytes were handed to the
+ * socket by then. A connection reset before any answer fails.
+ */
+function streamUntilAnswered(url: URL, total: number): Promise<{ status: number; body: string; sentBeforeAnswer: number }> {
+  return new Promise((resolve, reject) => {
+    let sent = 0;
+    let answered = false;
+    const req = request(url, { method: "PATCH", headers: { "Content-Type": "application/octet-stream", "Transfer-Encoding": "chunked" } });
+    req.on("response", (res) => {
+      answered = true;
+      const sentBeforeAnswer = sent;
+      const chunks: Buffer[] = [];
+      res.on("data", (chunk: Buffer) => chunks.push(chunk));
+      res.on("end", () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString(), sentBeforeAnswer }));
+      res.on("error", reject);
+    });
+    req.on("error", (err) => {
+      if (!answered) reject(err);
+    });
+    const chunk = randomBytes(64 * 1024);
+    const write = () => {
+      while (!answered && sent < total) {
+        sent += chunk.length;
+        if (!req.write(chunk)) return void req.once("drain", write);
+      }
+      if (!answered) req.end();
+    };
+    write();
+  });
+}
+
 const QUOTAS = `
 quotas:
   warnAt: 0.5
@@ -76,22 +120,45 @@ describe("quotas and usage over HTTP", () => {
     assert.equal(status.headers.get("range"), "0-3999");
   });
 
-  it("a chunked body without a length is refused at commit and nothing is stored", async () => {
+  it("PATCH without a length is answered 403 DENIED while the client is still sending; the upload is discarded", async () => {
     const name = `${uniqueName("q")}/app`;
-    const bytes = randomBlob(11_000);
     const location = await c.startUpload(name);
-    const body = new ReadableStream<Uint8Array>({
-      start(controller) {
-        controller.enqueue(bytes);
-        controller.close();
-      },
-    });
-    const patched = await c.request("PATCH", location, { headers: { "Content-Type": "application/octet-stream" }, body });
-    assert.equal(patched.status, 202);
-    const put = await c.request("PUT", `${location}${location.includes("?") ? "&" : "?"}digest=${digestOf(bytes)}`);
-    assertError(put, 403, "DENIED");
-    assert.equal((await c.head(`/v2/${name}/blobs/${digestOf(bytes)}`)).status, 404);
+    const total = 64 * 1024 * 1024;
+    const answer = await streamUntilAnswered(new URL(location, b.url), total);
+    assert.equal(answer.status, 403, answer.body);
+    const err = (JSON.parse(answer.body) as { errors: { code: string; message: string }[] }).errors[0]!;
+    assert.equal(err.code, "DENIED");
+    assert.match(err.message, /^quota exceeded: namespace q-\w+ uses 0 B of 9\.77 KiB/);
+    // Socket buffers hold a few MiB at most: the server stopped reading near the quota.
+    assert.ok(answer.sentBeforeAnswer < total / 4, `${answer.sentBeforeAnswer} of ${total} bytes were sent before the answer`);
     assertError(await c.get(location), 404, "BLOB_UPLOAD_UNKNOWN");
+    const usage = (await c.get(`/api/v1/usage/${name.split("/")[0]}`)).json();
+    assert.equal(usage.total?.referencedBytes ?? 0, 0);
+  });
+
+  it("a final chunk without a length is stopped at the quota too; a blob the namespace holds still goes", async () => {
+    const ns = uniqueName("q");
+    const bytes = randomBlob(11_000);
+    const location = await c.startUpload(`${ns}/app`);
+    const put = await c.request("PUT", `${location}${location.includes("?") ? "&" : "?"}digest=${digestOf(bytes)}`, {
+      headers: { "Content-Type": "application/octet-stream" },
+      body: streamOf(bytes),
+    });
+    assertError(put, 403, "DENIED");
+    assert.equal((await c.head(`/v2/${ns}/app/blobs/${digestOf(bytes)}`)).status, 404);
+    assertError(await c.get(location), 404, "BLOB_UPLOAD_UNKNOWN");
+
+    const known = randomBlob(6000);
+    assert.equal((await postWhole(`${ns}/a`, known)).status, 201);
+    const again = await c.startUpload(`${ns}/b`);
+    const patched = await c.request("PATCH", again, { headers: { "Content-Type": "application/octet-stream" }, body: streamOf(known.subarray(0, 3000)) });
+    assert.equal(patched.status, 202, patched.text());
+    const next = patched.headers.get("location")!;
+    const done = await c.request("PUT", `${next}${next.includes("?") ? "&" : "?"}digest=${digestOf(known)}`, {
+      headers: { "Content-Type": "application/octet-stream" },
+      body: streamOf(known.subarray(3000)),
+    });
+    assert.equal(done.status, 201, `6000 bytes the namespace already holds add nothing: ${done.text()}`);
   });
 
   it("a namespace at its quota refuses new upload sessions; other namespaces and known blobs still go", async () => {

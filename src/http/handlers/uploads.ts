@@ -49,7 +49,7 @@ function declaredLength({ req }: RequestContext): number | undefined {
 /**
  * Refuses a body that would take the repository over a quota before reading a byte of it: the
  * size is known from Content-Length (plus what the upload holds already). Bodies without a length
- * are checked at commit, when their size is known.
+ * are counted as they arrive, and stopped at the limit, by the registry (registry/quota-stream.ts).
  */
 async function checkQuota(ctx: RequestContext, name: string, id?: string, digest?: Digest): Promise<void> {
   const length = declaredLength(ctx);
