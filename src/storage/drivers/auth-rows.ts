@@ -1,4 +1,4 @@
-import type { AuditEvent, AuditFilter, TokenRecord, UserRecord } from "../auth-store.js";
+import type { AuditEvent, AuditFilter, RefreshTokenRecord, TokenRecord, UserRecord } from "../auth-store.js";
 
 /** Columns and row mapping shared by the SQLite and PostgreSQL auth stores (same column names). */
 
@@ -27,6 +27,15 @@ export const toAudit = (row: Row): AuditEvent => {
   return event;
 };
 
+/** The values of a token insert: id, owner, name, secret_hash, scopes, created_at, expires_at, revoked_at, last_used_at. */
+export function tokenParams(t: TokenRecord): (string | number | null)[] {
+  return [t.id, t.owner, t.name, t.secretHash, JSON.stringify(t.scopes), t.createdAt, t.expiresAt ?? null, t.revokedAt ?? null, t.lastUsedAt ?? null];
+}
+
+/** The values of a refresh-token insert: id, user_name, client_id, secret_hash, created_at, expires_at, revoked_at. */
+export function refreshParams(t: RefreshTokenRecord): (string | number | null)[] {
+  return [t.id, t.user, t.clientId, t.secretHash, t.createdAt, t.expiresAt, t.revokedAt ?? null];
+}
 
 /** The values of an audit insert, in AUDIT_COLUMNS order. */
 export function auditParams(e: AuditEvent): (string | number | null)[] {

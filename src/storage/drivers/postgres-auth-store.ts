@@ -11,7 +11,7 @@ import type {
 } from "../auth-store.js";
 import { POSTGRES_AUTH_MIGRATIONS, POSTGRES_AUTH_MIGRATIONS_TABLE } from "./postgres-auth-schema.js";
 
-import { AUDIT_COLUMNS, auditParams, auditWhere, KEY_COLUMNS, NAMESPACE_COLUMNS, REFRESH_COLUMNS, TOKEN_COLUMNS, USER_COLUMNS, present, toAudit, toToken, toUser, type Row } from "./auth-rows.js";
+import { AUDIT_COLUMNS, auditParams, auditWhere, KEY_COLUMNS, NAMESPACE_COLUMNS, REFRESH_COLUMNS, TOKEN_COLUMNS, USER_COLUMNS, present, refreshParams, tokenParams, toAudit, toToken, toUser, type Row } from "./auth-rows.js";
 
 export interface PostgresAuthStoreOptions {
   /** `postgres://user:password@host:port/database`; the role needs CREATE on the schema to migrate it. */
@@ -80,17 +80,7 @@ export async function createPostgresAuthStore(options: PostgresAuthStoreOptions)
     },
 
     async createToken(t) {
-      const values = [
-        t.id,
-        t.owner,
-        t.name,
-        t.secretHash,
-        JSON.stringify(t.scopes),
-        t.createdAt,
-        t.expiresAt ?? null,
-        t.revokedAt ?? null,
-        t.lastUsedAt ?? null,
-      ];
+      const values = tokenParams(t);
       const inserted = await changes(
         `INSERT INTO tokens (id, owner, name, secret_hash, scopes, created_at, expires_at, revoked_at, last_used_at)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (owner, name) WHERE revoked_at IS NULL DO NOTHING`,
@@ -195,7 +185,7 @@ export async function createPostgresAuthStore(options: PostgresAuthStoreOptions)
       await pool.query(
         `INSERT INTO refresh_tokens (id, user_name, client_id, secret_hash, created_at, expires_at, revoked_at)
          VALUES ($1, $2, $3, $4, $5, $6, $7)`,
-        [t.id, t.user, t.clientId, t.secretHash, t.createdAt, t.expiresAt, t.revokedAt ?? null],
+        refreshParams(t),
       );
     },
     async getRefreshToken(id) {
@@ -256,7 +246,7 @@ export async function createPostgresAuthStore(options: PostgresAuthStoreOptions)
          ON CONFLICT (id) DO UPDATE SET owner = excluded.owner, name = excluded.name, secret_hash = excluded.secret_hash,
            scopes = excluded.scopes, created_at = excluded.created_at, expires_at = excluded.expires_at,
            revoked_at = excluded.revoked_at, last_used_at = excluded.last_used_at`,
-        [t.id, t.owner, t.name, t.secretHash, JSON.stringify(t.scopes), t.createdAt, t.expiresAt ?? null, t.revokedAt ?? null, t.lastUsedAt ?? null],
+        tokenParams(t),
       );
     },
     async importNamespace(ns) {
@@ -276,7 +266,7 @@ export async function createPostgresAuthStore(options: PostgresAuthStoreOptions)
          ON CONFLICT (id) DO UPDATE SET user_name = excluded.user_name, client_id = excluded.client_id,
            secret_hash = excluded.secret_hash, created_at = excluded.created_at, expires_at = excluded.expires_at,
            revoked_at = excluded.revoked_at`,
-        [t.id, t.user, t.clientId, t.secretHash, t.createdAt, t.expiresAt, t.revokedAt ?? null],
+        refreshParams(t),
       );
     },
     async importSigningKey(k) {

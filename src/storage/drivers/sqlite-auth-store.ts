@@ -11,7 +11,7 @@ import type {
 } from "../auth-store.js";
 import { SQLITE_AUTH_MIGRATIONS } from "./sqlite-auth-schema.js";
 
-import { AUDIT_COLUMNS, auditParams, auditWhere, KEY_COLUMNS, NAMESPACE_COLUMNS, REFRESH_COLUMNS, TOKEN_COLUMNS, USER_COLUMNS, present, toAudit, toToken, toUser, type Row } from "./auth-rows.js";
+import { AUDIT_COLUMNS, auditParams, auditWhere, KEY_COLUMNS, NAMESPACE_COLUMNS, REFRESH_COLUMNS, TOKEN_COLUMNS, USER_COLUMNS, present, refreshParams, tokenParams, toAudit, toToken, toUser, type Row } from "./auth-rows.js";
 
 export interface SqliteAuthStoreOptions {
   /** Database file, apart from the metadata database (`<data>/auth.db`); `:memory:` for a throwaway store. */
@@ -168,17 +168,7 @@ export function createSqliteAuthStore(options: SqliteAuthStoreOptions): AuthStor
     },
 
     async createToken(t) {
-      const result = q.insertToken.run(
-        t.id,
-        t.owner,
-        t.name,
-        t.secretHash,
-        JSON.stringify(t.scopes),
-        t.createdAt,
-        t.expiresAt ?? null,
-        t.revokedAt ?? null,
-        t.lastUsedAt ?? null,
-      );
+      const result = q.insertToken.run(...tokenParams(t));
       return result.changes > 0;
     },
     async getToken(id) {
@@ -233,7 +223,7 @@ export function createSqliteAuthStore(options: SqliteAuthStoreOptions): AuthStor
     },
 
     async createRefreshToken(t) {
-      q.insertRefresh.run(t.id, t.user, t.clientId, t.secretHash, t.createdAt, t.expiresAt, t.revokedAt ?? null);
+      q.insertRefresh.run(...refreshParams(t));
     },
     async getRefreshToken(id) {
       const row = q.getRefresh.get(id);
@@ -273,17 +263,7 @@ export function createSqliteAuthStore(options: SqliteAuthStoreOptions): AuthStor
       q.importUser.run(user.name, user.passwordHash, user.admin ? 1 : 0, user.createdAt);
     },
     async importToken(t) {
-      q.importToken.run(
-        t.id,
-        t.owner,
-        t.name,
-        t.secretHash,
-        JSON.stringify(t.scopes),
-        t.createdAt,
-        t.expiresAt ?? null,
-        t.revokedAt ?? null,
-        t.lastUsedAt ?? null,
-      );
+      q.importToken.run(...tokenParams(t));
     },
     async importNamespace(ns) {
       q.importNamespace.run(ns.name, ns.visibility, ns.owner ?? null, ns.createdAt);
@@ -292,7 +272,7 @@ export function createSqliteAuthStore(options: SqliteAuthStoreOptions): AuthStor
       return q.listRefresh.all().map((row) => present<RefreshTokenRecord>(row));
     },
     async importRefreshToken(t) {
-      q.importRefresh.run(t.id, t.user, t.clientId, t.secretHash, t.createdAt, t.expiresAt, t.revokedAt ?? null);
+      q.importRefresh.run(...refreshParams(t));
     },
     async importSigningKey(k) {
       q.importKey.run(k.kid, k.algorithm, k.privateJwk, k.publicJwk, k.createdAt, k.retiredAt ?? null);
