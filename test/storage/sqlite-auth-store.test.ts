@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { mkdtemp, rm } from "node:fs/promises";
+import { chmod, mkdtemp, rm, stat } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, it } from "node:test";
@@ -32,6 +32,23 @@ describe("sqlite AuthStore", () => {
       } finally {
         db.close();
       }
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("keeps password hashes and signing keys readable by the owner alone (0600), also in an older file", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "berth-sqlite-auth-"));
+    const mode = async (p: string) => (await stat(p)).mode & 0o777;
+    try {
+      const path = join(dir, "auth.db");
+      const store = createSqliteAuthStore({ path, create: true });
+      await store.createUser({ name: "alice", passwordHash: "scrypt$x", admin: true, createdAt: 1 });
+      for (const file of [path, `${path}-wal`]) assert.equal(await mode(file), 0o600, file);
+      await store.close();
+      await chmod(path, 0o644);
+      (await Promise.resolve(createSqliteAuthStore({ path }))).close();
+      assert.equal(await mode(path), 0o600);
     } finally {
       await rm(dir, { recursive: true, force: true });
     }

@@ -33,7 +33,7 @@ export interface SqliteAuthStoreOptions {
  * tokens not revoked. Audit queries bound `time` inclusively at both ends.
  */
 export function createSqliteAuthStore(options: SqliteAuthStoreOptions): AuthStore {
-  const db = openSqlite(options.path, options.fsync, SQLITE_AUTH_MIGRATIONS, "auth database", options.create);
+  const db = openSqlite(options.path, options.fsync, SQLITE_AUTH_MIGRATIONS, "auth database", options.create, true);
 
   const q = {
     insertUser: db.prepare(

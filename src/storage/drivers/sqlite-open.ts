@@ -1,5 +1,5 @@
 import Database from "better-sqlite3";
-import { existsSync, mkdirSync } from "node:fs";
+import { chmodSync, closeSync, existsSync, mkdirSync, openSync, statSync } from "node:fs";
 import { dirname } from "node:path";
 import { StoreMissingError } from "./store-missing.js";
 
@@ -8,12 +8,15 @@ import { StoreMissingError } from "./store-missing.js";
  * unless `fsync` is false; foreign keys; a busy timeout so the CLI and the server share the file)
  * and applies `migrations` recorded in `PRAGMA user_version`. Closes the file again on failure.
  * Without `create`, a file that does not exist or holds no schema is a StoreMissingError and
- * nothing is created.
+ * nothing is created. `ownerOnly` files (secrets: password hashes, signing keys) are created
+ * with mode 0600, and an existing one readable by others is narrowed to it; SQLite gives its
+ * -wal and -shm files the database file's mode.
  */
-export function openSqlite(path: string, fsync: boolean | undefined, migrations: readonly string[], label: string, create = false): Database.Database {
+export function openSqlite(path: string, fsync: boolean | undefined, migrations: readonly string[], label: string, create = false, ownerOnly = false): Database.Database {
   const memory = path === ":memory:";
   if (!memory && !create && !existsSync(path)) throw new StoreMissingError(path);
   if (!memory && create) mkdirSync(dirname(path), { recursive: true });
+  if (!memory && ownerOnly) restrictToOwner(path);
   const db = new Database(path, { fileMustExist: !memory && !create });
   try {
     if (!memory && !create && (db.pragma("user_version", { simple: true }) as number) === 0) throw new StoreMissingError(path);
@@ -35,5 +38,15 @@ export function openSqlite(path: string, fsync: boolean | undefined, migrations:
   } catch (err) {
     db.close();
     throw err;
+  }
+}
+
+function restrictToOwner(path: string): void {
+  if (!existsSync(path)) {
+    closeSync(openSync(path, "wx", 0o600));
+    return;
+  }
+  for (const file of [path, `${path}-wal`, `${path}-shm`]) {
+    if (existsSync(file) && (statSync(file).mode & 0o077) !== 0) chmodSync(file, 0o600);
   }
 }
