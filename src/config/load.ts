@@ -123,6 +123,17 @@ function finish(parsed: ReturnType<typeof configSchema.parse>): Config {
   return { ...parsed, database: { ...db, driver }, auth: { ...auth, ...enabled } };
 }
 
+const sources = new WeakMap<Config, Tree>();
+
+/**
+ * What was written to make `config` (the file's tree with the environment and flags laid over
+ * it, before validation), so `berth config` can show a value as it was written; undefined for a
+ * configuration loadConfig did not make.
+ */
+export function configSource(config: Config): Readonly<Tree> | undefined {
+  return sources.get(config);
+}
+
 /** A copy of `config` safe to print: keys and passwords masked. */
 export function redactConfig(config: Config): Config {
   const mask = (v: string | undefined) => (v === undefined ? undefined : "********");
@@ -158,7 +169,9 @@ export function loadConfig({ file, env = process.env, overrides = {} }: LoadConf
   }
   for (const [key, value] of Object.entries(overrides)) if (value !== undefined) setPath(tree, key, value);
   try {
-    return finish(configSchema.parse(tree));
+    const config = finish(configSchema.parse(structuredClone(tree)));
+    sources.set(config, tree);
+    return config;
   } catch (err) {
     if (err instanceof ZodError) {
       const problems = err.issues.map((i) => `  ${i.path.join(".") || "(root)"}: ${i.message}`).join("\n");

@@ -65,7 +65,8 @@ describe("berth output", () => {
       const r = await berth(["config", "--config", file]);
       assert.equal(r.code, 0, r.stderr);
       const shown = JSON.parse(r.stdout) as Record<string, Record<string, unknown>>;
-      assert.deepEqual(shown.uploads, { expiry: "1d", purgeInterval: "10m" });
+      // As written: 600s stays 600s (not 10m), and the default expiry as the docs write it, 24h.
+      assert.deepEqual(shown.uploads, { expiry: "24h", purgeInterval: "600s" });
       assert.deepEqual(shown.manifests, { maxSize: "8MiB" });
       assert.equal(shown.gc!.grace, "90m");
       assert.equal(shown.gc!.schedule, "off");
