@@ -23,6 +23,15 @@ function endQuietlyOnClosedPipe(): void {
   }
 }
 
+/**
+ * Process warnings (the AWS SDK's multi-line Node version notice on every S3 command, say) as one
+ * line each, so a command's stderr stays one line per thing said; `serve` sends them to its log.
+ */
+function warningsOnOneLine(): void {
+  process.removeAllListeners("warning");
+  process.on("warning", (w) => process.stderr.write(`warning: ${w.message.replace(/\s+/g, " ").trim()}\n`));
+}
+
 const HELP_FLAGS = new Set(["-h", "--help", "-v", "--version"]);
 
 /** `berth` alone, or with only options (`npm start -- --listen …`), is `berth serve`. */
@@ -54,6 +63,7 @@ function usageLine(err: CommanderError, failed: Command | undefined): string {
  */
 export async function main(argv: string[]): Promise<number> {
   endQuietlyOnClosedPipe();
+  warningsOnOneLine();
   const { program, result } = createProgram(version());
   let failed: Command | undefined;
   for (const cmd of allCommands(program)) {
