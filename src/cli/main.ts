@@ -78,12 +78,14 @@ export async function main(argv: string[]): Promise<number> {
       if (err.code !== "commander.help") process.stderr.write(`berth: ${usageLine(err, failed)}\n`);
       return 2;
     }
+    const debug = process.env.BERTH_DEBUG !== undefined && process.env.BERTH_DEBUG !== "";
     if (err instanceof ConfigError || err instanceof UsageError) {
       // A configuration error lists each bad setting on its own indented line; here they share one.
       process.stderr.write(`berth: ${err.message.replace(/:\n\s+/, ": ").replace(/\n\s*/g, "; ")}\n`);
+      // What a store failed with underneath (a driver's error), for whoever debugs it.
+      if (debug && err.cause instanceof Error) process.stderr.write(`${err.cause.stack}\n`);
       return 2;
     }
-    const debug = process.env.BERTH_DEBUG !== undefined && process.env.BERTH_DEBUG !== "";
     const message = err instanceof Error ? err.message : String(err);
     process.stderr.write(debug && err instanceof Error ? `berth: ${err.stack}\n` : `berth: ${message} (BERTH_DEBUG=1 shows the stack trace)\n`);
     return 1;

@@ -12,7 +12,11 @@ import { formatDuration, formatSize } from "./units.js";
  * aside).
  */
 export function displayConfig(config: Config): unknown {
-  return humanize(configSchema, redactConfig(config), configSource(config));
+  // `auth.enabled` as written: left out when it was (enabledExplicitly is derived, not a setting),
+  // so the output loads back to a registry that still refuses to open up over existing users.
+  const { enabledExplicitly, ...auth } = redactConfig(config).auth;
+  const shown = { ...redactConfig(config), auth: enabledExplicitly ? auth : { ...auth, enabled: undefined } };
+  return humanize(configSchema, shown, configSource(config));
 }
 
 /** `raw` is what was written at the same place of the configuration tree, if anything. */

@@ -61,13 +61,13 @@ async function opening<T>(config: Config, which: "metadata" | "blobs" | "auth", 
       throw noRegistry(config, err.where);
     }
     if (pg) {
-      throw new ConfigError(`cannot open PostgreSQL at ${safeUrl(config.database.url!)}: ${reason}; check database.url and that the server is running and reachable`);
+      throw new ConfigError(`cannot open PostgreSQL at ${safeUrl(config.database.url!)}: ${reason}; check database.url and that the server is running and reachable`, { cause: err });
     }
     if (s3) {
       const endpoint = config.storage.s3.endpoint ? safeUrl(config.storage.s3.endpoint) : `AWS region ${config.storage.s3.region}`;
-      throw new ConfigError(`cannot reach the S3 endpoint ${endpoint} (bucket ${config.storage.s3.bucket}): ${reason}; check storage.s3.endpoint, the credentials and that the service is running`);
+      throw new ConfigError(`cannot reach the S3 endpoint ${endpoint} (bucket ${config.storage.s3.bucket}): ${reason}; check storage.s3.endpoint, the credentials and that the service is running`, { cause: err });
     }
-    throw new ConfigError(`cannot open the ${which === "blobs" ? "blob store" : "database"} under ${config.data}: ${reason}; check --data/BERTH_DATA and its permissions`);
+    throw new ConfigError(`cannot open the ${which === "blobs" ? "blob store" : "database"} under ${config.data}: ${reason}; check --data/BERTH_DATA and its permissions`, { cause: err });
   }
 }
 

@@ -71,6 +71,8 @@ describe("berth output", () => {
       assert.equal(shown.gc!.grace, "90m");
       assert.equal(shown.gc!.schedule, "off");
       assert.equal(shown.auth!.tokenTtl, "15m");
+      assert.equal("enabled" in shown.auth!, false, "auth.enabled left out stays left out (a registry with users then refuses to start open)");
+      assert.equal((JSON.parse((await berth(["config", "--config", file], { BERTH_AUTH: "off" })).stdout) as { auth: { enabled: boolean } }).auth.enabled, false);
       assert.equal(shown.shutdown!.timeout, "30s");
       assert.equal((shown.storage!.s3 as Record<string, unknown>).redirectTtl, "15m");
       assert.equal((shown.retention!.rules as Record<string, unknown>[])[0]!.keepWithin, "7d");
@@ -114,15 +116,15 @@ describe("berth output", () => {
     assert.equal((await berth(["config"], { BERTH_AUTH_TOKEN_TTL: "60s" })).code, 0, "exactly the floor is fine");
   });
 
-  it("a command that fails says why on one line, exit 1; the stack trace only with BERTH_DEBUG", async () => {
+  it("a registry that cannot be opened is one line naming it, exit 2; the driver's stack trace only with BERTH_DEBUG", async () => {
     const dir = await mkdtemp(join(tmpdir(), "berth-broken-"));
     try {
       await writeFile(join(dir, "berth.db"), randomBytes(8192)); // not a database
       const plain = await berth(["usage", "--data", dir]);
-      assert.equal(plain.code, 1, plain.stderr);
+      assert.equal(plain.code, 2, plain.stderr);
       assert.match(plain.stderr, /^berth: [^\n]*not a database[^\n]*\n$/);
       const debug = await berth(["usage", "--data", dir], { BERTH_DEBUG: "1" });
-      assert.equal(debug.code, 1);
+      assert.equal(debug.code, 2);
       assert.match(debug.stderr, /\n\s+at /, "the stack trace with BERTH_DEBUG");
     } finally {
       await rm(dir, { recursive: true, force: true });
