@@ -273,7 +273,7 @@ Precedence: command-line options > environment variables > config file > default
 Environment variables (BERTH_S3_ACCESS_KEY, BERTH_S3_SECRET_KEY and BERTH_DATABASE_URL can
 also be read from a file named by the same variable with _FILE appended):
 ${Object.entries(ENV_KEYS)
-  .map(([name, key]) => `  ${name.padEnd(28)} ${key}`)
+  .map(([name, key], _, all) => `  ${name.padEnd(Math.max(...all.map(([n]) => n.length)))}  ${key}`)
   .join("\n")}
 
 Exit codes: 0 done, 1 failed, 2 bad usage or configuration, 3 gc found another collection running.
