@@ -134,7 +134,15 @@ export function createApp(options: AppOptions): App {
     const sent = countBodyBytes(res);
     const received = countRequestBytes(req);
     const url = new URL(req.url ?? "/", "http://berth.invalid");
-    const finished = metrics.startRequest(req.method, routeKindOf(url.pathname));
+    // Parsed once, for the metrics label and for dispatch; an invalid name is thrown in the try below.
+    let route: Route | undefined;
+    let routeError: unknown;
+    try {
+      route = parseV2Path(url.pathname);
+    } catch (err) {
+      routeError = err;
+    }
+    const finished = metrics.startRequest(req.method, routeKindOf(url.pathname, routeError === undefined ? route : null));
     res.on("close", () => {
       const expected = req.method === "HEAD" ? 0 : Number(res.getHeader("Content-Length") ?? sent.bytes);
       // A client that hung up before any answer got none: 499 ("client closed request", as nginx
@@ -180,7 +188,7 @@ export function createApp(options: AppOptions): App {
       if (auth && url.pathname.startsWith("/api/v1/")) return await auth.adminApi(req, res, url);
       res.setHeader("Docker-Distribution-Api-Version", "registry/2.0");
       if (isDraining()) res.setHeader("Connection", "close");
-      const route = parseV2Path(url.pathname);
+      if (routeError !== undefined) throw routeError;
       if (!route) throw new RegistryError("UNSUPPORTED", "no such API endpoint", { path: url.pathname }, { status: 404 });
       const need = needOf(route, req.method ?? "GET");
       try {

@@ -5,7 +5,7 @@ import type { LoginObserver } from "../auth/login-observer.js";
 import type { Logger } from "../logger.js";
 import type { Registry } from "../registry/registry.js";
 import { createStorageGauges } from "./metrics-storage.js";
-import { parseV2Path } from "./routes.js";
+import { parseV2Path, type Route } from "./routes.js";
 
 /**
  * The route label of HTTP metrics: a small fixed set, never a path, so series stay bounded
@@ -25,19 +25,26 @@ export type RouteKind =
   | "metrics"
   | "other";
 
-export function routeKindOf(pathname: string): RouteKind {
+/**
+ * The route kind of a request. `route` is what parseV2Path made of the path, when the caller has
+ * parsed it already (dispatch needs it too; parsing twice was a measurable part of a manifest
+ * read): undefined for a path outside /v2, null for a /v2 path whose name is invalid.
+ */
+export function routeKindOf(pathname: string, route: Route | undefined | null = parseQuietly(pathname)): RouteKind {
   if (pathname === "/healthz" || pathname === "/readyz") return "health";
   if (pathname === "/metrics") return "metrics";
   if (pathname === "/token" || pathname === "/.well-known/jwks.json") return "token";
   if (pathname.startsWith("/api/v1/")) return "api";
-  let route;
-  try {
-    route = parseV2Path(pathname);
-  } catch {
-    return "other";
-  }
   if (!route) return "other";
   return route.kind === "uploads" || route.kind === "upload" ? "blob_upload" : route.kind;
+}
+
+function parseQuietly(pathname: string): Route | undefined | null {
+  try {
+    return parseV2Path(pathname);
+  } catch {
+    return null;
+  }
 }
 
 const METHODS = new Set(["GET", "HEAD", "PUT", "POST", "PATCH", "DELETE", "OPTIONS"]);
@@ -148,11 +155,30 @@ export function createMetrics({ registry, storageRefreshMs, logger }: MetricsOpt
     ...(logger ? { logger } : {}),
   });
 
+  // Labelled children looked up once per method × route × status (a bounded set): prom-client
+  // hashes and checks a label object on every update otherwise, a measurable part of a manifest read.
+  type Series = { latency: { observe(v: number): void }; requests: { inc(): void }; received: { inc(v: number): void }; sent: { inc(v: number): void } };
+  const seriesCache = new Map<string, Series>();
+  const seriesOf = (method: string, route: RouteKind, status: number): Series => {
+    const key = `${method} ${route} ${status}`;
+    let series = seriesCache.get(key);
+    if (!series) {
+      series = {
+        latency: latency.labels({ method, route }),
+        requests: requests.labels({ method, route, status: String(status) }),
+        received: received.labels({ route }),
+        sent: sent.labels({ route }),
+      };
+      seriesCache.set(key, series);
+    }
+    return series;
+  };
+
   return {
     startRequest(rawMethod, route) {
       const method = methodLabel(rawMethod);
       const upload = route === "blob_upload" && (method === "POST" || method === "PATCH" || method === "PUT");
-      const stopTimer = latency.startTimer({ method, route });
+      const started = performance.now();
       inFlight.inc();
       if (upload) uploadsInFlight.inc();
       let done = false;
@@ -161,10 +187,11 @@ export function createMetrics({ registry, storageRefreshMs, logger }: MetricsOpt
         done = true;
         inFlight.dec();
         if (upload) uploadsInFlight.dec();
-        stopTimer();
-        requests.inc({ method, route, status: String(status) });
-        received.inc({ route }, bytesIn);
-        sent.inc({ route }, bytesOut);
+        const series = seriesOf(method, route, status);
+        series.latency.observe((performance.now() - started) / 1000);
+        series.requests.inc();
+        series.received.inc(bytesIn);
+        series.sent.inc(bytesOut);
       };
     },
     observeLogin: (outcome, via) => logins.inc({ outcome, via }),
