@@ -109,11 +109,23 @@ export function createMetrics({ registry, storageRefreshMs, logger }: MetricsOpt
   const register = new PromRegistry();
   const registers = [register];
 
-  const requests = new Counter({
+  // The hot path adds to plain numbers; prom-client reads them at scrape time (`collect`). Its own
+  // labelled updates hash a label object each, and six of them per request were a fifth of a
+  // manifest read's CPU (bench/results/metrics-ab.md). Only the latency histogram is updated live.
+  const traffic = new Map<string, { method: string; route: RouteKind; status: string; count: number }>();
+  const bytes = new Map<RouteKind, { received: number; sent: number }>();
+  let requestsInFlight = 0;
+  let uploadsReceiving = 0;
+
+  new Counter({
     name: "berth_http_requests_total",
     help: "HTTP requests answered, by method, route kind and status code (499: the client hung up first).",
     labelNames: ["method", "route", "status"] as const,
     registers,
+    collect() {
+      this.reset();
+      for (const { method, route, status, count } of traffic.values()) this.inc({ method, route, status }, count);
+    },
   });
   const latency = new Histogram({
     name: "berth_http_request_duration_seconds",
@@ -122,23 +134,36 @@ export function createMetrics({ registry, storageRefreshMs, logger }: MetricsOpt
     buckets: LATENCY_BUCKETS,
     registers,
   });
-  const received = new Counter({
-    name: "berth_http_received_bytes_total",
-    help: "Request body bytes read from clients, by route kind.",
-    labelNames: ["route"] as const,
+  for (const [name, which, help] of [
+    ["berth_http_received_bytes_total", "received", "Request body bytes read from clients, by route kind."],
+    ["berth_http_sent_bytes_total", "sent", "Response body bytes sent to clients, by route kind."],
+  ] as const) {
+    new Counter({
+      name,
+      help,
+      labelNames: ["route"] as const,
+      registers,
+      collect() {
+        this.reset();
+        for (const [route, totals] of bytes) this.inc({ route }, totals[which]);
+      },
+    });
+  }
+  new Gauge({
+    name: "berth_http_requests_in_flight",
+    help: "Requests this process is handling right now.",
     registers,
+    collect() {
+      this.set(requestsInFlight);
+    },
   });
-  const sent = new Counter({
-    name: "berth_http_sent_bytes_total",
-    help: "Response body bytes sent to clients, by route kind.",
-    labelNames: ["route"] as const,
-    registers,
-  });
-  const inFlight = new Gauge({ name: "berth_http_requests_in_flight", help: "Requests this process is handling right now.", registers });
-  const uploadsInFlight = new Gauge({
+  new Gauge({
     name: "berth_http_uploads_in_flight",
     help: "Blob upload requests (POST, PATCH, PUT on upload URLs) this process is receiving right now.",
     registers,
+    collect() {
+      this.set(uploadsReceiving);
+    },
   });
   const logins = new Counter({
     name: "berth_auth_logins_total",
@@ -155,23 +180,20 @@ export function createMetrics({ registry, storageRefreshMs, logger }: MetricsOpt
     ...(logger ? { logger } : {}),
   });
 
-  // Labelled children looked up once per method × route × status (a bounded set): prom-client
-  // hashes and checks a label object on every update otherwise, a measurable part of a manifest read.
-  type Series = { latency: { observe(v: number): void }; requests: { inc(): void }; received: { inc(v: number): void }; sent: { inc(v: number): void } };
-  const seriesCache = new Map<string, Series>();
-  const seriesOf = (method: string, route: RouteKind, status: number): Series => {
+  const latencyOf = new Map<string, { observe(seconds: number): void }>();
+  const finish = (method: string, route: RouteKind, started: number, { status, bytesIn, bytesOut }: FinishedRequest) => {
     const key = `${method} ${route} ${status}`;
-    let series = seriesCache.get(key);
-    if (!series) {
-      series = {
-        latency: latency.labels({ method, route }),
-        requests: requests.labels({ method, route, status: String(status) }),
-        received: received.labels({ route }),
-        sent: sent.labels({ route }),
-      };
-      seriesCache.set(key, series);
-    }
-    return series;
+    const series = traffic.get(key);
+    if (series) series.count++;
+    else traffic.set(key, { method, route, status: String(status), count: 1 });
+    let totals = bytes.get(route);
+    if (!totals) bytes.set(route, (totals = { received: 0, sent: 0 }));
+    totals.received += bytesIn;
+    totals.sent += bytesOut;
+    const timing = `${method} ${route}`;
+    let child = latencyOf.get(timing);
+    if (!child) latencyOf.set(timing, (child = latency.labels({ method, route })));
+    child.observe((performance.now() - started) / 1000);
   };
 
   return {
@@ -179,19 +201,15 @@ export function createMetrics({ registry, storageRefreshMs, logger }: MetricsOpt
       const method = methodLabel(rawMethod);
       const upload = route === "blob_upload" && (method === "POST" || method === "PATCH" || method === "PUT");
       const started = performance.now();
-      inFlight.inc();
-      if (upload) uploadsInFlight.inc();
+      requestsInFlight++;
+      if (upload) uploadsReceiving++;
       let done = false;
-      return ({ status, bytesIn, bytesOut }) => {
+      return (finished) => {
         if (done) return;
         done = true;
-        inFlight.dec();
-        if (upload) uploadsInFlight.dec();
-        const series = seriesOf(method, route, status);
-        series.latency.observe((performance.now() - started) / 1000);
-        series.requests.inc();
-        series.received.inc(bytesIn);
-        series.sent.inc(bytesOut);
+        requestsInFlight--;
+        if (upload) uploadsReceiving--;
+        finish(method, route, started, finished);
       };
     },
     observeLogin: (outcome, via) => logins.inc({ outcome, via }),
@@ -263,10 +281,13 @@ function registerMaintenance(register: PromRegistry, registry: Registry): void {
 /**
  * Counts request body bytes as the HTTP parser hands them over (chunked bodies included, chunk
  * framing excluded), whether or not a handler reads them; attaches no listener, so the stream's
- * flow is unchanged.
+ * flow is unchanged. A request that has no body (neither Content-Length nor Transfer-Encoding,
+ * as HTTP/1.1 defines it: every GET and HEAD of a pull) is left alone, since wrapping `push`
+ * gives the request object a shape of its own and measurably slowed manifest reads.
  */
 export function countRequestBytes(req: IncomingMessage): { bytes: number } {
   const counter = { bytes: 0 };
+  if (req.headers["content-length"] === undefined && req.headers["transfer-encoding"] === undefined) return counter;
   const push = req.push.bind(req);
   req.push = (chunk: unknown, encoding?: BufferEncoding) => {
     if (chunk instanceof Uint8Array) counter.bytes += chunk.byteLength;
