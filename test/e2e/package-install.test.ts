@@ -2,12 +2,12 @@
 // temporary prefix, then the installed `berth` command run from an unrelated directory. The
 // install compiles better-sqlite3 from source where no prebuilt binary can be fetched (minutes).
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
 import { cp, mkdir, mkdtemp, readFile, readdir, rm, symlink } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { after, before, describe, it } from "node:test";
+import { spawnServer } from "../helpers/berth.js";
 import { run } from "../helpers/tools.js";
 
 const CHECKOUT = fileURLToPath(new URL("../../../", import.meta.url));
@@ -72,31 +72,17 @@ describe("npm package: pack, global install, run", { skip: await registrySkip(),
 
   it("the installed `berth serve` serves /v2/ on the data directory it is given and stops on SIGTERM", async () => {
     const data = join(root, "data");
-    const child = spawn(berth(), ["serve", "--listen", "127.0.0.1:0", "--data", data], {
-      cwd: elsewhere(),
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    const output: string[] = [];
-    const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
+    const served = await spawnServer([berth(), "serve", "--listen", "127.0.0.1:0", "--data", data], { cwd: elsewhere() });
+    let code: number | null;
     try {
-      const url = await new Promise<string>((resolve, reject) => {
-        const onData = (chunk: Buffer) => {
-          output.push(chunk.toString());
-          const match = /"listen":"(http:\/\/[^"]+)"/.exec(output.join(""));
-          if (match) resolve(match[1]!);
-        };
-        child.stdout!.on("data", onData);
-        child.stderr!.on("data", onData);
-        void exited.then((code) => reject(new Error(`berth serve exited with ${code}:\n${output.join("")}`)));
-      });
-      const base = await fetch(`${url}/v2/`);
-      assert.equal(base.status, 200, output.join(""));
+      const base = await fetch(`${served.url}/v2/`);
+      assert.equal(base.status, 200, served.output.join("\n"));
       assert.equal(base.headers.get("docker-distribution-api-version"), "registry/2.0");
-      assert.equal((await fetch(`${url}/healthz`)).status, 200);
+      assert.equal((await fetch(`${served.url}/healthz`)).status, 200);
     } finally {
-      if (child.exitCode === null) process.kill(child.pid!, "SIGTERM");
+      code = await served.stop();
     }
-    assert.equal(await exited, 0, `berth serve stops cleanly on SIGTERM:\n${output.join("")}`);
+    assert.equal(code, 0, `berth serve stops cleanly on SIGTERM:\n${served.output.join("\n")}`);
     assert.ok((await readdir(data)).length > 0, "the registry was created in --data");
     assert.deepEqual(await readdir(elsewhere()), [], "nothing was written to the working directory");
   });

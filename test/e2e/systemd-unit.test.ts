@@ -3,12 +3,12 @@
 // exist, so a copy is checked with the installed paths (/usr/bin/node, /usr/lib/node_modules/…)
 // replaced by this machine's node and this checkout's bin/berth.js; nothing else is changed.
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
 import { copyFile, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { after, before, describe, it } from "node:test";
+import { spawnServer } from "../helpers/berth.js";
 import { run, skipUnlessTools } from "../helpers/tools.js";
 
 const CHECKOUT = fileURLToPath(new URL("../../../", import.meta.url));
@@ -99,24 +99,13 @@ describe("systemd unit", { skip: skipUnlessTools("systemd-analyze") }, () => {
       arg === INSTALLED_BERTH ? join(CHECKOUT, "bin", "berth.js") : arg === "/etc/berth/berth.yaml" ? config : arg === "/var/lib/berth" ? join(dir, "data") : arg,
     );
     // The shipped listen address (127.0.0.1:5000) may be taken on a shared machine: port 0 instead.
-    const child = spawn(process.execPath, [...args, "--listen", "127.0.0.1:0"], { cwd: dir, stdio: ["ignore", "pipe", "pipe"] });
-    const output: string[] = [];
-    const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
+    const served = await spawnServer([process.execPath, ...args, "--listen", "127.0.0.1:0"], { cwd: dir });
+    let code: number | null;
     try {
-      const url = await new Promise<string>((resolve, reject) => {
-        const onData = (chunk: Buffer) => {
-          output.push(chunk.toString());
-          const match = /"listen":"(http:\/\/[^"]+)"/.exec(output.join(""));
-          if (match) resolve(match[1]!);
-        };
-        child.stdout!.on("data", onData);
-        child.stderr!.on("data", onData);
-        void exited.then((code) => reject(new Error(`exited with ${code}:\n${output.join("")}`)));
-      });
-      assert.equal((await fetch(`${url}/healthz`)).status, 200);
+      assert.equal((await fetch(`${served.url}/healthz`)).status, 200);
     } finally {
-      if (child.exitCode === null) process.kill(child.pid!, "SIGTERM");
+      code = await served.stop();
     }
-    assert.equal(await exited, 0, output.join(""));
+    assert.equal(code, 0, served.output.join("\n"));
   });
 });

@@ -98,19 +98,48 @@ export interface BerthProcess {
   kill9(): Promise<void>;
 }
 
+/** The config file a BERTH_* environment describes, for `berth migrate --from/--to`. */
+export function configFromEnv(env: Record<string, string | undefined>, data: string) {
+  if (!env.BERTH_STORAGE_DRIVER) return { data };
+  return {
+    data,
+    storage: {
+      driver: "s3",
+      s3: {
+        bucket: env.BERTH_S3_BUCKET,
+        endpoint: env.BERTH_S3_ENDPOINT,
+        region: env.BERTH_S3_REGION,
+        accessKey: env.BERTH_S3_ACCESS_KEY,
+        secretKey: env.BERTH_S3_SECRET_KEY,
+        forcePathStyle: true,
+      },
+    },
+    database: { url: env.BERTH_DATABASE_URL },
+  };
+}
+
 /** Runs `berth serve` as a real process (bin/berth.js) on a free port; resolves once it logged its address. */
-export async function spawnBerth(data: string, env: Record<string, string> = {}): Promise<BerthProcess> {
-  const child = spawn(process.execPath, [BERTH_BIN, "serve", "--listen", "127.0.0.1:0", "--data", data], {
-    env: { ...process.env, ...env },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
+export function spawnBerth(data: string, env: Record<string, string> = {}): Promise<BerthProcess> {
+  return spawnServer([process.execPath, BERTH_BIN, "serve", "--listen", "127.0.0.1:0", "--data", data], { env: { ...process.env, ...env } });
+}
+
+/**
+ * Runs a command line that starts a Berth server (an installed `berth`, a systemd unit's
+ * ExecStart, `node bin/berth.js serve …`) and resolves once it logged the address it listens on;
+ * rejects with its output if it exits first or takes over 30 s (and kills it then).
+ */
+export async function spawnServer(
+  [program, ...args]: string[],
+  { env = process.env, cwd }: { env?: NodeJS.ProcessEnv; cwd?: string } = {},
+): Promise<BerthProcess> {
+  const child = spawn(program!, args, { env, ...(cwd ? { cwd } : {}), stdio: ["ignore", "pipe", "pipe"] });
   const output: string[] = [];
   const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
   const url = await new Promise<string>((resolve, reject) => {
     const timer = setTimeout(() => {
       child.kill("SIGKILL"); // never leave a half-started server behind
       reject(new Error(`berth did not start:\n${output.join("\n")}`));
-    }, 15_000);
+    }, 30_000);
     const onLine = (chunk: Buffer) => {
       for (const line of chunk.toString().split("\n").filter(Boolean)) {
         output.push(line);

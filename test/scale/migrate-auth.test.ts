@@ -13,13 +13,12 @@ import { hashSecret } from "../../src/auth/passwords.js";
 import type { AuditEvent, AuthStore } from "../../src/storage/auth-store.js";
 import { createPostgresAuthStore } from "../../src/storage/drivers/postgres-auth-store.js";
 import { createSqliteAuthStore } from "../../src/storage/drivers/sqlite-auth-store.js";
-import { BERTH_BIN, scaleOutEnv, spawnBerth, type BerthProcess } from "../helpers/berth.js";
+import { BERTH_BIN, scaleOutEnv, spawnBerth, type BerthProcess, configFromEnv } from "../helpers/berth.js";
 import { makeImage, sha256 } from "../helpers/fixtures.js";
 import { asBody } from "../helpers/push.js";
 import { skipUnlessPostgres, skipUnlessS3 } from "../helpers/services.js";
 import { run, skipUnlessTools } from "../helpers/tools.js";
 
-type Env = Record<string, string>;
 const AUTH_ON = { BERTH_AUTH: "on" };
 const ADMIN_PASSWORD = "admin-password-1";
 const basic = (user: string, password: string) => `Basic ${Buffer.from(`${user}:${password}`).toString("base64")}`;
@@ -27,25 +26,6 @@ const kidOf = (jwt: string) => (JSON.parse(Buffer.from(jwt.split(".")[0]!, "base
 const grantedOf = (jwt: string) =>
   (JSON.parse(Buffer.from(jwt.split(".")[1]!, "base64url").toString()) as { access: { name: string; actions: string[] }[] }).access;
 
-/** The config file a BERTH_* environment describes, for `berth migrate --from/--to`. */
-function configFromEnv(env: Env, data: string) {
-  if (!env.BERTH_STORAGE_DRIVER) return { data };
-  return {
-    data,
-    storage: {
-      driver: "s3",
-      s3: {
-        bucket: env.BERTH_S3_BUCKET,
-        endpoint: env.BERTH_S3_ENDPOINT,
-        region: env.BERTH_S3_REGION,
-        accessKey: env.BERTH_S3_ACCESS_KEY,
-        secretKey: env.BERTH_S3_SECRET_KEY,
-        forcePathStyle: true,
-      },
-    },
-    database: { url: env.BERTH_DATABASE_URL },
-  };
-}
 
 /** GET /token with optional Basic credentials; the token (or undefined) and the whole answer. */
 async function getToken(url: string, auth: string | undefined, ...scopes: string[]): Promise<{ status: number; token?: string; body: Record<string, unknown> }> {

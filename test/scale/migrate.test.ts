@@ -7,7 +7,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { stringify } from "yaml";
-import { BERTH_BIN, scaleOutEnv, spawnBerth, type BerthProcess } from "../helpers/berth.js";
+import { BERTH_BIN, scaleOutEnv, spawnBerth, type BerthProcess, configFromEnv } from "../helpers/berth.js";
 import { makeImage, makeIndex, sha256 } from "../helpers/fixtures.js";
 import { fetchBytes, pushBlob, pushManifest } from "../helpers/push.js";
 import { skipUnlessPostgres, skipUnlessS3 } from "../helpers/services.js";
@@ -15,25 +15,6 @@ import { run } from "../helpers/tools.js";
 
 type Env = Record<string, string>;
 
-/** The config file a BERTH_* environment describes, for `berth migrate --from/--to`. */
-function configFromEnv(env: Env, data: string) {
-  if (!env.BERTH_STORAGE_DRIVER) return { data };
-  return {
-    data,
-    storage: {
-      driver: "s3",
-      s3: {
-        bucket: env.BERTH_S3_BUCKET,
-        endpoint: env.BERTH_S3_ENDPOINT,
-        region: env.BERTH_S3_REGION,
-        accessKey: env.BERTH_S3_ACCESS_KEY,
-        secretKey: env.BERTH_S3_SECRET_KEY,
-        forcePathStyle: true,
-      },
-    },
-    database: { url: env.BERTH_DATABASE_URL },
-  };
-}
 
 describe("berth migrate", { skip: skipUnlessS3() || skipUnlessPostgres() }, () => {
   let dir: string;
