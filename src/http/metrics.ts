@@ -224,40 +224,24 @@ export function createMetrics({ registry, storageRefreshMs, logger }: MetricsOpt
 /** Garbage collection and retention: runs by outcome, their durations, and what collections deleted. */
 function registerMaintenance(register: PromRegistry, registry: Registry): void {
   const registers = [register];
-  const gcRuns = new Counter({
-    name: "berth_gc_runs_total",
-    help: "Garbage collections this process ran, by outcome (completed, aborted, dry_run, skipped: another node held the lock, failed).",
-    labelNames: ["outcome"] as const,
-    registers,
-  });
-  const gcDuration = new Histogram({
-    name: "berth_gc_duration_seconds",
-    help: "Duration of garbage collections this process ran, by outcome (waiting for the lock included).",
-    labelNames: ["outcome"] as const,
-    buckets: RUN_BUCKETS,
-    registers,
-  });
-  const retentionRuns = new Counter({
-    name: "berth_retention_runs_total",
-    help: "Retention runs this process ran, by outcome (completed, dry_run, skipped: another node held the lock, failed).",
-    labelNames: ["outcome"] as const,
-    registers,
-  });
-  const retentionDuration = new Histogram({
-    name: "berth_retention_duration_seconds",
-    help: "Duration of retention runs this process ran, by outcome.",
-    labelNames: ["outcome"] as const,
-    buckets: RUN_BUCKETS,
-    registers,
-  });
-  registry.gc.onRun(({ outcome, durationMs }) => {
-    gcRuns.inc({ outcome });
-    gcDuration.observe({ outcome }, durationMs / 1000);
-  });
-  registry.retention.onRun(({ outcome, durationMs }) => {
-    retentionRuns.inc({ outcome });
-    retentionDuration.observe({ outcome }, durationMs / 1000);
-  });
+  const runs = [
+    { job: registry.gc, name: "gc", what: "Garbage collections", lock: " (waiting for the lock included)", outcomes: "completed, aborted, dry_run, skipped: another node held the lock, failed" },
+    { job: registry.retention, name: "retention", what: "Retention runs", lock: "", outcomes: "completed, dry_run, skipped: another node held the lock, failed" },
+  ] as const;
+  for (const { job, name, what, lock, outcomes } of runs) {
+    const total = new Counter({ name: `berth_${name}_runs_total`, help: `${what} this process ran, by outcome (${outcomes}).`, labelNames: ["outcome"] as const, registers });
+    const duration = new Histogram({
+      name: `berth_${name}_duration_seconds`,
+      help: `Duration of ${what.toLowerCase()} this process ran, by outcome${lock}.`,
+      labelNames: ["outcome"] as const,
+      buckets: RUN_BUCKETS,
+      registers,
+    });
+    job.onRun(({ outcome, durationMs }) => {
+      total.inc({ outcome });
+      duration.observe({ outcome }, durationMs / 1000);
+    });
+  }
 
   // Totals the collector keeps itself (non-dry runs), read at scrape time.
   const fromStats = (name: string, help: string, read: (s: ReturnType<Registry["gc"]["stats"]>) => number | undefined, type: "counter" | "gauge") => {
