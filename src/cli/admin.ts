@@ -6,7 +6,6 @@ import type { Role, Visibility } from "../storage/auth-store.js";
 import { createAuthStore } from "../storage/create-stores.js";
 import { UsageError } from "./usage-error.js";
 
-export { UsageError };
 
 /**
  * `berth user|token|ns|repo|audit|key …`: managing access control from the command line. Each

@@ -2,22 +2,10 @@ import type { Config } from "../config/schema.js";
 import { RegistryError } from "../oci/errors.js";
 import { createCatalog, type CatalogAudit, type RepositoryDeletion } from "../registry/catalog.js";
 import { createRegistryFromConfig } from "../server.js";
-import { createAuthStore } from "../storage/create-stores.js";
-import { UsageError } from "./admin.js";
+import { openExistingAuthStore } from "../storage/create-stores.js";
+import { UsageError } from "./usage-error.js";
 
 export type CatalogCommandName = "ns list" | "ns del" | "repo list" | "repo delete" | "tag list" | "tag delete";
-
-export const CATALOG_COMMANDS: readonly CatalogCommandName[] = ["ns list", "ns del", "repo list", "repo delete", "tag list", "tag delete"];
-
-/** Positional arguments and flags each command takes: anything else is refused before any store opens. */
-const SHAPES: Record<CatalogCommandName, { args: string[]; flags: ("force" | "namespace")[] }> = {
-  "ns list": { args: [], flags: [] },
-  "ns del": { args: ["NS"], flags: ["force"] },
-  "repo list": { args: [], flags: ["namespace"] },
-  "repo delete": { args: ["NAME"], flags: [] },
-  "tag list": { args: ["NAME"], flags: [] },
-  "tag delete": { args: ["NAME:TAG"], flags: [] },
-};
 
 /** Fixed-width columns, left-aligned. */
 function table(rows: string[][]): string {
@@ -33,32 +21,30 @@ const deletedText = (d: RepositoryDeletion) => `${d.repository}: ${plural(d.tags
  * tag list NAME | tag delete NAME:TAG`, each with `--json` for one JSON object per line. They open
  * the stores `config` names (they work while servers run) and call registry/catalog.ts, which
  * the `/api/v1` endpoints share. With access control on, listings show visibility and every
- * change is appended to the audit log as actor `cli`. Refusals (unknown name, immutable tag,
- * a namespace that holds repositories without --force) throw UsageError: one line, exit 2.
+ * change is appended to the audit log as actor `cli`. Arguments and flags arrive checked by
+ * program.ts. Refusals (unknown name, immutable tag, a namespace that holds repositories without
+ * --force) throw UsageError: one line, exit 2.
  */
 export async function catalogCommand(
   config: Config,
-  command: "ns list" | "ns del" | "repo list" | "repo delete" | "tag list" | "tag delete",
+  command: CatalogCommandName,
   args: string[],
   flags: { force?: boolean; namespace?: string; json?: boolean },
 ): Promise<number> {
-  const shape = SHAPES[command];
-  const usage = `berth ${command}${shape.args.map((a) => ` ${a}`).join("")}${shape.flags.map((f) => (f === "force" ? " [--force]" : " [--namespace NS]")).join("")} [--json]`;
-  if (args.length !== shape.args.length) throw new UsageError(`${args.length > shape.args.length ? `unexpected argument ${args[shape.args.length]}` : `missing ${shape.args[args.length]}`}; usage: ${usage}`);
-  // A framework may pass `force: false` for every command; only a flag actually given is refused.
-  for (const flag of ["force", "namespace"] as const) {
-    const given = flag === "force" ? flags.force === true : flags.namespace !== undefined;
-    if (given && !shape.flags.includes(flag)) throw new UsageError(`--${flag} does not apply here; usage: ${usage}`);
-  }
   let tagRef: { name: string; tag: string } | undefined;
   if (command === "tag delete") {
     const at = args[0]!.lastIndexOf(":");
-    if (at <= 0 || at === args[0]!.length - 1) throw new UsageError(`give the tag as NAME:TAG, e.g. team/app:1.0; usage: ${usage}`);
+    if (at <= 0 || at === args[0]!.length - 1) throw new UsageError("give the tag as NAME:TAG, e.g. team/app:1.0");
     tagRef = { name: args[0]!.slice(0, at), tag: args[0]!.slice(at + 1) };
   }
 
   const registry = await createRegistryFromConfig(config);
-  const authStore = config.auth.enabled ? await createAuthStore(config).catch(async (err) => { await registry.close(); throw err; }) : undefined;
+  // The registry's own access-control data decides, not this invocation's flags: a namespace
+  // declared with `berth ns add` is listed, and a deletion audited, whether or not --auth was given.
+  const authStore = await openExistingAuthStore(config).catch(async (err) => {
+    await registry.close();
+    throw err;
+  });
   const audit: CatalogAudit | undefined = authStore
     ? (event) => authStore.appendAudit({ ...event, time: Date.now(), actor: "cli", source: "cli" })
     : undefined;

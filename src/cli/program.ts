@@ -3,6 +3,7 @@ import { ENV_KEYS, loadConfig } from "../config/load.js";
 import type { Config } from "../config/schema.js";
 import { parseDuration } from "../config/units.js";
 import type { AdminCommand, AdminFlags } from "./admin.js";
+import type { CatalogCommandName } from "./catalog-commands.js";
 import { UsageError } from "./usage-error.js";
 
 /**
@@ -113,8 +114,7 @@ export function createProgram(version: string): BerthProgram {
     });
   const admin = (cmd: Command, command: AdminCommand) =>
     act(storeOptions(cmd), async (args, o) => (await import("./admin.js")).adminCommand(configFrom(o), command, args, o as AdminFlags));
-  type CatalogName = Parameters<typeof import("./catalog-commands.js").catalogCommand>[1];
-  const catalog = (cmd: Command, command: CatalogName) =>
+  const catalog = (cmd: Command, command: CatalogCommandName) =>
     act(storeOptions(cmd), async (args, o) =>
       (await import("./catalog-commands.js")).catalogCommand(configFrom(o), command, args, {
         ...(o.force === true ? { force: true } : {}),

@@ -1,7 +1,7 @@
 import type { Config } from "../config/schema.js";
 import type { RetentionReport } from "../registry/retention.js";
 import { createRegistryFromConfig } from "../server.js";
-import { createAuthStore } from "../storage/create-stores.js";
+import { openExistingAuthStore } from "../storage/create-stores.js";
 
 /**
  * `berth retention [--dry-run] [--json]`: applies the configured retention rules once, over the
@@ -14,7 +14,8 @@ export async function retentionCommand(config: Config, flags: { dryRun: boolean;
     return 0;
   }
   const registry = await createRegistryFromConfig(config);
-  const authStore = config.auth.enabled ? await createAuthStore(config) : undefined;
+  // Deletions are audited wherever the registry keeps an audit log, whatever this invocation's flags.
+  const authStore = await openExistingAuthStore(config);
   try {
     const report = await registry.retention.run({
       dryRun: flags.dryRun,

@@ -72,6 +72,12 @@ for (const mode of ["on", "off"] as const) {
         assert.equal(nsList.code, 0, nsList.stderr);
         assert.match(nsList.stdout, /^NAMESPACE\s+REPOSITORIES\s+VISIBILITY\s+OWNER\s+MEMBERS$/m);
         assert.match(nsList.stdout, mode === "on" ? /^team\s+2\s+public\s+-\s+0$/m : /^team\s+2\s+-\s+-\s+-$/m);
+        if (mode === "on") {
+          // The registry's own access-control data decides what is listed, not whether BERTH_AUTH is set here.
+          const { BERTH_AUTH: _, ...withoutFlag } = env;
+          const r = await run(process.execPath, [BERTH_BIN, "ns", "list", "--data", data], { env: withoutFlag, allowFail: true, timeoutMs: 60_000 });
+          assert.match(r.stdout, /^team\s+2\s+public\s+-\s+0$/m, r.stdout + r.stderr);
+        }
         assert.deepEqual(jsonLines((await berth("ns", "list", "--json")).stdout).map((n) => [n.name, n.repositories]), [
           ["locked", 1],
           ["other", 1],
