@@ -1,4 +1,3 @@
-import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { ConfigError } from "../config/load.js";
 import type { Config } from "../config/schema.js";
@@ -154,13 +153,8 @@ export async function createAuthStore(config: Config, options: OpenOptions = {})
  * there is no registry or it never had access control.
  */
 export async function countUsers(config: Config): Promise<number> {
-  let store: AuthStore;
-  try {
-    store = await opening(config, "auth", () => openAuthStore(config, false));
-  } catch (err) {
-    if (err instanceof NoRegistryError) return 0;
-    throw err;
-  }
+  const store = await openExistingAuthStore(config);
+  if (!store) return 0;
   try {
     return (await store.listUsers()).length;
   } finally {
@@ -174,9 +168,10 @@ export async function countUsers(config: Config): Promise<number> {
  * had access control is left as it is (for reading a migration's source).
  */
 export async function openExistingAuthStore(config: Config): Promise<AuthStore | undefined> {
-  if (config.database.driver === "postgres") {
-    const { postgresAuthSchemaExists } = await import("./drivers/postgres-auth-store.js");
-    return (await postgresAuthSchemaExists(config.database.url!)) ? createAuthStore(config) : undefined;
+  try {
+    return await opening(config, "auth", () => openAuthStore(config, false));
+  } catch (err) {
+    if (err instanceof NoRegistryError) return undefined;
+    throw err;
   }
-  return existsSync(join(config.data, "auth.db")) ? createAuthStore(config) : undefined;
 }

@@ -308,14 +308,3 @@ export async function createPostgresAuthStore(options: PostgresAuthStoreOptions)
   };
 }
 
-/** Whether the database at `url` has the auth schema (any Berth with access control opened it), without creating it. */
-export async function postgresAuthSchemaExists(url: string): Promise<boolean> {
-  const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 10_000 });
-  await client.connect();
-  try {
-    const { rows } = await client.query<{ present: boolean }>("SELECT to_regclass('auth_schema_migrations') IS NOT NULL AS present");
-    return rows[0]?.present === true;
-  } finally {
-    await client.end();
-  }
-}
