@@ -1,13 +1,9 @@
-import { readFileSync } from "node:fs";
 import { CommanderError, type Command } from "commander";
 import { ConfigError } from "../config/load.js";
+import { berthVersion } from "../version.js";
 import { commandPath, createProgram } from "./program.js";
 import { UsageError } from "./usage-error.js";
 
-function version(): string {
-  const pkg = JSON.parse(readFileSync(new URL("../../../package.json", import.meta.url), "utf8")) as { version: string };
-  return pkg.version;
-}
 
 /**
  * A reader that went away (`berth audit | head -1`) ends the command quietly, as SIGPIPE ends
@@ -64,7 +60,7 @@ function usageLine(err: CommanderError, failed: Command | undefined): string {
 export async function main(argv: string[]): Promise<number> {
   endQuietlyOnClosedPipe();
   warningsOnOneLine();
-  const { program, result } = createProgram(version());
+  const { program, result } = createProgram(berthVersion());
   let failed: Command | undefined;
   for (const cmd of allCommands(program)) {
     cmd.configureOutput({ outputError: () => (failed = cmd) });

@@ -14,8 +14,9 @@ import { formatDuration, formatSize } from "./units.js";
 export function displayConfig(config: Config): unknown {
   // `auth.enabled` as written: left out when it was (enabledExplicitly is derived, not a setting),
   // so the output loads back to a registry that still refuses to open up over existing users.
-  const { enabledExplicitly, ...auth } = redactConfig(config).auth;
-  const shown = { ...redactConfig(config), auth: enabledExplicitly ? auth : { ...auth, enabled: undefined } };
+  const redacted = redactConfig(config);
+  const { enabledExplicitly, ...auth } = redacted.auth;
+  const shown = { ...redacted, auth: enabledExplicitly ? auth : { ...auth, enabled: undefined } };
   return humanize(configSchema, shown, configSource(config));
 }
 

@@ -1,11 +1,11 @@
-import { readFileSync } from "node:fs";
 import type { IncomingMessage } from "node:http";
 import { Counter, Gauge, Histogram, Registry as PromRegistry, collectDefaultMetrics } from "prom-client";
 import type { LoginObserver } from "../auth/login-observer.js";
 import type { Logger } from "../logger.js";
 import type { Registry } from "../registry/registry.js";
 import { createStorageGauges } from "./metrics-storage.js";
-import { parseV2Path, type Route } from "./routes.js";
+import type { Route } from "./routes.js";
+import { berthVersion } from "../version.js";
 
 /**
  * The route label of HTTP metrics: a small fixed set, never a path, so series stay bounded
@@ -26,25 +26,17 @@ export type RouteKind =
   | "other";
 
 /**
- * The route kind of a request. `route` is what parseV2Path made of the path, when the caller has
- * parsed it already (dispatch needs it too; parsing twice was a measurable part of a manifest
- * read): undefined for a path outside /v2, null for a /v2 path whose name is invalid.
+ * The route kind of a request. `route` is what parseV2Path made of the path (the request handler
+ * parses it once, for this and for dispatch): undefined for a path outside /v2, null for a /v2
+ * path whose name is invalid.
  */
-export function routeKindOf(pathname: string, route: Route | undefined | null = parseQuietly(pathname)): RouteKind {
+export function routeKindOf(pathname: string, route: Route | undefined | null): RouteKind {
   if (pathname === "/healthz" || pathname === "/readyz") return "health";
   if (pathname === "/metrics") return "metrics";
   if (pathname === "/token" || pathname === "/.well-known/jwks.json") return "token";
   if (pathname.startsWith("/api/v1/")) return "api";
   if (!route) return "other";
   return route.kind === "uploads" || route.kind === "upload" ? "blob_upload" : route.kind;
-}
-
-function parseQuietly(pathname: string): Route | undefined | null {
-  try {
-    return parseV2Path(pathname);
-  } catch {
-    return null;
-  }
 }
 
 const METHODS = new Set(["GET", "HEAD", "PUT", "POST", "PATCH", "DELETE", "OPTIONS"]);
@@ -93,13 +85,6 @@ function processMetrics(): PromRegistry {
   return processRegister;
 }
 
-const VERSION = (() => {
-  try {
-    return (JSON.parse(readFileSync(new URL("../../../package.json", import.meta.url), "utf8")) as { version: string }).version;
-  } catch {
-    return "unknown";
-  }
-})();
 
 const LATENCY_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300];
 const RUN_BUCKETS = [0.1, 1, 5, 15, 60, 300, 900, 3600, 4 * 3600];
@@ -172,7 +157,7 @@ export function createMetrics({ registry, storageRefreshMs, logger }: MetricsOpt
     registers,
   });
 
-  new Gauge({ name: "berth_build_info", help: "Always 1; the label says which Berth version runs.", labelNames: ["version"] as const, registers }).set({ version: VERSION }, 1);
+  new Gauge({ name: "berth_build_info", help: "Always 1; the label says which Berth version runs.", labelNames: ["version"] as const, registers }).set({ version: berthVersion() }, 1);
   registerMaintenance(register, registry);
   const storage = createStorageGauges(register, {
     store: registry.stores.metadataStore,
