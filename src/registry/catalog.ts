@@ -167,7 +167,6 @@ export function createCatalog(metadata: MetadataStore, { tagRules = [], access }
     async deleteNamespace(ns, { force = false, audit } = {}) {
       parseNamespace(ns);
       const repos = await summaries(ns);
-      const declared = access ? (await access.store.getNamespace(ns)) !== undefined : false;
       if (repos.length > 0 && !force) {
         throw new RegistryError(
           "CONFLICT",
@@ -196,7 +195,8 @@ export function createCatalog(metadata: MetadataStore, { tagRules = [], access }
         }
       }
       const accessControl = access ? await access.store.deleteNamespace(ns) : false;
-      if (repos.length === 0 && !declared && !accessControl) throw nameUnknown("namespace", ns);
+      // deleteNamespace answers whether there were records: a declared namespace always has one.
+      if (repos.length === 0 && !accessControl) throw nameUnknown("namespace", ns);
       await audit?.({
         action: "ns.del",
         target: ns,
