@@ -160,26 +160,17 @@ export async function createS3BlobStore(options: S3BlobStoreOptions): Promise<Bl
 
   // Always asked, so an unreachable endpoint or wrong credentials fail here rather than on the first push.
   try {
-    await client.send(new HeadBucketCommand({ Bucket }));
-  } catch (err) {
-    if (!isNotFound(err)) {
-      client.destroy();
-      throw err;
-    }
-    if (!options.create) {
-      client.destroy();
-      throw new StoreMissingError(`bucket ${Bucket}`);
-    }
-    if (options.createBucket === false) {
-      client.destroy();
-      throw new Error(`bucket ${Bucket} does not exist and storage.s3.createBucket is false`);
-    }
-    await client.send(new CreateBucketCommand({ Bucket })).catch((e: { name?: string }) => {
-      if (e?.name !== "BucketAlreadyOwnedByYou" && e?.name !== "BucketAlreadyExists") {
-        client.destroy();
-        throw e;
-      }
+    await client.send(new HeadBucketCommand({ Bucket })).catch(async (err: unknown) => {
+      if (!isNotFound(err)) throw err;
+      if (!options.create) throw new StoreMissingError(`bucket ${Bucket}`);
+      if (options.createBucket === false) throw new Error(`bucket ${Bucket} does not exist and storage.s3.createBucket is false`);
+      await client.send(new CreateBucketCommand({ Bucket })).catch((e: { name?: string }) => {
+        if (e?.name !== "BucketAlreadyOwnedByYou" && e?.name !== "BucketAlreadyExists") throw e;
+      });
     });
+  } catch (err) {
+    client.destroy();
+    throw err;
   }
 
   const store: BlobStore = {
