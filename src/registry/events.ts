@@ -1,0 +1,140 @@
+import { AsyncLocalStorage } from "node:async_hooks";
+import { randomUUID } from "node:crypto";
+import type { EventRecord, EventRequest, EventStore } from "../storage/event-store.js";
+
+/**
+ * The registry's domain events: everything that changes state, plus pulls and the access
+ * decisions the audit log records. The registry builds them; the metadata store records the
+ * events of a change in the change's own transaction (the outbox); subscribers (the audit log,
+ * metrics, the webhook dispatcher's wake-up) hear them in process once committed.
+ */
+export const EVENT_CATEGORY = {
+  "blob.pushed": "push",
+  "blob.mounted": "mount",
+  "blob.deleted": "delete",
+  "manifest.pushed": "push",
+  "manifest.pulled": "pull",
+  "manifest.deleted": "delete",
+  "tag.moved": "tag",
+  "tag.deleted": "delete",
+  "repository.deleted": "delete",
+  "namespace.deleted": "delete",
+  "gc.completed": "gc",
+  "retention.completed": "retention",
+  "quota.warning": "quota",
+  "quota.refused": "quota",
+  "auth.denied": "auth",
+  "auth.login": "auth",
+  "access.changed": "access",
+} as const;
+
+export type EventType = keyof typeof EVENT_CATEGORY;
+/** What an endpoint's `actions` filter names: `push`, `pull`, `delete`, `mount`, `tag`, `gc`, … */
+export type EventCategory = (typeof EVENT_CATEGORY)[EventType];
+
+export const EVENT_CATEGORIES: readonly EventCategory[] = [...new Set(Object.values(EVENT_CATEGORY))];
+
+/**
+ * Categories recorded in the outbox only when an endpoint asks for them: they come with reads and
+ * with refused requests, so recording them unasked would cost every pull and let anyone fill the table.
+ */
+export const ON_DEMAND_CATEGORIES: ReadonlySet<EventCategory> = new Set(["pull", "auth"]);
+
+export interface DomainEvent extends EventRecord {
+  type: EventType;
+}
+
+/** Who and what caused the work running now: set by the HTTP app per request, by the CLI and by schedules. */
+export interface Origin {
+  actor?: string;
+  request?: EventRequest;
+}
+
+const origins = new AsyncLocalStorage<Origin>();
+
+/** Runs `fn` with `origin` as the cause of every event it produces, across its awaits. */
+export function withOrigin<T>(origin: Origin, fn: () => T): T {
+  return origins.run(origin, fn);
+}
+
+export function currentOrigin(): Origin {
+  return origins.getStore() ?? {};
+}
+
+/** Hears committed events, in commit order per caller. A listener's failure is logged, never the caller's. */
+export type EventListener = (events: readonly DomainEvent[]) => void | Promise<void>;
+
+/**
+ * The one event path. `event()` builds an event stamped with the current origin; a change passes
+ * `forStore(events)` to the metadata store call that commits it and then `published(events)`;
+ * anything else that happened (a pull, a refusal, a run summary) goes through `emit(events)`,
+ * which appends to the outbox and publishes.
+ */
+export interface EventLog {
+  event(type: EventType, fields?: Omit<EventRecord, "id" | "type" | "time">): DomainEvent;
+  /** The events of a change the outbox keeps (on-demand categories only when wanted). */
+  forStore(events: readonly DomainEvent[]): DomainEvent[];
+  /** Tells subscribers about events already committed; resolves once asynchronous ones are done. */
+  published(events: readonly DomainEvent[]): Promise<void>;
+  /** Records events outside a change, then publishes them. A failed append is logged, not thrown. */
+  emit(events: readonly DomainEvent[]): Promise<void>;
+  /** Whether any endpoint wants a category (pull events are not even built otherwise). */
+  wants(category: EventCategory): boolean;
+  subscribe(listener: EventListener): () => void;
+}
+
+export interface EventLogOptions {
+  store: EventStore;
+  /** Categories some endpoint asks for; on-demand categories outside it are not stored. */
+  wanted?: ReadonlySet<EventCategory>;
+  /** Where listener and append failures go. */
+  onError?: (what: string, err: unknown) => void;
+  clock?: () => number;
+}
+
+export function createEventLog({ store, wanted = new Set(), onError = () => {}, clock = Date.now }: EventLogOptions): EventLog {
+  const listeners = new Set<EventListener>();
+  const keep = (e: DomainEvent) => {
+    const category = EVENT_CATEGORY[e.type];
+    return !ON_DEMAND_CATEGORIES.has(category) || wanted.has(category);
+  };
+  const published = async (events: readonly DomainEvent[]) => {
+    if (events.length === 0) return;
+    for (const listener of listeners) {
+      try {
+        await listener(events);
+      } catch (err) {
+        onError("event subscriber failed", err);
+      }
+    }
+  };
+  return {
+    event(type, fields = {}) {
+      const { actor, request } = currentOrigin();
+      return {
+        ...(actor !== undefined ? { actor } : {}),
+        ...(request ? { request } : {}),
+        ...fields,
+        id: randomUUID(),
+        type,
+        time: clock(),
+      };
+    },
+    forStore: (events) => events.filter(keep),
+    published,
+    async emit(events) {
+      const stored = events.filter(keep);
+      try {
+        if (stored.length > 0) await store.appendEvents(stored);
+      } catch (err) {
+        onError("recording events failed", err);
+      }
+      await published(events);
+    },
+    wants: (category) => !ON_DEMAND_CATEGORIES.has(category) || wanted.has(category),
+    subscribe(listener) {
+      listeners.add(listener);
+      return () => listeners.delete(listener);
+    },
+  };
+}
