@@ -95,11 +95,13 @@ export function distributionEvents(event: StoredEvent, ctx: RenderContext): Reco
   const t = event.target ?? {};
   const blob = event.type.startsWith("blob.");
   const target: Record<string, unknown> = {};
+  // registry:2's key order, for receivers that compare bodies as text.
   if (action !== "delete") {
     const mediaType = blob ? BLOB_MEDIA_TYPE : t.mediaType;
     if (mediaType !== undefined) target.mediaType = mediaType;
+    if (t.size !== undefined) target.size = t.size;
     if (t.digest !== undefined) target.digest = t.digest;
-    if (t.size !== undefined) Object.assign(target, { size: t.size, length: t.size });
+    if (t.size !== undefined) target.length = t.size;
   } else if (t.digest !== undefined && event.type !== "tag.deleted") {
     target.digest = t.digest;
   }
