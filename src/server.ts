@@ -16,6 +16,7 @@ import { checkDirectories, checkListen, listenError, loadTlsMaterial } from "./p
 import { createAuthSetup, ensureAdmin } from "./auth/setup.js";
 import { createOpenGuard } from "./http/guard.js";
 import type { AuthStore } from "./storage/auth-store.js";
+import { subscribeAuditLog } from "./auth/audit-log.js";
 
 /** A configured Berth: stores opened, HTTP server built, not yet listening. */
 export interface Berth {
@@ -87,6 +88,7 @@ export async function createBerth(config: Config, logger: Logger): Promise<Berth
   let access: Pick<Parameters<typeof createApp>[0], "guard" | "auth">;
   if (config.auth.enabled) {
     authStore = await createAuthStore(config, { create: true });
+    subscribeAuditLog(registry.events, authStore);
     try {
       await ensureAdmin(authStore, config, logger);
     } catch (err) {
@@ -124,8 +126,7 @@ export async function createBerth(config: Config, logger: Logger): Promise<Berth
     else logger.info("garbage collection", gcSummary(report));
   });
   const retain = createPeriodicJob(logger, "retention", async () => {
-    const audit = authStore ? authStore.appendAudit.bind(authStore) : undefined;
-    const report = await registry.retention.run({ source: "schedule", ...(audit ? { audit } : {}) });
+    const report = await registry.retention.run();
     if (report.skipped) logger.debug("retention skipped", { reason: report.skipped });
     else logger.info("retention", retentionSummary(report));
   });

@@ -106,7 +106,6 @@ export function createAuthSetup(store: AuthStore, config: Config, tls: boolean, 
       tokenEndpoint: (req, res, url) => tokenEndpoint(req, res, url),
       jwks: () => tokens.jwks(),
       adminApi: createAdminApi(store, guard),
-      audit: (event) => store.appendAudit(event),
       access: { store, defaultVisibility: auth.defaultVisibility },
     },
   };

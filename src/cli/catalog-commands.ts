@@ -1,6 +1,7 @@
 import type { Config } from "../config/schema.js";
 import { RegistryError } from "../oci/errors.js";
-import { createCatalog, type CatalogAudit, type RepositoryDeletion } from "../registry/catalog.js";
+import { createCatalog, type RepositoryDeletion } from "../registry/catalog.js";
+import { subscribeAuditLog } from "../auth/audit-log.js";
 import { createRegistryFromConfig } from "../server.js";
 import { openExistingAuthStore } from "../storage/create-stores.js";
 import { UsageError } from "./usage-error.js";
@@ -45,10 +46,9 @@ export async function catalogCommand(
     await registry.close();
     throw err;
   });
-  const audit: CatalogAudit | undefined = authStore
-    ? (event) => authStore.appendAudit({ ...event, time: Date.now(), actor: "cli", source: "cli" })
-    : undefined;
+  if (authStore) subscribeAuditLog(registry.events, authStore);
   const catalog = createCatalog(registry.stores.metadataStore, {
+    events: registry.events,
     tagRules: registry.options.tagRules,
     ...(authStore ? { access: { store: authStore, defaultVisibility: config.auth.defaultVisibility } } : {}),
   });
@@ -69,7 +69,7 @@ export async function catalogCommand(
         return 0;
       }
       case "ns del": {
-        const done = await catalog.deleteNamespace(args[0]!, { force: flags.force === true, ...(audit ? { audit } : {}) });
+        const done = await catalog.deleteNamespace(args[0]!, { force: flags.force === true });
         if (flags.json) return out(`${JSON.stringify(done)}\n`), 0;
         out(`deleted namespace ${done.namespace}: ${done.repositories.length} ${done.repositories.length === 1 ? "repository" : "repositories"}${done.accessControl ? " and its access-control records" : ""}\n`);
         for (const d of done.repositories) out(`  ${deletedText(d)}\n`);
@@ -87,7 +87,7 @@ export async function catalogCommand(
         return 0;
       }
       case "repo delete": {
-        const done = await catalog.deleteRepository(args[0]!, audit ? { audit } : {});
+        const done = await catalog.deleteRepository(args[0]!);
         if (flags.json) return out(`${JSON.stringify(done)}\n`), 0;
         out(`deleted repository ${deletedText(done)}; its blobs are reclaimed by the next garbage collection (berth gc)\n`);
         return 0;
@@ -99,7 +99,7 @@ export async function catalogCommand(
         return 0;
       }
       case "tag delete": {
-        const done = await catalog.deleteTag(tagRef!.name, tagRef!.tag, audit ? { audit } : {});
+        const done = await catalog.deleteTag(tagRef!.name, tagRef!.tag);
         if (flags.json) return out(`${JSON.stringify(done)}\n`), 0;
         out(`deleted tag ${done.repository}:${done.tag} (it named ${done.digest}; the manifest stays)\n`);
         return 0;

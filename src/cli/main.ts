@@ -2,6 +2,7 @@ import { CommanderError, type Command } from "commander";
 import { ConfigError } from "../config/load.js";
 import { berthVersion } from "../version.js";
 import { commandPath, createProgram } from "./program.js";
+import { withOrigin } from "../registry/events.js";
 import { UsageError } from "./usage-error.js";
 
 
@@ -66,7 +67,8 @@ export async function main(argv: string[]): Promise<number> {
     cmd.configureOutput({ outputError: () => (failed = cmd) });
   }
   try {
-    await program.parseAsync(withDefaultCommand(argv), { from: "user" });
+    // What a command changes is the operator's doing: its events and audit records say `cli`.
+    await withOrigin({ actor: "cli" }, () => program.parseAsync(withDefaultCommand(argv), { from: "user" }));
     return result.code;
   } catch (err) {
     if (err instanceof CommanderError) {

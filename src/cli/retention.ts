@@ -1,3 +1,4 @@
+import { subscribeAuditLog } from "../auth/audit-log.js";
 import type { Config } from "../config/schema.js";
 import type { RetentionReport } from "../registry/retention.js";
 import { createRegistryFromConfig } from "../server.js";
@@ -16,13 +17,9 @@ export async function retentionCommand(config: Config, flags: { dryRun: boolean;
   const registry = await createRegistryFromConfig(config);
   // Deletions are audited wherever the registry keeps an audit log, whatever this invocation's flags.
   const authStore = await openExistingAuthStore(config);
+  if (authStore) subscribeAuditLog(registry.events, authStore);
   try {
-    const report = await registry.retention.run({
-      dryRun: flags.dryRun,
-      wait: true,
-      source: "cli",
-      ...(authStore ? { audit: authStore.appendAudit.bind(authStore) } : {}),
-    });
+    const report = await registry.retention.run({ dryRun: flags.dryRun, wait: true });
     process.stdout.write(flags.json ? `${JSON.stringify(report, null, 2)}\n` : formatReport(report));
     return 0;
   } finally {

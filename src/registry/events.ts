@@ -47,7 +47,8 @@ export interface DomainEvent extends EventRecord {
 /** Who and what caused the work running now: set by the HTTP app per request, by the CLI and by schedules. */
 export interface Origin {
   actor?: string;
-  request?: EventRequest;
+  /** The request, described only when an event needs it (most requests produce none). */
+  request?: () => EventRequest;
 }
 
 const origins = new AsyncLocalStorage<Origin>();
@@ -113,7 +114,7 @@ export function createEventLog({ store, wanted = new Set(), onError = () => {}, 
       const { actor, request } = currentOrigin();
       return {
         ...(actor !== undefined ? { actor } : {}),
-        ...(request ? { request } : {}),
+        ...(request ? { request: request() } : {}),
         ...fields,
         id: randomUUID(),
         type,

@@ -13,6 +13,7 @@ import { createHashCache, hashingStream } from "./hash-cache.js";
 import type { RegistryOptions } from "./options.js";
 import { quotaLimited } from "./quota-stream.js";
 import type { Quotas } from "./quotas.js";
+import type { EventLog } from "./events.js";
 
 export interface UploadStatus {
   id: string;
@@ -42,14 +43,17 @@ export interface Uploads {
   cancel(repo: string, id: string): Promise<void>;
   /** Cancels uploads idle for longer than the expiry and removes staged data no session owns. */
   purgeStale(now?: number): Promise<number>;
-  /** Links a blob the registry holds (in any repository) to `repo`; resolves undefined when it holds none. */
-  linkExisting(repo: string, digest: Digest): Promise<CommittedBlob | undefined>;
+  /**
+   * Links a blob the registry holds (in any repository, `from` when named) to `repo`, recording
+   * `blob.mounted`; resolves undefined when it holds none.
+   */
+  linkExisting(repo: string, digest: Digest, from?: string): Promise<CommittedBlob | undefined>;
 }
 
 /** How long committing an upload waits for a sweep deleting the same digest before giving up. */
 const CLAIM_WAIT_MS = 60_000;
 
-export function createUploads(blobs: BlobStore, metadata: MetadataStore, options: RegistryOptions, quotas?: Quotas): Uploads {
+export function createUploads(blobs: BlobStore, metadata: MetadataStore, options: RegistryOptions, events: EventLog, quotas?: Quotas): Uploads {
   const hashes = createHashCache();
   const busy = new Set<string>();
 
@@ -101,12 +105,18 @@ export function createUploads(blobs: BlobStore, metadata: MetadataStore, options
     }
   }
 
-  async function linkExisting(repo: string, digest: Digest): Promise<CommittedBlob | undefined> {
+  async function linkExisting(repo: string, digest: Digest, from?: string): Promise<CommittedBlob | undefined> {
     // Link first, then look at the bytes: once linked, no sweep can take them away. A live row
     // whose bytes never landed (its upload died between claim and commit) is not a blob to mount.
-    const size = await metadata.linkBlob(repo, digest);
+    // Its event is recorded with the link and published only once the bytes are known good.
+    const mounted = events.event("blob.mounted", { repository: repo, target: { digest }, ...(from !== undefined ? { detail: { from } } : {}) });
+    const size = await metadata.linkBlob(repo, digest, events.forStore([mounted]));
     if (size === undefined) return undefined;
-    if ((await blobs.stat(digest)) !== undefined) return { digest, size };
+    mounted.target = { digest, size };
+    if ((await blobs.stat(digest)) !== undefined) {
+      await events.published([mounted]);
+      return { digest, size };
+    }
     await metadata.unlinkBlob(repo, digest);
     return undefined;
   }
@@ -175,11 +185,13 @@ export function createUploads(blobs: BlobStore, metadata: MetadataStore, options
     // The claim keeps any sweep off this digest from before the bytes land until the link holds it.
     await claimForCommit(s.id, digest, state.size);
     await blobs.commitUpload(s.id, digest);
-    if ((await metadata.linkBlob(repo, digest)) === undefined) {
+    const pushed = events.event("blob.pushed", { repository: repo, target: { digest, size: state.size, mediaType: "application/octet-stream" } });
+    if ((await metadata.linkBlob(repo, digest, events.forStore([pushed]))) === undefined) {
       throw new Error(`blob ${digest} lost its row while claimed by upload ${s.id}`);
     }
     hashes.forget(s.id);
     await metadata.deleteUpload(s.id);
+    await events.published([pushed]);
     return { digest, size: state.size };
   }
 
@@ -193,9 +205,10 @@ export function createUploads(blobs: BlobStore, metadata: MetadataStore, options
     async mount(repo, digest, from, algorithm) {
       let size: number | undefined;
       if (from !== undefined && isValidName(from)) size = (await metadata.getBlobLink(from, digest))?.size;
+      const source = size === undefined ? undefined : from;
       if (size === undefined && options.anonymousMount) size = (await metadata.getBlob(digest))?.size;
       if (size !== undefined) await quotas?.check(repo, { blobs: [{ digest, size }] });
-      const blob = size === undefined ? undefined : await linkExisting(repo, digest);
+      const blob = size === undefined ? undefined : await linkExisting(repo, digest, source);
       if (blob) return { mounted: true, blob };
       await quotas?.check(repo, { session: true });
       const s = await create(repo, algorithm);

@@ -2,6 +2,7 @@ import type { Digest, DigestAlgorithm } from "../oci/digest.js";
 import type { LifecycleStore } from "./lifecycle-store.js";
 import type { UsageStore } from "./usage-store.js";
 import type { RetentionStore } from "./retention-store.js";
+import type { EventRecord, EventStore } from "./event-store.js";
 
 /**
  * Everything about the registry except blob bytes: repositories, which blobs each repository
@@ -13,7 +14,7 @@ import type { RetentionStore } from "./retention-store.js";
  * Listing methods take a page: entries strictly after `last` in byte-wise lexical order, at
  * most `limit` of them.
  */
-export interface MetadataStore extends LifecycleStore, RetentionStore, UsageStore {
+export interface MetadataStore extends LifecycleStore, RetentionStore, UsageStore, EventStore {
   repositoryExists(name: string): Promise<boolean>;
   /**
    * Creates an empty repository (no blobs, manifests or tags), as `berth migrate` copies one;
@@ -70,9 +71,9 @@ export interface MetadataStore extends LifecycleStore, RetentionStore, UsageStor
   getManifest(repo: string, digest: Digest): Promise<StoredManifest | undefined>;
   getManifestByTag(repo: string, tag: string): Promise<StoredManifest | undefined>;
   /** Deletes a manifest and every tag of `repo` that points at it. Resolves false when absent. */
-  deleteManifest(repo: string, digest: Digest): Promise<boolean>;
+  deleteManifest(repo: string, digest: Digest, events?: readonly EventRecord[]): Promise<boolean>;
   /** Deletes one tag; the manifest stays. Resolves false when absent. */
-  deleteTag(repo: string, tag: string): Promise<boolean>;
+  deleteTag(repo: string, tag: string, events?: readonly EventRecord[]): Promise<boolean>;
   listTags(repo: string, page: Page): Promise<string[]>;
   /** Manifests of `repo` whose `subject` is `subject`, optionally only those of one artifact type, by digest. */
   listReferrers(repo: string, subject: Digest, artifactType?: string): Promise<ReferrerRecord[]>;
@@ -127,6 +128,8 @@ export interface StoredManifest {
 export interface PutManifestOptions {
   /** Tags that may be created or re-pointed at the same manifest, but never moved elsewhere. */
   immutableTags?: readonly string[];
+  /** Recorded in the outbox in the same transaction, when the manifest is stored. */
+  events?: readonly EventRecord[];
 }
 
 export type PutManifestResult =
@@ -144,6 +147,7 @@ export interface RepositorySummary {
 export interface DeleteRepositoryOptions {
   /** A tag that must not be deleted (an immutable one); called synchronously inside the transaction. */
   isProtected?: (tag: string) => boolean;
+  events?: readonly EventRecord[];
 }
 
 export type DeleteRepositoryResult =

@@ -1,5 +1,6 @@
 import type { Digest } from "../oci/digest.js";
 import type { Page } from "./metadata-store.js";
+import type { EventRecord } from "./event-store.js";
 
 /** Pulls closer together than this are recorded once: `pulled_at` is a "still in use" signal, not a counter. */
 export const PULL_RESOLUTION_MS = 60 * 60 * 1000;
@@ -28,7 +29,7 @@ export interface RetentionStore {
    * moved to another manifest (or re-created) after retention listed it is left alone. The manifest
    * stays. Resolves whether the tag was deleted.
    */
-  deleteTagIf(repo: string, tag: string, digest: Digest): Promise<boolean>;
+  deleteTagIf(repo: string, tag: string, digest: Digest, events?: readonly EventRecord[]): Promise<boolean>;
 }
 
 export interface TagActivity {
