@@ -22,7 +22,8 @@ export interface LifecycleStore {
   claimBlob(uploadId: string, digest: Digest, size: number): Promise<boolean>;
   /**
    * Links a live blob to `repo` (creating the repository on first use) and resolves its size;
-   * resolves undefined, writing nothing, when no live blob has that digest. Idempotent.
+   * resolves undefined, writing nothing, when no live blob has that digest. Idempotent. `events`
+   * are recorded in the same transaction whenever it resolves a size (already linked included).
    */
   linkBlob(repo: string, digest: Digest, events?: readonly EventRecord[]): Promise<number | undefined>;
 
@@ -44,8 +45,17 @@ export interface LifecycleStore {
   /**
    * Removes `repo`'s links to those of `digests` that, inside one transaction, no manifest of `repo`
    * references and that were made before `createdBefore`; resolves the digests unlinked.
+   *
+   * When at least one was unlinked, `events` are recorded in the same transaction, except those
+   * whose `target.digest` names a digest that was not unlinked: so a caller may pass one event per
+   * digest and only the deletions that happened are recorded.
    */
-  unlinkIfUnreferenced(repo: string, digests: readonly Digest[], createdBefore: number, events?: readonly EventRecord[]): Promise<Digest[]>;
+  unlinkIfUnreferenced(
+    repo: string,
+    digests: readonly Digest[],
+    createdBefore: number,
+    events?: readonly EventRecord[],
+  ): Promise<Digest[]>;
 
   /** Live blobs nothing keeps alive (no link, no reference, no claim), by digest. */
   listUnreferencedBlobs(page: Page): Promise<BlobRow[]>;

@@ -27,7 +27,7 @@ export interface RetentionStore {
   /**
    * Deletes `tag` only if it still points at `digest`, in one statement: a tag a concurrent push
    * moved to another manifest (or re-created) after retention listed it is left alone. The manifest
-   * stays. Resolves whether the tag was deleted.
+   * stays. Resolves whether the tag was deleted; `events` are recorded in the same transaction when it was.
    */
   deleteTagIf(repo: string, tag: string, digest: Digest, events?: readonly EventRecord[]): Promise<boolean>;
 }
