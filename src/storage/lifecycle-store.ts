@@ -1,5 +1,5 @@
 import type { Digest } from "../oci/digest.js";
-import type { Page } from "./metadata-store.js";
+import type { Page } from "./page.js";
 
 /**
  * The part of the metadata store that garbage collection and the commit of new blobs agree

@@ -1,5 +1,5 @@
 import type { Digest } from "../oci/digest.js";
-import type { Page } from "./metadata-store.js";
+import type { Page } from "./page.js";
 
 /** Pulls closer together than this are recorded once: `pulled_at` is a "still in use" signal, not a counter. */
 export const PULL_RESOLUTION_MS = 60 * 60 * 1000;
