@@ -1,5 +1,5 @@
 import { readFileSync } from "node:fs";
-import { AdminError, createAdminOps } from "../auth/admin-ops.js";
+import { createAdminOps } from "../auth/admin-ops.js";
 import { createTokenService } from "../auth/tokens.js";
 import type { Config } from "../config/schema.js";
 import type { Role, Visibility } from "../storage/auth-store.js";
@@ -127,9 +127,6 @@ export async function adminCommand(config: Config, command: AdminCommand, args: 
         return 0;
       }
     }
-  } catch (err) {
-    if (err instanceof AdminError) throw new UsageError(err.message);
-    throw err;
   } finally {
     await store.close();
   }
