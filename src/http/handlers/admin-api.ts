@@ -1,8 +1,8 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
-import { createAdminOps } from "../../auth/admin-ops.js";
 import { describeIdentity } from "../../auth/authorizer.js";
 import { RegistryError } from "../../oci/errors.js";
-import type { AuthStore, Visibility } from "../../storage/auth-store.js";
+import type { AuthServices } from "../../auth/services.js";
+import type { Visibility } from "../../storage/auth-store.js";
 import type { Guard } from "../guard.js";
 import { readBody, reply } from "../respond.js";
 
@@ -21,13 +21,14 @@ import { readBody, reply } from "../respond.js";
  *
  * Listing namespaces and repositories and deleting them is catalog-api.ts, routed before this.
  */
-export function createAdminApi(store: AuthStore, guard: Guard) {
+export function createAdminApi(services: AuthServices, guard: Guard) {
+  const { store } = services;
   return async (req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> => {
     const caller = await guard.check(req, { actions: [] });
     if (caller.identity.kind !== "user" || !caller.identity.admin) {
       throw new RegistryError("DENIED", "the management API is for administrators");
     }
-    const ops = createAdminOps(store, { name: describeIdentity(caller.identity)!, source: req.socket.remoteAddress ?? "unknown" });
+    const ops = services.adminOps({ name: describeIdentity(caller.identity)!, source: req.socket.remoteAddress ?? "unknown" });
     const parts = url.pathname.slice("/api/v1/".length).split("/").map(decodeURIComponent);
     const method = req.method ?? "GET";
     const json = async () => {
