@@ -58,8 +58,7 @@ export const handleManifest: Handler<ManifestRoute> = async ({ req, res, url, re
       await audit({ action: "push", repository: route.name, target: outcome.digest, result: "ok", detail: { tags: outcome.tags } });
       for (const tag of outcome.tags) await audit({ action: "tag.move", repository: route.name, target: tag, result: "ok", detail: { to: outcome.digest } });
       if (tags.length > 0) headers["OCI-Tag"] = outcome.tags;
-      const quotaWarning = registry.quotas.warning(route.name);
-      if (quotaWarning !== undefined) headers["Berth-Quota-Warning"] = quotaWarning;
+      if (outcome.quotaWarning !== undefined) headers["Berth-Quota-Warning"] = outcome.quotaWarning;
       reply(res, 201, headers);
       return;
     }
