@@ -1,5 +1,7 @@
+import { RegistryError } from "../oci/errors.js";
 import type { AuthStore } from "../storage/auth-store.js";
 import type { Identity } from "./authorizer.js";
+import type { LoginObserver, LoginVia } from "./login-observer.js";
 import { hashSecret, randomSecret, verifySecret } from "./passwords.js";
 import { parseScopes } from "./scope.js";
 
@@ -102,4 +104,47 @@ export function createLoginThrottle(free = 5, windowMs = 60_000, maxEntries = 10
       for (const key of keys) failures.delete(key);
     },
   };
+}
+
+/** Failed logins per user at a source address (a few), and per source address (many: NAT). */
+export interface LoginThrottles {
+  user: LoginThrottle;
+  address: LoginThrottle;
+}
+
+export function createLoginThrottles(): LoginThrottles {
+  return { user: createLoginThrottle(5, 60_000), address: createLoginThrottle(50, 60_000) };
+}
+
+export interface LoginAttempt {
+  username: string;
+  password: string;
+  /** The caller's address, one of the throttle's keys. */
+  source: string;
+  via: LoginVia;
+}
+
+/**
+ * One password check under the throttles, the same for Basic on /v2/ and the token endpoint:
+ * refused unchecked (TOOMANYREQUESTS with Retry-After) while the user at this address, or the
+ * address, has failed too often; otherwise checked, counted, and told to `observe`.
+ */
+export async function attemptLogin(store: AuthStore, throttle: LoginThrottles, attempt: LoginAttempt, observe?: LoginObserver): Promise<LoginResult> {
+  const userKey = [`${attempt.username}@${attempt.source}`];
+  const addressKey = [attempt.source];
+  const wait = Math.max(throttle.user.retryAfter(userKey), throttle.address.retryAfter(addressKey));
+  if (wait > 0) {
+    observe?.("throttled", attempt.via);
+    throw new RegistryError("TOOMANYREQUESTS", "too many failed logins; try again later", undefined, {
+      headers: { "Retry-After": String(Math.ceil(wait / 1000)) },
+    });
+  }
+  const result = await checkLogin(store, attempt.username, attempt.password);
+  observe?.(result.ok ? "success" : "failure", attempt.via);
+  if (result.ok) throttle.user.succeed(userKey);
+  else {
+    throttle.user.fail(userKey);
+    throttle.address.fail(addressKey);
+  }
+  return result;
 }

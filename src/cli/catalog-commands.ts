@@ -1,9 +1,7 @@
 import type { Config } from "../config/schema.js";
 import { RegistryError } from "../oci/errors.js";
 import { createCatalog, type RepositoryDeletion } from "../registry/catalog.js";
-import { subscribeAuditLog } from "../auth/audit-log.js";
-import { createRegistryFromConfig } from "../server.js";
-import { openExistingAuthStore } from "../storage/create-stores.js";
+import { openBerthServices } from "../compose.js";
 import { UsageError } from "./usage-error.js";
 
 export type CatalogCommandName = "ns list" | "ns del" | "repo list" | "repo delete" | "tag list" | "tag delete";
@@ -39,14 +37,10 @@ export async function catalogCommand(
     tagRef = { name: args[0]!.slice(0, at), tag: args[0]!.slice(at + 1) };
   }
 
-  const registry = await createRegistryFromConfig(config);
   // The registry's own access-control data decides, not this invocation's flags: a namespace
   // declared with `berth ns add` is listed, and a deletion audited, whether or not --auth was given.
-  const authStore = await openExistingAuthStore(config).catch(async (err) => {
-    await registry.close();
-    throw err;
-  });
-  if (authStore) subscribeAuditLog(registry.events, authStore);
+  const services = await openBerthServices(config, { auth: "existing" });
+  const { registry, authStore } = services;
   const catalog = createCatalog(registry.stores.metadataStore, {
     events: registry.events,
     tagRules: registry.options.tagRules,
@@ -111,7 +105,6 @@ export async function catalogCommand(
     if (err instanceof RegistryError) throw new UsageError(`${command}: ${err.message}`);
     throw err;
   } finally {
-    await registry.close();
-    await authStore?.close();
+    await services.close();
   }
 }

@@ -6,7 +6,7 @@ import type { ManifestNode } from "../storage/lifecycle-store.js";
 import type { MetadataStore } from "../storage/metadata-store.js";
 import { GC_LOCK, finishDeleting, sweepBlobs } from "./gc-sweep.js";
 import { globMatch } from "../oci/glob.js";
-import type { GcPolicy } from "./options.js";
+import type { GcPolicy } from "./policies.js";
 import type { Uploads } from "./uploads.js";
 import { takeLock } from "./locks.js";
 import { listAll } from "./paging.js";

@@ -26,6 +26,8 @@ export interface PutManifestOutcome {
   subject?: Digest;
   /** Every tag now pointing at the manifest because of this push. */
   tags: string[];
+  /** Set once the repository or its namespace is past a quota's warning threshold (for the `Berth-Quota-Warning` header). */
+  quotaWarning?: string;
 }
 
 export interface Manifests {
@@ -158,7 +160,13 @@ export function createManifests(
         }, { status: 400 });
       }
       await events.published(changes);
-      return { digest, ...(parsed.subject ? { subject: parsed.subject.digest } : {}), tags: [...allTags] };
+      const quotaWarning = quotas?.warning(repo);
+      return {
+        digest,
+        ...(parsed.subject ? { subject: parsed.subject.digest } : {}),
+        tags: [...allTags],
+        ...(quotaWarning !== undefined ? { quotaWarning } : {}),
+      };
     },
 
     async get(repo, reference) {

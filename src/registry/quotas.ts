@@ -3,26 +3,9 @@ import { RegistryError } from "../oci/errors.js";
 import { globMatch } from "../oci/glob.js";
 import type { EventLog } from "./events.js";
 import type { MetadataStore } from "../storage/metadata-store.js";
+import type { QuotaPolicy } from "./policies.js";
 
-/** One quota: on a namespace (glob over first path components) or on each repository matching a glob. */
-export interface QuotaRule {
-  name: string;
-  /** Glob over namespaces (the first path component): `team`, `*`. */
-  namespace?: string;
-  /** Glob over repository names; each matching repository has the limit on its own. */
-  repositories?: string;
-  /** Bytes. */
-  limit: number;
-  /** Overrides the policy's `warnAt` for this rule. */
-  warnAt?: number;
-}
-
-export interface QuotaPolicy {
-  /** Fraction of a limit above which pushes carry a warning and a warning is logged (once per crossing). */
-  warnAt: number;
-  /** The first matching namespace rule and the first matching repository rule both apply. */
-  rules: readonly QuotaRule[];
-}
+export type { QuotaPolicy, QuotaRule } from "./policies.js";
 
 /** A quota that applies to a repository, and where it stands. */
 export interface QuotaStatus {

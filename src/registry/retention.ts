@@ -1,23 +1,19 @@
 import { reportRuns } from "./run-events.js";
 import { currentOrigin, type EventLog } from "./events.js";
 import type { Digest } from "../oci/digest.js";
-import { decideRetention, ruleFor, type KeptTag, type RetentionRule, type TagFacts } from "../oci/retention-rules.js";
+import { decideRetention, ruleFor, type KeptTag, type TagFacts } from "../oci/retention-rules.js";
 import { createTagRules, type TagRule } from "../oci/tag-rules.js";
 import type { ManifestNode } from "../storage/lifecycle-store.js";
 import type { MetadataStore } from "../storage/metadata-store.js";
 import { deleteUnreachable, markReachable } from "./gc.js";
 import { takeLock } from "./locks.js";
 import { listAll } from "./paging.js";
+import type { RetentionPolicy } from "./policies.js";
+
+export type { RetentionPolicy } from "./policies.js";
 
 /** The lock one retention run at a time holds, across processes and nodes sharing the metadata store. */
 export const RETENTION_LOCK = "retention";
-
-export interface RetentionPolicy {
-  /** In configuration order; a repository follows the first whose glob matches (oci/retention-rules.ts). */
-  rules: readonly RetentionRule[];
-  /** Untagged manifests stored more recently than this stay (a push stores an index's children first). */
-  graceMs: number;
-}
 
 export interface RetentionRunOptions {
   /** Decide and report, change nothing. */

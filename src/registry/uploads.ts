@@ -19,27 +19,36 @@ export interface UploadStatus {
   id: string;
   /** Bytes received so far. */
   size: number;
+  /** Set once the repository or its namespace is past a quota's warning threshold (for the `Berth-Quota-Warning` header). */
+  quotaWarning?: string;
 }
 
 export interface CommittedBlob {
   digest: Digest;
   size: number;
+  /** As in UploadStatus. */
+  quotaWarning?: string;
 }
 
 export type MountResult = { mounted: true; blob: CommittedBlob } | { mounted: false; upload: UploadStatus };
 
-/** Blob uploads: sessions, chunks, the final digest check, cross-repository mounts. */
+/**
+ * Blob uploads: sessions, chunks, the final digest check, cross-repository mounts, and the quotas
+ * on all of them. A body's `length`, when the request declares one (Content-Length), is checked
+ * against the quotas (with what the upload holds already) before a byte of it is read; a body
+ * without one is counted as it arrives and stopped at the limit (quota-stream.ts).
+ */
 export interface Uploads {
   start(repo: string, algorithm: DigestAlgorithm): Promise<UploadStatus>;
   /** Links `digest` from repository `from` (or from anywhere when allowed); otherwise starts an upload. */
   mount(repo: string, digest: Digest, from: string | undefined, algorithm: DigestAlgorithm): Promise<MountResult>;
   /** A whole blob in one request: stream, verify, commit. */
-  putWhole(repo: string, digest: Digest, body: Readable): Promise<CommittedBlob>;
+  putWhole(repo: string, digest: Digest, body: Readable, length?: number): Promise<CommittedBlob>;
   status(repo: string, id: string): Promise<UploadStatus>;
   /** Appends a chunk; `range`, when given, must start where the upload ends (else RANGE_INVALID 416). */
-  append(repo: string, id: string, body: Readable, range?: ByteRange): Promise<UploadStatus>;
+  append(repo: string, id: string, body: Readable, range?: ByteRange, length?: number): Promise<UploadStatus>;
   /** Appends an optional last chunk, verifies the whole upload against `digest`, and commits the blob. */
-  finish(repo: string, id: string, digest: Digest, body?: Readable, range?: ByteRange): Promise<CommittedBlob>;
+  finish(repo: string, id: string, digest: Digest, body?: Readable, range?: ByteRange, length?: number): Promise<CommittedBlob>;
   cancel(repo: string, id: string): Promise<void>;
   /** Cancels uploads idle for longer than the expiry and removes staged data no session owns. */
   purgeStale(now?: number): Promise<number>;
@@ -81,6 +90,19 @@ export function createUploads(blobs: BlobStore, metadata: MetadataStore, options
     } finally {
       busy.delete(id);
     }
+  }
+
+  /** The result with the repository's quota warning as of the latest check, if past a threshold. */
+  function warned<T extends UploadStatus | CommittedBlob>(repo: string, result: T): T {
+    const quotaWarning = quotas?.warning(repo);
+    return quotaWarning === undefined ? result : { ...result, quotaWarning };
+  }
+
+  /** Refuses a body of declared `length` that would take `repo` over a quota, before it is read. */
+  async function checkDeclared(repo: string, length: number | undefined, id?: string, digest?: Digest): Promise<void> {
+    if (!quotas?.enabled || !length) return;
+    const size = (id === undefined ? 0 : (await blobs.uploadState(id)).size) + length;
+    await quotas.check(repo, digest === undefined ? { bytes: size } : { blobs: [{ digest, size }] });
   }
 
   async function discard(id: string): Promise<void> {
@@ -199,7 +221,7 @@ export function createUploads(blobs: BlobStore, metadata: MetadataStore, options
     async start(repo, algorithm) {
       await quotas?.check(repo, { session: true });
       const s = await create(repo, algorithm);
-      return { id: s.id, size: 0 };
+      return warned(repo, { id: s.id, size: 0 });
     },
 
     async mount(repo, digest, from, algorithm) {
@@ -209,17 +231,18 @@ export function createUploads(blobs: BlobStore, metadata: MetadataStore, options
       if (size === undefined && options.anonymousMount) size = (await metadata.getBlob(digest))?.size;
       if (size !== undefined) await quotas?.check(repo, { blobs: [{ digest, size }] });
       const blob = size === undefined ? undefined : await linkExisting(repo, digest, source);
-      if (blob) return { mounted: true, blob };
+      if (blob) return { mounted: true, blob: warned(repo, blob) };
       await quotas?.check(repo, { session: true });
       const s = await create(repo, algorithm);
-      return { mounted: false, upload: { id: s.id, size: 0 } };
+      return { mounted: false, upload: warned(repo, { id: s.id, size: 0 }) };
     },
 
-    async putWhole(repo, digest, body) {
+    async putWhole(repo, digest, body, length) {
+      await checkDeclared(repo, length, undefined, digest);
       const s = await create(repo, digestAlgorithm(digest));
       return exclusive(s.id, body, async () => {
         try {
-          return await finishLocked(repo, s, digest, body);
+          return warned(repo, await finishLocked(repo, s, digest, body));
         } catch (err) {
           await discard(s.id);
           throw err;
@@ -229,23 +252,25 @@ export function createUploads(blobs: BlobStore, metadata: MetadataStore, options
 
     async status(repo, id) {
       await session(repo, id);
-      return { id, size: (await blobs.uploadState(id)).size };
+      return warned(repo, { id, size: (await blobs.uploadState(id)).size });
     },
 
-    async append(repo, id, body, range) {
+    async append(repo, id, body, range, length) {
       const s = await session(repo, id).catch((err) => {
         body.resume();
         throw err;
       });
-      return exclusive(id, body, async () => ({ id, size: (await appendLocked(s, body, range)).size }));
+      await checkDeclared(repo, length, id);
+      return exclusive(id, body, async () => warned(repo, { id, size: (await appendLocked(s, body, range)).size }));
     },
 
-    async finish(repo, id, digest, body, range) {
+    async finish(repo, id, digest, body, range, length) {
       const s = await session(repo, id).catch((err) => {
         body?.resume();
         throw err;
       });
-      return exclusive(id, body, () => finishLocked(repo, s, digest, body, range));
+      if (body) await checkDeclared(repo, length, id, digest);
+      return exclusive(id, body, async () => warned(repo, await finishLocked(repo, s, digest, body, range)));
     },
 
     async cancel(repo, id) {

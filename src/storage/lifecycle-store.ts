@@ -1,5 +1,5 @@
 import type { Digest } from "../oci/digest.js";
-import type { Page } from "./metadata-store.js";
+import type { Page } from "./page.js";
 import type { EventRecord } from "./event-store.js";
 
 /**

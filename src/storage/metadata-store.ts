@@ -1,8 +1,11 @@
 import type { Digest, DigestAlgorithm } from "../oci/digest.js";
 import type { LifecycleStore } from "./lifecycle-store.js";
 import type { UsageStore } from "./usage-store.js";
+import type { Page } from "./page.js";
 import type { RetentionStore } from "./retention-store.js";
 import type { EventRecord, EventStore } from "./event-store.js";
+
+export type { Page };
 
 /**
  * Everything about the registry except blob bytes: repositories, which blobs each repository
@@ -106,10 +109,6 @@ export interface MetadataStore extends LifecycleStore, RetentionStore, UsageStor
   close(): Promise<void>;
 }
 
-export interface Page {
-  last?: string;
-  limit: number;
-}
 
 export interface ManifestRecord {
   digest: Digest;

@@ -1,5 +1,5 @@
 import type { Digest } from "../oci/digest.js";
-import type { Page } from "./metadata-store.js";
+import type { Page } from "./page.js";
 import type { EventRecord } from "./event-store.js";
 
 /** Pulls closer together than this are recorded once: `pulled_at` is a "still in use" signal, not a counter. */

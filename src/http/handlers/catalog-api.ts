@@ -60,7 +60,7 @@ export async function handleCatalogApi(ctx: RequestContext, access?: CatalogOpti
     }
     if (rest.length >= 1 && method === "DELETE") return ok(await catalog.deleteRepository(rest.join("/")));
   }
-  throw new RegistryError("UNSUPPORTED", `no such endpoint: ${method} ${url.pathname}`, { path: url.pathname }, { status: 404 });
+  throw new RegistryError("NOT_FOUND", `no such endpoint: ${method} ${url.pathname}`, { path: url.pathname });
 }
 
 /** Whether `handleCatalogApi` answers this request (the rest of /api/v1/ is the admin API's). */

@@ -56,8 +56,7 @@ export const handleManifest: Handler<ManifestRoute> = async ({ req, res, url, re
       };
       if (outcome.subject) headers["OCI-Subject"] = outcome.subject;
       if (tags.length > 0) headers["OCI-Tag"] = outcome.tags;
-      const quotaWarning = registry.quotas.warning(route.name);
-      if (quotaWarning !== undefined) headers["Berth-Quota-Warning"] = quotaWarning;
+      if (outcome.quotaWarning !== undefined) headers["Berth-Quota-Warning"] = outcome.quotaWarning;
       reply(res, 201, headers);
       return;
     }

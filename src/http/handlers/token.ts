@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { randomUUID } from "node:crypto";
 import { describeIdentity, type Authorizer, type Identity } from "../../auth/authorizer.js";
-import { checkLogin, parseBasic, type LoginThrottle } from "../../auth/credentials.js";
+import { attemptLogin, parseBasic, type LoginThrottles } from "../../auth/credentials.js";
 import { hashSecret, randomSecret, verifySecret } from "../../auth/passwords.js";
 import { ANY_ACTION, formatScope, grantedActions, parseScopes, type Access } from "../../auth/scope.js";
 import type { Principal, TokenService } from "../../auth/tokens.js";
@@ -16,7 +16,7 @@ export interface TokenEndpointOptions {
   tokens: TokenService;
   authorizer: Authorizer;
   /** Failed logins per user and source address (a few), and per source address (many: NAT). */
-  throttle: { user: LoginThrottle; address: LoginThrottle };
+  throttle: LoginThrottles;
   service: string;
   /** Told of each login and refresh-token check (metrics). */
   observeLogin?: LoginObserver;
@@ -43,24 +43,11 @@ export function createTokenEndpoint(options: TokenEndpointOptions) {
 
   async function login(req: IncomingMessage, username: string, password: string): Promise<Identity> {
     const source = req.socket.remoteAddress ?? "unknown";
-    const userKey = [`${username}@${source}`];
-    const addressKey = [source];
-    const wait = Math.max(throttle.user.retryAfter(userKey), throttle.address.retryAfter(addressKey));
-    if (wait > 0) {
-      observe("throttled", "token");
-      throw new RegistryError("TOOMANYREQUESTS", "too many failed logins; try again later", undefined, {
-        headers: { "Retry-After": String(Math.ceil(wait / 1000)) },
-      });
-    }
-    const result = await checkLogin(store, username, password);
-    observe(result.ok ? "success" : "failure", "token");
+    const result = await attemptLogin(store, throttle, { username, password, source, via: "token" }, observe);
     if (!result.ok) {
-      throttle.user.fail(userKey);
-      throttle.address.fail(addressKey);
       await store.appendAudit({ time: Date.now(), actor: username, action: "login", result: "failed", source, detail: { reason: result.reason } });
       throw new RegistryError("UNAUTHORIZED", "invalid username or password");
     }
-    throttle.user.succeed(userKey);
     await store.appendAudit({ time: Date.now(), actor: describeIdentity(result.identity), action: "login", result: "ok", source });
     return result.identity;
   }
