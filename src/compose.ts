@@ -3,6 +3,7 @@ import { subscribeAuditLog } from "./auth/audit-log.js";
 import type { Config } from "./config/schema.js";
 import { silentLogger, type Logger } from "./logger.js";
 import { createRegistry, type Registry } from "./registry/registry.js";
+import { createEventLog } from "./registry/events.js";
 import type { AuthStore } from "./storage/auth-store.js";
 import { createAuthStore, createStores, openExistingAuthStore, type OpenOptions } from "./storage/create-stores.js";
 
@@ -56,12 +57,21 @@ export interface AuthOnlyServices extends AuthServices {
   close(): Promise<void>;
 }
 
-/** Builds the registry over the stores `config` names; only `create` makes a new registry. */
-export async function createRegistryFromConfig(config: Config, open: OpenOptions = {}): Promise<Registry> {
+/**
+ * Builds the registry over the stores `config` names, its event log recording into the metadata
+ * store's outbox (failures to record or to notify a subscriber go to `logger`); only `create`
+ * makes a new registry.
+ */
+export async function createRegistryFromConfig(config: Config, open: OpenOptions = {}, logger: Logger = silentLogger): Promise<Registry> {
   const { blobStore, metadataStore } = await createStores(config, open);
+  const events = createEventLog({
+    store: metadataStore,
+    onError: (what, err) => logger.error(what, { error: err instanceof Error ? err.message : String(err) }),
+  });
   return createRegistry({
     blobStore,
     metadataStore,
+    events,
     options: {
       deleteEnabled: config.delete.enabled,
       // Mounting by digest alone would let anyone who knows a digest read it: only without access control.
@@ -107,11 +117,10 @@ function builtInSubscribers(logger: Logger | undefined): Subscriber[] {
 export async function openBerthServices(config: Config, options: OpenServicesOptions = {}): Promise<BerthServices> {
   const create = options.create ?? false;
   const logger = options.logger;
-  const registry = await createRegistryFromConfig(config, { create });
+  const registry = await createRegistryFromConfig(config, { create }, logger);
   let authStore: AuthStore | undefined;
   try {
     authStore = await openAuthStore(config, options.auth ?? "none", create);
-    if (authStore && options.auth === "configured") await ensureAdmin(authStore, config, logger ?? silentLogger);
   } catch (err) {
     await authStore?.close();
     await registry.close();
@@ -121,7 +130,7 @@ export async function openBerthServices(config: Config, options: OpenServicesOpt
   const services: BerthServices = {
     config,
     registry,
-    ...(authStore ? { authStore, auth: createAuthServices(authStore, config) } : {}),
+    ...(authStore ? { authStore, auth: createAuthServices(authStore, config, registry.events) } : {}),
     async close() {
       for (const d of detach.splice(0).reverse()) await d();
       await registry.close();
@@ -133,6 +142,8 @@ export async function openBerthServices(config: Config, options: OpenServicesOpt
       const d = subscribe(services);
       if (d) detach.push(d);
     }
+    // After the subscribers: the first admin's creation is audited like any other change.
+    if (authStore && options.auth === "configured") await ensureAdmin(authStore, registry.events, config, logger ?? silentLogger);
   } catch (err) {
     await services.close();
     throw err;
@@ -146,5 +157,8 @@ export async function openBerthServices(config: Config, options: OpenServicesOpt
  */
 export async function openAuthServices(config: Config): Promise<AuthOnlyServices> {
   const store = await createAuthStore(config);
-  return { ...createAuthServices(store, config), close: () => store.close() };
+  // No metadata store open, so no outbox: these changes reach the audit log, not webhooks.
+  const events = createEventLog();
+  subscribeAuditLog(events, store);
+  return { ...createAuthServices(store, config, events), close: () => store.close() };
 }

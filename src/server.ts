@@ -68,7 +68,7 @@ export async function createBerth(config: Config, logger: Logger): Promise<Berth
     logger.warn("PASSWORDS OVER PLAIN HTTP: access control is on and Berth listens on a non-loopback address without TLS; use --tls-cert/--tls-key or a TLS proxy", { listen: config.listen });
   }
   if (pullOnly) logger.warn("no access control on a non-loopback address: anonymous users may only pull (set auth.enabled, or auth.allowAnonymousPush)");
-  const access = createAccess(services.auth, { tls, pullOnly, observeLogin: metrics.observeLogin });
+  const access = createAccess(services.auth, { tls, pullOnly });
   let draining = false;
   // Uploads of many GiB can take long: no overall request deadline, but headers must come promptly.
   const serverOptions = { requestTimeout: 0, headersTimeout: 60_000, keepAliveTimeout: 65_000 };

@@ -1,4 +1,5 @@
-import type { AuditEvent, AuthStore, Role, Visibility } from "../storage/auth-store.js";
+import type { AuthStore, Role, Visibility } from "../storage/auth-store.js";
+import type { EventLog } from "../registry/events.js";
 import { RegistryError } from "../oci/errors.js";
 import { isValidName } from "../oci/reference.js";
 import { newRobotToken } from "./credentials.js";
@@ -6,22 +7,36 @@ import { hashSecret } from "./passwords.js";
 
 /**
  * The changes an administrator makes to access control, shared by the CLI and the management
- * API: each validates its input, writes, and appends an audit event naming who did it and from
- * where. A bad request throws RegistryError: INVALID (400), NOT_FOUND (404) or CONFLICT (409).
+ * API: each validates its input, writes, and records an `access.changed` event naming who did it
+ * (where from is the event's origin: the API request, or the command line). A bad request throws
+ * RegistryError: INVALID (400), NOT_FOUND (404) or CONFLICT (409).
  */
 
 export interface Actor {
   /** Who makes the change (`cli` for the command line). */
   name: string;
-  source: string;
+}
+
+/** What an administrator changed, as an `access.changed` event says it (`op` is the audit log's action). */
+export interface AccessChange {
+  op: string;
+  target?: string;
+  repository?: string;
+  detail?: Record<string, unknown>;
+}
+
+/** Records an access-control change through the event log (the audit log subscribes to it). */
+export async function recordAccessChange(events: EventLog, actor: string, { op, target, repository, detail }: AccessChange): Promise<void> {
+  await events.emit([
+    events.event("access.changed", { actor, ...(repository !== undefined ? { repository } : {}), detail: { op, ...(target !== undefined ? { target } : {}), ...detail } }),
+  ]);
 }
 
 export const ROLES: readonly Role[] = ["reader", "writer", "maintainer", "owner"];
 const USER_RE = /^[a-z0-9][a-z0-9._-]{0,63}$/;
 
-export function createAdminOps(store: AuthStore, actor: Actor) {
-  const audit = (event: Omit<AuditEvent, "time" | "source" | "result" | "actor">) =>
-    store.appendAudit({ ...event, time: Date.now(), actor: actor.name, source: actor.source, result: "ok" });
+export function createAdminOps(store: AuthStore, events: EventLog, actor: Actor) {
+  const audit = ({ action, ...change }: Omit<AccessChange, "op"> & { action: string }) => recordAccessChange(events, actor.name, { op: action, ...change });
   const needUser = async (name: string) => {
     if (!(await store.getUser(name))) throw new RegistryError("NOT_FOUND", `no user ${name}`);
   };

@@ -19,7 +19,12 @@ const ENTRIES: { [T in DomainEvent["type"]]?: (e: DomainEvent) => Entry | undefi
   "retention.completed": (e) => (isRun(e) ? { action: "retention", detail: e.detail! } : undefined),
   "quota.refused": (e) => ({ action: "quota.refused", repository: e.repository!, ...withDetail(e.detail) }),
   "auth.denied": (e) => ({ action: "denied", ...(e.repository !== undefined ? { repository: e.repository } : {}), ...withDetail(e.detail) }),
-  "auth.login": (e) => ({ action: "login", ...withDetail(e.detail) }),
+  // Basic on /v2/ checks credentials on every uncached request: counted in metrics, not audited.
+  "auth.login": (e) => {
+    const { via, outcome: _o, ...detail } = e.detail as { via: string; outcome: string };
+    return via === "basic" ? undefined : { action: "login", ...withDetail(via === "token" ? detail : { via, ...detail }) };
+  },
+  "auth.token_issued": (e) => ({ action: "token.issue", ...withDetail(e.detail) }),
   "access.changed": (e) => {
     const { op, target, ...detail } = e.detail as { op: string; target?: string };
     return { action: op, ...(target !== undefined ? { target } : {}), ...(e.repository !== undefined ? { repository: e.repository } : {}), ...withDetail(detail) };

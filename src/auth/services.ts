@@ -4,7 +4,8 @@ import { ConfigError } from "../config/load.js";
 import type { Config } from "../config/schema.js";
 import type { Logger } from "../logger.js";
 import type { AuthStore } from "../storage/auth-store.js";
-import { createAdminOps, type Actor, type AdminOps } from "./admin-ops.js";
+import { createAdminOps, recordAccessChange, type Actor, type AdminOps } from "./admin-ops.js";
+import type { EventLog } from "../registry/events.js";
 import { createAuthorizer, type Authorizer } from "./authorizer.js";
 import { createLoginThrottles, type LoginThrottles } from "./credentials.js";
 import { hashSecret, randomSecret } from "./passwords.js";
@@ -38,7 +39,7 @@ async function writeOwnerOnly(path: string, text: string): Promise<void> {
  * `initialPasswordPath(config)` (mode 0600) before the user exists, so it is never lost and never
  * in a log: the log names only the file.
  */
-export async function ensureAdmin(store: AuthStore, config: Config, logger: Logger): Promise<void> {
+export async function ensureAdmin(store: AuthStore, events: EventLog, config: Config, logger: Logger): Promise<void> {
   if ((await store.listUsers()).length > 0) return;
   const given = config.auth.adminPassword;
   const password = given ?? randomSecret(18);
@@ -56,7 +57,7 @@ export async function ensureAdmin(store: AuthStore, config: Config, logger: Logg
     if (!given) await rm(file, { force: true });
     return;
   }
-  await store.appendAudit({ time: Date.now(), action: "user.add", target: "admin", result: "ok", detail: { admin: true, firstStart: true } });
+  await recordAccessChange(events, "berth", { op: "user.add", target: "admin", detail: { admin: true, firstStart: true } });
   if (given) logger.info("created the admin user with the configured password");
   else logger.warn("created the admin user with a generated password, written to a file only this user can read; log in, change it with `berth user passwd admin`, then delete the file", { file });
 }
@@ -73,11 +74,13 @@ export interface AuthServices {
   readonly authorizer: Authorizer;
   /** One set of login throttles, so Basic on /v2/ is no way around the token endpoint's limit on guessing. */
   readonly throttle: LoginThrottles;
+  /** Where logins, issued tokens and access changes are recorded: the registry's event log. */
+  readonly events: EventLog;
   /** The administrator's operations, audited as done by `actor`. */
   adminOps(actor: Actor): AdminOps;
 }
 
-export function createAuthServices(store: AuthStore, config: Config): AuthServices {
+export function createAuthServices(store: AuthStore, config: Config, events: EventLog): AuthServices {
   const settings = config.auth;
   return {
     store,
@@ -85,6 +88,7 @@ export function createAuthServices(store: AuthStore, config: Config): AuthServic
     tokens: createTokenService({ store, issuer: settings.issuer, service: settings.service, ttlSeconds: settings.tokenTtl / 1000 }),
     authorizer: createAuthorizer({ store, policies: settings.policies, defaultVisibility: settings.defaultVisibility }),
     throttle: createLoginThrottles(),
-    adminOps: (actor) => createAdminOps(store, actor),
+    events,
+    adminOps: (actor) => createAdminOps(store, events, actor),
   };
 }

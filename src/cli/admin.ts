@@ -1,3 +1,4 @@
+import { recordAccessChange } from "../auth/admin-ops.js";
 import { readFileSync } from "node:fs";
 import { createTokenService } from "../auth/tokens.js";
 import type { Config } from "../config/schema.js";
@@ -51,7 +52,7 @@ export async function adminCommand(config: Config, command: AdminCommand, args: 
   }
   const auth = await openAuthServices(config);
   const { store } = auth;
-  const ops = auth.adminOps({ name: "cli", source: "cli" });
+  const ops = auth.adminOps({ name: "cli" });
   const out = (text: string) => process.stdout.write(text);
   const owner = flags.user ?? "admin";
   try {
@@ -110,7 +111,7 @@ export async function adminCommand(config: Config, command: AdminCommand, args: 
       case "key rotate": {
         const tokens = createTokenService({ store, issuer: config.auth.issuer, service: config.auth.service, ttlSeconds: config.auth.tokenTtl / 1000, keyCacheMs: 0 });
         const kid = await tokens.rotate();
-        await store.appendAudit({ time: Date.now(), actor: "cli", source: "cli", action: "key.rotate", target: kid, result: "ok" });
+        await recordAccessChange(auth.events, "cli", { op: "key.rotate", target: kid });
         out(`new signing key ${kid}; tokens signed with the previous key stay valid until they expire\n`);
         return 0;
       }

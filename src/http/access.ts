@@ -1,5 +1,4 @@
 import type { IncomingMessage } from "node:http";
-import type { LoginObserver } from "../auth/login-observer.js";
 import type { AuthServices } from "../auth/services.js";
 import type { AppOptions } from "./app.js";
 import { createOpenGuard, createTokenGuard } from "./guard.js";
@@ -14,8 +13,6 @@ export interface AccessOptions {
   tls: boolean;
   /** Without access control: refuse push and delete (a non-loopback listener without `auth.allowAnonymousPush`). */
   pullOnly: boolean;
-  /** Told of each credential check (metrics). */
-  observeLogin?: LoginObserver;
 }
 
 /**
@@ -24,8 +21,7 @@ export interface AccessOptions {
  */
 export function createAccess(services: AuthServices | undefined, options: AccessOptions): Access {
   if (!services) return { guard: createOpenGuard(options.pullOnly) };
-  const { store, settings, tokens, authorizer, throttle } = services;
-  const observeLogin = options.observeLogin ? { observeLogin: options.observeLogin } : {};
+  const { store, settings, tokens, authorizer, throttle, events } = services;
   const realm = (req: IncomingMessage) => {
     if (settings.realm) return settings.realm;
     const forwarded = req.headers["x-forwarded-proto"];
@@ -42,9 +38,9 @@ export function createAccess(services: AuthServices | undefined, options: Access
     service: settings.service,
     realm,
     basic: settings.basic,
-    ...observeLogin,
+    events,
   });
-  const tokenEndpoint = createTokenEndpoint({ store, tokens, authorizer, throttle, service: settings.service, ...observeLogin });
+  const tokenEndpoint = createTokenEndpoint({ store, tokens, authorizer, throttle, service: settings.service, events });
   return {
     guard,
     auth: {

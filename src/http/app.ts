@@ -129,7 +129,7 @@ function countBodyBytes(res: ServerResponse): { bytes: number } {
 export function createApp(options: AppOptions): App {
   const { registry, logger, isDraining = () => false, guard = createOpenGuard(false), auth, warnings = [] } = options;
   const metrics = options.metrics ?? createMetrics({ registry, storageRefreshMs: 30_000, logger });
-  const handle = async (req: IncomingMessage, res: ServerResponse, origin: Origin) => {
+  return async (req, res) => {
     const started = process.hrtime.bigint();
     const sent = countBodyBytes(res);
     const received = countRequestBytes(req);
@@ -170,41 +170,45 @@ export function createApp(options: AppOptions): App {
       guard,
       caller: { identity: { kind: "anonymous" } },
     };
-    try {
-      if (url.pathname === "/healthz" || url.pathname === "/readyz") return await health(ctx, isDraining(), warnings);
-      if (auth && url.pathname === "/token") return await auth.tokenEndpoint(req, res, url);
-      if (auth && url.pathname === "/.well-known/jwks.json") return reply(res, 200, {}, await auth.jwks());
-      if (url.pathname === "/metrics") {
-        const exposition = await metrics.render();
-        return reply(res, 200, { "Content-Type": exposition.contentType }, Buffer.from(exposition.body));
-      }
-      const maintenance = maintenanceRoute(url.pathname);
-      if (maintenance) return await maintenance(ctx);
-      if (isCatalogRequest(req.method, url.pathname)) return await handleCatalogApi(ctx, auth?.access);
-      if (auth && url.pathname.startsWith("/api/v1/")) return await auth.adminApi(req, res, url);
-      res.setHeader("Docker-Distribution-Api-Version", "registry/2.0");
-      if (isDraining()) res.setHeader("Connection", "close");
-      if (routeError !== undefined) throw routeError;
-      if (!route) throw new RegistryError("UNSUPPORTED", "no such API endpoint", { path: url.pathname }, { status: 404 });
-      const need = needOf(route, req.method ?? "GET");
+    // Whatever this request changes is the caller's doing, once the guard (or an /api/v1 route) knows who that is.
+    const origin: Origin = {
+      request: describeRequest(req),
+      get actor() {
+        return describeIdentity(ctx.caller.identity) ?? "anonymous";
+      },
+    };
+    await withOrigin(origin, async () => {
       try {
-        ctx.caller = await guard.check(req, need);
-      } catch (err) {
-        if (guard.enabled && err instanceof RegistryError && err.code === "DENIED") {
-          const { events } = registry;
-          await events.emit([events.event("auth.denied", { result: "denied", ...(need.repository ? { repository: need.repository } : {}), detail: { method: req.method, path: url.pathname } })]);
+        if (url.pathname === "/healthz" || url.pathname === "/readyz") return await health(ctx, isDraining(), warnings);
+        if (auth && url.pathname === "/token") return await auth.tokenEndpoint(req, res, url);
+        if (auth && url.pathname === "/.well-known/jwks.json") return reply(res, 200, {}, await auth.jwks());
+        if (url.pathname === "/metrics") {
+          const exposition = await metrics.render();
+          return reply(res, 200, { "Content-Type": exposition.contentType }, Buffer.from(exposition.body));
         }
-        throw err;
+        const maintenance = maintenanceRoute(url.pathname);
+        if (maintenance) return await maintenance(ctx);
+        if (isCatalogRequest(req.method, url.pathname)) return await handleCatalogApi(ctx, auth?.access);
+        if (auth && url.pathname.startsWith("/api/v1/")) return await auth.adminApi(req, res, url);
+        res.setHeader("Docker-Distribution-Api-Version", "registry/2.0");
+        if (isDraining()) res.setHeader("Connection", "close");
+        if (routeError !== undefined) throw routeError;
+        if (!route) throw new RegistryError("UNSUPPORTED", "no such API endpoint", { path: url.pathname }, { status: 404 });
+        const need = needOf(route, req.method ?? "GET");
+        try {
+          ctx.caller = await guard.check(req, need);
+        } catch (err) {
+          if (guard.enabled && err instanceof RegistryError && err.code === "DENIED") {
+            const { events } = registry;
+            await events.emit([events.event("auth.denied", { result: "denied", ...(need.repository ? { repository: need.repository } : {}), detail: { method: req.method, path: url.pathname } })]);
+          }
+          throw err;
+        }
+        await dispatch(ctx, route);
+      } catch (err) {
+        await replyError(req, res, err, logger);
       }
-      origin.actor = describeIdentity(ctx.caller.identity) ?? "anonymous";
-      await dispatch(ctx, route);
-    } catch (err) {
-      await replyError(req, res, err, logger);
-    }
-  };
-  return (req, res) => {
-    const origin: Origin = { request: describeRequest(req) };
-    return withOrigin(origin, () => handle(req, res, origin));
+    });
   };
 }
 

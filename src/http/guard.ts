@@ -6,7 +6,7 @@ import { attemptLogin, parseBasic, type LoginThrottles } from "../auth/credentia
 import { coversAction, parseScopes, type Action } from "../auth/scope.js";
 import type { TokenService, VerifiedToken } from "../auth/tokens.js";
 import type { AuthStore } from "../storage/auth-store.js";
-import type { LoginObserver } from "../auth/login-observer.js";
+import type { EventLog } from "../registry/events.js";
 
 /** What a request needs: actions on a repository, or the catalog, or (neither) just a valid login. */
 export interface Need {
@@ -67,8 +67,8 @@ export interface TokenGuardOptions {
   basic: boolean;
   /** Shared with the token endpoint, so Basic on /v2/ is no way around the limit on guessing. */
   throttle: LoginThrottles;
-  /** Told of each Basic password check (metrics). */
-  observeLogin?: LoginObserver;
+  /** Where each Basic password check is recorded (`auth.login`). */
+  events?: EventLog;
   /** The authorizer to use; one is built from `store`, `policies` and `defaultVisibility` when absent. */
   authorizer?: Authorizer;
 }
@@ -107,7 +107,7 @@ export function createTokenGuard(options: TokenGuardOptions): Guard & { authoriz
     const cached = basicCache.get(key);
     if (cached && cached.until > Date.now()) return cached.identity;
     const source = req.socket.remoteAddress ?? "unknown";
-    const result = await attemptLogin(options.store, options.throttle, { username, password, source, via: "basic" }, options.observeLogin);
+    const result = await attemptLogin(options.store, options.throttle, { username, password, source, via: "basic" }, options.events);
     if (!result.ok) return undefined;
     if (basicCache.size > 10_000) basicCache.clear();
     basicCache.set(key, { identity: result.identity, until: Date.now() + 60_000 });

@@ -1,6 +1,5 @@
 import type { IncomingMessage } from "node:http";
 import { Counter, Gauge, Histogram, Registry as PromRegistry, collectDefaultMetrics } from "prom-client";
-import type { LoginObserver } from "../auth/login-observer.js";
 import type { Logger } from "../logger.js";
 import type { Registry } from "../registry/registry.js";
 import { createStorageGauges } from "./metrics-storage.js";
@@ -57,8 +56,6 @@ export interface FinishedRequest {
 export interface Metrics {
   /** Counts a request as in flight from now; call the returned function once when it is over. */
   startRequest(method: string | undefined, route: RouteKind): (finished: FinishedRequest) => void;
-  /** Counts credential checks (hand to the auth setup). */
-  readonly observeLogin: LoginObserver;
   /** The exposition in the Prometheus text format. */
   render(): Promise<{ contentType: string; body: string }>;
 }
@@ -150,13 +147,6 @@ export function createMetrics({ registry, storageRefreshMs, logger }: MetricsOpt
       this.set(uploadsReceiving);
     },
   });
-  const logins = new Counter({
-    name: "berth_auth_logins_total",
-    help: "Credential checks by outcome (success, failure, throttled) and where they came in (token, refresh, basic).",
-    labelNames: ["outcome", "via"] as const,
-    registers,
-  });
-
   new Gauge({ name: "berth_build_info", help: "Always 1; the label says which Berth version runs.", labelNames: ["version"] as const, registers }).set({ version: berthVersion() }, 1);
   registerEvents(register, registry);
   const storage = createStorageGauges(register, {
@@ -197,7 +187,6 @@ export function createMetrics({ registry, storageRefreshMs, logger }: MetricsOpt
         finish(method, route, started, finished);
       };
     },
-    observeLogin: (outcome, via) => logins.inc({ outcome, via }),
     async render() {
       await storage.update();
       const body = (await register.metrics()) + (await processMetrics().metrics());
@@ -208,7 +197,7 @@ export function createMetrics({ registry, storageRefreshMs, logger }: MetricsOpt
 
 /**
  * Garbage collection and retention: runs by outcome, their durations, and what collections
- * deleted; and every domain event by type. All of it from the registry's event log, so runs
+ * deleted; credential checks; and every domain event by type. All of it from the registry's event log, so runs
  * started by the API, the schedule or this process's own calls are counted alike.
  */
 function registerEvents(register: PromRegistry, registry: Registry): void {
@@ -235,11 +224,22 @@ function registerEvents(register: PromRegistry, registry: Registry): void {
   const reclaimed = new Counter({ name: "berth_gc_reclaimed_bytes_total", help: "Bytes of blobs garbage collection deleted.", registers });
   const lastDuration = new Gauge({ name: "berth_gc_last_duration_seconds", help: "Duration of the last completed garbage collection (0 before one).", registers });
   const lastRun = new Gauge({ name: "berth_gc_last_run_timestamp_seconds", help: "When the last completed garbage collection finished (Unix time; 0 before one).", registers });
+  const logins = new Counter({
+    name: "berth_auth_logins_total",
+    help: "Credential checks by outcome (success, failure, throttled) and where they came in (token, refresh, basic).",
+    labelNames: ["outcome", "via"] as const,
+    registers,
+  });
   const byType = new Counter({ name: "berth_events_total", help: "Domain events this process produced (pushes, deletions, runs, refusals…), by type.", labelNames: ["type"] as const, registers });
 
   registry.events.subscribe((events) => {
     for (const event of events) {
       byType.inc({ type: event.type });
+      if (event.type === "auth.login") {
+        const { outcome, via } = event.detail as { outcome: string; via: string };
+        logins.inc({ outcome, via });
+        continue;
+      }
       const run = series.get(event.type);
       if (!run) continue;
       const detail = event.detail as { outcome: string; durationMs: number } & Partial<Record<"manifestsDeleted" | "blobsDeleted" | "bytesReclaimed", number>>;

@@ -25,6 +25,7 @@ export const EVENT_CATEGORY = {
   "quota.refused": "quota",
   "auth.denied": "auth",
   "auth.login": "auth",
+  "auth.token_issued": "auth",
   "access.changed": "access",
 } as const;
 
@@ -85,7 +86,8 @@ export interface EventLog {
 }
 
 export interface EventLogOptions {
-  store: EventStore;
+  /** The outbox; without one (commands that open access control alone) events reach subscribers only. */
+  store?: EventStore;
   /** Categories some endpoint asks for; on-demand categories outside it are not stored. */
   wanted?: ReadonlySet<EventCategory>;
   /** Where listener and append failures go. */
@@ -93,7 +95,7 @@ export interface EventLogOptions {
   clock?: () => number;
 }
 
-export function createEventLog({ store, wanted = new Set(), onError = () => {}, clock = Date.now }: EventLogOptions): EventLog {
+export function createEventLog({ store, wanted = new Set(), onError = () => {}, clock = Date.now }: EventLogOptions = {}): EventLog {
   const listeners = new Set<EventListener>();
   const keep = (e: DomainEvent) => {
     const category = EVENT_CATEGORY[e.type];
@@ -126,7 +128,7 @@ export function createEventLog({ store, wanted = new Set(), onError = () => {}, 
     async emit(events) {
       const stored = events.filter(keep);
       try {
-        if (stored.length > 0) await store.appendEvents(stored);
+        if (stored.length > 0) await store?.appendEvents(stored);
       } catch (err) {
         onError("recording events failed", err);
       }

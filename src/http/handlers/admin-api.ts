@@ -28,7 +28,7 @@ export function createAdminApi(services: AuthServices, guard: Guard) {
     if (caller.identity.kind !== "user" || !caller.identity.admin) {
       throw new RegistryError("DENIED", "the management API is for administrators");
     }
-    const ops = services.adminOps({ name: describeIdentity(caller.identity)!, source: req.socket.remoteAddress ?? "unknown" });
+    const ops = services.adminOps({ name: describeIdentity(caller.identity)! });
     const parts = url.pathname.slice("/api/v1/".length).split("/").map(decodeURIComponent);
     const method = req.method ?? "GET";
     const json = async () => {
