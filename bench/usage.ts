@@ -7,6 +7,7 @@
  *
  *   npx tsc -p . && node dist/bench/usage.js
  */
+import { createEventLog } from "../src/registry/events.js";
 import Database from "better-sqlite3";
 import { createHash } from "node:crypto";
 import { mkdtemp, rm } from "node:fs/promises";
@@ -84,7 +85,7 @@ try {
   seed(path);
   console.log(`seeded in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
   const store = createSqliteMetadataStore({ path, fsync: false, create: true });
-  const quotas = createQuotas(store, { warnAt: 0.8, rules: [{ name: "all", namespace: "*", limit: 2 ** 50 }] });
+  const quotas = createQuotas(store, { warnAt: 0.8, rules: [{ name: "all", namespace: "*", limit: 2 ** 50 }] }, createEventLog({ store }));
   const sample = [digest(1), digest(SHARED + 5), digest(BLOBS - 1)];
   console.log("| operation | runs | p50 ms | p95 ms |\n| --- | --- | --- | --- |");
   await time("scopeBytes(namespace of 20 repos, ~2,500 links)", 200, () => store.scopeBytes("ns7"));

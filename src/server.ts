@@ -8,44 +8,24 @@ import { createMetrics } from "./http/metrics.js";
 import type { Logger } from "./logger.js";
 import { createPeriodicJob } from "./periodic-job.js";
 import { gcSummary } from "./registry/gc.js";
-import { createRegistry, type Registry } from "./registry/registry.js";
+import type { Registry } from "./registry/registry.js";
 import { retentionSummary } from "./registry/retention.js";
-import { countUsers, createAuthStore, createStores, type OpenOptions } from "./storage/create-stores.js";
+import { countUsers } from "./storage/create-stores.js";
 import { ConfigError } from "./config/load.js";
 import { checkDirectories, checkListen, listenError, loadTlsMaterial } from "./preflight.js";
-import { createAuthSetup, ensureAdmin } from "./auth/setup.js";
-import { createOpenGuard } from "./http/guard.js";
-import type { AuthStore } from "./storage/auth-store.js";
+import { openBerthServices, type BerthServices } from "./compose.js";
+import { createAccess } from "./http/access.js";
 
 /** A configured Berth: stores opened, HTTP server built, not yet listening. */
 export interface Berth {
+  /** What the composition root opened: the registry, access control, subscribers. */
+  readonly services: BerthServices;
   readonly registry: Registry;
   readonly server: Server;
   /** Starts listening; resolves with the bound address (port 0 in the config picks a free one). */
   start(): Promise<AddressInfo>;
   /** Stops accepting, drains in-flight requests up to the shutdown timeout, then closes the stores. */
   stop(): Promise<void>;
-}
-
-/** Opens the stores named by `config` and builds the registry over them; only `create` makes a new registry. */
-export async function createRegistryFromConfig(config: Config, open: OpenOptions = {}): Promise<Registry> {
-  const { blobStore, metadataStore } = await createStores(config, open);
-  return createRegistry({
-    blobStore,
-    metadataStore,
-    options: {
-      deleteEnabled: config.delete.enabled,
-      // Mounting by digest alone would let anyone who knows a digest read it: only without access control.
-      anonymousMount: config.mount.anonymous && !config.auth.enabled,
-      maxManifestSize: config.manifests.maxSize,
-      uploadExpiryMs: config.uploads.expiry,
-      maxPageSize: config.pagination.maxEntries,
-      tagRules: config.tagRules,
-      gc: { graceMs: config.gc.grace, deleteUntagged: config.gc.deleteUntagged, orphanReferrers: config.gc.orphanReferrers },
-      retention: { rules: config.retention.rules, graceMs: config.gc.grace },
-      quotas: config.quotas,
-    },
-  });
 }
 
 function isLoopback(host: string): boolean {
@@ -80,30 +60,15 @@ export async function createBerth(config: Config, logger: Logger): Promise<Berth
   await checkListen(listen.host, listen.port, config.listen);
   checkDirectories(config);
   const warnings = await checkAccessControl(config, logger);
-  const registry = await createRegistryFromConfig(config, { create: true });
+  const services = await openBerthServices(config, { create: true, auth: "configured", logger });
+  const { registry } = services;
   const metrics = createMetrics({ registry, storageRefreshMs: config.metrics.storageRefresh, logger });
-  registry.quotas.onCrossing((w) => logger.warn("quota warning threshold crossed", { ...w }));
-  let authStore: AuthStore | undefined;
-  let access: Pick<Parameters<typeof createApp>[0], "guard" | "auth">;
-  if (config.auth.enabled) {
-    authStore = await createAuthStore(config, { create: true });
-    try {
-      await ensureAdmin(authStore, config, logger);
-    } catch (err) {
-      await authStore.close();
-      await registry.close();
-      throw err;
-    }
-    const setup = createAuthSetup(authStore, config, tls, metrics.observeLogin);
-    access = { guard: setup.guard, auth: setup.app };
-    if (!tls && !isLoopback(listen.host)) {
-      logger.warn("PASSWORDS OVER PLAIN HTTP: access control is on and Berth listens on a non-loopback address without TLS; use --tls-cert/--tls-key or a TLS proxy", { listen: config.listen });
-    }
-  } else {
-    const pullOnly = !isLoopback(listen.host) && !config.auth.allowAnonymousPush;
-    if (pullOnly) logger.warn("no access control on a non-loopback address: anonymous users may only pull (set auth.enabled, or auth.allowAnonymousPush)");
-    access = { guard: createOpenGuard(pullOnly) };
+  const pullOnly = !services.auth && !isLoopback(listen.host) && !config.auth.allowAnonymousPush;
+  if (services.auth && !tls && !isLoopback(listen.host)) {
+    logger.warn("PASSWORDS OVER PLAIN HTTP: access control is on and Berth listens on a non-loopback address without TLS; use --tls-cert/--tls-key or a TLS proxy", { listen: config.listen });
   }
+  if (pullOnly) logger.warn("no access control on a non-loopback address: anonymous users may only pull (set auth.enabled, or auth.allowAnonymousPush)");
+  const access = createAccess(services.auth, { tls, pullOnly });
   let draining = false;
   // Uploads of many GiB can take long: no overall request deadline, but headers must come promptly.
   const serverOptions = { requestTimeout: 0, headersTimeout: 60_000, keepAliveTimeout: 65_000 };
@@ -124,13 +89,13 @@ export async function createBerth(config: Config, logger: Logger): Promise<Berth
     else logger.info("garbage collection", gcSummary(report));
   });
   const retain = createPeriodicJob(logger, "retention", async () => {
-    const audit = authStore ? authStore.appendAudit.bind(authStore) : undefined;
-    const report = await registry.retention.run({ source: "schedule", ...(audit ? { audit } : {}) });
+    const report = await registry.retention.run();
     if (report.skipped) logger.debug("retention skipped", { reason: report.skipped });
     else logger.info("retention", retentionSummary(report));
   });
 
   return {
+    services,
     registry,
     server,
     async start() {
@@ -167,8 +132,7 @@ export async function createBerth(config: Config, logger: Logger): Promise<Berth
       clearTimeout(timer);
       clearInterval(reaper);
       await jobsStopped;
-      await registry.close();
-      await authStore?.close();
+      await services.close();
     },
   };
 }

@@ -1,5 +1,7 @@
+import { RegistryError } from "../oci/errors.js";
 import type { AuthStore } from "../storage/auth-store.js";
-import type { Identity } from "./authorizer.js";
+import { describeIdentity, type Identity } from "./authorizer.js";
+import type { EventLog } from "../registry/events.js";
 import { hashSecret, randomSecret, verifySecret } from "./passwords.js";
 import { parseScopes } from "./scope.js";
 
@@ -102,4 +104,68 @@ export function createLoginThrottle(free = 5, windowMs = 60_000, maxEntries = 10
       for (const key of keys) failures.delete(key);
     },
   };
+}
+
+/** Failed logins per user at a source address (a few), and per source address (many: NAT). */
+export interface LoginThrottles {
+  user: LoginThrottle;
+  address: LoginThrottle;
+}
+
+export function createLoginThrottles(): LoginThrottles {
+  return { user: createLoginThrottle(5, 60_000), address: createLoginThrottle(50, 60_000) };
+}
+
+export interface LoginAttempt {
+  username: string;
+  password: string;
+  /** The caller's address, one of the throttle's keys. */
+  source: string;
+  via: LoginVia;
+}
+
+/** Where the credentials came in: the token endpoint (`token`, `refresh` for a refresh token) or Basic on /v2/ (`basic`). */
+export type LoginVia = "token" | "refresh" | "basic";
+
+/**
+ * How a password check ended: `success`, `failure` (wrong password, unknown user, revoked or
+ * expired robot token, bad refresh token), or `throttled` (refused unchecked by the login throttle).
+ */
+export type LoginOutcome = "success" | "failure" | "throttled";
+
+/**
+ * Records one credential check as an `auth.login` event (metrics count them all; the audit log
+ * keeps the token endpoint's): who tried, how, and how it ended.
+ */
+export async function recordLogin(events: EventLog | undefined, who: string, via: LoginVia, outcome: LoginOutcome, reason?: string): Promise<void> {
+  if (!events) return;
+  const result = outcome === "success" ? "ok" : outcome === "throttled" ? "denied" : "failed";
+  await events.emit([events.event("auth.login", { actor: who, result, detail: { via, outcome, ...(reason !== undefined ? { reason } : {}) } })]);
+}
+
+/**
+ * One password check under the throttles, the same for Basic on /v2/ and the token endpoint:
+ * refused unchecked (TOOMANYREQUESTS with Retry-After) while the user at this address, or the
+ * address, has failed too often; otherwise checked and counted. Each check is an `auth.login` event.
+ */
+export async function attemptLogin(store: AuthStore, throttle: LoginThrottles, attempt: LoginAttempt, events?: EventLog): Promise<LoginResult> {
+  const userKey = [`${attempt.username}@${attempt.source}`];
+  const addressKey = [attempt.source];
+  const wait = Math.max(throttle.user.retryAfter(userKey), throttle.address.retryAfter(addressKey));
+  if (wait > 0) {
+    await recordLogin(events, attempt.username, attempt.via, "throttled");
+    throw new RegistryError("TOOMANYREQUESTS", "too many failed logins; try again later", undefined, {
+      headers: { "Retry-After": String(Math.ceil(wait / 1000)) },
+    });
+  }
+  const result = await checkLogin(store, attempt.username, attempt.password);
+  if (result.ok) {
+    throttle.user.succeed(userKey);
+    await recordLogin(events, describeIdentity(result.identity) ?? attempt.username, attempt.via, "success");
+  } else {
+    throttle.user.fail(userKey);
+    throttle.address.fail(addressKey);
+    await recordLogin(events, attempt.username, attempt.via, "failure", result.reason);
+  }
+  return result;
 }

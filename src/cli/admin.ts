@@ -1,9 +1,9 @@
+import { recordAccessChange } from "../auth/admin-ops.js";
 import { readFileSync } from "node:fs";
-import { AdminError, createAdminOps } from "../auth/admin-ops.js";
 import { createTokenService } from "../auth/tokens.js";
 import type { Config } from "../config/schema.js";
 import type { Role, Visibility } from "../storage/auth-store.js";
-import { createAuthStore } from "../storage/create-stores.js";
+import { openAuthServices } from "../compose.js";
 import { UsageError } from "./usage-error.js";
 
 
@@ -50,8 +50,9 @@ export async function adminCommand(config: Config, command: AdminCommand, args: 
   if ((command === "user add" || command === "user passwd") && !flags.passwordStdin) {
     throw new UsageError("give the password on standard input with --password-stdin");
   }
-  const store = await createAuthStore(config);
-  const ops = createAdminOps(store, { name: "cli", source: "cli" });
+  const auth = await openAuthServices(config);
+  const { store } = auth;
+  const ops = auth.adminOps({ name: "cli" });
   const out = (text: string) => process.stdout.write(text);
   const owner = flags.user ?? "admin";
   try {
@@ -110,7 +111,7 @@ export async function adminCommand(config: Config, command: AdminCommand, args: 
       case "key rotate": {
         const tokens = createTokenService({ store, issuer: config.auth.issuer, service: config.auth.service, ttlSeconds: config.auth.tokenTtl / 1000, keyCacheMs: 0 });
         const kid = await tokens.rotate();
-        await store.appendAudit({ time: Date.now(), actor: "cli", source: "cli", action: "key.rotate", target: kid, result: "ok" });
+        await recordAccessChange(auth.events, "cli", { op: "key.rotate", target: kid });
         out(`new signing key ${kid}; tokens signed with the previous key stay valid until they expire\n`);
         return 0;
       }
@@ -127,10 +128,7 @@ export async function adminCommand(config: Config, command: AdminCommand, args: 
         return 0;
       }
     }
-  } catch (err) {
-    if (err instanceof AdminError) throw new UsageError(err.message);
-    throw err;
   } finally {
-    await store.close();
+    await auth.close();
   }
 }

@@ -1,8 +1,7 @@
 import type { Config } from "../config/schema.js";
 import { RegistryError } from "../oci/errors.js";
-import { createCatalog, type CatalogAudit, type RepositoryDeletion } from "../registry/catalog.js";
-import { createRegistryFromConfig } from "../server.js";
-import { openExistingAuthStore } from "../storage/create-stores.js";
+import { createCatalog, type RepositoryDeletion } from "../registry/catalog.js";
+import { openBerthServices } from "../compose.js";
 import { UsageError } from "./usage-error.js";
 
 export type CatalogCommandName = "ns list" | "ns del" | "repo list" | "repo delete" | "tag list" | "tag delete";
@@ -38,17 +37,12 @@ export async function catalogCommand(
     tagRef = { name: args[0]!.slice(0, at), tag: args[0]!.slice(at + 1) };
   }
 
-  const registry = await createRegistryFromConfig(config);
   // The registry's own access-control data decides, not this invocation's flags: a namespace
   // declared with `berth ns add` is listed, and a deletion audited, whether or not --auth was given.
-  const authStore = await openExistingAuthStore(config).catch(async (err) => {
-    await registry.close();
-    throw err;
-  });
-  const audit: CatalogAudit | undefined = authStore
-    ? (event) => authStore.appendAudit({ ...event, time: Date.now(), actor: "cli", source: "cli" })
-    : undefined;
+  const services = await openBerthServices(config, { auth: "existing" });
+  const { registry, authStore } = services;
   const catalog = createCatalog(registry.stores.metadataStore, {
+    events: registry.events,
     tagRules: registry.options.tagRules,
     ...(authStore ? { access: { store: authStore, defaultVisibility: config.auth.defaultVisibility } } : {}),
   });
@@ -69,7 +63,7 @@ export async function catalogCommand(
         return 0;
       }
       case "ns del": {
-        const done = await catalog.deleteNamespace(args[0]!, { force: flags.force === true, ...(audit ? { audit } : {}) });
+        const done = await catalog.deleteNamespace(args[0]!, { force: flags.force === true });
         if (flags.json) return out(`${JSON.stringify(done)}\n`), 0;
         out(`deleted namespace ${done.namespace}: ${done.repositories.length} ${done.repositories.length === 1 ? "repository" : "repositories"}${done.accessControl ? " and its access-control records" : ""}\n`);
         for (const d of done.repositories) out(`  ${deletedText(d)}\n`);
@@ -87,7 +81,7 @@ export async function catalogCommand(
         return 0;
       }
       case "repo delete": {
-        const done = await catalog.deleteRepository(args[0]!, audit ? { audit } : {});
+        const done = await catalog.deleteRepository(args[0]!);
         if (flags.json) return out(`${JSON.stringify(done)}\n`), 0;
         out(`deleted repository ${deletedText(done)}; its blobs are reclaimed by the next garbage collection (berth gc)\n`);
         return 0;
@@ -99,7 +93,7 @@ export async function catalogCommand(
         return 0;
       }
       case "tag delete": {
-        const done = await catalog.deleteTag(tagRef!.name, tagRef!.tag, audit ? { audit } : {});
+        const done = await catalog.deleteTag(tagRef!.name, tagRef!.tag);
         if (flags.json) return out(`${JSON.stringify(done)}\n`), 0;
         out(`deleted tag ${done.repository}:${done.tag} (it named ${done.digest}; the manifest stays)\n`);
         return 0;
@@ -111,7 +105,6 @@ export async function catalogCommand(
     if (err instanceof RegistryError) throw new UsageError(`${command}: ${err.message}`);
     throw err;
   } finally {
-    await registry.close();
-    await authStore?.close();
+    await services.close();
   }
 }

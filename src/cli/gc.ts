@@ -1,6 +1,6 @@
 import type { Config } from "../config/schema.js";
 import type { GcProgress } from "../registry/gc.js";
-import { createRegistryFromConfig } from "../server.js";
+import { openBerthServices } from "../compose.js";
 import { createProgressBar, formatBytes } from "./progress.js";
 
 export interface GcFlags {
@@ -16,7 +16,8 @@ export interface GcFlags {
  * --json); progress to stderr. Exit 0 when it ran, 3 when another collection held the lock.
  */
 export async function gcCommand(config: Config, flags: GcFlags): Promise<number> {
-  const registry = await createRegistryFromConfig(config);
+  const services = await openBerthServices(config);
+  const { registry } = services;
   const bar = createProgressBar();
   const label = (p: GcProgress) =>
     p.phase === "blobs" ? `blobs: ${p.done} deleted` : p.phase === "uploads" ? "purging expired uploads" : `repositories: ${p.done}/${p.total ?? "?"}`;
@@ -51,7 +52,7 @@ export async function gcCommand(config: Config, flags: GcFlags): Promise<number>
     );
     return 0;
   } finally {
-    await registry.close();
+    await services.close();
   }
 }
 

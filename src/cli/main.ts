@@ -1,7 +1,9 @@
 import { CommanderError, type Command } from "commander";
 import { ConfigError } from "../config/load.js";
+import { RegistryError } from "../oci/errors.js";
 import { berthVersion } from "../version.js";
 import { commandPath, createProgram } from "./program.js";
+import { withOrigin } from "../registry/events.js";
 import { UsageError } from "./usage-error.js";
 
 
@@ -54,8 +56,9 @@ function usageLine(err: CommanderError, failed: Command | undefined): string {
 
 /**
  * Runs the `berth` command line; resolves with the exit code, or -1 while `serve` keeps running.
- * Usage and configuration errors: `berth: <message>`, exit 2. Anything else: `berth: <message>`,
- * exit 1, with the stack trace only when BERTH_DEBUG is set.
+ * Usage and configuration errors, and requests the registry refuses (a RegistryError with a 4xx
+ * status: an unknown user, a password too short): `berth: <message>`, exit 2. Anything else:
+ * `berth: <message>`, exit 1, with the stack trace only when BERTH_DEBUG is set.
  */
 export async function main(argv: string[]): Promise<number> {
   endQuietlyOnClosedPipe();
@@ -66,7 +69,8 @@ export async function main(argv: string[]): Promise<number> {
     cmd.configureOutput({ outputError: () => (failed = cmd) });
   }
   try {
-    await program.parseAsync(withDefaultCommand(argv), { from: "user" });
+    // What a command changes is the operator's doing: its events and audit records say `cli`.
+    await withOrigin({ actor: "cli" }, () => program.parseAsync(withDefaultCommand(argv), { from: "user" }));
     return result.code;
   } catch (err) {
     if (err instanceof CommanderError) {
@@ -75,7 +79,7 @@ export async function main(argv: string[]): Promise<number> {
       return 2;
     }
     const debug = process.env.BERTH_DEBUG !== undefined && process.env.BERTH_DEBUG !== "";
-    if (err instanceof ConfigError || err instanceof UsageError) {
+    if (err instanceof ConfigError || err instanceof UsageError || (err instanceof RegistryError && err.status < 500)) {
       // A configuration error lists each bad setting on its own indented line; here they share one.
       process.stderr.write(`berth: ${err.message.replace(/:\n\s+/, ": ").replace(/\n\s*/g, "; ")}\n`);
       // What a store failed with underneath (a driver's error), for whoever debugs it.

@@ -1,6 +1,6 @@
 import { loadConfig } from "../config/load.js";
 import { migrateRegistry } from "../registry/migrate.js";
-import { createAuthStore, createStores, openExistingAuthStore } from "../storage/create-stores.js";
+import { openBerthServices } from "../compose.js";
 import { createProgressBar, formatBytes } from "./progress.js";
 
 /**
@@ -17,14 +17,15 @@ export async function migrateCommand(from: string | undefined, to: string | unde
   }
   const fromConfig = loadConfig({ file: from, env: {} });
   const toConfig = loadConfig({ file: to, env: {} });
-  const source = await createStores(fromConfig);
+  const source = await openBerthServices(fromConfig, { auth: "existing" });
   // The destination is the one place besides `serve` where a new registry is meant to appear.
-  const target = await createStores(toConfig, { create: true });
-  const sourceAuth = await openExistingAuthStore(fromConfig);
-  const targetAuth = sourceAuth && (await createAuthStore(toConfig, { create: true }));
+  const target = await openBerthServices(toConfig, { create: true, auth: source.authStore ? "required" : "none" }).catch(async (err: unknown) => {
+    await source.close();
+    throw err;
+  });
   const bar = createProgressBar();
   try {
-    const report = await migrateRegistry({ ...source, authStore: sourceAuth }, { ...target, authStore: targetAuth }, (p) =>
+    const report = await migrateRegistry({ ...source.registry.stores, authStore: source.authStore }, { ...target.registry.stores, authStore: target.authStore }, (p) =>
       bar.update(
         p.bytesDone,
         p.bytesTotal,
@@ -43,7 +44,6 @@ export async function migrateCommand(from: string | undefined, to: string | unde
     }
     return 0;
   } finally {
-    await Promise.all([source.metadataStore.close(), target.metadataStore.close(), sourceAuth?.close(), targetAuth?.close()]);
-    await Promise.all([source.blobStore.close(), target.blobStore.close()]);
+    await Promise.all([source.close(), target.close()]);
   }
 }

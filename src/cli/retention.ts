@@ -1,7 +1,6 @@
 import type { Config } from "../config/schema.js";
 import type { RetentionReport } from "../registry/retention.js";
-import { createRegistryFromConfig } from "../server.js";
-import { openExistingAuthStore } from "../storage/create-stores.js";
+import { openBerthServices } from "../compose.js";
 
 /**
  * `berth retention [--dry-run] [--json]`: applies the configured retention rules once, over the
@@ -13,21 +12,18 @@ export async function retentionCommand(config: Config, flags: { dryRun: boolean;
     process.stderr.write("berth: no retention rules are configured (retention.rules); nothing to do\n");
     return 0;
   }
-  const registry = await createRegistryFromConfig(config);
-  // Deletions are audited wherever the registry keeps an audit log, whatever this invocation's flags.
-  const authStore = await openExistingAuthStore(config);
+  // Deletions are audited wherever the registry keeps an audit log (the composition root subscribes it), whatever this invocation's flags.
+  const services = await openBerthServices(config, { auth: "existing" });
+  const { registry } = services;
   try {
     const report = await registry.retention.run({
       dryRun: flags.dryRun,
       wait: true,
-      source: "cli",
-      ...(authStore ? { audit: authStore.appendAudit.bind(authStore) } : {}),
     });
     process.stdout.write(flags.json ? `${JSON.stringify(report, null, 2)}\n` : formatReport(report));
     return 0;
   } finally {
-    await registry.close();
-    await authStore?.close();
+    await services.close();
   }
 }
 

@@ -1,7 +1,7 @@
 import type { Config } from "../config/schema.js";
 import { formatBytes } from "../registry/quotas.js";
 import type { QuotaReport } from "../registry/usage.js";
-import { createRegistryFromConfig } from "../server.js";
+import { openBerthServices } from "../compose.js";
 
 const pct = (ratio: number) => `${(ratio * 100).toFixed(1)}%`;
 const quotaText = (q: QuotaReport) =>
@@ -20,7 +20,8 @@ function table(rows: string[][]): string {
  * Exit 0, or 1 when no repository matches SCOPE.
  */
 export async function usageCommand(config: Config, scope: string | undefined, json: boolean): Promise<number> {
-  const registry = await createRegistryFromConfig(config);
+  const services = await openBerthServices(config);
+  const { registry } = services;
   const out = (text: string) => process.stdout.write(text);
   try {
     if (scope === undefined) {
@@ -59,7 +60,7 @@ export async function usageCommand(config: Config, scope: string | undefined, js
     ]));
     return 0;
   } finally {
-    await registry.close();
+    await services.close();
   }
 }
 

@@ -17,7 +17,8 @@ import { reply, replyError } from "./respond.js";
 import { parseV2Path, type Route } from "./routes.js";
 import { createOpenGuard, type Guard, type Need } from "./guard.js";
 import { describeIdentity } from "../auth/authorizer.js";
-import type { AuditEvent } from "../storage/auth-store.js";
+import { randomUUID } from "node:crypto";
+import { withOrigin, type Origin } from "../registry/events.js";
 
 export interface AppOptions {
   registry: Registry;
@@ -29,7 +30,6 @@ export interface AppOptions {
     tokenEndpoint: (req: IncomingMessage, res: ServerResponse, url: URL) => Promise<void>;
     jwks: () => Promise<unknown>;
     adminApi: (req: IncomingMessage, res: ServerResponse, url: URL) => Promise<void>;
-    audit: (event: AuditEvent) => Promise<void>;
     /** What the catalog endpoints read and delete of access control (namespaces, visibility). */
     access?: CatalogOptions["access"];
   };
@@ -66,7 +66,7 @@ async function dispatch(ctx: RequestContext, route: Route): Promise<void> {
   await entry.handle(ctx, route);
 }
 
-type MaintenanceHandler = (ctx: RequestContext, appendAudit?: (event: AuditEvent) => Promise<void>) => Promise<void>;
+type MaintenanceHandler = (ctx: RequestContext) => Promise<void>;
 
 /** The maintenance endpoints outside /v2/ (each authorizes itself); the rest of /api/v1/ is the admin API. */
 function maintenanceRoute(path: string): MaintenanceHandler | undefined {
@@ -169,39 +169,58 @@ export function createApp(options: AppOptions): App {
       logger,
       guard,
       caller: { identity: { kind: "anonymous" } },
-      audit: async (event) => {
-        const actor = describeIdentity(ctx.caller.identity);
-        await auth?.audit({ ...event, time: Date.now(), ...(actor ? { actor } : {}), source: req.socket.remoteAddress ?? "unknown" });
+    };
+    // Whatever this request changes is the caller's doing, once the guard (or an /api/v1 route) knows who that is.
+    const origin: Origin = {
+      request: describeRequest(req),
+      get actor() {
+        return describeIdentity(ctx.caller.identity) ?? "anonymous";
       },
     };
-    try {
-      if (url.pathname === "/healthz" || url.pathname === "/readyz") return await health(ctx, isDraining(), warnings);
-      if (auth && url.pathname === "/token") return await auth.tokenEndpoint(req, res, url);
-      if (auth && url.pathname === "/.well-known/jwks.json") return reply(res, 200, {}, await auth.jwks());
-      if (url.pathname === "/metrics") {
-        const exposition = await metrics.render();
-        return reply(res, 200, { "Content-Type": exposition.contentType }, Buffer.from(exposition.body));
-      }
-      const maintenance = maintenanceRoute(url.pathname);
-      if (maintenance) return await maintenance(ctx, auth?.audit);
-      if (isCatalogRequest(req.method, url.pathname)) return await handleCatalogApi(ctx, auth?.access);
-      if (auth && url.pathname.startsWith("/api/v1/")) return await auth.adminApi(req, res, url);
-      res.setHeader("Docker-Distribution-Api-Version", "registry/2.0");
-      if (isDraining()) res.setHeader("Connection", "close");
-      if (routeError !== undefined) throw routeError;
-      if (!route) throw new RegistryError("UNSUPPORTED", "no such API endpoint", { path: url.pathname }, { status: 404 });
-      const need = needOf(route, req.method ?? "GET");
+    await withOrigin(origin, async () => {
       try {
-        ctx.caller = await guard.check(req, need);
-      } catch (err) {
-        if (guard.enabled && err instanceof RegistryError && err.code === "DENIED") {
-          await ctx.audit({ action: "denied", result: "denied", ...(need.repository ? { repository: need.repository } : {}), detail: { method: req.method, path: url.pathname } });
+        if (url.pathname === "/healthz" || url.pathname === "/readyz") return await health(ctx, isDraining(), warnings);
+        if (auth && url.pathname === "/token") return await auth.tokenEndpoint(req, res, url);
+        if (auth && url.pathname === "/.well-known/jwks.json") return reply(res, 200, {}, await auth.jwks());
+        if (url.pathname === "/metrics") {
+          const exposition = await metrics.render();
+          return reply(res, 200, { "Content-Type": exposition.contentType }, Buffer.from(exposition.body));
         }
-        throw err;
+        const maintenance = maintenanceRoute(url.pathname);
+        if (maintenance) return await maintenance(ctx);
+        if (isCatalogRequest(req.method, url.pathname)) return await handleCatalogApi(ctx, auth?.access);
+        if (auth && url.pathname.startsWith("/api/v1/")) return await auth.adminApi(req, res, url);
+        res.setHeader("Docker-Distribution-Api-Version", "registry/2.0");
+        if (isDraining()) res.setHeader("Connection", "close");
+        if (routeError !== undefined) throw routeError;
+        if (!route) throw new RegistryError("UNSUPPORTED", "no such API endpoint", { path: url.pathname }, { status: 404 });
+        const need = needOf(route, req.method ?? "GET");
+        try {
+          ctx.caller = await guard.check(req, need);
+        } catch (err) {
+          if (guard.enabled && err instanceof RegistryError && err.code === "DENIED") {
+            const { events } = registry;
+            await events.emit([events.event("auth.denied", { result: "denied", ...(need.repository ? { repository: need.repository } : {}), detail: { method: req.method, path: url.pathname } })]);
+          }
+          throw err;
+        }
+        await dispatch(ctx, route);
+      } catch (err) {
+        await replyError(req, res, err, logger);
       }
-      await dispatch(ctx, route);
-    } catch (err) {
-      await replyError(req, res, err, logger);
-    }
+    });
   };
+}
+
+/** The request as events describe it (distribution's `request` object); built at most once. */
+function describeRequest(req: IncomingMessage): () => { id: string; addr: string; host?: string; method: string; useragent?: string } {
+  let described: ReturnType<ReturnType<typeof describeRequest>> | undefined;
+  return () =>
+    (described ??= {
+      id: randomUUID(),
+      addr: `${req.socket.remoteAddress ?? "unknown"}:${req.socket.remotePort ?? 0}`,
+      ...(req.headers.host !== undefined ? { host: req.headers.host } : {}),
+      method: req.method ?? "GET",
+      ...(req.headers["user-agent"] !== undefined ? { useragent: req.headers["user-agent"] } : {}),
+    });
 }

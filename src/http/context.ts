@@ -1,7 +1,6 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Logger } from "../logger.js";
 import type { Registry } from "../registry/registry.js";
-import type { AuditEvent } from "../storage/auth-store.js";
 import type { Caller, Guard } from "./guard.js";
 
 /** What every route handler receives. */
@@ -13,8 +12,6 @@ export interface RequestContext {
   logger: Logger;
   guard: Guard;
   caller: Caller;
-  /** Records an audit event for this request's caller (a no-op without access control). */
-  audit(event: Omit<AuditEvent, "time" | "actor" | "source">): Promise<void>;
 }
 
 export type Handler<R> = (ctx: RequestContext, route: R) => Promise<void>;

@@ -2,11 +2,11 @@ import type { IncomingMessage } from "node:http";
 import { createHash } from "node:crypto";
 import { RegistryError } from "../oci/errors.js";
 import { createAuthorizer, type Authorizer, type ConfigPolicy, type Identity } from "../auth/authorizer.js";
-import { checkLogin, parseBasic, type LoginThrottle } from "../auth/credentials.js";
+import { attemptLogin, parseBasic, type LoginThrottles } from "../auth/credentials.js";
 import { coversAction, parseScopes, type Action } from "../auth/scope.js";
 import type { TokenService, VerifiedToken } from "../auth/tokens.js";
 import type { AuthStore } from "../storage/auth-store.js";
-import type { LoginObserver } from "../auth/login-observer.js";
+import type { EventLog } from "../registry/events.js";
 
 /** What a request needs: actions on a repository, or the catalog, or (neither) just a valid login. */
 export interface Need {
@@ -66,13 +66,15 @@ export interface TokenGuardOptions {
   realm: (req: IncomingMessage) => string;
   basic: boolean;
   /** Shared with the token endpoint, so Basic on /v2/ is no way around the limit on guessing. */
-  throttle: { user: LoginThrottle; address: LoginThrottle };
-  /** Told of each Basic password check (metrics). */
-  observeLogin?: LoginObserver;
+  throttle: LoginThrottles;
+  /** Where each Basic password check is recorded (`auth.login`). */
+  events?: EventLog;
+  /** The authorizer to use; one is built from `store`, `policies` and `defaultVisibility` when absent. */
+  authorizer?: Authorizer;
 }
 
 export function createTokenGuard(options: TokenGuardOptions): Guard & { authorizer: Authorizer } {
-  const authorizer = createAuthorizer(options);
+  const authorizer = options.authorizer ?? createAuthorizer(options);
   // scrypt costs tens of milliseconds: remember good Basic logins briefly (keyed by a hash, never the password).
   const basicCache = new Map<string, { identity: Identity; until: number }>();
 
@@ -105,22 +107,8 @@ export function createTokenGuard(options: TokenGuardOptions): Guard & { authoriz
     const cached = basicCache.get(key);
     if (cached && cached.until > Date.now()) return cached.identity;
     const source = req.socket.remoteAddress ?? "unknown";
-    const userKey = [`${username}@${source}`];
-    const wait = Math.max(options.throttle.user.retryAfter(userKey), options.throttle.address.retryAfter([source]));
-    if (wait > 0) {
-      options.observeLogin?.("throttled", "basic");
-      throw new RegistryError("TOOMANYREQUESTS", "too many failed logins; try again later", undefined, {
-        headers: { "Retry-After": String(Math.ceil(wait / 1000)) },
-      });
-    }
-    const result = await checkLogin(options.store, username, password);
-    options.observeLogin?.(result.ok ? "success" : "failure", "basic");
-    if (!result.ok) {
-      options.throttle.user.fail(userKey);
-      options.throttle.address.fail([source]);
-      return undefined;
-    }
-    options.throttle.user.succeed(userKey);
+    const result = await attemptLogin(options.store, options.throttle, { username, password, source, via: "basic" }, options.events);
+    if (!result.ok) return undefined;
     if (basicCache.size > 10_000) basicCache.clear();
     basicCache.set(key, { identity: result.identity, until: Date.now() + 60_000 });
     return result.identity;

@@ -1,6 +1,5 @@
 import type { IncomingMessage } from "node:http";
 import { Counter, Gauge, Histogram, Registry as PromRegistry, collectDefaultMetrics } from "prom-client";
-import type { LoginObserver } from "../auth/login-observer.js";
 import type { Logger } from "../logger.js";
 import type { Registry } from "../registry/registry.js";
 import { createStorageGauges } from "./metrics-storage.js";
@@ -57,8 +56,6 @@ export interface FinishedRequest {
 export interface Metrics {
   /** Counts a request as in flight from now; call the returned function once when it is over. */
   startRequest(method: string | undefined, route: RouteKind): (finished: FinishedRequest) => void;
-  /** Counts credential checks (hand to the auth setup). */
-  readonly observeLogin: LoginObserver;
   /** The exposition in the Prometheus text format. */
   render(): Promise<{ contentType: string; body: string }>;
 }
@@ -150,15 +147,8 @@ export function createMetrics({ registry, storageRefreshMs, logger }: MetricsOpt
       this.set(uploadsReceiving);
     },
   });
-  const logins = new Counter({
-    name: "berth_auth_logins_total",
-    help: "Credential checks by outcome (success, failure, throttled) and where they came in (token, refresh, basic).",
-    labelNames: ["outcome", "via"] as const,
-    registers,
-  });
-
   new Gauge({ name: "berth_build_info", help: "Always 1; the label says which Berth version runs.", labelNames: ["version"] as const, registers }).set({ version: berthVersion() }, 1);
-  registerMaintenance(register, registry);
+  registerEvents(register, registry);
   const storage = createStorageGauges(register, {
     store: registry.stores.metadataStore,
     refreshMs: storageRefreshMs,
@@ -197,7 +187,6 @@ export function createMetrics({ registry, storageRefreshMs, logger }: MetricsOpt
         finish(method, route, started, finished);
       };
     },
-    observeLogin: (outcome, via) => logins.inc({ outcome, via }),
     async render() {
       await storage.update();
       const body = (await register.metrics()) + (await processMetrics().metrics());
@@ -206,45 +195,64 @@ export function createMetrics({ registry, storageRefreshMs, logger }: MetricsOpt
   };
 }
 
-/** Garbage collection and retention: runs by outcome, their durations, and what collections deleted. */
-function registerMaintenance(register: PromRegistry, registry: Registry): void {
+/**
+ * Garbage collection and retention: runs by outcome, their durations, and what collections
+ * deleted; credential checks; and every domain event by type. All of it from the registry's event log, so runs
+ * started by the API, the schedule or this process's own calls are counted alike.
+ */
+function registerEvents(register: PromRegistry, registry: Registry): void {
   const registers = [register];
-  const runs = [
-    { job: registry.gc, name: "gc", what: "Garbage collections", lock: " (waiting for the lock included)", outcomes: "completed, aborted, dry_run, skipped: another node held the lock, failed" },
-    { job: registry.retention, name: "retention", what: "Retention runs", lock: "", outcomes: "completed, dry_run, skipped: another node held the lock, failed" },
-  ] as const;
-  for (const { job, name, what, lock, outcomes } of runs) {
-    const total = new Counter({ name: `berth_${name}_runs_total`, help: `${what} this process ran, by outcome (${outcomes}).`, labelNames: ["outcome"] as const, registers });
-    const duration = new Histogram({
-      name: `berth_${name}_duration_seconds`,
-      help: `Duration of ${what.toLowerCase()} this process ran, by outcome${lock}.`,
-      labelNames: ["outcome"] as const,
-      buckets: RUN_BUCKETS,
-      registers,
-    });
-    job.onRun(({ outcome, durationMs }) => {
-      total.inc({ outcome });
-      duration.observe({ outcome }, durationMs / 1000);
+  const runs = {
+    "gc.completed": { name: "gc", what: "Garbage collections", lock: " (waiting for the lock included)", outcomes: "completed, aborted, dry_run, skipped: another node held the lock, failed" },
+    "retention.completed": { name: "retention", what: "Retention runs", lock: "", outcomes: "completed, dry_run, skipped: another node held the lock, failed" },
+  } as const;
+  const series = new Map<string, { total: Counter<"outcome">; duration: Histogram<"outcome"> }>();
+  for (const [type, { name, what, lock, outcomes }] of Object.entries(runs)) {
+    series.set(type, {
+      total: new Counter({ name: `berth_${name}_runs_total`, help: `${what} this process ran, by outcome (${outcomes}).`, labelNames: ["outcome"] as const, registers }),
+      duration: new Histogram({
+        name: `berth_${name}_duration_seconds`,
+        help: `Duration of ${what.toLowerCase()} this process ran, by outcome${lock}.`,
+        labelNames: ["outcome"] as const,
+        buckets: RUN_BUCKETS,
+        registers,
+      }),
     });
   }
+  const manifests = new Counter({ name: "berth_gc_manifests_deleted_total", help: "Manifests garbage collection deleted.", registers });
+  const blobs = new Counter({ name: "berth_gc_blobs_deleted_total", help: "Blobs garbage collection deleted.", registers });
+  const reclaimed = new Counter({ name: "berth_gc_reclaimed_bytes_total", help: "Bytes of blobs garbage collection deleted.", registers });
+  const lastDuration = new Gauge({ name: "berth_gc_last_duration_seconds", help: "Duration of the last completed garbage collection (0 before one).", registers });
+  const lastRun = new Gauge({ name: "berth_gc_last_run_timestamp_seconds", help: "When the last completed garbage collection finished (Unix time; 0 before one).", registers });
+  const logins = new Counter({
+    name: "berth_auth_logins_total",
+    help: "Credential checks by outcome (success, failure, throttled) and where they came in (token, refresh, basic).",
+    labelNames: ["outcome", "via"] as const,
+    registers,
+  });
+  const byType = new Counter({ name: "berth_events_total", help: "Domain events this process produced (pushes, deletions, runs, refusals…), by type.", labelNames: ["type"] as const, registers });
 
-  // Totals the collector keeps itself (non-dry runs), read at scrape time.
-  const fromStats = (name: string, help: string, read: (s: ReturnType<Registry["gc"]["stats"]>) => number | undefined, type: "counter" | "gauge") => {
-    const collect = function (this: Counter | Gauge) {
-      const value = read(registry.gc.stats());
-      this.reset();
-      if (value === undefined) return;
-      if (this instanceof Counter) this.inc(value);
-      else this.set(value);
-    };
-    if (type === "counter") new Counter({ name, help, registers, collect });
-    else new Gauge({ name, help, registers, collect });
-  };
-  fromStats("berth_gc_manifests_deleted_total", "Manifests garbage collection deleted.", (s) => s.manifestsDeleted, "counter");
-  fromStats("berth_gc_blobs_deleted_total", "Blobs garbage collection deleted.", (s) => s.blobsDeleted, "counter");
-  fromStats("berth_gc_reclaimed_bytes_total", "Bytes of blobs garbage collection deleted.", (s) => s.bytesReclaimed, "counter");
-  fromStats("berth_gc_last_duration_seconds", "Duration of the last completed garbage collection (0 before one).", (s) => (s.last ? s.last.durationMs / 1000 : undefined), "gauge");
-  fromStats("berth_gc_last_run_timestamp_seconds", "When the last completed garbage collection finished (Unix time; 0 before one).", (s) => (s.last ? s.last.finishedAt / 1000 : undefined), "gauge");
+  registry.events.subscribe((events) => {
+    for (const event of events) {
+      byType.inc({ type: event.type });
+      if (event.type === "auth.login") {
+        const { outcome, via } = event.detail as { outcome: string; via: string };
+        logins.inc({ outcome, via });
+        continue;
+      }
+      const run = series.get(event.type);
+      if (!run) continue;
+      const detail = event.detail as { outcome: string; durationMs: number } & Partial<Record<"manifestsDeleted" | "blobsDeleted" | "bytesReclaimed", number>>;
+      run.total.inc({ outcome: detail.outcome });
+      run.duration.observe({ outcome: detail.outcome }, detail.durationMs / 1000);
+      if (event.type !== "gc.completed" || detail.outcome === "dry_run" || detail.outcome === "skipped" || detail.outcome === "failed") continue;
+      manifests.inc(detail.manifestsDeleted ?? 0);
+      blobs.inc(detail.blobsDeleted ?? 0);
+      reclaimed.inc(detail.bytesReclaimed ?? 0);
+      lastDuration.set(detail.durationMs / 1000);
+      lastRun.set(event.time / 1000);
+    }
+  });
 }
 
 /**

@@ -1,7 +1,9 @@
 /**
  * The registry's one error type and the table that maps OCI error codes to HTTP statuses.
- * Every failure a client can cause is a RegistryError; the HTTP layer turns it into
- * `{"errors":[{"code","message","detail"}]}` with the status from ERROR_STATUS.
+ * Every failure a client or an operator can cause is a RegistryError: the HTTP layer turns it into
+ * `{"errors":[{"code","message","detail"}]}` with the status from ERROR_STATUS, and the CLI into
+ * one line and exit 2 (a 4xx status) or 1. The OCI codes come first; the last few are Berth's own,
+ * for its management API and commands.
  */
 
 export const ERROR_STATUS = {
@@ -25,6 +27,10 @@ export const ERROR_STATUS = {
   UNAVAILABLE: 503,
   /** Berth's own: the request conflicts with what is stored (deleting a namespace that holds repositories). */
   CONFLICT: 409,
+  /** Berth's own, for the management API and the CLI: a value that is not acceptable (a short password, a bad role). */
+  INVALID: 400,
+  /** Berth's own, for the management API and the CLI: the user, token, namespace member or endpoint does not exist. */
+  NOT_FOUND: 404,
   UNKNOWN: 500,
 } as const;
 
@@ -51,6 +57,8 @@ export const ERROR_MESSAGE: Record<ErrorCode, string> = {
   PAGINATION_NUMBER_INVALID: "invalid number of results requested",
   UNAVAILABLE: "service unavailable",
   CONFLICT: "the request conflicts with the current state",
+  INVALID: "the request is invalid",
+  NOT_FOUND: "not found",
   UNKNOWN: "unknown error",
 };
 

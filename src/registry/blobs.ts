@@ -5,6 +5,7 @@ import type { ByteRange } from "../oci/range.js";
 import type { BlobStore } from "../storage/blob-store.js";
 import type { MetadataStore } from "../storage/metadata-store.js";
 import type { RegistryOptions } from "./options.js";
+import type { EventLog } from "./events.js";
 
 export interface BlobBody {
   size: number;
@@ -26,7 +27,7 @@ export interface Blobs {
   delete(repo: string, digest: Digest): Promise<void>;
 }
 
-export function createBlobs(blobs: BlobStore, metadata: MetadataStore, options: RegistryOptions): Blobs {
+export function createBlobs(blobs: BlobStore, metadata: MetadataStore, options: RegistryOptions, events: EventLog): Blobs {
   const unknown = (digest: Digest) => new RegistryError("BLOB_UNKNOWN", undefined, { digest });
 
   return {
@@ -56,7 +57,11 @@ export function createBlobs(blobs: BlobStore, metadata: MetadataStore, options: 
     async delete(repo, digest) {
       if (!options.deleteEnabled) throw new RegistryError("UNSUPPORTED", "deletion is disabled on this registry");
       // Checked inside the unlink's transaction: a manifest stored meanwhile keeps its blob.
-      if ((await metadata.unlinkIfUnreferenced(repo, [digest], Number.MAX_SAFE_INTEGER)).length > 0) return;
+      const deleted = events.event("blob.deleted", { repository: repo, target: { digest } });
+      if ((await metadata.unlinkIfUnreferenced(repo, [digest], Number.MAX_SAFE_INTEGER, events.forStore([deleted]))).length > 0) {
+        await events.published([deleted]);
+        return;
+      }
       if (!(await metadata.getBlobLink(repo, digest))) throw unknown(digest);
       throw new RegistryError("DENIED", "a manifest of this repository uses the blob: delete the manifest first (garbage collection then frees the blob)", { digest });
     },

@@ -2,10 +2,11 @@ import type { Digest } from "../oci/digest.js";
 import { RegistryError } from "../oci/errors.js";
 import { isValidName, parseTag } from "../oci/reference.js";
 import { createTagRules, immutableDeleteError, type TagRule } from "../oci/tag-rules.js";
-import type { AuditEvent, AuthStore, Visibility } from "../storage/auth-store.js";
+import type { AuthStore, Visibility } from "../storage/auth-store.js";
 import type { MetadataStore, RepositorySummary } from "../storage/metadata-store.js";
 import { eachItem, listAll } from "./paging.js";
 import { namespaceOf } from "./quotas.js";
+import type { EventLog } from "./events.js";
 
 /**
  * The operator's view of what is stored, and whole deletions: namespaces, repositories and tags
@@ -14,8 +15,8 @@ import { namespaceOf } from "./quotas.js";
  *
  * Deletions follow the tag rules (an immutable tag refuses them) but not `delete.enabled`, which
  * governs clients of /v2/: these are the operator's own. They remove metadata only; the blobs no
- * repository uses any more are reclaimed by the next garbage collection. Each change is reported
- * to `audit` when the caller passes one.
+ * repository uses any more are reclaimed by the next garbage collection. Each change is an event
+ * (`repository.deleted`, `namespace.deleted`, `tag.deleted`) recorded with it.
  */
 export interface Catalog {
   /** Every namespace, declared or only used by repositories, by name (byte-wise). */
@@ -25,21 +26,15 @@ export interface Catalog {
    * records. Without `force` a namespace holding repositories is refused with 409 CONFLICT and
    * nothing changes; an immutable tag in any of them refuses the whole deletion before anything goes.
    */
-  deleteNamespace(ns: string, options?: ChangeOptions & { force?: boolean }): Promise<NamespaceDeletion>;
+  deleteNamespace(ns: string, options?: { force?: boolean }): Promise<NamespaceDeletion>;
   /** Repositories with their tag and manifest counts (and visibility with access control), by name. */
   listRepositories(options?: { namespace?: string }): Promise<RepositoryEntry[]>;
   /** Deletes the repository's tags, manifests and blob links, and its visibility override. */
-  deleteRepository(name: string, options?: ChangeOptions): Promise<RepositoryDeletion>;
+  deleteRepository(name: string): Promise<RepositoryDeletion>;
   /** The repository's tags with the manifest each names, and the rule that makes it immutable, if one does. */
   listTags(name: string): Promise<TagEntry[]>;
   /** Deletes one tag; its manifest stays (untagged: garbage collection may take it, if told to). */
-  deleteTag(name: string, tag: string, options?: ChangeOptions): Promise<TagDeletion>;
-}
-
-export type CatalogAudit = (event: Omit<AuditEvent, "time" | "actor" | "source">) => Promise<void>;
-
-export interface ChangeOptions {
-  audit?: CatalogAudit;
+  deleteTag(name: string, tag: string): Promise<TagDeletion>;
 }
 
 export interface NamespaceEntry {
@@ -87,6 +82,8 @@ export interface TagDeletion {
 }
 
 export interface CatalogOptions {
+  /** The registry's event log: every deletion is recorded through it. */
+  events: EventLog;
   tagRules?: readonly TagRule[];
   /** Access control's store, when it is on: namespaces, visibility, and records to delete with a namespace. */
   access?: { store: AuthStore; defaultVisibility: Visibility };
@@ -107,15 +104,17 @@ function parseNamespace(ns: string): string {
 
 const byName = (a: { name: string }, b: { name: string }) => Buffer.compare(Buffer.from(a.name), Buffer.from(b.name));
 
-export function createCatalog(metadata: MetadataStore, { tagRules = [], access }: CatalogOptions = {}): Catalog {
+export function createCatalog(metadata: MetadataStore, { events, tagRules = [], access }: CatalogOptions): Catalog {
   const rules = createTagRules(tagRules);
   const summaries = (namespace?: string) => listAll((page) => metadata.listRepositorySummaries(page, namespace), (r) => r.name);
 
-  async function deleteRepository(name: string, { audit }: ChangeOptions = {}): Promise<RepositoryDeletion> {
+  async function deleteRepository(name: string): Promise<RepositoryDeletion> {
     parseName(name);
     let refusedBy: string | undefined;
+    const change = events.event("repository.deleted", { repository: name });
     const result = await metadata.deleteRepository(name, {
       isProtected: (tag) => (refusedBy = rules.immutableRule(name, tag)) !== undefined,
+      events: events.forStore([change]),
     });
     if (!result.ok && "missing" in result) throw nameUnknown("repository", name);
     if (!result.ok) {
@@ -128,7 +127,8 @@ export function createCatalog(metadata: MetadataStore, { tagRules = [], access }
     // A stale override would apply to a new repository pushed under the same name later.
     await access?.store.setRepositoryVisibility(name, undefined);
     const deletion = { repository: name, tags: result.tags, manifests: result.manifests, links: result.links };
-    await audit?.({ action: "repo.delete", repository: name, target: name, result: "ok", detail: { tags: result.tags, manifests: result.manifests, links: result.links } });
+    // The counts are known only once deleted: the stored event lacks them, the published one has them.
+    await events.published([{ ...change, detail: { tags: result.tags, manifests: result.manifests, links: result.links } }]);
     return deletion;
   }
 
@@ -164,7 +164,7 @@ export function createCatalog(metadata: MetadataStore, { tagRules = [], access }
       return [...entries.values()].sort(byName);
     },
 
-    async deleteNamespace(ns, { force = false, audit } = {}) {
+    async deleteNamespace(ns, { force = false } = {}) {
       parseNamespace(ns);
       const repos = await summaries(ns);
       if (repos.length > 0 && !force) {
@@ -188,7 +188,7 @@ export function createCatalog(metadata: MetadataStore, { tagRules = [], access }
       const deleted: RepositoryDeletion[] = [];
       for (const repo of repos) {
         try {
-          deleted.push(await deleteRepository(repo.name, { ...(audit ? { audit } : {}) }));
+          deleted.push(await deleteRepository(repo.name));
         } catch (err) {
           // Deleted meanwhile by someone else: what we wanted.
           if (!(err instanceof RegistryError && err.code === "NAME_UNKNOWN")) throw err;
@@ -197,12 +197,7 @@ export function createCatalog(metadata: MetadataStore, { tagRules = [], access }
       const accessControl = access ? await access.store.deleteNamespace(ns) : false;
       // deleteNamespace answers whether there were records: a declared namespace always has one.
       if (repos.length === 0 && !accessControl) throw nameUnknown("namespace", ns);
-      await audit?.({
-        action: "ns.del",
-        target: ns,
-        result: "ok",
-        detail: { force, repositories: deleted.map((d) => d.repository), accessControl },
-      });
+      await events.emit([events.event("namespace.deleted", { detail: { namespace: ns, force, repositories: deleted.map((d) => d.repository), accessControl } })]);
       return { namespace: ns, repositories: deleted, accessControl };
     },
 
@@ -230,7 +225,7 @@ export function createCatalog(metadata: MetadataStore, { tagRules = [], access }
       });
     },
 
-    async deleteTag(name, tag, { audit } = {}) {
+    async deleteTag(name, tag) {
       parseName(name);
       parseTag(tag);
       // Deleted only while it still names the manifest read, so the audit records the right digest.
@@ -242,8 +237,9 @@ export function createCatalog(metadata: MetadataStore, { tagRules = [], access }
         }
         const rule = rules.immutableRule(name, tag);
         if (rule) throw immutableDeleteError(tag, rule);
-        if (await metadata.deleteTagIf(name, tag, current.digest)) {
-          await audit?.({ action: "tag.delete", repository: name, target: tag, result: "ok", detail: { digest: current.digest } });
+        const change = events.event("tag.deleted", { repository: name, target: { tag, digest: current.digest } });
+        if (await metadata.deleteTagIf(name, tag, current.digest, events.forStore([change]))) {
+          await events.published([change]);
           return { repository: name, tag, digest: current.digest };
         }
       }

@@ -25,6 +25,7 @@ export const EVENT_CATEGORY = {
   "quota.refused": "quota",
   "auth.denied": "auth",
   "auth.login": "auth",
+  "auth.token_issued": "auth",
   "access.changed": "access",
 } as const;
 
@@ -47,7 +48,8 @@ export interface DomainEvent extends EventRecord {
 /** Who and what caused the work running now: set by the HTTP app per request, by the CLI and by schedules. */
 export interface Origin {
   actor?: string;
-  request?: EventRequest;
+  /** The request, described only when an event needs it (most requests produce none). */
+  request?: () => EventRequest;
 }
 
 const origins = new AsyncLocalStorage<Origin>();
@@ -84,7 +86,8 @@ export interface EventLog {
 }
 
 export interface EventLogOptions {
-  store: EventStore;
+  /** The outbox; without one (commands that open access control alone) events reach subscribers only. */
+  store?: EventStore;
   /** Categories some endpoint asks for; on-demand categories outside it are not stored. */
   wanted?: ReadonlySet<EventCategory>;
   /** Where listener and append failures go. */
@@ -92,7 +95,7 @@ export interface EventLogOptions {
   clock?: () => number;
 }
 
-export function createEventLog({ store, wanted = new Set(), onError = () => {}, clock = Date.now }: EventLogOptions): EventLog {
+export function createEventLog({ store, wanted = new Set(), onError = () => {}, clock = Date.now }: EventLogOptions = {}): EventLog {
   const listeners = new Set<EventListener>();
   const keep = (e: DomainEvent) => {
     const category = EVENT_CATEGORY[e.type];
@@ -113,7 +116,7 @@ export function createEventLog({ store, wanted = new Set(), onError = () => {}, 
       const { actor, request } = currentOrigin();
       return {
         ...(actor !== undefined ? { actor } : {}),
-        ...(request ? { request } : {}),
+        ...(request ? { request: request() } : {}),
         ...fields,
         id: randomUUID(),
         type,
@@ -125,7 +128,7 @@ export function createEventLog({ store, wanted = new Set(), onError = () => {}, 
     async emit(events) {
       const stored = events.filter(keep);
       try {
-        if (stored.length > 0) await store.appendEvents(stored);
+        if (stored.length > 0) await store?.appendEvents(stored);
       } catch (err) {
         onError("recording events failed", err);
       }

@@ -1,11 +1,12 @@
-import { createRunEvents, type RunListener } from "./run-events.js";
+import { reportRuns } from "./run-events.js";
+import type { EventLog } from "./events.js";
 import type { Digest } from "../oci/digest.js";
 import type { BlobStore } from "../storage/blob-store.js";
 import type { ManifestNode } from "../storage/lifecycle-store.js";
 import type { MetadataStore } from "../storage/metadata-store.js";
 import { GC_LOCK, finishDeleting, sweepBlobs } from "./gc-sweep.js";
 import { globMatch } from "../oci/glob.js";
-import type { GcPolicy } from "./options.js";
+import type { GcPolicy } from "./policies.js";
 import type { Uploads } from "./uploads.js";
 import { takeLock } from "./locks.js";
 import { listAll } from "./paging.js";
@@ -66,19 +67,6 @@ export interface GcReport {
 export interface GarbageCollector {
   /** One collection; `options` override the configured policy. Never throws for a held lock: see `skipped`. */
   run(options?: Partial<GcOptions>): Promise<GcReport>;
-  /** Totals since the process started, of runs that deleted (not dry runs, not skipped ones), for metrics. */
-  stats(): GcStats;
-  /** Calls `listener` after every run (skipped, dry and failed ones too); returns the unsubscribe function. */
-  onRun(listener: RunListener): () => void;
-}
-
-export interface GcStats {
-  runs: number;
-  manifestsDeleted: number;
-  blobsDeleted: number;
-  bytesReclaimed: number;
-  /** The last completed run, when there was one. */
-  last?: { finishedAt: number; durationMs: number };
 }
 
 /** The report's numbers without its item lists, for a log line. */
@@ -160,8 +148,7 @@ export async function deleteUnreachable(metadata: MetadataStore, repo: string, d
   return deleted;
 }
 
-export function createGarbageCollector(blobs: BlobStore, metadata: MetadataStore, uploads: Uploads, policy: GcPolicy): GarbageCollector {
-  const stats: GcStats = { runs: 0, manifestsDeleted: 0, blobsDeleted: 0, bytesReclaimed: 0 };
+export function createGarbageCollector(blobs: BlobStore, metadata: MetadataStore, uploads: Uploads, policy: GcPolicy, events: EventLog): GarbageCollector {
   const configured = (repo: string) =>
     typeof policy.deleteUntagged === "boolean" ? policy.deleteUntagged : policy.deleteUntagged.some((g) => globMatch(g, repo));
 
@@ -231,12 +218,8 @@ export function createGarbageCollector(blobs: BlobStore, metadata: MetadataStore
     for (const [digest, size] of doomed) tally.blob(digest, size);
   }
 
-  const events = createRunEvents();
   return {
-    stats: () => ({ ...stats }),
-    onRun: events.on,
-
-    run: events.wrap(async (overrides: Partial<GcOptions> = {}): Promise<GcReport> => {
+    run: reportRuns(events, "gc.completed", async (overrides: Partial<GcOptions> = {}): Promise<GcReport> => {
       const options: GcOptions = { graceMs: policy.graceMs, orphanReferrers: policy.orphanReferrers, ...overrides };
       const untagged = options.deleteUntagged ?? configured;
       const deleteUntagged = typeof untagged === "boolean" ? () => untagged : untagged;
@@ -288,14 +271,11 @@ export function createGarbageCollector(blobs: BlobStore, metadata: MetadataStore
       }
       report.durationMs = Date.now() - started;
       if (options.signal?.aborted) report.aborted = true;
-      if (!dryRun) {
-        stats.runs++;
-        stats.manifestsDeleted += report.manifestsDeleted;
-        stats.blobsDeleted += report.blobsDeleted;
-        stats.bytesReclaimed += report.bytesReclaimed;
-        stats.last = { finishedAt: Date.now(), durationMs: report.durationMs };
-      }
       return report;
-    }, (r) => (r.skipped ? "skipped" : r.dryRun ? "dry_run" : r.aborted ? "aborted" : "completed")),
+    }, (r) => ({
+      outcome: r.skipped ? "skipped" : r.dryRun ? "dry_run" : r.aborted ? "aborted" : "completed",
+      // What went: the manifests by name (the first ITEM_LIMIT), the blobs as counts.
+      detail: { ...gcSummary(r), manifests: r.manifests },
+    })),
   };
 }

@@ -11,6 +11,7 @@ import type { RegistryOptions } from "./options.js";
 import { eachItem } from "./paging.js";
 import type { Quotas } from "./quotas.js";
 import type { Uploads } from "./uploads.js";
+import type { DomainEvent, EventLog } from "./events.js";
 
 export interface PutManifestInput {
   reference: Reference;
@@ -25,6 +26,8 @@ export interface PutManifestOutcome {
   subject?: Digest;
   /** Every tag now pointing at the manifest because of this push. */
   tags: string[];
+  /** Set once the repository or its namespace is past a quota's warning threshold (for the `Berth-Quota-Warning` header). */
+  quotaWarning?: string;
 }
 
 export interface Manifests {
@@ -66,6 +69,7 @@ export function createManifests(
   metadata: MetadataStore,
   uploads: Uploads,
   options: RegistryOptions,
+  events: EventLog,
   quotas?: Quotas,
 ): Manifests {
   const tagRules = createTagRules(options.tagRules);
@@ -134,7 +138,16 @@ export function createManifests(
         const sizes = parsed.blobs.filter((d) => record.blobs.includes(d.digest)).map((d) => ({ digest: d.digest, size: d.size }));
         await quotas.check(repo, { bytes: stored ? 0 : content.length, blobs: sizes });
       }
-      const result = await metadata.putManifest(repo, record, [...allTags], { immutableTags: [...immutable.keys()] });
+      const target = { digest, mediaType: parsed.mediaType, size: content.length };
+      const changes: DomainEvent[] = [
+        events.event("manifest.pushed", {
+          repository: repo,
+          target: { ...target, tags: [...allTags] },
+          ...(parsed.subject || parsed.artifactType ? { detail: { ...(parsed.subject ? { subject: parsed.subject.digest } : {}), ...(parsed.artifactType ? { artifactType: parsed.artifactType } : {}) } } : {}),
+        }),
+        ...[...allTags].map((tag) => events.event("tag.moved", { repository: repo, target: { ...target, tag } })),
+      ];
+      const result = await metadata.putManifest(repo, record, [...allTags], { immutableTags: [...immutable.keys()], events: events.forStore(changes) });
       if (!result.ok) {
         if ("immutableTag" in result) throw immutableMoveError(result.immutableTag, immutable.get(result.immutableTag)!);
         if ("missingBlob" in result) {
@@ -146,7 +159,14 @@ export function createManifests(
           digest: result.missingManifest,
         }, { status: 400 });
       }
-      return { digest, ...(parsed.subject ? { subject: parsed.subject.digest } : {}), tags: [...allTags] };
+      await events.published(changes);
+      const quotaWarning = quotas?.warning(repo);
+      return {
+        digest,
+        ...(parsed.subject ? { subject: parsed.subject.digest } : {}),
+        tags: [...allTags],
+        ...(quotaWarning !== undefined ? { quotaWarning } : {}),
+      };
     },
 
     async get(repo, reference) {
@@ -161,11 +181,17 @@ export function createManifests(
     async delete(repo, reference) {
       if (!options.deleteEnabled) throw new RegistryError("UNSUPPORTED", "deletion is disabled on this registry");
       await refuseImmutableDelete(repo, reference);
+      const change =
+        reference.kind === "tag"
+          ? events.event("tag.deleted", { repository: repo, target: { tag: reference.tag } })
+          : events.event("manifest.deleted", { repository: repo, target: { digest: reference.digest } });
+      const recorded = events.forStore([change]);
       const deleted =
         reference.kind === "tag"
-          ? await metadata.deleteTag(repo, reference.tag)
-          : await metadata.deleteManifest(repo, reference.digest);
+          ? await metadata.deleteTag(repo, reference.tag, recorded)
+          : await metadata.deleteManifest(repo, reference.digest, recorded);
       if (!deleted) throw manifestUnknown(reference);
+      await events.published([change]);
     },
   };
 }

@@ -46,6 +46,11 @@ const PAGE = 500;
  * against its digest on the way. Every step is idempotent and skips what the target already has,
  * so an interrupted migration resumes by running it again. Bytes are streamed, never held whole.
  * The source is only read.
+ *
+ * The event outbox and webhook deliveries (EventStore) are not copied: they are a record of what
+ * happened on the source and of what the source delivered, not registry content. The copy itself
+ * records no events (it passes none to the target's store), so the target's webhook endpoints
+ * start after its newest event and never replay the migration as a burst of pushes.
  */
 export async function migrateRegistry(
   source: Stores,

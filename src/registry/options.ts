@@ -1,6 +1,7 @@
 import type { TagRule } from "../oci/tag-rules.js";
-import type { QuotaPolicy } from "./quotas.js";
-import type { RetentionPolicy } from "./retention.js";
+import type { GcPolicy, QuotaPolicy, RetentionPolicy } from "./policies.js";
+
+export type { GcPolicy } from "./policies.js";
 
 /** The registry's rules that configuration can change. */
 export interface RegistryOptions {
@@ -22,14 +23,6 @@ export interface RegistryOptions {
   quotas: QuotaPolicy;
   /** Retention rules (`retention` in the configuration), applied by `registry.retention.run()`. */
   retention: RetentionPolicy;
-}
-
-export interface GcPolicy {
-  /** Unreferenced manifests and links younger than this are kept (a push in progress needs them). */
-  graceMs: number;
-  /** Delete manifests nothing reaches: everywhere (true), nowhere (false), or in repositories matching these globs. */
-  deleteUntagged: boolean | readonly string[];
-  orphanReferrers: "keep" | "delete";
 }
 
 export const DEFAULT_REGISTRY_OPTIONS: RegistryOptions = {

@@ -1,4 +1,4 @@
-import type { Page } from "../storage/metadata-store.js";
+import type { Page } from "../storage/page.js";
 
 /** Walks a keyset-paginated store listing (`last` = key of the previous page's last item), `size` at a time. */
 export async function* eachItem<T>(list: (page: Page) => Promise<T[]>, key: (item: T) => string, size = 1000): AsyncGenerator<T> {

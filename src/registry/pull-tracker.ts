@@ -1,5 +1,7 @@
 import type { Digest } from "../oci/digest.js";
 import { PULL_RESOLUTION_MS, type RetentionStore } from "../storage/retention-store.js";
+import type { EventTarget } from "../storage/event-store.js";
+import type { DomainEvent, EventLog } from "./events.js";
 
 /** What a manifest was pulled by: a tag, or a digest (which credits every tag pointing at it). */
 export type PulledBy = { tag: string } | { digest: Digest };
@@ -8,10 +10,13 @@ export type PulledBy = { tag: string } | { digest: Digest };
  * Records when tags are pulled, for retention's `keepWithin`, without costing pulls anything: a
  * reference seen within PULL_RESOLUTION_MS is skipped in memory, and the write itself runs after
  * the response has been handed to the socket, its errors reported to the caller's callback.
+ *
+ * When some webhook endpoint wants pulls, each pull is also a `manifest.pulled` event: built at
+ * once (so it carries the request's origin), recorded in batches after the responses went out.
  */
 export interface PullTracker {
-  /** Notes a pull from `repo` now. Returns at once; `onError` hears of a failed write. */
-  record(repo: string, by: PulledBy, onError: (err: unknown) => void): void;
+  /** Notes a pull of `manifest` from `repo` now. Returns at once; `onError` hears of a failed write. */
+  record(repo: string, by: PulledBy, manifest: EventTarget, onError: (err: unknown) => void): void;
   /** Resolves once every write started so far has finished (for tests and shutdown). */
   settled(): Promise<void>;
 }
@@ -19,11 +24,33 @@ export interface PullTracker {
 /** Memory bound: past this many remembered tags the memory is forgotten (costing one cheap store check each). */
 const REMEMBERED = 10_000;
 
-export function createPullTracker(store: RetentionStore, clock: () => number = Date.now): PullTracker {
+/** Pull events wait at most this long, or for this many more, before they are recorded together. */
+const PULL_BATCH_MS = 200;
+const PULL_BATCH_SIZE = 500;
+
+export function createPullTracker(store: RetentionStore, events: EventLog, clock: () => number = Date.now): PullTracker {
   const seen = new Map<string, number>();
   const inFlight = new Set<Promise<void>>();
+  const track = (work: Promise<void>) => {
+    inFlight.add(work);
+    void work.finally(() => inFlight.delete(work));
+  };
+  let batch: DomainEvent[] = [];
+  let timer: NodeJS.Timeout | undefined;
+  const flush = () => {
+    clearTimeout(timer);
+    timer = undefined;
+    const due = batch;
+    batch = [];
+    if (due.length > 0) track(events.emit(due));
+  };
   return {
-    record(repo, by, onError) {
+    record(repo, by, manifest, onError) {
+      if (events.wants("pull")) {
+        batch.push(events.event("manifest.pulled", { repository: repo, target: { ...manifest, ...("tag" in by ? { tag: by.tag } : {}) } }));
+        if (batch.length >= PULL_BATCH_SIZE) flush();
+        else timer ??= setTimeout(flush, PULL_BATCH_MS);
+      }
       const now = clock();
       const key = "tag" in by ? `${repo}\n${by.tag}` : `${repo}\n@${by.digest}`;
       const last = seen.get(key);
@@ -42,10 +69,10 @@ export function createPullTracker(store: RetentionStore, clock: () => number = D
             onError(err);
           },
         );
-      inFlight.add(write);
-      void write.finally(() => inFlight.delete(write));
+      track(write);
     },
     async settled() {
+      flush();
       await Promise.all([...inFlight]);
     },
   };

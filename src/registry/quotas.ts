@@ -1,27 +1,11 @@
 import type { Digest } from "../oci/digest.js";
 import { RegistryError } from "../oci/errors.js";
 import { globMatch } from "../oci/glob.js";
+import type { EventLog } from "./events.js";
 import type { MetadataStore } from "../storage/metadata-store.js";
+import type { QuotaPolicy } from "./policies.js";
 
-/** One quota: on a namespace (glob over first path components) or on each repository matching a glob. */
-export interface QuotaRule {
-  name: string;
-  /** Glob over namespaces (the first path component): `team`, `*`. */
-  namespace?: string;
-  /** Glob over repository names; each matching repository has the limit on its own. */
-  repositories?: string;
-  /** Bytes. */
-  limit: number;
-  /** Overrides the policy's `warnAt` for this rule. */
-  warnAt?: number;
-}
-
-export interface QuotaPolicy {
-  /** Fraction of a limit above which pushes carry a warning and a warning is logged (once per crossing). */
-  warnAt: number;
-  /** The first matching namespace rule and the first matching repository rule both apply. */
-  rules: readonly QuotaRule[];
-}
+export type { QuotaPolicy, QuotaRule } from "./policies.js";
 
 /** A quota that applies to a repository, and where it stands. */
 export interface QuotaStatus {
@@ -90,7 +74,7 @@ export function formatBytes(bytes: number): string {
   return unit === 0 ? `${bytes} B` : `${value.toFixed(value < 10 ? 2 : 1)} ${units[unit]}`;
 }
 
-export function createQuotas(metadata: MetadataStore, policy: QuotaPolicy): Quotas {
+export function createQuotas(metadata: MetadataStore, policy: QuotaPolicy, events: EventLog): Quotas {
   const namespaceRules = policy.rules.filter((r) => r.namespace !== undefined);
   const repositoryRules = policy.rules.filter((r) => r.repositories !== undefined);
   /** Last known usage per scope key, and whether it was above the threshold. */
@@ -115,13 +99,14 @@ export function createQuotas(metadata: MetadataStore, policy: QuotaPolicy): Quot
     `${s.kind} ${s.scope} uses ${formatBytes(s.used)} of ${formatBytes(s.limit)} (${Math.floor((s.used / s.limit) * 100)}%, quota rule "${s.rule}")`;
 
   /** Records where a scope stands after a push, telling listeners when it just went above the threshold. */
-  function record(status: QuotaStatus): void {
+  function record(status: QuotaStatus, repo: string): void {
     const above = status.used > status.warnAt * status.limit;
     const before = last.get(key(status));
     last.set(key(status), { status, above });
     if (above && !before?.above) {
       const warning = { kind: status.kind, scope: status.scope, used: status.used, limit: status.limit, message: describe(status) };
       for (const listener of listeners) listener(warning);
+      void events.emit([events.event("quota.warning", { repository: repo, detail: { ...warning, rule: status.rule } })]);
     }
   }
 
@@ -143,7 +128,8 @@ export function createQuotas(metadata: MetadataStore, policy: QuotaPolicy): Quot
         const full = charge.session === true && now >= q.limit;
         if (full || (adding > 0 && now + adding > q.limit)) {
           const status = { ...q, used: now };
-          record(status);
+          record(status, repo);
+          await events.emit([events.event("quota.refused", { repository: repo, result: "refused", detail: { kind: q.kind, scope: q.scope, used: now, limit: q.limit, adding, rule: q.rule } })]);
           const what = full ? "no new upload is accepted" : `this push would add ${formatBytes(adding)}`;
           throw new RegistryError("DENIED", `quota exceeded: ${describe(status)}; ${what}`, {
             [q.kind]: q.scope,
@@ -153,7 +139,7 @@ export function createQuotas(metadata: MetadataStore, policy: QuotaPolicy): Quot
             rule: q.rule,
           });
         }
-        record({ ...q, used: now + adding });
+        record({ ...q, used: now + adding }, repo);
       }
     },
 

@@ -10,6 +10,7 @@ import { createUsageReports, type UsageReports } from "./usage.js";
 import { createPullTracker, type PullTracker } from "./pull-tracker.js";
 import { createRetention, type Retention } from "./retention.js";
 import { createUploads, type Uploads } from "./uploads.js";
+import { createEventLog, type EventLog } from "./events.js";
 
 /**
  * The registry's rules over its two stores. Repository names, tags and digests reaching it are
@@ -29,6 +30,8 @@ export interface Registry {
   readonly usage: UsageReports;
   /** Retention rules applied on demand or on a schedule (registry/retention.ts). */
   readonly retention: Retention;
+  /** The one event path: every change, pull and run of this registry goes through it (registry/events.ts). */
+  readonly events: EventLog;
   /** Pulls by tag, recorded for retention's `keepWithin`. */
   readonly pulls: PullTracker;
   /** The stores underneath, for maintenance that works below the registry's rules (migration, checks). */
@@ -42,21 +45,24 @@ export interface RegistryDeps {
   blobStore: BlobStore;
   metadataStore: MetadataStore;
   options?: Partial<RegistryOptions>;
+  /** Where events go; by default a log over the metadata store's outbox with no endpoint wanting pulls. */
+  events?: EventLog;
 }
 
-export function createRegistry({ blobStore, metadataStore, options: overrides }: RegistryDeps): Registry {
+export function createRegistry({ blobStore, metadataStore, options: overrides, events = createEventLog({ store: metadataStore }) }: RegistryDeps): Registry {
   const options = { ...DEFAULT_REGISTRY_OPTIONS, ...overrides };
-  const quotas = createQuotas(metadataStore, options.quotas);
-  const uploads = createUploads(blobStore, metadataStore, options, quotas);
-  const pulls = createPullTracker(metadataStore);
+  const quotas = createQuotas(metadataStore, options.quotas, events);
+  const uploads = createUploads(blobStore, metadataStore, options, events, quotas);
+  const pulls = createPullTracker(metadataStore, events);
   return {
     options,
-    blobs: createBlobs(blobStore, metadataStore, options),
+    events,
+    blobs: createBlobs(blobStore, metadataStore, options, events),
     uploads,
-    manifests: createManifests(blobStore, metadataStore, uploads, options, quotas),
+    manifests: createManifests(blobStore, metadataStore, uploads, options, events, quotas),
     listing: createListing(metadataStore, options),
-    gc: createGarbageCollector(blobStore, metadataStore, uploads, options.gc),
-    retention: createRetention(metadataStore, options.retention, options.tagRules),
+    gc: createGarbageCollector(blobStore, metadataStore, uploads, options.gc, events),
+    retention: createRetention(metadataStore, options.retention, options.tagRules, events),
     pulls,
     quotas,
     usage: createUsageReports(metadataStore, quotas),

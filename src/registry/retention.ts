@@ -1,31 +1,23 @@
-import { createRunEvents, type RunListener } from "./run-events.js";
+import { reportRuns } from "./run-events.js";
+import { currentOrigin, type EventLog } from "./events.js";
 import type { Digest } from "../oci/digest.js";
-import { decideRetention, ruleFor, type KeptTag, type RetentionRule, type TagFacts } from "../oci/retention-rules.js";
+import { decideRetention, ruleFor, type KeptTag, type TagFacts } from "../oci/retention-rules.js";
 import { createTagRules, type TagRule } from "../oci/tag-rules.js";
-import type { AuditEvent } from "../storage/auth-store.js";
 import type { ManifestNode } from "../storage/lifecycle-store.js";
 import type { MetadataStore } from "../storage/metadata-store.js";
 import { deleteUnreachable, markReachable } from "./gc.js";
 import { takeLock } from "./locks.js";
 import { listAll } from "./paging.js";
+import type { RetentionPolicy } from "./policies.js";
+
+export type { RetentionPolicy } from "./policies.js";
 
 /** The lock one retention run at a time holds, across processes and nodes sharing the metadata store. */
 export const RETENTION_LOCK = "retention";
 
-export interface RetentionPolicy {
-  /** In configuration order; a repository follows the first whose glob matches (oci/retention-rules.ts). */
-  rules: readonly RetentionRule[];
-  /** Untagged manifests stored more recently than this stay (a push stores an index's children first). */
-  graceMs: number;
-}
-
 export interface RetentionRunOptions {
   /** Decide and report, change nothing. */
   dryRun?: boolean;
-  /** Receives one event per deletion (access control's audit log); absent without access control. */
-  audit?: (event: AuditEvent) => Promise<void>;
-  /** What started the run, recorded as the audit events' source: `schedule`, `cli`, `api:<admin>`. */
-  source?: string;
   /** When another run holds the lock: wait for it (true) or skip (false, default). */
   wait?: boolean;
 }
@@ -59,8 +51,6 @@ export interface RetentionReport {
 
 export interface Retention {
   run(options?: RetentionRunOptions): Promise<RetentionReport>;
-  /** Calls `listener` after every run (skipped, dry and failed ones too); returns the unsubscribe function. */
-  onRun(listener: RunListener): () => void;
 }
 
 /**
@@ -70,7 +60,7 @@ export interface Retention {
  * transaction (LifecycleStore.deleteManifestIfUnreachable). Blob bytes are left to garbage collection.
  * A dry run makes the same decisions from the same listing and assumes the tag deletions succeed.
  */
-export function createRetention(metadata: MetadataStore, policy: RetentionPolicy, tagRules: readonly TagRule[]): Retention {
+export function createRetention(metadata: MetadataStore, policy: RetentionPolicy, tagRules: readonly TagRule[], events: EventLog): Retention {
   const immutable = createTagRules(tagRules);
 
   /** Manifests of `repo` nothing would reach once only `tagged` digests carry tags. */
@@ -83,10 +73,8 @@ export function createRetention(metadata: MetadataStore, policy: RetentionPolicy
     return nodes.filter((n) => !marked.has(n.digest));
   }
 
-  const events = createRunEvents();
   return {
-    onRun: events.on,
-    run: events.wrap(async ({ dryRun = false, audit, source = "retention", wait = false }: RetentionRunOptions = {}): Promise<RetentionReport> => {
+    run: reportRuns(events, "retention.completed", async ({ dryRun = false, wait = false }: RetentionRunOptions = {}): Promise<RetentionReport> => {
       const started = Date.now();
       const report: RetentionReport = {
         dryRun,
@@ -108,18 +96,21 @@ export function createRetention(metadata: MetadataStore, policy: RetentionPolicy
           const rule = ruleFor(policy.rules, repo);
           if (!rule) continue;
           const actor = `retention:${rule.name}`;
-          const record = (target: string, detail: Record<string, unknown>) =>
-            audit?.({ time: Date.now(), actor, action: "delete", repository: repo, target, result: "ok", source, detail });
+          const startedBy = currentOrigin().actor;
+          const detail = { rule: rule.name, ...(startedBy !== undefined ? { startedBy } : {}) };
 
           const tags = await listAll((page) => metadata.listTagsForRetention(repo, page), (t) => t.tag);
           const decision = decideRetention(rule, tags, started, (tag) => immutable.immutableRule(repo, tag));
           const entry: RetentionRepoReport = { repository: repo, rule: rule.name, deleted: [], kept: decision.kept, moved: [], untaggedManifests: [] };
           for (const t of decision.doomed) {
             if (dryRun) entry.deleted.push(t);
-            else if (await metadata.deleteTagIf(repo, t.tag, t.digest)) {
-              entry.deleted.push(t);
-              await record(t.tag, { digest: t.digest, rule: rule.name, kind: "tag" });
-            } else entry.moved.push(t);
+            else {
+              const change = events.event("tag.deleted", { actor, repository: repo, target: { tag: t.tag, digest: t.digest }, detail });
+              if (await metadata.deleteTagIf(repo, t.tag, t.digest, events.forStore([change]))) {
+                entry.deleted.push(t);
+                await events.published([change]);
+              } else entry.moved.push(t);
+            }
           }
 
           if (rule.deleteUntagged) {
@@ -127,7 +118,9 @@ export function createRetention(metadata: MetadataStore, policy: RetentionPolicy
             const stillTagged = new Set(decision.kept.map((t) => t.digest));
             const doomed = unreachable(nodes, (n) => (dryRun ? stillTagged.has(n.digest) : n.tagged), cutoff);
             entry.untaggedManifests = dryRun ? doomed.map((n) => n.digest) : await deleteUnreachable(metadata, repo, doomed, cutoff);
-            if (!dryRun) for (const d of entry.untaggedManifests) await record(d, { rule: rule.name, kind: "manifest", untagged: true });
+            if (!dryRun && entry.untaggedManifests.length > 0) {
+              await events.emit(entry.untaggedManifests.map((digest) => events.event("manifest.deleted", { actor, repository: repo, target: { digest }, detail: { ...detail, untagged: true } })));
+            }
           }
 
           report.tagsDeleted += entry.deleted.length;
@@ -140,7 +133,7 @@ export function createRetention(metadata: MetadataStore, policy: RetentionPolicy
       }
       report.durationMs = Date.now() - started;
       return report;
-    }, (r) => (r.skipped ? "skipped" : r.dryRun ? "dry_run" : "completed")),
+    }, (r) => ({ outcome: r.skipped ? "skipped" : r.dryRun ? "dry_run" : "completed", detail: retentionSummary(r) })),
   };
 }
 

@@ -1,48 +1,42 @@
+import type { EventLog } from "./events.js";
+
 /** How a maintenance run (a garbage collection, a retention run) ended. */
 export type RunOutcome = "completed" | "aborted" | "dry_run" | "skipped" | "failed";
 
-export interface RunEvent {
+/** What a run's event says of it: `detail.outcome` and `detail.durationMs` are always there. */
+export interface RunSummary {
   outcome: RunOutcome;
-  /** From the call to its end, waiting for the lock included. */
-  durationMs: number;
+  detail: Record<string, unknown>;
 }
 
-export type RunListener = (event: RunEvent) => void;
-
 /**
- * Reports every call of a maintenance job's `run` to listeners (metrics subscribe here): its
- * outcome as `outcomeOf` reads it from the report, or `failed` when it threw. A listener that
- * throws never breaks the run.
+ * Reports every call of a maintenance job's `run` as one event of `type` (`gc.completed`,
+ * `retention.completed`): its outcome and what it removed as `summarize` reads them from the
+ * report, or `failed` with the error when it threw. Runs that changed nothing (skipped, dry runs)
+ * are published to subscribers (metrics) but not kept in the outbox.
  */
-export function createRunEvents() {
-  const listeners = new Set<RunListener>();
-  const emit = (event: RunEvent) => {
-    for (const listener of listeners) {
-      try {
-        listener(event);
-      } catch {
-        // Metrics must never fail a collection.
-      }
-    }
+export function reportRuns<A extends unknown[], R>(
+  events: EventLog,
+  type: "gc.completed" | "retention.completed",
+  run: (...args: A) => Promise<R>,
+  summarize: (report: R) => RunSummary,
+): (...args: A) => Promise<R> {
+  const report = async (outcome: RunOutcome, started: number, detail: Record<string, unknown>) => {
+    const event = events.event(type, { result: outcome === "failed" ? "failed" : "ok", detail: { ...detail, outcome, durationMs: Date.now() - started } });
+    if (outcome === "skipped" || outcome === "dry_run") await events.published([event]);
+    else await events.emit([event]);
   };
-  return {
-    /** Subscribes; returns the unsubscribe function. */
-    on(listener: RunListener): () => void {
-      listeners.add(listener);
-      return () => listeners.delete(listener);
-    },
-    wrap<A extends unknown[], R>(run: (...args: A) => Promise<R>, outcomeOf: (report: R) => RunOutcome): (...args: A) => Promise<R> {
-      return async (...args) => {
-        const started = Date.now();
-        try {
-          const report = await run(...args);
-          emit({ outcome: outcomeOf(report), durationMs: Date.now() - started });
-          return report;
-        } catch (err) {
-          emit({ outcome: "failed", durationMs: Date.now() - started });
-          throw err;
-        }
-      };
-    },
+  return async (...args) => {
+    const started = Date.now();
+    let result: R;
+    try {
+      result = await run(...args);
+    } catch (err) {
+      await report("failed", started, { error: err instanceof Error ? err.message : String(err) });
+      throw err;
+    }
+    const { outcome, detail } = summarize(result);
+    await report(outcome, started, detail);
+    return result;
   };
 }

@@ -13,43 +13,56 @@ import { createHashCache, hashingStream } from "./hash-cache.js";
 import type { RegistryOptions } from "./options.js";
 import { quotaLimited } from "./quota-stream.js";
 import type { Quotas } from "./quotas.js";
+import type { EventLog } from "./events.js";
 
 export interface UploadStatus {
   id: string;
   /** Bytes received so far. */
   size: number;
+  /** Set once the repository or its namespace is past a quota's warning threshold (for the `Berth-Quota-Warning` header). */
+  quotaWarning?: string;
 }
 
 export interface CommittedBlob {
   digest: Digest;
   size: number;
+  /** As in UploadStatus. */
+  quotaWarning?: string;
 }
 
 export type MountResult = { mounted: true; blob: CommittedBlob } | { mounted: false; upload: UploadStatus };
 
-/** Blob uploads: sessions, chunks, the final digest check, cross-repository mounts. */
+/**
+ * Blob uploads: sessions, chunks, the final digest check, cross-repository mounts, and the quotas
+ * on all of them. A body's `length`, when the request declares one (Content-Length), is checked
+ * against the quotas (with what the upload holds already) before a byte of it is read; a body
+ * without one is counted as it arrives and stopped at the limit (quota-stream.ts).
+ */
 export interface Uploads {
   start(repo: string, algorithm: DigestAlgorithm): Promise<UploadStatus>;
   /** Links `digest` from repository `from` (or from anywhere when allowed); otherwise starts an upload. */
   mount(repo: string, digest: Digest, from: string | undefined, algorithm: DigestAlgorithm): Promise<MountResult>;
   /** A whole blob in one request: stream, verify, commit. */
-  putWhole(repo: string, digest: Digest, body: Readable): Promise<CommittedBlob>;
+  putWhole(repo: string, digest: Digest, body: Readable, length?: number): Promise<CommittedBlob>;
   status(repo: string, id: string): Promise<UploadStatus>;
   /** Appends a chunk; `range`, when given, must start where the upload ends (else RANGE_INVALID 416). */
-  append(repo: string, id: string, body: Readable, range?: ByteRange): Promise<UploadStatus>;
+  append(repo: string, id: string, body: Readable, range?: ByteRange, length?: number): Promise<UploadStatus>;
   /** Appends an optional last chunk, verifies the whole upload against `digest`, and commits the blob. */
-  finish(repo: string, id: string, digest: Digest, body?: Readable, range?: ByteRange): Promise<CommittedBlob>;
+  finish(repo: string, id: string, digest: Digest, body?: Readable, range?: ByteRange, length?: number): Promise<CommittedBlob>;
   cancel(repo: string, id: string): Promise<void>;
   /** Cancels uploads idle for longer than the expiry and removes staged data no session owns. */
   purgeStale(now?: number): Promise<number>;
-  /** Links a blob the registry holds (in any repository) to `repo`; resolves undefined when it holds none. */
-  linkExisting(repo: string, digest: Digest): Promise<CommittedBlob | undefined>;
+  /**
+   * Links a blob the registry holds (in any repository, `from` when named) to `repo`, recording
+   * `blob.mounted`; resolves undefined when it holds none.
+   */
+  linkExisting(repo: string, digest: Digest, from?: string): Promise<CommittedBlob | undefined>;
 }
 
 /** How long committing an upload waits for a sweep deleting the same digest before giving up. */
 const CLAIM_WAIT_MS = 60_000;
 
-export function createUploads(blobs: BlobStore, metadata: MetadataStore, options: RegistryOptions, quotas?: Quotas): Uploads {
+export function createUploads(blobs: BlobStore, metadata: MetadataStore, options: RegistryOptions, events: EventLog, quotas?: Quotas): Uploads {
   const hashes = createHashCache();
   const busy = new Set<string>();
 
@@ -79,6 +92,19 @@ export function createUploads(blobs: BlobStore, metadata: MetadataStore, options
     }
   }
 
+  /** The result with the repository's quota warning as of the latest check, if past a threshold. */
+  function warned<T extends UploadStatus | CommittedBlob>(repo: string, result: T): T {
+    const quotaWarning = quotas?.warning(repo);
+    return quotaWarning === undefined ? result : { ...result, quotaWarning };
+  }
+
+  /** Refuses a body of declared `length` that would take `repo` over a quota, before it is read. */
+  async function checkDeclared(repo: string, length: number | undefined, id?: string, digest?: Digest): Promise<void> {
+    if (!quotas?.enabled || !length) return;
+    const size = (id === undefined ? 0 : (await blobs.uploadState(id)).size) + length;
+    await quotas.check(repo, digest === undefined ? { bytes: size } : { blobs: [{ digest, size }] });
+  }
+
   async function discard(id: string): Promise<void> {
     hashes.forget(id);
     await blobs.deleteUpload(id);
@@ -101,12 +127,18 @@ export function createUploads(blobs: BlobStore, metadata: MetadataStore, options
     }
   }
 
-  async function linkExisting(repo: string, digest: Digest): Promise<CommittedBlob | undefined> {
+  async function linkExisting(repo: string, digest: Digest, from?: string): Promise<CommittedBlob | undefined> {
     // Link first, then look at the bytes: once linked, no sweep can take them away. A live row
     // whose bytes never landed (its upload died between claim and commit) is not a blob to mount.
-    const size = await metadata.linkBlob(repo, digest);
+    // Its event is recorded with the link and published only once the bytes are known good.
+    const mounted = events.event("blob.mounted", { repository: repo, target: { digest }, ...(from !== undefined ? { detail: { from } } : {}) });
+    const size = await metadata.linkBlob(repo, digest, events.forStore([mounted]));
     if (size === undefined) return undefined;
-    if ((await blobs.stat(digest)) !== undefined) return { digest, size };
+    mounted.target = { digest, size };
+    if ((await blobs.stat(digest)) !== undefined) {
+      await events.published([mounted]);
+      return { digest, size };
+    }
     await metadata.unlinkBlob(repo, digest);
     return undefined;
   }
@@ -175,11 +207,13 @@ export function createUploads(blobs: BlobStore, metadata: MetadataStore, options
     // The claim keeps any sweep off this digest from before the bytes land until the link holds it.
     await claimForCommit(s.id, digest, state.size);
     await blobs.commitUpload(s.id, digest);
-    if ((await metadata.linkBlob(repo, digest)) === undefined) {
+    const pushed = events.event("blob.pushed", { repository: repo, target: { digest, size: state.size, mediaType: "application/octet-stream" } });
+    if ((await metadata.linkBlob(repo, digest, events.forStore([pushed]))) === undefined) {
       throw new Error(`blob ${digest} lost its row while claimed by upload ${s.id}`);
     }
     hashes.forget(s.id);
     await metadata.deleteUpload(s.id);
+    await events.published([pushed]);
     return { digest, size: state.size };
   }
 
@@ -187,26 +221,28 @@ export function createUploads(blobs: BlobStore, metadata: MetadataStore, options
     async start(repo, algorithm) {
       await quotas?.check(repo, { session: true });
       const s = await create(repo, algorithm);
-      return { id: s.id, size: 0 };
+      return warned(repo, { id: s.id, size: 0 });
     },
 
     async mount(repo, digest, from, algorithm) {
       let size: number | undefined;
       if (from !== undefined && isValidName(from)) size = (await metadata.getBlobLink(from, digest))?.size;
+      const source = size === undefined ? undefined : from;
       if (size === undefined && options.anonymousMount) size = (await metadata.getBlob(digest))?.size;
       if (size !== undefined) await quotas?.check(repo, { blobs: [{ digest, size }] });
-      const blob = size === undefined ? undefined : await linkExisting(repo, digest);
-      if (blob) return { mounted: true, blob };
+      const blob = size === undefined ? undefined : await linkExisting(repo, digest, source);
+      if (blob) return { mounted: true, blob: warned(repo, blob) };
       await quotas?.check(repo, { session: true });
       const s = await create(repo, algorithm);
-      return { mounted: false, upload: { id: s.id, size: 0 } };
+      return { mounted: false, upload: warned(repo, { id: s.id, size: 0 }) };
     },
 
-    async putWhole(repo, digest, body) {
+    async putWhole(repo, digest, body, length) {
+      await checkDeclared(repo, length, undefined, digest);
       const s = await create(repo, digestAlgorithm(digest));
       return exclusive(s.id, body, async () => {
         try {
-          return await finishLocked(repo, s, digest, body);
+          return warned(repo, await finishLocked(repo, s, digest, body));
         } catch (err) {
           await discard(s.id);
           throw err;
@@ -216,23 +252,25 @@ export function createUploads(blobs: BlobStore, metadata: MetadataStore, options
 
     async status(repo, id) {
       await session(repo, id);
-      return { id, size: (await blobs.uploadState(id)).size };
+      return warned(repo, { id, size: (await blobs.uploadState(id)).size });
     },
 
-    async append(repo, id, body, range) {
+    async append(repo, id, body, range, length) {
       const s = await session(repo, id).catch((err) => {
         body.resume();
         throw err;
       });
-      return exclusive(id, body, async () => ({ id, size: (await appendLocked(s, body, range)).size }));
+      await checkDeclared(repo, length, id);
+      return exclusive(id, body, async () => warned(repo, { id, size: (await appendLocked(s, body, range)).size }));
     },
 
-    async finish(repo, id, digest, body, range) {
+    async finish(repo, id, digest, body, range, length) {
       const s = await session(repo, id).catch((err) => {
         body?.resume();
         throw err;
       });
-      return exclusive(id, body, () => finishLocked(repo, s, digest, body, range));
+      if (body) await checkDeclared(repo, length, id, digest);
+      return exclusive(id, body, async () => warned(repo, await finishLocked(repo, s, digest, body, range)));
     },
 
     async cancel(repo, id) {

@@ -16,7 +16,10 @@ import type { Digest } from "../oci/digest.js";
  * seq order, one at a time: a later one waits while an earlier one is pending.
  */
 export interface EventStore {
-  /** Appends events outside any other change (pull batches, auth decisions, run summaries), in one transaction. */
+  /**
+   * Appends events outside any other change (pull batches, auth decisions, run summaries), in one
+   * transaction. An event whose `id` the outbox holds already is skipped (so a retried append is harmless).
+   */
   appendEvents(events: readonly EventRecord[]): Promise<void>;
   /** Events by seq ascending: after `afterSeq` (exclusive), at or after `since` (epoch ms), at most `limit`. */
   listEvents(filter: EventFilter): Promise<StoredEvent[]>;
@@ -33,27 +36,32 @@ export interface EventStore {
   /**
    * Leases up to `limit` deliveries of `endpoint` to `owner` until `leaseUntil`: pending ones whose
    * next attempt is due by `now`, whose lease (if any) ran out, and with no pending delivery of a
-   * smaller seq for the same repository. Returned with their events, by seq.
+   * smaller seq for the same repository (registry-wide events form one more such group).
+   * Returned with their events, by seq. A lease that ran out is taken over by whoever claims next.
    */
   claimDeliveries(endpoint: string, owner: string, now: number, leaseUntil: number, limit: number): Promise<ClaimedDelivery[]>;
   /**
    * Records one attempt of a delivery `owner` holds the lease of: delivered, retried at
-   * `retryAt`, or parked as failed when `retryAt` is absent. Resolves false, changing nothing,
-   * when the lease was lost (another node may have delivered it meanwhile).
+   * `retryAt`, or parked as failed when `retryAt` is absent; the lease is released and the
+   * endpoint's health (last success, last failure and error) updated. Resolves false, changing
+   * nothing, when the lease was lost: another owner claimed it (its lease had run out) or a replay
+   * reset it. A lease that ran out but that nobody took over is still held.
    */
   recordAttempt(endpoint: string, seq: number, owner: string, attempt: DeliveryAttempt): Promise<boolean>;
   /**
    * Makes the deliveries of `endpoint` for these events pending again with no attempts, due now,
-   * creating those that do not exist (replay). Resolves with how many were made pending.
+   * creating those that do not exist (replay); a lease in progress is dropped. Events the outbox no
+   * longer holds are skipped. Resolves with how many were made pending.
    */
   replayDeliveries(endpoint: string, events: readonly StoredEvent[], now: number): Promise<number>;
   /** Deliveries with their events, by seq ascending, filtered as asked. */
   listDeliveries(filter: DeliveryFilter): Promise<DeliveryView[]>;
-  /** How each endpoint with deliveries is doing, by endpoint name. */
+  /** How each endpoint with deliveries or a cursor is doing, by endpoint name (byte-wise). */
   deliveryHealth(): Promise<EndpointHealth[]>;
   /**
    * Deletes events older than `before` (epoch ms) that no pending delivery needs, with their
-   * delivered and failed deliveries. Resolves with the number of events deleted.
+   * delivered and failed deliveries. Resolves with the number of events deleted. An event no
+   * cursor has passed yet is deleted all the same: `before` is meant to lie days behind fan-out.
    */
   pruneEvents(before: number): Promise<number>;
 }
@@ -143,6 +151,7 @@ export interface DeliveryView {
   nextAttemptAt?: number;
   lastAttemptAt?: number;
   lastStatus?: number;
+  /** The error of the last attempt, when it failed. */
   lastError?: string;
   deliveredAt?: number;
 }
@@ -157,6 +166,6 @@ export interface EndpointHealth {
   lastSuccessAt?: number;
   lastFailureAt?: number;
   lastError?: string;
-  /** The seq the endpoint's cursor has passed. */
+  /** The seq the endpoint's cursor has passed; absent before its first fan-out. */
   cursor?: number;
 }

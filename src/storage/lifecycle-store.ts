@@ -1,5 +1,6 @@
 import type { Digest } from "../oci/digest.js";
-import type { Page } from "./metadata-store.js";
+import type { Page } from "./page.js";
+import type { EventRecord } from "./event-store.js";
 
 /**
  * The part of the metadata store that garbage collection and the commit of new blobs agree
@@ -21,9 +22,10 @@ export interface LifecycleStore {
   claimBlob(uploadId: string, digest: Digest, size: number): Promise<boolean>;
   /**
    * Links a live blob to `repo` (creating the repository on first use) and resolves its size;
-   * resolves undefined, writing nothing, when no live blob has that digest. Idempotent.
+   * resolves undefined, writing nothing, when no live blob has that digest. Idempotent. `events`
+   * are recorded in the same transaction whenever it resolves a size (already linked included).
    */
-  linkBlob(repo: string, digest: Digest): Promise<number | undefined>;
+  linkBlob(repo: string, digest: Digest, events?: readonly EventRecord[]): Promise<number | undefined>;
 
   /**
    * Takes the named lock when no live holder has it; resolves undefined otherwise. A holder that
@@ -43,8 +45,17 @@ export interface LifecycleStore {
   /**
    * Removes `repo`'s links to those of `digests` that, inside one transaction, no manifest of `repo`
    * references and that were made before `createdBefore`; resolves the digests unlinked.
+   *
+   * When at least one was unlinked, `events` are recorded in the same transaction, except those
+   * whose `target.digest` names a digest that was not unlinked: so a caller may pass one event per
+   * digest and only the deletions that happened are recorded.
    */
-  unlinkIfUnreferenced(repo: string, digests: readonly Digest[], createdBefore: number): Promise<Digest[]>;
+  unlinkIfUnreferenced(
+    repo: string,
+    digests: readonly Digest[],
+    createdBefore: number,
+    events?: readonly EventRecord[],
+  ): Promise<Digest[]>;
 
   /** Live blobs nothing keeps alive (no link, no reference, no claim), by digest. */
   listUnreferencedBlobs(page: Page): Promise<BlobRow[]>;

@@ -1,7 +1,11 @@
 import type { Digest, DigestAlgorithm } from "../oci/digest.js";
 import type { LifecycleStore } from "./lifecycle-store.js";
 import type { UsageStore } from "./usage-store.js";
+import type { Page } from "./page.js";
 import type { RetentionStore } from "./retention-store.js";
+import type { EventRecord, EventStore } from "./event-store.js";
+
+export type { Page };
 
 /**
  * Everything about the registry except blob bytes: repositories, which blobs each repository
@@ -12,8 +16,13 @@ import type { RetentionStore } from "./retention-store.js";
  *
  * Listing methods take a page: entries strictly after `last` in byte-wise lexical order, at
  * most `limit` of them.
+ *
+ * Mutating methods the registry makes changes through take optional `events` (EventStore): they
+ * are appended to the outbox in the change's own transaction, and only when the change happened
+ * (the method resolved true, `ok`, a size, or a non-empty list), so an acknowledged change never
+ * loses its event and a refused one records none. Without `events` nothing is recorded.
  */
-export interface MetadataStore extends LifecycleStore, RetentionStore, UsageStore {
+export interface MetadataStore extends LifecycleStore, RetentionStore, UsageStore, EventStore {
   repositoryExists(name: string): Promise<boolean>;
   /**
    * Creates an empty repository (no blobs, manifests or tags), as `berth migrate` copies one;
@@ -69,10 +78,13 @@ export interface MetadataStore extends LifecycleStore, RetentionStore, UsageStor
   ): Promise<PutManifestResult>;
   getManifest(repo: string, digest: Digest): Promise<StoredManifest | undefined>;
   getManifestByTag(repo: string, tag: string): Promise<StoredManifest | undefined>;
-  /** Deletes a manifest and every tag of `repo` that points at it. Resolves false when absent. */
-  deleteManifest(repo: string, digest: Digest): Promise<boolean>;
-  /** Deletes one tag; the manifest stays. Resolves false when absent. */
-  deleteTag(repo: string, tag: string): Promise<boolean>;
+  /**
+   * Deletes a manifest and every tag of `repo` that points at it. Resolves false when absent.
+   * `events` are recorded with the delete when it happened.
+   */
+  deleteManifest(repo: string, digest: Digest, events?: readonly EventRecord[]): Promise<boolean>;
+  /** Deletes one tag; the manifest stays. Resolves false when absent. `events` are recorded with the delete when it happened. */
+  deleteTag(repo: string, tag: string, events?: readonly EventRecord[]): Promise<boolean>;
   listTags(repo: string, page: Page): Promise<string[]>;
   /** Manifests of `repo` whose `subject` is `subject`, optionally only those of one artifact type, by digest. */
   listReferrers(repo: string, subject: Digest, artifactType?: string): Promise<ReferrerRecord[]>;
@@ -97,10 +109,6 @@ export interface MetadataStore extends LifecycleStore, RetentionStore, UsageStor
   close(): Promise<void>;
 }
 
-export interface Page {
-  last?: string;
-  limit: number;
-}
 
 export interface ManifestRecord {
   digest: Digest;
@@ -127,6 +135,8 @@ export interface StoredManifest {
 export interface PutManifestOptions {
   /** Tags that may be created or re-pointed at the same manifest, but never moved elsewhere. */
   immutableTags?: readonly string[];
+  /** Recorded in the same transaction when the result is `ok` (an identical re-push included), never on a refusal. */
+  events?: readonly EventRecord[];
 }
 
 export type PutManifestResult =
@@ -144,6 +154,8 @@ export interface RepositorySummary {
 export interface DeleteRepositoryOptions {
   /** A tag that must not be deleted (an immutable one); called synchronously inside the transaction. */
   isProtected?: (tag: string) => boolean;
+  /** Recorded in the same transaction when the repository was deleted (`ok`). */
+  events?: readonly EventRecord[];
 }
 
 export type DeleteRepositoryResult =

@@ -1,5 +1,6 @@
 import type { Digest } from "../oci/digest.js";
-import type { Page } from "./metadata-store.js";
+import type { Page } from "./page.js";
+import type { EventRecord } from "./event-store.js";
 
 /** Pulls closer together than this are recorded once: `pulled_at` is a "still in use" signal, not a counter. */
 export const PULL_RESOLUTION_MS = 60 * 60 * 1000;
@@ -26,9 +27,9 @@ export interface RetentionStore {
   /**
    * Deletes `tag` only if it still points at `digest`, in one statement: a tag a concurrent push
    * moved to another manifest (or re-created) after retention listed it is left alone. The manifest
-   * stays. Resolves whether the tag was deleted.
+   * stays. Resolves whether the tag was deleted; `events` are recorded in the same transaction when it was.
    */
-  deleteTagIf(repo: string, tag: string, digest: Digest): Promise<boolean>;
+  deleteTagIf(repo: string, tag: string, digest: Digest, events?: readonly EventRecord[]): Promise<boolean>;
 }
 
 export interface TagActivity {

@@ -6,7 +6,8 @@ import { after, before, describe, it } from "node:test";
 import type { Digest } from "../../src/oci/digest.js";
 import { RegistryError } from "../../src/oci/errors.js";
 import type { TagRule } from "../../src/oci/tag-rules.js";
-import { createCatalog, type CatalogAudit } from "../../src/registry/catalog.js";
+import { createCatalog } from "../../src/registry/catalog.js";
+import { auditEntry } from "../../src/auth/audit-log.js";
 import type { AuditEvent, AuthStore } from "../../src/storage/auth-store.js";
 import { createSqliteAuthStore } from "../../src/storage/drivers/sqlite-auth-store.js";
 import { startBerth, type TestBerth } from "../helpers/berth.js";
@@ -29,12 +30,20 @@ describe("catalog: namespaces, repositories and tags", () => {
   after(() => berth.stop());
 
   const metadata = () => berth.berth.registry.stores.metadataStore;
-  const catalog = (rules: TagRule[] = []) => createCatalog(metadata(), { tagRules: rules });
+  const catalog = (rules: TagRule[] = []) => createCatalog(metadata(), { events: berth.berth.registry.events, tagRules: rules });
   const stored = async (digest: string) => (await berth.berth.registry.stores.blobStore.stat(digest as Digest)) !== undefined;
+  /** What the audit log would record of the deletions from now on, as the audit subscriber words it. */
   const recorder = () => {
     const events: Omit<AuditEvent, "time" | "actor" | "source">[] = [];
-    const audit: CatalogAudit = async (e) => void events.push(e);
-    return { events, audit };
+    berth.berth.registry.events.subscribe((batch) => {
+      for (const e of batch) {
+        const entry = auditEntry(e);
+        if (!entry) continue;
+        const { time: _t, actor: _a, source: _s, ...rest } = entry;
+        events.push(rest);
+      }
+    });
+    return { events };
   };
   const rejects = (p: Promise<unknown>, code: string, status: number) =>
     assert.rejects(p, (err: unknown) => err instanceof RegistryError && err.code === code && err.status === status);
@@ -60,9 +69,9 @@ describe("catalog: namespaces, repositories and tags", () => {
     await c.pushImage(`${ns}/gone`, gone, "1.0");
     await c.pushImage(`${ns}/gone`, gone, "latest");
     await c.pushImage(`${ns}/kept`, kept, "1.0");
-    const { events, audit } = recorder();
+    const { events } = recorder();
 
-    assert.deepEqual(await catalog().deleteRepository(`${ns}/gone`, { audit }), { repository: `${ns}/gone`, tags: 2, manifests: 1, links: 3 });
+    assert.deepEqual(await catalog().deleteRepository(`${ns}/gone`), { repository: `${ns}/gone`, tags: 2, manifests: 1, links: 3 });
     assert.deepEqual(events, [{ action: "repo.delete", repository: `${ns}/gone`, target: `${ns}/gone`, result: "ok", detail: { tags: 2, manifests: 1, links: 3 } }]);
     assert.equal((await c.get(`/v2/${ns}/gone/manifests/1.0`)).status, 404);
     assert.equal((await c.get(`/v2/${ns}/gone/blobs/${gone.layers[1]!.digest}`)).status, 404, "its blobs are no longer served from it");
@@ -85,14 +94,14 @@ describe("catalog: namespaces, repositories and tags", () => {
     const name = `${uniqueName("imm")}/app`;
     const image = await c.pushImage(name, makeImage(), "v1");
     await c.pushManifest(name, "edge", image.manifest, image.mediaType);
-    const { events, audit } = recorder();
-    await rejects(catalog(RULES).deleteRepository(name, { audit }), "DENIED", 403);
-    await rejects(catalog(RULES).deleteTag(name, "v1", { audit }), "DENIED", 403);
+    const { events } = recorder();
+    await rejects(catalog(RULES).deleteRepository(name), "DENIED", 403);
+    await rejects(catalog(RULES).deleteTag(name, "v1"), "DENIED", 403);
     assert.equal(events.length, 0);
     assert.deepEqual((await catalog(RULES).listTags(name)).map((t) => [t.tag, t.immutable]), [["edge", undefined], ["v1", "releases"]]);
     assert.ok(await pullable(name, "v1", image));
 
-    assert.deepEqual(await catalog(RULES).deleteTag(name, "edge", { audit }), { repository: name, tag: "edge", digest: image.digest });
+    assert.deepEqual(await catalog(RULES).deleteTag(name, "edge"), { repository: name, tag: "edge", digest: image.digest });
     assert.deepEqual(events, [{ action: "tag.delete", repository: name, target: "edge", result: "ok", detail: { digest: image.digest } }]);
     assert.equal((await c.get(`/v2/${name}/manifests/edge`)).status, 404);
     assert.ok(await pullable(name, image.digest, image), "deleting a tag leaves the manifest");
@@ -106,9 +115,9 @@ describe("catalog: namespaces, repositories and tags", () => {
     const ns = uniqueName("ns");
     const images = [await c.pushImage(ns, makeImage(), "a"), await c.pushImage(`${ns}/x`, makeImage(), "b"), await c.pushImage(`${ns}/x/y`, makeImage(), "c")];
     const neighbour = await c.pushImage(`${ns}0/z`, makeImage(), "d");
-    const { events, audit } = recorder();
+    const { events } = recorder();
 
-    await rejects(catalog().deleteNamespace(ns, { audit }), "CONFLICT", 409);
+    await rejects(catalog().deleteNamespace(ns), "CONFLICT", 409);
     assert.equal(events.length, 0);
     assert.deepEqual((await catalog().listRepositories({ namespace: ns })).map((r) => [r.name, r.tags, r.manifests]), [
       [ns, 1, 1],
@@ -121,7 +130,7 @@ describe("catalog: namespaces, repositories and tags", () => {
       { name: `${ns}0`, repositories: 1, declared: false },
     ]);
 
-    const done = await catalog().deleteNamespace(ns, { force: true, audit });
+    const done = await catalog().deleteNamespace(ns, { force: true });
     assert.deepEqual(done.repositories.map((r) => r.repository), [ns, `${ns}/x`, `${ns}/x/y`]);
     assert.deepEqual(events.map((e) => [e.action, e.repository ?? e.target]), [
       ["repo.delete", ns],
@@ -180,7 +189,7 @@ describe("catalog: namespaces, repositories and tags", () => {
       await auth.close();
       await rm(dir, { recursive: true, force: true });
     });
-    const withAccess = () => createCatalog(metadata(), { access: { store: auth, defaultVisibility: "private" } });
+    const withAccess = () => createCatalog(metadata(), { events: berth.berth.registry.events, access: { store: auth, defaultVisibility: "private" } });
 
     it("lists declared namespaces with their records and repositories with their visibility; ns del removes the records", async () => {
       const ns = uniqueName("acl");
@@ -206,8 +215,8 @@ describe("catalog: namespaces, repositories and tags", () => {
         [`${ns}z/other`, "private"],
       ]);
 
-      const { events, audit } = recorder();
-      const done = await withAccess().deleteNamespace(ns, { force: true, audit });
+      const { events } = recorder();
+      const done = await withAccess().deleteNamespace(ns, { force: true });
       assert.equal(done.accessControl, true);
       assert.equal(await auth.getNamespace(ns), undefined);
       assert.deepEqual(await auth.listMembers(ns), []);

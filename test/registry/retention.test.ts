@@ -223,7 +223,10 @@ describe("retention with access control", () => {
     assert.equal(dry.status, 200);
     assert.deepEqual(deleted(entry((await dry.json()) as { repositories: RetentionRepoReport[] }, name)), ["a", "b"]);
     assert.deepEqual((await t.tags(name)).sort(), ["a", "b", "c"]);
-    const audit = async () => (await (await api(`audit?repo=${encodeURIComponent(name)}&action=delete`, ADMIN, "GET")).json()) as Record<string, unknown>[];
+    const audit = async () => {
+      const of = async (action: string) => (await (await api(`audit?repo=${encodeURIComponent(name)}&action=${action}`, ADMIN, "GET")).json()) as Record<string, unknown>[];
+      return [...(await of("tag.delete")), ...(await of("delete"))];
+    };
     assert.deepEqual(await audit(), [], "a dry run writes no audit entry");
 
     const res = await api("retention", ADMIN);
@@ -238,7 +241,8 @@ describe("retention with access control", () => {
       ["retention:untagged", images[0]!.manifestDigest, "ok"],
       ["retention:untagged", images[1]!.manifestDigest, "ok"],
     ].sort());
-    assert.ok(events.every((ev) => String(ev.source).startsWith("api:admin")), "the source names who asked");
+    assert.ok(events.every((ev) => (ev.detail as { startedBy?: string }).startedBy === "admin"), "each deletion names who asked for the run");
+    assert.ok(events.every((ev) => ev.source === "127.0.0.1" || ev.source === "::1" || String(ev.source).endsWith("127.0.0.1")), "and where the request came from");
     const runs = (await (await api("audit?action=retention", ADMIN, "GET")).json()) as { actor: string }[];
     assert.equal(runs[0]?.actor, "admin");
   });

@@ -14,6 +14,7 @@ import { describeLifecycleContract } from "./lifecycle-store-contract.js";
 import { describeRetentionContract } from "./retention-store-contract.js";
 import { describeMetadataStoreContract } from "./metadata-store-contract.js";
 import { describeUsageContract } from "./usage-store-contract.js";
+import { describeEventStoreContract } from "./event-store-contract.js";
 
 describe("postgres", { skip: skipUnlessPostgres() }, () => {
   const create = async () => {
@@ -29,6 +30,7 @@ describe("postgres", { skip: skipUnlessPostgres() }, () => {
   describeLifecycleContract("postgres", create);
   describeUsageContract("postgres", create);
   describeRetentionContract("postgres", create);
+  describeEventStoreContract("postgres", create);
 });
 
 const IMAGE = "application/vnd.oci.image.manifest.v1+json";

@@ -10,6 +10,7 @@ import { describeLifecycleContract } from "./lifecycle-store-contract.js";
 import { describeRetentionContract } from "./retention-store-contract.js";
 import { describeMetadataStoreContract } from "./metadata-store-contract.js";
 import { describeUsageContract } from "./usage-store-contract.js";
+import { describeEventStoreContract } from "./event-store-contract.js";
 
 const create = async () => {
   const dir = await mkdtemp(join(tmpdir(), "berth-sqlite-"));
@@ -19,6 +20,7 @@ describeMetadataStoreContract("sqlite", create);
 describeLifecycleContract("sqlite", create);
 describeUsageContract("sqlite", create);
 describeRetentionContract("sqlite", create);
+describeEventStoreContract("sqlite", create);
 
 describe("sqlite MetadataStore", () => {
   it("keeps everything across a close and reopen", async () => {

@@ -1,23 +1,36 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { createRunEvents, type RunEvent } from "../../src/registry/run-events.js";
+import { createEventLog, type DomainEvent } from "../../src/registry/events.js";
+import { reportRuns } from "../../src/registry/run-events.js";
+import type { EventRecord, EventStore } from "../../src/storage/event-store.js";
 
-describe("run events (maintenance runs reported to metrics)", () => {
-  it("reports each run's outcome, a throw as failed (rethrown), and survives a listener that throws", async () => {
-    const events = createRunEvents();
-    const seen: RunEvent["outcome"][] = [];
-    events.on(() => {
+/** Only appendEvents is reached by a run's report; the rest of the outbox is the drivers' contract suite's. */
+function appendOnlyStore(appended: EventRecord[]): EventStore {
+  return { appendEvents: async (events: readonly EventRecord[]) => void appended.push(...events) } as unknown as EventStore;
+}
+
+describe("run events (maintenance runs reported as domain events)", () => {
+  it("reports each run's outcome, a throw as failed (rethrown), keeps only runs that changed something, and survives a listener that throws", async () => {
+    const appended: EventRecord[] = [];
+    const errors: string[] = [];
+    const log = createEventLog({ store: appendOnlyStore(appended), onError: (what) => errors.push(what) });
+    const seen: unknown[] = [];
+    log.subscribe(() => {
       throw new Error("a broken listener");
     });
-    const off = events.on((e) => seen.push(e.outcome));
-    const run = events.wrap(async (fail: boolean) => {
-      if (fail) throw new Error("database gone");
-      return { skipped: false };
-    }, (r) => (r.skipped ? "skipped" : "completed"));
-    assert.deepEqual(await run(false), { skipped: false });
-    await assert.rejects(run(true), /database gone/);
+    const off = log.subscribe((events: readonly DomainEvent[]) => void seen.push(...events.map((e) => [e.type, e.detail?.outcome])));
+    const run = reportRuns(log, "gc.completed", async (mode: "ok" | "skip" | "fail") => {
+      if (mode === "fail") throw new Error("database gone");
+      return { skipped: mode === "skip" };
+    }, (r) => ({ outcome: r.skipped ? "skipped" : "completed", detail: {} }));
+    assert.deepEqual(await run("ok"), { skipped: false });
+    await run("skip");
+    await assert.rejects(run("fail"), /database gone/);
     off();
-    await run(false);
-    assert.deepEqual(seen, ["completed", "failed"]);
+    await run("ok");
+    assert.deepEqual(seen, [["gc.completed", "completed"], ["gc.completed", "skipped"], ["gc.completed", "failed"]]);
+    assert.deepEqual(appended.map((e) => e.detail?.outcome), ["completed", "failed", "completed"], "a skipped run changed nothing: not kept");
+    assert.equal(errors.length, 4, "the broken listener was reported each time, never thrown");
+    assert.equal(appended[1]!.detail?.error, "database gone");
   });
 });

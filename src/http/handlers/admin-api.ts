@@ -1,8 +1,8 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
-import { AdminError, createAdminOps } from "../../auth/admin-ops.js";
 import { describeIdentity } from "../../auth/authorizer.js";
 import { RegistryError } from "../../oci/errors.js";
-import type { AuthStore, Visibility } from "../../storage/auth-store.js";
+import type { AuthServices } from "../../auth/services.js";
+import type { Visibility } from "../../storage/auth-store.js";
 import type { Guard } from "../guard.js";
 import { readBody, reply } from "../respond.js";
 
@@ -21,80 +21,75 @@ import { readBody, reply } from "../respond.js";
  *
  * Listing namespaces and repositories and deleting them is catalog-api.ts, routed before this.
  */
-export function createAdminApi(store: AuthStore, guard: Guard) {
+export function createAdminApi(services: AuthServices, guard: Guard) {
+  const { store } = services;
   return async (req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> => {
     const caller = await guard.check(req, { actions: [] });
     if (caller.identity.kind !== "user" || !caller.identity.admin) {
       throw new RegistryError("DENIED", "the management API is for administrators");
     }
-    const ops = createAdminOps(store, { name: describeIdentity(caller.identity)!, source: req.socket.remoteAddress ?? "unknown" });
+    const ops = services.adminOps({ name: describeIdentity(caller.identity)! });
     const parts = url.pathname.slice("/api/v1/".length).split("/").map(decodeURIComponent);
     const method = req.method ?? "GET";
     const json = async () => {
       try {
         return JSON.parse((await readBody(req, 64 * 1024)).toString("utf8") || "{}") as Record<string, unknown>;
       } catch {
-        throw new AdminError("the body must be JSON");
+        throw new RegistryError("INVALID", "the body must be JSON");
       }
     };
     const text = (v: unknown) => (typeof v === "string" ? v : "");
     const ok = (body: unknown = { ok: true }, status = 200) => reply(res, status, {}, body);
-    try {
-      const [top, a, b, c] = parts;
-      if (top === "users" && !a && method === "GET") return ok((await store.listUsers()).map((u) => ({ name: u.name, admin: u.admin, createdAt: u.createdAt })));
-      if (top === "users" && !a && method === "POST") {
-        const body = await json();
-        await ops.addUser(text(body.name), text(body.password), body.admin === true);
-        return ok({ name: body.name }, 201);
-      }
-      if (top === "users" && a && !b && method === "DELETE") return ok(await ops.deleteUser(a));
-      if (top === "users" && a && b === "password" && method === "PUT") return ok(await ops.setPassword(a, text((await json()).password)));
-      if (top === "tokens" && !a && method === "GET") {
-        const tokens = await store.listTokens(url.searchParams.get("user") ?? undefined);
-        return ok(tokens.map(({ secretHash: _, id: __, ...t }) => t));
-      }
-      if (top === "tokens" && !a && method === "POST") {
-        const body = await json();
-        const scopes = Array.isArray(body.scopes) ? body.scopes.filter((s): s is string => typeof s === "string") : [];
-        const expiresAt = typeof body.expiresAt === "number" ? body.expiresAt : undefined;
-        return ok({ token: await ops.createToken(text(body.user), text(body.name), scopes, expiresAt) }, 201);
-      }
-      if (top === "tokens" && a && b && method === "DELETE") return ok(await ops.revokeToken(a, b));
-      if (top === "namespaces" && a && !b && method === "PUT") {
-        const body = await json();
-        const owner = text(body.owner) || undefined;
-        return ok(await ops.putNamespace(a, body.visibility === "public" ? "public" : "private", owner));
-      }
-      if (top === "namespaces" && a && b === "members" && !c && method === "GET") return ok(await store.listMembers(a));
-      if (top === "namespaces" && a && b === "members" && c && method === "PUT") return ok(await ops.setMember(a, c, text((await json()).role)));
-      if (top === "namespaces" && a && b === "members" && c && method === "DELETE") return ok(await ops.removeMember(a, c));
-      if (top === "repositories" && parts.length >= 3 && parts[parts.length - 1] === "visibility" && method === "PUT") {
-        const repo = parts.slice(1, -1).join("/");
-        const visibility = text((await json()).visibility);
-        if (!["public", "private", "inherit"].includes(visibility)) throw new AdminError("visibility must be public, private or inherit");
-        return ok(await ops.setVisibility(repo, visibility as Visibility | "inherit"));
-      }
-      if (top === "audit" && method === "GET") {
-        const q = url.searchParams;
-        const time = (v: string | null) => (v === null || Number.isNaN(Date.parse(v)) ? undefined : Date.parse(v));
-        const since = time(q.get("since"));
-        const until = time(q.get("until"));
-        return ok(
-          await store.queryAudit({
-            limit: Math.min(Number(q.get("limit") ?? 100) || 100, 10_000),
-            ...(q.get("user") ? { actor: q.get("user")! } : {}),
-            ...(q.get("repo") ? { repository: q.get("repo")! } : {}),
-            ...(q.get("action") ? { action: q.get("action")! } : {}),
-            ...(since !== undefined ? { since } : {}),
-            ...(until !== undefined ? { until } : {}),
-          }),
-        );
-      }
-      reply(res, 404, {}, { errors: [{ code: "NOT_FOUND", message: `no such endpoint: ${method} ${url.pathname}` }] });
-    } catch (err) {
-      if (!(err instanceof AdminError)) throw err;
-      const code = err.status === 404 ? "NOT_FOUND" : err.status === 409 ? "CONFLICT" : "INVALID";
-      reply(res, err.status, {}, { errors: [{ code, message: err.message }] });
+    const [top, a, b, c] = parts;
+    if (top === "users" && !a && method === "GET") return ok((await store.listUsers()).map((u) => ({ name: u.name, admin: u.admin, createdAt: u.createdAt })));
+    if (top === "users" && !a && method === "POST") {
+      const body = await json();
+      await ops.addUser(text(body.name), text(body.password), body.admin === true);
+      return ok({ name: body.name }, 201);
     }
+    if (top === "users" && a && !b && method === "DELETE") return ok(await ops.deleteUser(a));
+    if (top === "users" && a && b === "password" && method === "PUT") return ok(await ops.setPassword(a, text((await json()).password)));
+    if (top === "tokens" && !a && method === "GET") {
+      const tokens = await store.listTokens(url.searchParams.get("user") ?? undefined);
+      return ok(tokens.map(({ secretHash: _, id: __, ...t }) => t));
+    }
+    if (top === "tokens" && !a && method === "POST") {
+      const body = await json();
+      const scopes = Array.isArray(body.scopes) ? body.scopes.filter((s): s is string => typeof s === "string") : [];
+      const expiresAt = typeof body.expiresAt === "number" ? body.expiresAt : undefined;
+      return ok({ token: await ops.createToken(text(body.user), text(body.name), scopes, expiresAt) }, 201);
+    }
+    if (top === "tokens" && a && b && method === "DELETE") return ok(await ops.revokeToken(a, b));
+    if (top === "namespaces" && a && !b && method === "PUT") {
+      const body = await json();
+      const owner = text(body.owner) || undefined;
+      return ok(await ops.putNamespace(a, body.visibility === "public" ? "public" : "private", owner));
+    }
+    if (top === "namespaces" && a && b === "members" && !c && method === "GET") return ok(await store.listMembers(a));
+    if (top === "namespaces" && a && b === "members" && c && method === "PUT") return ok(await ops.setMember(a, c, text((await json()).role)));
+    if (top === "namespaces" && a && b === "members" && c && method === "DELETE") return ok(await ops.removeMember(a, c));
+    if (top === "repositories" && parts.length >= 3 && parts[parts.length - 1] === "visibility" && method === "PUT") {
+      const repo = parts.slice(1, -1).join("/");
+      const visibility = text((await json()).visibility);
+      if (!["public", "private", "inherit"].includes(visibility)) throw new RegistryError("INVALID", "visibility must be public, private or inherit");
+      return ok(await ops.setVisibility(repo, visibility as Visibility | "inherit"));
+    }
+    if (top === "audit" && method === "GET") {
+      const q = url.searchParams;
+      const time = (v: string | null) => (v === null || Number.isNaN(Date.parse(v)) ? undefined : Date.parse(v));
+      const since = time(q.get("since"));
+      const until = time(q.get("until"));
+      return ok(
+        await store.queryAudit({
+          limit: Math.min(Number(q.get("limit") ?? 100) || 100, 10_000),
+          ...(q.get("user") ? { actor: q.get("user")! } : {}),
+          ...(q.get("repo") ? { repository: q.get("repo")! } : {}),
+          ...(q.get("action") ? { action: q.get("action")! } : {}),
+          ...(since !== undefined ? { since } : {}),
+          ...(until !== undefined ? { until } : {}),
+        }),
+      );
+    }
+    throw new RegistryError("NOT_FOUND", `no such endpoint: ${method} ${url.pathname}`);
   };
 }

@@ -13,7 +13,6 @@ export const handleBlob: Handler<BlobRoute> = async (ctx, route) => {
   const digest = parseDigest(route.digest);
   if (req.method === "DELETE") {
     await registry.blobs.delete(route.name, digest);
-    await ctx.audit({ action: "delete", repository: route.name, target: digest, result: "ok" });
     reply(res, 202, { "Docker-Content-Digest": digest });
     return;
   }

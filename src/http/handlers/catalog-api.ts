@@ -36,17 +36,17 @@ export async function handleCatalogApi(ctx: RequestContext, access?: CatalogOpti
     throw new RegistryError("NAME_INVALID", "the path is not valid percent-encoding", { path: url.pathname });
   }
   const catalog = createCatalog(ctx.registry.stores.metadataStore, {
+    events: ctx.registry.events,
     tagRules: ctx.registry.options.tagRules,
     ...(access ? { access } : {}),
   });
-  const audit = ctx.audit;
   const ok = (body: unknown) => reply(res, 200, {}, body);
   const [top, ...rest] = parts;
 
   if (top === "namespaces") {
     if (rest.length === 0 && method === "GET") return ok(await catalog.listNamespaces());
     if (rest.length === 1 && method === "DELETE") {
-      return ok(await catalog.deleteNamespace(rest[0]!, { force: queryFlag(url, "force") ?? false, audit }));
+      return ok(await catalog.deleteNamespace(rest[0]!, { force: queryFlag(url, "force") ?? false }));
     }
   }
   if (top === "repositories") {
@@ -56,11 +56,11 @@ export async function handleCatalogApi(ctx: RequestContext, access?: CatalogOpti
     }
     if (rest.length >= 2 && rest.at(-1) === "tags" && method === "GET") return ok(await catalog.listTags(rest.slice(0, -1).join("/")));
     if (rest.length >= 3 && rest.at(-2) === "tags" && method === "DELETE") {
-      return ok(await catalog.deleteTag(rest.slice(0, -2).join("/"), rest.at(-1)!, { audit }));
+      return ok(await catalog.deleteTag(rest.slice(0, -2).join("/"), rest.at(-1)!));
     }
-    if (rest.length >= 1 && method === "DELETE") return ok(await catalog.deleteRepository(rest.join("/"), { audit }));
+    if (rest.length >= 1 && method === "DELETE") return ok(await catalog.deleteRepository(rest.join("/")));
   }
-  throw new RegistryError("UNSUPPORTED", `no such endpoint: ${method} ${url.pathname}`, { path: url.pathname }, { status: 404 });
+  throw new RegistryError("NOT_FOUND", `no such endpoint: ${method} ${url.pathname}`, { path: url.pathname });
 }
 
 /** Whether `handleCatalogApi` answers this request (the rest of /api/v1/ is the admin API's). */

@@ -24,13 +24,6 @@ export async function handleGcApi(ctx: RequestContext): Promise<void> {
     ...(deleteUntagged !== undefined ? { deleteUntagged } : {}),
   });
   if (report.skipped) return reply(res, 409, {}, report);
-  if (!dryRun) {
-    await ctx.audit({
-      action: "gc",
-      result: "ok",
-      detail: { manifests: report.manifestsDeleted, blobs: report.blobsDeleted, bytes: report.bytesReclaimed },
-    });
-  }
   ctx.logger.info("garbage collection", gcSummary(report));
   reply(res, 200, {}, report);
 }

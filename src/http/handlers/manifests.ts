@@ -38,7 +38,7 @@ function referenceOf(method: string | undefined, value: string): Reference {
  * what Docker, containerd, podman and skopeo rely on; a client that cannot handle the type fails
  * as it would on a 404, with the type in hand.
  */
-export const handleManifest: Handler<ManifestRoute> = async ({ req, res, url, registry, audit, logger }, route) => {
+export const handleManifest: Handler<ManifestRoute> = async ({ req, res, url, registry, logger }, route) => {
   const reference = referenceOf(req.method, route.reference);
   switch (req.method) {
     case "PUT": {
@@ -55,17 +55,13 @@ export const handleManifest: Handler<ManifestRoute> = async ({ req, res, url, re
         "Docker-Content-Digest": outcome.digest,
       };
       if (outcome.subject) headers["OCI-Subject"] = outcome.subject;
-      await audit({ action: "push", repository: route.name, target: outcome.digest, result: "ok", detail: { tags: outcome.tags } });
-      for (const tag of outcome.tags) await audit({ action: "tag.move", repository: route.name, target: tag, result: "ok", detail: { to: outcome.digest } });
       if (tags.length > 0) headers["OCI-Tag"] = outcome.tags;
-      const quotaWarning = registry.quotas.warning(route.name);
-      if (quotaWarning !== undefined) headers["Berth-Quota-Warning"] = quotaWarning;
+      if (outcome.quotaWarning !== undefined) headers["Berth-Quota-Warning"] = outcome.quotaWarning;
       reply(res, 201, headers);
       return;
     }
     case "DELETE":
       await registry.manifests.delete(route.name, reference);
-      await audit({ action: "delete", repository: route.name, target: route.reference, result: "ok" });
       reply(res, 202);
       return;
     default: {
@@ -82,7 +78,8 @@ export const handleManifest: Handler<ManifestRoute> = async ({ req, res, url, re
       // GET or HEAD, by tag or by digest: containerd (so Kubernetes and recent Docker) resolves a
       // tag with HEAD, and deployments pinned by digest never name the tag they still rely on.
       const by = reference.kind === "tag" ? { tag: reference.tag } : { digest: manifest.digest };
-      registry.pulls.record(route.name, by, (err) =>
+      const pulled = { digest: manifest.digest, mediaType: manifest.mediaType, size: manifest.content.length };
+      registry.pulls.record(route.name, by, pulled, (err) =>
         logger.warn("recording a pull failed", { repository: route.name, ...by, error: String(err) }),
       );
     }

@@ -1,14 +1,14 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { randomUUID } from "node:crypto";
 import { describeIdentity, type Authorizer, type Identity } from "../../auth/authorizer.js";
-import { checkLogin, parseBasic, type LoginThrottle } from "../../auth/credentials.js";
+import { attemptLogin, parseBasic, recordLogin, type LoginThrottles } from "../../auth/credentials.js";
 import { hashSecret, randomSecret, verifySecret } from "../../auth/passwords.js";
 import { ANY_ACTION, formatScope, grantedActions, parseScopes, type Access } from "../../auth/scope.js";
 import type { Principal, TokenService } from "../../auth/tokens.js";
 import { RegistryError } from "../../oci/errors.js";
 import { isValidName } from "../../oci/reference.js";
 import type { AuthStore } from "../../storage/auth-store.js";
-import type { LoginObserver } from "../../auth/login-observer.js";
+import type { EventLog } from "../../registry/events.js";
 import { readBody, reply } from "../respond.js";
 
 export interface TokenEndpointOptions {
@@ -16,10 +16,11 @@ export interface TokenEndpointOptions {
   tokens: TokenService;
   authorizer: Authorizer;
   /** Failed logins per user and source address (a few), and per source address (many: NAT). */
-  throttle: { user: LoginThrottle; address: LoginThrottle };
+  throttle: LoginThrottles;
   service: string;
   /** Told of each login and refresh-token check (metrics). */
-  observeLogin?: LoginObserver;
+  /** Where logins and issued tokens are recorded. */
+  events?: EventLog;
 }
 
 const REFRESH_TTL_MS = 30 * 24 * 3600 * 1000;
@@ -39,29 +40,12 @@ function principalOf(identity: Identity): Principal | undefined {
  */
 export function createTokenEndpoint(options: TokenEndpointOptions) {
   const { store, tokens, authorizer, throttle, service } = options;
-  const observe = options.observeLogin ?? (() => {});
+  const { events } = options;
 
   async function login(req: IncomingMessage, username: string, password: string): Promise<Identity> {
     const source = req.socket.remoteAddress ?? "unknown";
-    const userKey = [`${username}@${source}`];
-    const addressKey = [source];
-    const wait = Math.max(throttle.user.retryAfter(userKey), throttle.address.retryAfter(addressKey));
-    if (wait > 0) {
-      observe("throttled", "token");
-      throw new RegistryError("TOOMANYREQUESTS", "too many failed logins; try again later", undefined, {
-        headers: { "Retry-After": String(Math.ceil(wait / 1000)) },
-      });
-    }
-    const result = await checkLogin(store, username, password);
-    observe(result.ok ? "success" : "failure", "token");
-    if (!result.ok) {
-      throttle.user.fail(userKey);
-      throttle.address.fail(addressKey);
-      await store.appendAudit({ time: Date.now(), actor: username, action: "login", result: "failed", source, detail: { reason: result.reason } });
-      throw new RegistryError("UNAUTHORIZED", "invalid username or password");
-    }
-    throttle.user.succeed(userKey);
-    await store.appendAudit({ time: Date.now(), actor: describeIdentity(result.identity), action: "login", result: "ok", source });
+    const result = await attemptLogin(store, throttle, { username, password, source, via: "token" }, events);
+    if (!result.ok) throw new RegistryError("UNAUTHORIZED", "invalid username or password");
     return result.identity;
   }
 
@@ -70,7 +54,7 @@ export function createTokenEndpoint(options: TokenEndpointOptions) {
     const record = id ? await store.getRefreshToken(id) : undefined;
     const valid = record && secret && record.revokedAt === undefined && record.expiresAt > Date.now() && (await verifySecret(secret, record.secretHash));
     const user = valid ? await store.getUser(record.user) : undefined;
-    observe(user ? "success" : "failure", "refresh");
+    await recordLogin(events, user?.name ?? "unknown", "refresh", user ? "success" : "failure");
     if (!user) throw new RegistryError("UNAUTHORIZED", "invalid or revoked refresh token");
     return { kind: "user", name: user.name, admin: user.admin };
   }
@@ -131,14 +115,9 @@ export function createTokenEndpoint(options: TokenEndpointOptions) {
       });
       body.refresh_token = `${id}.${secret}`;
     }
-    await store.appendAudit({
-      time: Date.now(),
-      ...(subject ? { actor: subject } : {}),
-      action: "token.issue",
-      result: "ok",
-      source: req.socket.remoteAddress ?? "unknown",
-      detail: { scopes: access.map(formatScope), offline: body.refresh_token !== undefined },
-    });
+    await events?.emit([
+      events.event("auth.token_issued", { actor: subject ?? "anonymous", detail: { scopes: access.map(formatScope), offline: body.refresh_token !== undefined } }),
+    ]);
     reply(res, 200, { "Cache-Control": "no-store" }, body);
   };
 }

@@ -1,7 +1,7 @@
-import { DEFAULT_ALGORITHM, isDigestAlgorithm, parseDigest, type Digest, type DigestAlgorithm } from "../../oci/digest.js";
+import { DEFAULT_ALGORITHM, isDigestAlgorithm, parseDigest, type DigestAlgorithm } from "../../oci/digest.js";
 import { RegistryError } from "../../oci/errors.js";
 import { parseContentRange, uploadRangeHeader, type ByteRange } from "../../oci/range.js";
-import type { UploadStatus } from "../../registry/uploads.js";
+import type { CommittedBlob, UploadStatus } from "../../registry/uploads.js";
 import type { Handler, RequestContext } from "../context.js";
 import { hasBody, reply } from "../respond.js";
 import { routePaths, type Route } from "../routes.js";
@@ -46,39 +46,22 @@ function declaredLength({ req }: RequestContext): number | undefined {
   return Number.isSafeInteger(value) && value >= 0 ? value : undefined;
 }
 
-/**
- * Refuses a body that would take the repository over a quota before reading a byte of it: the
- * size is known from Content-Length (plus what the upload holds already). Bodies without a length
- * are counted as they arrive, and stopped at the limit, by the registry (registry/quota-stream.ts).
- */
-async function checkQuota(ctx: RequestContext, name: string, id?: string, digest?: Digest): Promise<void> {
-  const length = declaredLength(ctx);
-  if (!ctx.registry.quotas.enabled || !length) return;
-  const staged = id === undefined ? 0 : (await ctx.registry.uploads.status(name, id)).size;
-  const charge = digest === undefined ? { bytes: staged + length } : { blobs: [{ digest, size: staged + length }] };
-  await ctx.registry.quotas.check(name, charge);
+/** The registry's quota warning, when the result carries one, as the `Berth-Quota-Warning` header. */
+function quotaWarningHeader(result: { quotaWarning?: string }): Record<string, string> {
+  return result.quotaWarning === undefined ? {} : { "Berth-Quota-Warning": result.quotaWarning };
 }
 
-/** `Berth-Quota-Warning` on push answers once the repository's namespace or itself is past the warning threshold. */
-function quotaWarning({ res, registry }: RequestContext, name: string): void {
-  const warning = registry.quotas.warning(name);
-  if (warning !== undefined) res.setHeader("Berth-Quota-Warning", warning);
-}
-
-function replyUploadStatus(ctx: RequestContext, name: string, status: number, upload: UploadStatus): void {
-  const { res } = ctx;
-  quotaWarning(ctx, name);
+function replyUploadStatus({ res }: RequestContext, name: string, status: number, upload: UploadStatus): void {
   reply(res, status, {
+    ...quotaWarningHeader(upload),
     Location: routePaths.upload(name, upload.id),
     Range: uploadRangeHeader(upload.size),
     "Docker-Upload-UUID": upload.id,
   });
 }
 
-function replyCommitted(ctx: RequestContext, name: string, digest: string): void {
-  const { res } = ctx;
-  quotaWarning(ctx, name);
-  reply(res, 201, { Location: routePaths.blob(name, digest), "Docker-Content-Digest": digest });
+function replyCommitted({ res }: RequestContext, name: string, blob: CommittedBlob): void {
+  reply(res, 201, { ...quotaWarningHeader(blob), Location: routePaths.blob(name, blob.digest), "Docker-Content-Digest": blob.digest });
 }
 
 /** POST /v2/<name>/blobs/uploads/ — start an upload, push a whole blob, or mount one. */
@@ -92,14 +75,12 @@ export const handleUploads: Handler<UploadsRoute> = async (ctx, { name }) => {
     // session: the blob is never leaked.
     if (from !== undefined && !(await ctx.guard.canMountFrom(ctx.caller, from))) from = undefined;
     const result = await registry.uploads.mount(name, parseDigest(mount), from, algorithm);
-    if (result.mounted) replyCommitted(ctx, name, result.blob.digest);
+    if (result.mounted) replyCommitted(ctx, name, result.blob);
     else replyUploadStatus(ctx, name, 202, result.upload);
     return;
   }
   if (url.searchParams.has("digest")) {
-    await checkQuota(ctx, name, undefined, digestParam(url));
-    const blob = await registry.uploads.putWhole(name, digestParam(url), ctx.req);
-    replyCommitted(ctx, name, blob.digest);
+    replyCommitted(ctx, name, await registry.uploads.putWhole(name, digestParam(url), ctx.req, declaredLength(ctx)));
     return;
   }
   replyUploadStatus(ctx, name, 202, await registry.uploads.start(name, algorithm));
@@ -114,16 +95,14 @@ export const handleUpload: Handler<UploadRoute> = async (ctx, { name, id }) => {
       replyUploadStatus(ctx, name, 204, await registry.uploads.status(name, id));
       return;
     case "PATCH":
-      await checkQuota(ctx, name, id);
-      replyUploadStatus(ctx, name, 202, await registry.uploads.append(name, id, req, chunkRange(ctx)));
+      replyUploadStatus(ctx, name, 202, await registry.uploads.append(name, id, req, chunkRange(ctx), declaredLength(ctx)));
       return;
     case "PUT": {
       const digest = digestParam(url);
-      await checkQuota(ctx, name, id, digest);
       const blob = hasBody(req)
-        ? await registry.uploads.finish(name, id, digest, req, chunkRange(ctx))
+        ? await registry.uploads.finish(name, id, digest, req, chunkRange(ctx), declaredLength(ctx))
         : await registry.uploads.finish(name, id, digest);
-      replyCommitted(ctx, name, blob.digest);
+      replyCommitted(ctx, name, blob);
       return;
     }
     case "DELETE":

@@ -1,6 +1,7 @@
 import type pg from "pg";
 import type { MetadataStore, RepositorySummary } from "../metadata-store.js";
 import { transaction } from "./postgres-tx.js";
+import { insertEvents } from "./postgres-events.js";
 
 type Catalog = Pick<MetadataStore, "listRepositorySummaries" | "deleteRepository">;
 
@@ -44,6 +45,7 @@ export function createPostgresCatalog(pool: pg.Pool): Catalog {
         const manifests = (await client.query("DELETE FROM manifests WHERE repository_id = $1", [repoId])).rowCount ?? 0;
         const links = (await client.query("DELETE FROM repository_blobs WHERE repository_id = $1", [repoId])).rowCount ?? 0;
         await client.query("DELETE FROM repositories WHERE id = $1", [repoId]);
+        await insertEvents(client, options?.events);
         return { ok: true, tags: tags.length, manifests, links } as const;
       });
     },

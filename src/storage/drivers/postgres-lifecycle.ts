@@ -3,6 +3,8 @@ import type { Digest } from "../../oci/digest.js";
 import { RegistryError } from "../../oci/errors.js";
 import type { BlobRow, BlobUsers, LifecycleStore, ManifestNode } from "../lifecycle-store.js";
 import { ensureRepository, transaction } from "./postgres-tx.js";
+import { eventsForUnlinked } from "./event-rows.js";
+import { insertEvents } from "./postgres-events.js";
 
 /** Keeps a live blob alive: a link, a manifest reference or an upload's claim (`b` is the blobs row). */
 const KEPT = `(EXISTS (SELECT 1 FROM repository_blobs rb WHERE rb.digest = b.digest)
@@ -38,7 +40,7 @@ export function createPostgresLifecycle(pool: pg.Pool): LifecycleStore {
       });
     },
 
-    async linkBlob(repo, digest) {
+    async linkBlob(repo, digest, events) {
       return transaction(pool, async (client) => {
         // The repository first, as in putManifest: every transaction takes its locks in the same order.
         const repoId = await ensureRepository(client, repo);
@@ -51,6 +53,7 @@ export function createPostgresLifecycle(pool: pg.Pool): LifecycleStore {
           "INSERT INTO repository_blobs (repository_id, digest, created_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
           [repoId, digest, Date.now()],
         );
+        await insertEvents(client, events);
         return rows[0].size;
       });
     },
@@ -147,7 +150,7 @@ export function createPostgresLifecycle(pool: pg.Pool): LifecycleStore {
       return rows.map((r) => ({ digest: r.digest, size: r.size, createdAt: r.created_at }));
     },
 
-    async unlinkIfUnreferenced(repo, digests, createdBefore) {
+    async unlinkIfUnreferenced(repo, digests, createdBefore, events) {
       if (digests.length === 0) return [];
       return transaction(pool, async (client) => {
         // Lock the links first (putManifest holds the ones it relies on FOR SHARE), in digest order,
@@ -165,7 +168,9 @@ export function createPostgresLifecycle(pool: pg.Pool): LifecycleStore {
            RETURNING rb.digest`,
           [locked.rows[0]!.repository_id, locked.rows.map((r) => r.digest)],
         );
-        return rows.map((r) => r.digest);
+        const unlinked = rows.map((r) => r.digest);
+        if (unlinked.length > 0 && events) await insertEvents(client, eventsForUnlinked(events, unlinked));
+        return unlinked;
       });
     },
 

@@ -4,6 +4,8 @@ import { createPostgresLifecycle } from "./postgres-lifecycle.js";
 import { createPostgresUsage } from "./postgres-usage.js";
 import { createPostgresRetention } from "./postgres-retention.js";
 import { createPostgresCatalog } from "./postgres-catalog.js";
+import { changeWithEvents, createPostgresEvents, insertEvents } from "./postgres-events.js";
+import type { EventRecord } from "../event-store.js";
 import { ATTEMPTS, ensureRepository, transaction } from "./postgres-tx.js";
 import type { Digest } from "../../oci/digest.js";
 import type {
@@ -55,6 +57,7 @@ async function putManifestIn(
   record: ManifestRecord,
   tags: readonly string[],
   immutableTags: readonly string[],
+  events: readonly EventRecord[] | undefined,
 ): Promise<PutManifestResult> {
   const repoId = await ensureRepository(client, repo);
   // FOR SHARE holds the rows until COMMIT: an unlinkBlob or deleteManifest in flight either finished
@@ -144,6 +147,7 @@ async function putManifestIn(
       if (moved.rows[0]) throw new MissingReference({ ok: false, immutableTag: moved.rows[0].name });
     }
   }
+  await insertEvents(client, events);
   return { ok: true, created };
 }
 
@@ -171,6 +175,7 @@ export async function createPostgresMetadataStore(options: PostgresMetadataStore
     ...createPostgresUsage(pool),
     ...createPostgresRetention(pool),
     ...createPostgresCatalog(pool),
+    ...createPostgresEvents(pool),
     async repositoryExists(name) {
       return (await firstRow("SELECT 1 FROM repositories WHERE name = $1", [name])) !== undefined;
     },
@@ -199,7 +204,7 @@ export async function createPostgresMetadataStore(options: PostgresMetadataStore
     },
     async putManifest(repo, record, tags, options) {
       try {
-        return await transaction(pool, (client) => putManifestIn(client, repo, record, tags, options?.immutableTags ?? []));
+        return await transaction(pool, (client) => putManifestIn(client, repo, record, tags, options?.immutableTags ?? [], options?.events));
       } catch (err) {
         if (err instanceof MissingReference) return err.result;
         throw err;
@@ -221,12 +226,12 @@ export async function createPostgresMetadataStore(options: PostgresMetadataStore
       );
       return row && toManifest(row);
     },
-    async deleteManifest(repo, digest) {
+    async deleteManifest(repo, digest, events) {
       // Tags and references go with it through ON DELETE CASCADE, in the same statement.
-      return changesAny(`DELETE FROM manifests WHERE repository_id = ${REPO_ID} AND digest = $2`, [repo, digest]);
+      return changeWithEvents(pool, events, `DELETE FROM manifests WHERE repository_id = ${REPO_ID} AND digest = $2`, [repo, digest]);
     },
-    async deleteTag(repo, tag) {
-      return changesAny(`DELETE FROM tags WHERE repository_id = ${REPO_ID} AND name = $2`, [repo, tag]);
+    async deleteTag(repo, tag, events) {
+      return changeWithEvents(pool, events, `DELETE FROM tags WHERE repository_id = ${REPO_ID} AND name = $2`, [repo, tag]);
     },
     async listTags(repo, page) {
       const { rows } = await pool.query<{ name: string }>(

@@ -1,6 +1,7 @@
 import type pg from "pg";
 import type { Digest } from "../../oci/digest.js";
 import { PULL_RESOLUTION_MS, type RetentionStore } from "../retention-store.js";
+import { changeWithEvents } from "./postgres-events.js";
 
 const REPO_ID = "(SELECT id FROM repositories WHERE name = $1)";
 
@@ -40,13 +41,12 @@ export function createPostgresRetention(pool: pg.Pool): RetentionStore {
       );
       return rowCount ?? 0;
     },
-    async deleteTagIf(repo, tag, digest) {
-      const { rowCount } = await pool.query(`DELETE FROM tags WHERE repository_id = ${REPO_ID} AND name = $2 AND digest = $3`, [
+    async deleteTagIf(repo, tag, digest, events) {
+      return changeWithEvents(pool, events, `DELETE FROM tags WHERE repository_id = ${REPO_ID} AND name = $2 AND digest = $3`, [
         repo,
         tag,
         digest,
       ]);
-      return (rowCount ?? 0) > 0;
     },
   };
 }

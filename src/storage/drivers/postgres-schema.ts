@@ -87,4 +87,43 @@ export const POSTGRES_MIGRATIONS: readonly string[] = [
   CREATE INDEX uploads_claim ON uploads(claim) WHERE claim IS NOT NULL;
   ALTER TABLE tags ADD COLUMN pulled_at BIGINT;
   `,
+  // 3: the event outbox and webhook deliveries (see sqlite-schema.ts). A BIGSERIAL never reuses a
+  // value; event writers and fan-out agree on a horizon through an advisory lock (postgres-events.ts).
+  `
+  CREATE TABLE events (
+    seq BIGSERIAL PRIMARY KEY,
+    id TEXT COLLATE "C" NOT NULL,
+    type TEXT NOT NULL,
+    time BIGINT NOT NULL,
+    repository TEXT COLLATE "C",
+    data TEXT NOT NULL,
+    CONSTRAINT events_id_key UNIQUE (id)
+  );
+  CREATE INDEX events_time ON events(time);
+  CREATE TABLE webhook_cursors (
+    endpoint TEXT COLLATE "C" PRIMARY KEY,
+    seq BIGINT,
+    last_success_at BIGINT,
+    last_failure_at BIGINT,
+    last_error TEXT
+  );
+  CREATE TABLE webhook_deliveries (
+    endpoint TEXT COLLATE "C" NOT NULL,
+    seq BIGINT NOT NULL REFERENCES events(seq),
+    repository TEXT COLLATE "C" NOT NULL,
+    state TEXT NOT NULL CHECK (state IN ('pending', 'delivered', 'failed')),
+    attempts INTEGER NOT NULL DEFAULT 0,
+    next_at BIGINT,
+    lease_owner TEXT,
+    lease_until BIGINT,
+    last_attempt_at BIGINT,
+    last_status INTEGER,
+    last_error TEXT,
+    delivered_at BIGINT,
+    PRIMARY KEY (endpoint, seq)
+  );
+  CREATE INDEX webhook_deliveries_claim ON webhook_deliveries(endpoint, state, next_at);
+  CREATE INDEX webhook_deliveries_order ON webhook_deliveries(endpoint, repository, seq) WHERE state = 'pending';
+  CREATE INDEX webhook_deliveries_seq ON webhook_deliveries(seq);
+  `,
 ];

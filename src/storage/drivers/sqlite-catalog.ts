@@ -1,5 +1,6 @@
 import type Database from "better-sqlite3";
-import type { DeleteRepositoryResult, MetadataStore } from "../metadata-store.js";
+import type { DeleteRepositoryOptions, DeleteRepositoryResult, MetadataStore } from "../metadata-store.js";
+import type { RecordEvents } from "./sqlite-events.js";
 
 type Catalog = Pick<MetadataStore, "listRepositorySummaries" | "deleteRepository">;
 
@@ -13,7 +14,7 @@ interface SummaryRow {
  * Whole-repository listing and deletion for the SQLite metadata store. The delete is one IMMEDIATE
  * transaction: SQLite's single writer orders it against every push, link and GC step.
  */
-export function createSqliteCatalog(db: Database.Database): Catalog {
+export function createSqliteCatalog(db: Database.Database, recordEvents: RecordEvents): Catalog {
   const summary = (where: string) =>
     db.prepare<Record<string, string | number>, SummaryRow>(
       `SELECT r.name,
@@ -33,7 +34,7 @@ export function createSqliteCatalog(db: Database.Database): Catalog {
     deleteRepo: db.prepare("DELETE FROM repositories WHERE id = ?"),
   };
 
-  const deleteRepository = db.transaction((repo: string, isProtected?: (tag: string) => boolean): DeleteRepositoryResult => {
+  const deleteRepository = db.transaction((repo: string, { isProtected, events }: DeleteRepositoryOptions = {}): DeleteRepositoryResult => {
     const repoId = q.repoId.get(repo)?.id;
     if (repoId === undefined) return { ok: false, missing: true };
     const tags = q.tags.all(repoId).map((t) => t.name);
@@ -44,6 +45,7 @@ export function createSqliteCatalog(db: Database.Database): Catalog {
     const manifests = q.deleteManifests.run(repoId).changes;
     const links = q.deleteLinks.run(repoId).changes;
     q.deleteRepo.run(repoId);
+    recordEvents(events);
     return { ok: true, tags: tags.length, manifests, links };
   });
 
@@ -55,7 +57,7 @@ export function createSqliteCatalog(db: Database.Database): Catalog {
         : q.scoped.all({ ...base, ns: namespace, lo: `${namespace}/`, hi: `${namespace}0` });
     },
     async deleteRepository(repo, options) {
-      return deleteRepository.immediate(repo, options?.isProtected);
+      return deleteRepository.immediate(repo, options);
     },
   };
 }

@@ -4,6 +4,9 @@ import { hostname } from "node:os";
 import type { Digest } from "../../oci/digest.js";
 import { RegistryError } from "../../oci/errors.js";
 import type { BlobRow, BlobUsers, LifecycleStore, ManifestNode } from "../lifecycle-store.js";
+import type { EventRecord } from "../event-store.js";
+import { eventsForUnlinked } from "./event-rows.js";
+import type { RecordEvents } from "./sqlite-events.js";
 
 /** Keeps a live blob alive: a link, a manifest reference or an upload's claim (`b` is the blobs row). */
 const KEPT = `(EXISTS (SELECT 1 FROM repository_blobs rb WHERE rb.digest = b.digest)
@@ -35,7 +38,7 @@ function holderAlive(row: LockRow): boolean {
  * The LifecycleStore half of the SQLite metadata store. Every write runs in an IMMEDIATE
  * transaction, so SQLite's single writer serialises each check with the write that depends on it.
  */
-export function createSqliteLifecycle(db: Database.Database, ensureRepo: (name: string) => number): LifecycleStore {
+export function createSqliteLifecycle(db: Database.Database, ensureRepo: (name: string) => number, recordEvents: RecordEvents): LifecycleStore {
   const q = {
     repoId: db.prepare<[string], { id: number }>("SELECT id FROM repositories WHERE name = ?"),
     blob: db.prepare<[string], { size: number; state: string }>("SELECT size, state FROM blobs WHERE digest = ?"),
@@ -105,10 +108,11 @@ export function createSqliteLifecycle(db: Database.Database, ensureRepo: (name: 
     return true;
   });
 
-  const linkBlob = db.transaction((repo: string, digest: string): number | undefined => {
+  const linkBlob = db.transaction((repo: string, digest: string, events?: readonly EventRecord[]): number | undefined => {
     const row = q.blob.get(digest);
     if (!row || row.state !== "live") return undefined;
     q.link.run(ensureRepo(repo), digest, Date.now());
+    recordEvents(events);
     return row.size;
   });
 
@@ -129,14 +133,16 @@ export function createSqliteLifecycle(db: Database.Database, ensureRepo: (name: 
     return q.deleteManifest.run(repoId, digest).changes > 0;
   });
 
-  const unlink = db.transaction((repo: string, digests: readonly string[], before: number): Digest[] => {
+  const unlink = db.transaction((repo: string, digests: readonly string[], before: number, events?: readonly EventRecord[]): Digest[] => {
     const repoId = q.repoId.get(repo)?.id;
     if (repoId === undefined) return [];
-    return digests.filter((digest) => {
+    const unlinked = digests.filter((digest) => {
       const link = q.linkRow.get(repoId, digest);
       if (!link || link.created_at >= before || q.referenced.get(repoId, digest)) return false;
       return q.unlink.run(repoId, digest).changes > 0;
     }) as Digest[];
+    if (unlinked.length > 0 && events) recordEvents(eventsForUnlinked(events, unlinked));
+    return unlinked;
   });
 
   const mark = db.transaction((digests: readonly string[]): BlobRow[] => {
@@ -171,8 +177,8 @@ export function createSqliteLifecycle(db: Database.Database, ensureRepo: (name: 
     async claimBlob(uploadId, digest, size) {
       return claimBlob.immediate(uploadId, digest, size);
     },
-    async linkBlob(repo, digest) {
-      return linkBlob.immediate(repo, digest);
+    async linkBlob(repo, digest, events) {
+      return linkBlob.immediate(repo, digest, events);
     },
     async tryLock(name) {
       const holder = randomUUID();
@@ -212,8 +218,8 @@ export function createSqliteLifecycle(db: Database.Database, ensureRepo: (name: 
         createdAt: r.created_at,
       }));
     },
-    async unlinkIfUnreferenced(repo, digests, createdBefore) {
-      return unlink.immediate(repo, digests, createdBefore);
+    async unlinkIfUnreferenced(repo, digests, createdBefore, events) {
+      return unlink.immediate(repo, digests, createdBefore, events);
     },
     async listUnreferencedBlobs(page) {
       return q.unreferenced.all(page.last ?? "", page.limit);

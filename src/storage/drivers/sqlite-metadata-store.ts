@@ -9,6 +9,8 @@ import { createSqliteLifecycle } from "./sqlite-lifecycle.js";
 import { createSqliteUsage } from "./sqlite-usage.js";
 import { createSqliteRetention } from "./sqlite-retention.js";
 import { createSqliteCatalog } from "./sqlite-catalog.js";
+import { createSqliteEvents } from "./sqlite-events.js";
+import type { EventRecord } from "../event-store.js";
 import { SQLITE_MIGRATIONS } from "./sqlite-schema.js";
 import { toManifest, toReferrer, toUpload, type ManifestRow, type UploadRow } from "./sql-rows.js";
 
@@ -28,6 +30,7 @@ export interface SqliteMetadataStoreOptions {
 
 export function createSqliteMetadataStore(options: SqliteMetadataStoreOptions): MetadataStore {
   const db = openSqlite(options.path, options.fsync, SQLITE_MIGRATIONS, "database", options.create);
+  const { events, record: recordEvents } = createSqliteEvents(db);
 
   const q = {
     repoId: db.prepare<[string], { id: number }>("SELECT id FROM repositories WHERE name = ?"),
@@ -118,7 +121,13 @@ export function createSqliteMetadataStore(options: SqliteMetadataStoreOptions): 
   };
 
   const putManifest = db.transaction(
-    (repo: string, record: ManifestRecord, tags: readonly string[], immutableTags: readonly string[]): PutManifestResult => {
+    (
+      repo: string,
+      record: ManifestRecord,
+      tags: readonly string[],
+      immutableTags: readonly string[],
+      changeEvents: readonly EventRecord[] | undefined,
+    ): PutManifestResult => {
       // Checked before the repository is created, so a refused push writes nothing at all.
       const existing = q.repoId.get(repo)?.id ?? -1;
       for (const digest of record.blobs) {
@@ -151,21 +160,30 @@ export function createSqliteMetadataStore(options: SqliteMetadataStoreOptions): 
         for (const digest of record.children) q.insertReference.run(repoId, record.digest, "manifest", digest);
       }
       for (const tag of tags) q.upsertTag.run(repoId, tag, record.digest, now);
+      recordEvents(changeEvents);
       return { ok: true, created };
     },
   );
 
-  const deleteManifest = db.transaction((repo: string, digest: string): boolean => {
+  const deleteManifest = db.transaction((repo: string, digest: string, changeEvents?: readonly EventRecord[]): boolean => {
     const repoId = q.repoId.get(repo)?.id;
-    if (repoId === undefined) return false;
-    return q.deleteManifest.run(repoId, digest).changes > 0;
+    if (repoId === undefined || q.deleteManifest.run(repoId, digest).changes === 0) return false;
+    recordEvents(changeEvents);
+    return true;
+  });
+
+  const deleteTag = db.transaction((repo: string, tag: string, changeEvents?: readonly EventRecord[]): boolean => {
+    if (q.deleteTag.run(repo, tag).changes === 0) return false;
+    recordEvents(changeEvents);
+    return true;
   });
 
   return {
-    ...createSqliteLifecycle(db, ensureRepo),
+    ...createSqliteLifecycle(db, ensureRepo, recordEvents),
     ...createSqliteUsage(db),
-    ...createSqliteRetention(db),
-    ...createSqliteCatalog(db),
+    ...createSqliteRetention(db, recordEvents),
+    ...createSqliteCatalog(db, recordEvents),
+    ...events,
     async repositoryExists(name) {
       return q.repoId.get(name) !== undefined;
     },
@@ -185,7 +203,7 @@ export function createSqliteMetadataStore(options: SqliteMetadataStoreOptions): 
       return q.unlink.run(repo, digest).changes > 0;
     },
     async putManifest(repo, record, tags, options) {
-      return putManifest.immediate(repo, record, tags, options?.immutableTags ?? []);
+      return putManifest.immediate(repo, record, tags, options?.immutableTags ?? [], options?.events);
     },
     async getManifest(repo, digest) {
       const row = q.getManifest.get(repo, digest);
@@ -195,11 +213,11 @@ export function createSqliteMetadataStore(options: SqliteMetadataStoreOptions): 
       const row = q.getManifestByTag.get(repo, tag);
       return row && toManifest(row);
     },
-    async deleteManifest(repo, digest) {
-      return deleteManifest.immediate(repo, digest);
+    async deleteManifest(repo, digest, changeEvents) {
+      return deleteManifest.immediate(repo, digest, changeEvents);
     },
-    async deleteTag(repo, tag) {
-      return q.deleteTag.run(repo, tag).changes > 0;
+    async deleteTag(repo, tag, changeEvents) {
+      return deleteTag.immediate(repo, tag, changeEvents);
     },
     async listTags(repo, page) {
       return q.listTags.all(repo, page.last ?? "", page.limit).map((r) => r.name);

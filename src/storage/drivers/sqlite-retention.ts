@@ -1,9 +1,11 @@
 import type Database from "better-sqlite3";
 import type { Digest } from "../../oci/digest.js";
 import { PULL_RESOLUTION_MS, type RetentionStore } from "../retention-store.js";
+import type { EventRecord } from "../event-store.js";
+import type { RecordEvents } from "./sqlite-events.js";
 
 /** The RetentionStore half of the SQLite metadata store. */
-export function createSqliteRetention(db: Database.Database): RetentionStore {
+export function createSqliteRetention(db: Database.Database, recordEvents: RecordEvents): RetentionStore {
   const REPO = "(SELECT id FROM repositories WHERE name = ?)";
   const q = {
     list: db.prepare<[string, string, number], { name: string; digest: string; updated_at: number; pulled_at: number | null }>(
@@ -23,6 +25,12 @@ export function createSqliteRetention(db: Database.Database): RetentionStore {
     ),
     deleteIf: db.prepare(`DELETE FROM tags WHERE repository_id = ${REPO} AND name = ? AND digest = ?`),
   };
+
+  const deleteIf = db.transaction((repo: string, tag: string, digest: string, events?: readonly EventRecord[]): boolean => {
+    if (q.deleteIf.run(repo, tag, digest).changes === 0) return false;
+    recordEvents(events);
+    return true;
+  });
 
   return {
     async listTagsForRetention(repo, page) {
@@ -45,8 +53,8 @@ export function createSqliteRetention(db: Database.Database): RetentionStore {
       if (!q.digestStale.get(repo, digest, threshold)) return 0;
       return q.touchDigest.run(now, repo, digest, threshold).changes;
     },
-    async deleteTagIf(repo, tag, digest) {
-      return q.deleteIf.run(repo, tag, digest).changes > 0;
+    async deleteTagIf(repo, tag, digest, events) {
+      return deleteIf.immediate(repo, tag, digest, events);
     },
   };
 }

@@ -76,4 +76,43 @@ export const SQLITE_MIGRATIONS: readonly string[] = [
     acquired_at INTEGER NOT NULL
   ) WITHOUT ROWID;
   `,
+  // 3: the event outbox and webhook deliveries (event-store.ts). AUTOINCREMENT: a seq is never
+  // reused after a prune, so a cursor can never pass over an event inserted later. `data` holds the
+  // event's other fields as JSON. A cursor with NULL seq has health but has not fanned out yet.
+  `
+  CREATE TABLE events (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    id TEXT NOT NULL UNIQUE,
+    type TEXT NOT NULL,
+    time INTEGER NOT NULL,
+    repository TEXT,
+    data TEXT NOT NULL
+  );
+  CREATE INDEX events_time ON events(time);
+  CREATE TABLE webhook_cursors (
+    endpoint TEXT PRIMARY KEY,
+    seq INTEGER,
+    last_success_at INTEGER,
+    last_failure_at INTEGER,
+    last_error TEXT
+  ) WITHOUT ROWID;
+  CREATE TABLE webhook_deliveries (
+    endpoint TEXT NOT NULL,
+    seq INTEGER NOT NULL REFERENCES events(seq),
+    repository TEXT NOT NULL,
+    state TEXT NOT NULL CHECK (state IN ('pending', 'delivered', 'failed')),
+    attempts INTEGER NOT NULL DEFAULT 0,
+    next_at INTEGER,
+    lease_owner TEXT,
+    lease_until INTEGER,
+    last_attempt_at INTEGER,
+    last_status INTEGER,
+    last_error TEXT,
+    delivered_at INTEGER,
+    PRIMARY KEY (endpoint, seq)
+  ) WITHOUT ROWID;
+  CREATE INDEX webhook_deliveries_claim ON webhook_deliveries(endpoint, state, next_at);
+  CREATE INDEX webhook_deliveries_order ON webhook_deliveries(endpoint, repository, seq) WHERE state = 'pending';
+  CREATE INDEX webhook_deliveries_seq ON webhook_deliveries(seq);
+  `,
 ];

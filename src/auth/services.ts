@@ -1,24 +1,15 @@
 import { mkdir, open, rm } from "node:fs/promises";
-import type { IncomingMessage } from "node:http";
 import { dirname, join, resolve } from "node:path";
 import { ConfigError } from "../config/load.js";
 import type { Config } from "../config/schema.js";
 import type { Logger } from "../logger.js";
 import type { AuthStore } from "../storage/auth-store.js";
-import { createLoginThrottle } from "./credentials.js";
+import { createAdminOps, recordAccessChange, type Actor, type AdminOps } from "./admin-ops.js";
+import type { EventLog } from "../registry/events.js";
+import { createAuthorizer, type Authorizer } from "./authorizer.js";
+import { createLoginThrottles, type LoginThrottles } from "./credentials.js";
 import { hashSecret, randomSecret } from "./passwords.js";
-import { createTokenService } from "./tokens.js";
-import type { LoginObserver } from "./login-observer.js";
-import { createTokenGuard, type Guard } from "../http/guard.js";
-import { createTokenEndpoint } from "../http/handlers/token.js";
-import type { AppOptions } from "../http/app.js";
-import { createAdminApi } from "../http/handlers/admin-api.js";
-
-/** Access control as configured: the guard for /v2 and the routes of the token flow. */
-export interface AuthSetup {
-  guard: Guard;
-  app: NonNullable<AppOptions["auth"]>;
-}
+import { createTokenService, type TokenService } from "./tokens.js";
 
 /** Where a generated first admin password is written: `auth.initialPasswordFile`, else `<data>/initial-admin-password`. */
 export function initialPasswordPath(config: Config): string {
@@ -48,7 +39,7 @@ async function writeOwnerOnly(path: string, text: string): Promise<void> {
  * `initialPasswordPath(config)` (mode 0600) before the user exists, so it is never lost and never
  * in a log: the log names only the file.
  */
-export async function ensureAdmin(store: AuthStore, config: Config, logger: Logger): Promise<void> {
+export async function ensureAdmin(store: AuthStore, events: EventLog, config: Config, logger: Logger): Promise<void> {
   if ((await store.listUsers()).length > 0) return;
   const given = config.auth.adminPassword;
   const password = given ?? randomSecret(18);
@@ -66,48 +57,38 @@ export async function ensureAdmin(store: AuthStore, config: Config, logger: Logg
     if (!given) await rm(file, { force: true });
     return;
   }
-  await store.appendAudit({ time: Date.now(), action: "user.add", target: "admin", result: "ok", detail: { admin: true, firstStart: true } });
+  await recordAccessChange(events, "berth", { op: "user.add", target: "admin", detail: { admin: true, firstStart: true } });
   if (given) logger.info("created the admin user with the configured password");
   else logger.warn("created the admin user with a generated password, written to a file only this user can read; log in, change it with `berth user passwd admin`, then delete the file", { file });
 }
 
-export function createAuthSetup(store: AuthStore, config: Config, tls: boolean, observeLogin?: LoginObserver): AuthSetup {
-  const { auth } = config;
-  const tokens = createTokenService({ store, issuer: auth.issuer, service: auth.service, ttlSeconds: auth.tokenTtl / 1000 });
-  const realm = (req: IncomingMessage) => {
-    if (auth.realm) return auth.realm;
-    const forwarded = req.headers["x-forwarded-proto"];
-    const proto = tls ? "https" : typeof forwarded === "string" ? forwarded.split(",")[0]!.trim() : "http";
-    return `${proto}://${req.headers.host ?? "localhost"}/token`;
-  };
-  const throttle = { user: createLoginThrottle(5, 60_000), address: createLoginThrottle(50, 60_000) };
-  const guard = createTokenGuard({
-    throttle,
-    ...(observeLogin ? { observeLogin } : {}),
-    store,
-    tokens,
-    policies: auth.policies,
-    defaultVisibility: auth.defaultVisibility,
-    service: auth.service,
-    realm,
-    basic: auth.basic,
-  });
-  const tokenEndpoint = createTokenEndpoint({
-    store,
-    tokens,
-    authorizer: guard.authorizer,
-    throttle,
-    service: auth.service,
-    ...(observeLogin ? { observeLogin } : {}),
-  });
+/**
+ * Access control's services over one auth store, shared by the HTTP layer (guard, token endpoint,
+ * management API) and the CLI: what they check and change, with none of how requests arrive.
+ */
+export interface AuthServices {
+  readonly store: AuthStore;
+  /** `auth` of the configuration: service name, realm, Basic on /v2, policies, default visibility. */
+  readonly settings: Config["auth"];
+  readonly tokens: TokenService;
+  readonly authorizer: Authorizer;
+  /** One set of login throttles, so Basic on /v2/ is no way around the token endpoint's limit on guessing. */
+  readonly throttle: LoginThrottles;
+  /** Where logins, issued tokens and access changes are recorded: the registry's event log. */
+  readonly events: EventLog;
+  /** The administrator's operations, audited as done by `actor`. */
+  adminOps(actor: Actor): AdminOps;
+}
+
+export function createAuthServices(store: AuthStore, config: Config, events: EventLog): AuthServices {
+  const settings = config.auth;
   return {
-    guard,
-    app: {
-      tokenEndpoint: (req, res, url) => tokenEndpoint(req, res, url),
-      jwks: () => tokens.jwks(),
-      adminApi: createAdminApi(store, guard),
-      audit: (event) => store.appendAudit(event),
-      access: { store, defaultVisibility: auth.defaultVisibility },
-    },
+    store,
+    settings,
+    tokens: createTokenService({ store, issuer: settings.issuer, service: settings.service, ttlSeconds: settings.tokenTtl / 1000 }),
+    authorizer: createAuthorizer({ store, policies: settings.policies, defaultVisibility: settings.defaultVisibility }),
+    throttle: createLoginThrottles(),
+    events,
+    adminOps: (actor) => createAdminOps(store, events, actor),
   };
 }

@@ -1,0 +1,53 @@
+import type { IncomingMessage } from "node:http";
+import type { AuthServices } from "../auth/services.js";
+import type { AppOptions } from "./app.js";
+import { createOpenGuard, createTokenGuard } from "./guard.js";
+import { createAdminApi } from "./handlers/admin-api.js";
+import { createTokenEndpoint } from "./handlers/token.js";
+
+/** What the app needs of access control: the guard before every route, and the token flow's routes when it is on. */
+export type Access = Pick<AppOptions, "guard" | "auth">;
+
+export interface AccessOptions {
+  /** Whether Berth itself serves HTTPS: then the derived realm is `https://…` whatever a proxy header says. */
+  tls: boolean;
+  /** Without access control: refuse push and delete (a non-loopback listener without `auth.allowAnonymousPush`). */
+  pullOnly: boolean;
+}
+
+/**
+ * The HTTP side of access control: with `services` (access control on) the token guard, the
+ * token endpoint, JWKS and the management API over them; without, the open guard.
+ */
+export function createAccess(services: AuthServices | undefined, options: AccessOptions): Access {
+  if (!services) return { guard: createOpenGuard(options.pullOnly) };
+  const { store, settings, tokens, authorizer, throttle, events } = services;
+  const realm = (req: IncomingMessage) => {
+    if (settings.realm) return settings.realm;
+    const forwarded = req.headers["x-forwarded-proto"];
+    const proto = options.tls ? "https" : typeof forwarded === "string" ? forwarded.split(",")[0]!.trim() : "http";
+    return `${proto}://${req.headers.host ?? "localhost"}/token`;
+  };
+  const guard = createTokenGuard({
+    store,
+    tokens,
+    authorizer,
+    throttle,
+    policies: settings.policies,
+    defaultVisibility: settings.defaultVisibility,
+    service: settings.service,
+    realm,
+    basic: settings.basic,
+    events,
+  });
+  const tokenEndpoint = createTokenEndpoint({ store, tokens, authorizer, throttle, service: settings.service, events });
+  return {
+    guard,
+    auth: {
+      tokenEndpoint: (req, res, url) => tokenEndpoint(req, res, url),
+      jwks: () => tokens.jwks(),
+      adminApi: createAdminApi(services, guard),
+      access: { store, defaultVisibility: settings.defaultVisibility },
+    },
+  };
+}
