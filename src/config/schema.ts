@@ -1,7 +1,6 @@
 import { z } from "zod";
 import { LOG_LEVELS } from "../logger.js";
 import { tagPatternProblem } from "../oci/tag-rules.js";
-import { EVENT_CATEGORIES, type EventCategory } from "../registry/events.js";
 import { formatDuration, parseBoolean, parseDuration, parseListen, parseSize } from "./units.js";
 import { webhookSecretKey } from "./webhook-secret.js";
 
@@ -117,8 +116,15 @@ const webhookHeaders = z.record(z.string()).superRefine((headers, ctx) => {
   }
 });
 
+/**
+ * What an endpoint's `actions` may name: the event categories of registry/events.ts (config/ sits
+ * below registry/, so the list is written here too; test/notify/config.test.ts keeps them equal).
+ */
+export const WEBHOOK_ACTIONS = ["push", "mount", "delete", "pull", "tag", "gc", "retention", "quota", "auth", "access"] as const;
+export type WebhookAction = (typeof WEBHOOK_ACTIONS)[number];
+
 /** What an endpoint hears when `actions` is not written: every category but pulls and access decisions (see docs/webhooks.md). */
-export const DEFAULT_WEBHOOK_ACTIONS: readonly EventCategory[] = EVENT_CATEGORIES.filter((c) => c !== "pull" && c !== "auth");
+export const DEFAULT_WEBHOOK_ACTIONS: readonly WebhookAction[] = WEBHOOK_ACTIONS.filter((c) => c !== "pull" && c !== "auth");
 
 /** One entry of `notifications.endpoints`; see docs/webhooks.md. */
 const webhookEndpoint = z
@@ -129,7 +135,7 @@ const webhookEndpoint = z
     secret: z.string().min(1).optional(),
     secretFile: z.string().min(1).optional(),
     format: z.enum(["distribution", "cloudevents"]).default("distribution"),
-    actions: z.array(z.enum(EVENT_CATEGORIES as [EventCategory, ...EventCategory[]])).min(1).default([...DEFAULT_WEBHOOK_ACTIONS]),
+    actions: z.array(z.enum(WEBHOOK_ACTIONS)).min(1).default([...DEFAULT_WEBHOOK_ACTIONS]),
     /** Repository globs; absent: every repository, and registry-wide events (a GC run) too. */
     repositories: z.union([z.string().min(1).transform((g) => [g]), z.array(z.string().min(1)).min(1)]).optional(),
     headers: webhookHeaders.default({}),

@@ -1,5 +1,4 @@
 import type { Logger } from "../logger.js";
-import { createPeriodicJob } from "../periodic-job.js";
 import type { ClaimedDelivery, EventStore } from "../storage/event-store.js";
 import { nextAttemptAt, sendDelivery, type AttemptOutcome } from "./attempt.js";
 import { acceptsEvent, type WebhookEndpoint } from "./endpoints.js";
@@ -83,11 +82,17 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
   const stopping = new AbortController();
   const loops: Loop[] = endpoints.map((endpoint) => ({ endpoint, signer: createSigner(endpoint.secret), nudged: true }));
   const ops = createWebhookOps({ store, endpoints, clock });
-  const prune = createPeriodicJob(logger, "webhook outbox prune", async () => {
-    const deleted = await store.pruneEvents(clock() - options.eventRetentionMs);
-    if (deleted > 0) logger.info("webhook outbox pruned", { events: deleted });
-  });
   let started = false;
+  let pruneTimer: NodeJS.Timeout | undefined;
+  let pruning: Promise<void> | undefined;
+  const prune = () => {
+    if (pruning || stopping.signal.aborted) return;
+    pruning = store
+      .pruneEvents(clock() - options.eventRetentionMs)
+      .then((deleted) => void (deleted > 0 && logger.info("webhook outbox pruned", { events: deleted })))
+      .catch((err: unknown) => logger.error("webhook outbox prune failed", { error: String(err) }))
+      .finally(() => (pruning = undefined));
+  };
 
   const idle = (loop: Loop) =>
     new Promise<void>((resolve) => {
@@ -109,8 +114,7 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
       : nextAttemptAt(
           {
             now: at,
-            // A replayed delivery gets its own window; drivers that do not say when it became pending count from the event.
-            windowStart: Math.max(event.time, claimed.pendingSince ?? 0),
+            windowStart: event.time,
             retryFor: endpoint.retryFor,
             attempts,
             ...(outcome.retryAfterMs !== undefined ? { retryAfterMs: outcome.retryAfterMs } : {}),
@@ -189,7 +193,10 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
       if (started) return;
       started = true;
       for (const loop of loops) loop.done = run(loop);
-      if (loops.length > 0) prune.start(options.pruneIntervalMs ?? 3_600_000, true);
+      if (loops.length === 0) return;
+      prune();
+      pruneTimer = setInterval(prune, options.pruneIntervalMs ?? 3_600_000);
+      pruneTimer.unref();
     },
     nudge() {
       for (const loop of loops) {
@@ -199,8 +206,9 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
     },
     async stop() {
       stopping.abort();
+      clearInterval(pruneTimer);
       for (const loop of loops) loop.wake?.();
-      await Promise.all([...loops.map((l) => l.done), prune.stop()]);
+      await Promise.all([...loops.map((l) => l.done), pruning]);
     },
     health: () => ops.health(),
   };

@@ -70,10 +70,9 @@ export function createWebhookOps({ store, endpoints, clock = Date.now }: { store
   const byName = new Map(endpoints.map((e) => [e.name, e]));
   const unknown = (name: string) =>
     new RegistryError(
-      "UNSUPPORTED",
+      "NOT_FOUND",
       `no webhook endpoint is named ${name}; configured: ${endpoints.map((e) => e.name).join(", ") || "none"}`,
       { endpoint: name },
-      { status: 404 },
     );
 
   const health = async (): Promise<WebhookHealth[]> => {
@@ -108,13 +107,13 @@ export function createWebhookOps({ store, endpoints, clock = Date.now }: { store
       const endpoint = byName.get(name);
       if (!endpoint) throw unknown(name);
       if ((since === undefined) === (from === undefined)) {
-        throw new RegistryError("UNSUPPORTED", "replay needs exactly one of since (a time) and from (an event id)", undefined, { status: 400 });
+        throw new RegistryError("INVALID", "replay needs exactly one of since (a time) and from (an event id)");
       }
-      if (since !== undefined && !Number.isFinite(since)) throw new RegistryError("UNSUPPORTED", "since is not a time", undefined, { status: 400 });
+      if (since !== undefined && !Number.isFinite(since)) throw new RegistryError("INVALID", "since is not a time");
       let afterSeq: number | undefined;
       if (from !== undefined) {
         const first = await store.getEvent(from);
-        if (!first) throw new RegistryError("UNSUPPORTED", `the outbox holds no event ${from} (events are kept for notifications.eventRetention)`, { from }, { status: 404 });
+        if (!first) throw new RegistryError("NOT_FOUND", `the outbox holds no event ${from} (events are kept for notifications.eventRetention)`, { from });
         afterSeq = first.seq - 1;
       }
       const report: ReplayReport = { endpoint: name, events: 0, replayed: 0 };

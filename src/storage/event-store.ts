@@ -128,12 +128,6 @@ export interface ClaimedDelivery {
   event: StoredEvent;
   /** Attempts made before this one. */
   attempts: number;
-  /**
-   * When the delivery became pending (epoch ms): created by fan-out, or made pending again by
-   * replay. The retry window (`retryFor`) counts from the later of this and the event's time, so a
-   * replayed delivery is retried as long as a new one; absent, it counts from the event's time.
-   */
-  pendingSince?: number;
 }
 
 export interface DeliveryFilter {

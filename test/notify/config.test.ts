@@ -5,7 +5,9 @@ import { join } from "node:path";
 import { describe, it } from "node:test";
 import { displayConfig } from "../../src/config/display.js";
 import { ConfigError, loadConfig } from "../../src/config/load.js";
+import { WEBHOOK_ACTIONS } from "../../src/config/schema.js";
 import { webhookSecretKey } from "../../src/config/webhook-secret.js";
+import { EVENT_CATEGORIES } from "../../src/registry/events.js";
 
 const SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
 
@@ -44,6 +46,10 @@ describe("notifications configuration", () => {
       assert.equal(e!.enabled, true);
       assert.equal(notifications.eventRetention, 7 * 86_400_000);
     });
+  });
+
+  it("takes exactly the event categories of registry/events.ts as actions", () => {
+    assert.deepEqual([...WEBHOOK_ACTIONS].sort(), [...EVENT_CATEGORIES].sort());
   });
 
   it("reads secretFile at load and checks it like an inline secret", async () => {
