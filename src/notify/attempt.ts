@@ -72,7 +72,6 @@ async function drain(res: Response): Promise<void> {
 /** The reason a fetch failed, without the URL (its query may hold a token). */
 function failureReason(err: unknown, endpoint: WebhookEndpoint): string {
   const e = err as { name?: string; message?: string; cause?: { code?: string; message?: string } };
-  if (e?.name === "TimeoutError") return `no answer within ${formatDuration(endpoint.timeout)}`;
   const cause = e?.cause;
   const text = cause?.code ? `${cause.code}${cause.message && !cause.message.includes(cause.code) ? `: ${cause.message}` : ""}` : (cause?.message ?? e?.message ?? String(err));
   return text.split(endpoint.url).join("<url>").slice(0, 300);
@@ -92,6 +91,17 @@ export async function sendDelivery(
 ): Promise<AttemptOutcome> {
   const started = performance.now();
   const ms = () => Math.round(performance.now() - started);
+  // One controller and a plain timer rather than AbortSignal.any(AbortSignal.timeout(…)): on Node 20
+  // the composite holds its sources weakly, and a collected timeout signal never fires.
+  const abort = new AbortController();
+  let timedOut = false;
+  const timer = setTimeout(() => {
+    timedOut = true;
+    abort.abort();
+  }, endpoint.timeout);
+  const onStop = () => abort.abort();
+  stop.addEventListener("abort", onStop, { once: true });
+  if (stop.aborted) abort.abort();
   try {
     const res = await fetch(endpoint.url, {
       method: "POST",
@@ -103,7 +113,7 @@ export async function sendDelivery(
         ...signer.headers(eventId, now, rendered.body),
       },
       body: rendered.body,
-      signal: AbortSignal.any([stop, AbortSignal.timeout(endpoint.timeout)]),
+      signal: abort.signal,
     });
     await drain(res);
     if (res.status >= 200 && res.status < 300) return { delivered: true, status: res.status, ms: ms() };
@@ -111,6 +121,10 @@ export async function sendDelivery(
     return { delivered: false, status: res.status, error: `HTTP ${res.status}`, ms: ms(), ...(after !== undefined ? { retryAfterMs: after } : {}) };
   } catch (err) {
     if (stop.aborted) return { delivered: false, error: "stopped", ms: ms(), stopped: true };
+    if (timedOut) return { delivered: false, error: `no answer within ${formatDuration(endpoint.timeout)}`, ms: ms() };
     return { delivered: false, error: failureReason(err, endpoint), ms: ms() };
+  } finally {
+    clearTimeout(timer);
+    stop.removeEventListener("abort", onStop);
   }
 }
