@@ -9,6 +9,7 @@ import { createRegistryFromConfig } from "../../src/compose.js";
 import { loadConfig } from "../../src/config/load.js";
 import { createApp } from "../../src/http/app.js";
 import { createOpenGuard } from "../../src/http/guard.js";
+import { createMetrics } from "../../src/http/metrics.js";
 import { silentLogger } from "../../src/logger.js";
 import { createWebhookOps } from "../../src/notify/ops.js";
 import type { Registry } from "../../src/registry/registry.js";
@@ -88,6 +89,21 @@ describe("webhook operations: berth events and /api/v1", () => {
     assert.equal((await api("POST", "/api/v1/events/replay", { endpoint: "deploy", from: "no-such-event" })).status, 404);
     assert.deepEqual((await api("POST", "/api/v1/events/replay", { endpoint: "deploy", since: "2026-01-01T12:00:00Z" })).body, { endpoint: "deploy", events: 1, replayed: 1 });
     assert.equal((await api("GET", "/api/v1/events/replay")).status, 405);
+  });
+
+  it("/metrics has attempts by outcome and, from the store, backlog, failed and last success per endpoint", async () => {
+    const config = loadConfig({ file: configFile, env: {} });
+    const metrics = createMetrics({ registry, storageRefreshMs: 0, webhooks: createWebhookOps({ store: registry.stores.metadataStore, endpoints: config.notifications.endpoints }) });
+    metrics.observeWebhookAttempt({ endpoint: "deploy", eventId: "e", type: "manifest.pushed", outcome: "retry", ms: 3 });
+    metrics.observeWebhookAttempt({ endpoint: "deploy", eventId: "e", type: "manifest.pushed", outcome: "delivered", status: 200, ms: 3 });
+    metrics.observeWebhookAttempt({ endpoint: "deploy", eventId: "f", type: "manifest.pushed", outcome: "delivered", status: 200, ms: 3 });
+    const { body } = await metrics.render();
+    assert.match(body, /^berth_webhook_deliveries_total\{endpoint="deploy",outcome="delivered"\} 2$/m);
+    assert.match(body, /^berth_webhook_deliveries_total\{endpoint="deploy",outcome="retry"\} 1$/m);
+    assert.match(body, /^berth_webhook_backlog\{endpoint="deploy"\} 1$/m);
+    assert.match(body, /^berth_webhook_failed\{endpoint="deploy"\} 0$/m);
+    const success = /^berth_webhook_last_success_timestamp_seconds\{endpoint="deploy"\} (\S+)$/m.exec(body);
+    assert.ok(success && Math.abs(Number(success[1]) - Date.now() / 1000) < 600, body);
   });
 
   it("berth events replay refuses a missing or doubled starting point and an unknown endpoint with exit 2, replays nothing", async () => {
