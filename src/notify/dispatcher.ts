@@ -117,7 +117,7 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
       : nextAttemptAt(
           {
             now: at,
-            windowStart: event.time,
+            windowStart: claimed.replayedAt ?? event.time,
             retryFor: endpoint.retryFor,
             attempts,
             ...(outcome.retryAfterMs !== undefined ? { retryAfterMs: outcome.retryAfterMs } : {}),

@@ -128,6 +128,8 @@ export interface ClaimedDelivery {
   event: StoredEvent;
   /** Attempts made before this one. */
   attempts: number;
+  /** When it was last replayed: its retry window starts there rather than at the event's time. */
+  replayedAt?: number;
 }
 
 export interface DeliveryFilter {

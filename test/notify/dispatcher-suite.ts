@@ -176,13 +176,19 @@ export function describeDispatcher(driver: string, create: Create): void {
       await delay(200);
       assert.equal(r.received.length, 2, "a parked delivery is not retried");
 
-      up = true;
       await assert.rejects(ops.replay({ endpoint: "deploy" }), /exactly one of since/);
       await assert.rejects(ops.replay({ endpoint: "deplyo", from: e.id }), /no webhook endpoint is named deplyo; configured: deploy/);
       assert.deepEqual(await ops.replay({ endpoint: "deploy", from: e.id }), { endpoint: "deploy", events: 1, replayed: 1 });
       d.nudge();
       await r.until((x) => x.length === 3, 5000);
-      assert.deepEqual(idsOf(r), [e.id, e.id, e.id]);
+      // The replay opened a whole retry window again: failing once more, it is retried, not parked.
+      await waitFor(() => d.attempts.length === 3, 5000);
+      assert.equal(d.attempts.at(-1)!.outcome, "retry");
+      up = true;
+      clock.advance(1500);
+      d.nudge();
+      await r.until((x) => x.length === 4, 5000);
+      assert.deepEqual(idsOf(r), [e.id, e.id, e.id, e.id]);
       await waitFor(async () => (await d.health())[0]!.delivered === 1);
     });
 
