@@ -231,8 +231,8 @@ export function createProgram(version: string): BerthProgram {
   eventsCommand(events.command("list").description("list webhook deliveries by event order, one JSON object a line")
     .option("--endpoint <name>", "only this endpoint's deliveries")
     .option("--failed", "only deliveries parked after their retry window")
-    .addOption(new Option("--after <seq>", "only deliveries of events after this seq (paging)").argParser(positiveInteger))
-    .addOption(new Option("--limit <n>", "at most this many deliveries (default 100)").argParser(positiveInteger)), "events list");
+    .addOption(new Option("--after <seq>", "only deliveries of events after this seq (paging: the last seq listed)").argParser(positiveInteger))
+    .addOption(new Option("--limit <n>", "the deliveries of at most this many events (default 100)").argParser(positiveInteger)), "events list");
   eventsCommand(events.command("endpoints").description("health of each webhook endpoint: backlog, failed, last success and failure, one JSON object a line"), "events endpoints");
   eventsCommand(events.command("replay").summary("deliver past events to an endpoint again").description("make deliveries to an endpoint pending again, as new: of the events since a time, or from one event on (exactly one of --since, --from)")
     .requiredOption("--endpoint <name>", "the endpoint, as configured")

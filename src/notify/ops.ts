@@ -12,7 +12,7 @@ import { eventSubject, type WebhookFormat } from "./formats.js";
 export interface WebhookOps {
   /** Every configured endpoint, and any other one the store still holds deliveries of, by name. */
   health(): Promise<WebhookHealth[]>;
-  /** Deliveries by seq ascending. An endpoint that is neither configured nor known to the store is refused. */
+  /** Deliveries by seq, then endpoint. An endpoint that is neither configured nor known to the store is refused. */
   list(filter: ListFilter): Promise<DeliveryView[]>;
   /**
    * Makes deliveries of `endpoint` pending again, as new: of the events at or after `since`, or of
@@ -27,8 +27,9 @@ export interface ListFilter {
   endpoint?: string;
   /** Only parked deliveries. */
   failed?: boolean;
-  /** Only deliveries of events after this seq (paging). */
+  /** Only deliveries of events after this seq (paging: the last seq of the previous page). */
   afterSeq?: number;
+  /** At most this many events, each with all of its deliveries (so a page never ends partway through an event). */
   limit: number;
 }
 

@@ -54,7 +54,11 @@ export interface EventStore {
    * longer holds are skipped. Resolves with how many were made pending.
    */
   replayDeliveries(endpoint: string, events: readonly StoredEvent[], now: number): Promise<number>;
-  /** Deliveries with their events, by seq ascending, filtered as asked. */
+  /**
+   * Deliveries with their events, by seq then endpoint, filtered as asked. `limit` counts events:
+   * every matching delivery of an event is on the same page, so the last seq of a page, as
+   * `afterSeq`, continues exactly where it ended.
+   */
   listDeliveries(filter: DeliveryFilter): Promise<DeliveryView[]>;
   /** How each endpoint with deliveries or a cursor is doing, by endpoint name (byte-wise). */
   deliveryHealth(): Promise<EndpointHealth[]>;
@@ -135,7 +139,9 @@ export interface ClaimedDelivery {
 export interface DeliveryFilter {
   endpoint?: string;
   state?: DeliveryState;
+  /** Only deliveries of events after this seq (exclusive). */
   afterSeq?: number;
+  /** At most this many events (each with all of its matching deliveries). */
   limit: number;
 }
 
