@@ -2,7 +2,7 @@ import type { Logger } from "../logger.js";
 import type { ClaimedDelivery, EventStore } from "../storage/event-store.js";
 import { nextAttemptAt, sendDelivery, type AttemptOutcome } from "./attempt.js";
 import { acceptsEvent, type WebhookEndpoint } from "./endpoints.js";
-import { renderEvent, type RenderContext } from "./formats.js";
+import { renderEvent, type RenderContext, type RenderedDelivery } from "./formats.js";
 import { createWebhookOps, type WebhookHealth } from "./ops.js";
 import { createSigner, type Signer } from "./sign.js";
 
@@ -108,11 +108,12 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
       };
     });
 
-  const record = async (loop: Loop, claimed: ClaimedDelivery, outcome: AttemptOutcome) => {
+  /** Records an attempt's outcome; `park`: a failure that no retry can fix, parked at once. */
+  const record = async (loop: Loop, claimed: ClaimedDelivery, outcome: AttemptOutcome, park = false) => {
     const { endpoint } = loop;
     const { event, attempts } = claimed;
     const at = clock();
-    const retryAt = outcome.delivered
+    const retryAt = outcome.delivered || park
       ? undefined
       : nextAttemptAt(
           {
@@ -154,7 +155,14 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
   };
 
   const deliver = async (loop: Loop, claimed: ClaimedDelivery) => {
-    const rendered = renderEvent(loop.endpoint.format, claimed.event, render);
+    let rendered: RenderedDelivery | undefined;
+    try {
+      rendered = renderEvent(loop.endpoint.format, claimed.event, render);
+    } catch (err) {
+      // The same event fails the same way every time: parked at once (and logged), so it neither
+      // comes back after every lease nor holds up its repository's later events.
+      return record(loop, claimed, { delivered: false, error: `the event could not be rendered: ${String(err)}`.slice(0, 300), ms: 0 }, true);
+    }
     // Fanned out before the endpoint's format changed to one without a form for it: nothing to send.
     const outcome: AttemptOutcome = rendered
       ? await sendDelivery(loop.endpoint, claimed.event.id, rendered, loop.signer, { stop: stopping.signal, userAgent, now: new Date(clock()) })

@@ -192,6 +192,25 @@ export function describeDispatcher(driver: string, create: Create): void {
       await waitFor(async () => (await d.health())[0]!.delivered === 1);
     });
 
+    it("parks an event that cannot be rendered at its first attempt, logs why, and goes on with its repository's next event", async () => {
+      const r = await receiver();
+      const log = captureLogger();
+      const d = run(await ready(endpoint("deploy", r.url)), { clock: testClock().now, logger: log.logger });
+      // A time beyond what a Date can hold: rendering throws (no timestamp can be written for it).
+      const broken = pushed("team/app", "v1", 9e15);
+      const next = pushed("team/app", "v2");
+      await append([broken, next]);
+      d.nudge();
+      await r.until((x) => x.length === 1, 5000);
+      assert.deepEqual(idsOf(r), [next.id]);
+      const [parked] = await store.listDeliveries({ endpoint: "deploy", state: "failed", limit: 10 });
+      assert.deepEqual([parked?.event.id, parked?.attempts], [broken.id, 1]);
+      assert.match(parked!.lastError!, /could not be rendered: RangeError/);
+      const line = log.lines.find((l) => l.event === broken.id);
+      assert.deepEqual([line?.level, line?.outcome], ["warn", "failed"]);
+      assert.match(String(line?.error), /RangeError/);
+    });
+
     it("sends only what an endpoint's actions, repositories and format take, and nothing while disabled", async () => {
       const r = await receiver();
       const off = await receiver();
