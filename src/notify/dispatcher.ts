@@ -23,7 +23,11 @@ export interface Dispatcher {
   start(): void;
   /** Something was committed to the outbox: look now rather than at the next poll. Cheap; call it freely. */
   nudge(): void;
-  /** Stops the loops, aborting requests in flight (their leases run out; another node or the next start retries them). */
+  /**
+   * Stops the loops, aborting requests in flight (their leases run out; another node or the next
+   * start retries them). Resolves once every send and every recording in flight has ended, so the
+   * store may be closed then.
+   */
   stop(): Promise<void>;
   health(): Promise<WebhookHealth[]>;
 }
@@ -54,7 +58,7 @@ export interface DispatcherOptions {
   random?: () => number;
   /** How often each loop looks for work without a nudge; default 1 s. */
   pollIntervalMs?: number;
-  /** Deliveries of one endpoint in flight at once (each of another repository); default 4. */
+  /** Deliveries of one endpoint in flight at once (each of another repository); default 4. A slot that frees is filled at once. */
   concurrency?: number;
   /** How often the outbox is pruned; default 1 h (and once at start). */
   pruneIntervalMs?: number;
@@ -75,6 +79,8 @@ interface Loop {
   nudged: boolean;
   wake?: () => void;
   done?: Promise<void>;
+  /** Deliveries being sent or recorded, at most `concurrency`: each frees its slot and nudges the loop when it ends. */
+  inFlight: Set<Promise<void>>;
 }
 
 export function createDispatcher(options: DispatcherOptions): Dispatcher {
@@ -83,7 +89,7 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
   const concurrency = options.concurrency ?? 4;
   const userAgent = options.userAgent ?? "Berth-Webhooks";
   const stopping = new AbortController();
-  const loops: Loop[] = endpoints.map((endpoint) => ({ endpoint, signer: createSigner(endpoint.secret), nudged: true }));
+  const loops: Loop[] = endpoints.map((endpoint) => ({ endpoint, signer: createSigner(endpoint.secret), nudged: true, inFlight: new Set<Promise<void>>() }));
   const ops = createWebhookOps({ store, endpoints, clock });
   let started = false;
   let pruneTimer: NodeJS.Timeout | undefined;
@@ -171,15 +177,35 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
     await record(loop, claimed, outcome);
   };
 
-  /** One round: fan out, claim, deliver. Resolves whether there may be more work at once. */
+  /** Sends and records one delivery beside the others in flight; when it ends, its slot is free and the repository's next delivery may be due. */
+  const begin = (loop: Loop, claimed: ClaimedDelivery) => {
+    const sending: Promise<void> = deliver(loop, claimed)
+      .catch((err: unknown) =>
+        logger.error("webhook delivery outcome not recorded (its lease runs out, then it is retried)", {
+          endpoint: loop.endpoint.name,
+          event: claimed.event.id,
+          seq: claimed.event.seq,
+          error: String(err),
+        }),
+      )
+      .finally(() => {
+        loop.inFlight.delete(sending);
+        loop.nudged = true;
+        loop.wake?.();
+      });
+    loop.inFlight.add(sending);
+  };
+
+  /** One round: fan out, then claim as many deliveries as there are free slots and start them. Resolves whether there may be more work at once. */
   const step = async (loop: Loop): Promise<boolean> => {
     const { endpoint } = loop;
     const passed = await store.fanOutEvents(endpoint.name, (e) => acceptsEvent(endpoint, e), FANOUT_BATCH);
-    if (!endpoint.enabled || stopping.signal.aborted) return passed === FANOUT_BATCH;
+    const free = concurrency - loop.inFlight.size;
+    if (!endpoint.enabled || stopping.signal.aborted || free <= 0) return passed === FANOUT_BATCH;
     const now = clock();
-    const claimed = await store.claimDeliveries(endpoint.name, instanceId, now, now + endpoint.timeout + LEASE_MARGIN_MS, concurrency);
-    await Promise.all(claimed.map((c) => deliver(loop, c)));
-    return passed === FANOUT_BATCH || claimed.length > 0;
+    const claimed = await store.claimDeliveries(endpoint.name, instanceId, now, now + endpoint.timeout + LEASE_MARGIN_MS, free);
+    for (const c of claimed) begin(loop, c);
+    return passed === FANOUT_BATCH;
   };
 
   const run = async (loop: Loop) => {
@@ -220,6 +246,8 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
       clearInterval(pruneTimer);
       for (const loop of loops) loop.wake?.();
       await Promise.all([...loops.map((l) => l.done), pruning]);
+      // Once the loops have ended no delivery begins; those under way end soon (their requests are aborted).
+      await Promise.all(loops.flatMap((l) => [...l.inFlight]));
     },
     health: () => ops.health(),
   };

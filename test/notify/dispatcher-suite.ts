@@ -125,6 +125,57 @@ export function describeDispatcher(driver: string, create: Create): void {
       assert.deepEqual([timedOut!.state, timedOut!.lastError], ["pending", "no answer within 1500ms"]);
     });
 
+    it("fills a slot as soon as it frees: one hanging request holds up none of the endpoint's other repositories", async () => {
+      const r = await receiver((_n, body) => (body.includes('"team/slow"') ? "hang" : { status: 200 }));
+      const d = run(await ready(endpoint("deploy", r.url, { timeout: 20_000 })), { clock: testClock().now, logger: captureLogger().logger });
+      const slow = pushed("team/slow");
+      const others = Array.from({ length: 8 }, (_, i) => pushed(`team/r${i}`));
+      await append([slow, ...others]);
+      d.nudge();
+      await r.until((x) => x.length === 9, 5000, "all nine events while the first request hangs (4 slots)");
+      assert.equal(r.received.find((x) => x.headers["webhook-id"] === slow.id)!.abandoned, false, "the hanging request is still open");
+      await waitFor(() => d.attempts.length === 8);
+    });
+
+    it("stop() waits for every recording in flight, even after another delivery's recording failed", async () => {
+      const r = await receiver();
+      const [a, b] = [pushed("team/a"), pushed("team/b")];
+      let failedA = false;
+      let recordingB = false;
+      let recordedB = false;
+      // The real store, but the recording of a fails at once and that of b takes a while.
+      const faulty = new Proxy(store, {
+        get(target, key) {
+          if (key !== "recordAttempt") {
+            const v = Reflect.get(target, key) as unknown;
+            return typeof v === "function" ? v.bind(target) : v;
+          }
+          return async (...args: Parameters<MetadataStore["recordAttempt"]>) => {
+            if (args[1] === (await target.getEvent(a.id))!.seq) {
+              failedA = true;
+              throw new Error("connection lost");
+            }
+            recordingB = true;
+            await delay(500);
+            const kept = await target.recordAttempt(...args);
+            recordedB = true;
+            return kept;
+          };
+        },
+      });
+      const eps = await ready(endpoint("deploy", r.url));
+      const d = dispatcherFor(faulty, eps, { clock: testClock().now, logger: captureLogger().logger });
+      d.start();
+      await append([a, b]);
+      d.nudge();
+      await r.until((x) => x.length === 2);
+      await waitFor(() => failedA && recordingB);
+      await d.stop();
+      assert.equal(recordedB, true, "stop resolved only after b's outcome was recorded");
+      const states = (await store.listDeliveries({ endpoint: "deploy", limit: 10 })).map((x) => [x.event.id, x.state]);
+      assert.deepEqual(states, [[a.id, "pending"], [b.id, "delivered"]]);
+    });
+
     it("delivers to a slow receiver that answers within the timeout", async () => {
       const r = await receiver(() => ({ status: 204, delayMs: 400 }));
       const d = run(await ready(endpoint("slow", r.url, { timeout: 3000 })), { clock: testClock().now, logger: captureLogger().logger });
