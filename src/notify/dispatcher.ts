@@ -17,6 +17,13 @@ import { createSigner, type Signer } from "./sign.js";
  * transaction per endpoint cursor, and a delivery is worked on by the node holding its lease
  * (the endpoint's timeout plus 5 s); a node that dies mid-delivery leaves the lease to run out,
  * and another node takes the delivery over.
+ *
+ * What bounds the fan-out traffic (on PostgreSQL each fan-out takes the event lock exclusive,
+ * and every push's event insert queues behind it while it waits): each endpoint's loop fans out
+ * at most once per 200 ms, however often it is nudged or a delivery ends (claims still run at
+ * once), except straight after a fan-out that passed a full batch of 200 events (a backlog being
+ * caught up). So a node takes that lock at most 5 times a second per endpoint once caught up,
+ * and a new event waits at most 200 ms for its fan-out.
  */
 export interface Dispatcher {
   /** Starts the endpoint loops and the outbox prune. */
@@ -67,6 +74,8 @@ export interface DispatcherOptions {
 
 /** Events one fan-out step passes over. */
 const FANOUT_BATCH = 200;
+/** The least time between two fan-outs of one endpoint's loop, unless the first passed a full batch. */
+const FANOUT_INTERVAL_MS = 200;
 /**
  * A lease outlasts the request's timeout by this much, for recording the outcome (milliseconds of
  * work). Also how long, after the timeout, a delivery a dead node held waits for another node.
@@ -81,6 +90,10 @@ interface Loop {
   done?: Promise<void>;
   /** Deliveries being sent or recorded, at most `concurrency`: each frees its slot and nudges the loop when it ends. */
   inFlight: Set<Promise<void>>;
+  /** performance.now() from which the next fan-out may run (FANOUT_INTERVAL_MS). */
+  fanOutAt: number;
+  /** The last round put its fan-out off: run it once the interval is over, not at the next poll. */
+  fanOutDue: boolean;
 }
 
 export function createDispatcher(options: DispatcherOptions): Dispatcher {
@@ -89,7 +102,7 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
   const concurrency = options.concurrency ?? 4;
   const userAgent = options.userAgent ?? "Berth-Webhooks";
   const stopping = new AbortController();
-  const loops: Loop[] = endpoints.map((endpoint) => ({ endpoint, signer: createSigner(endpoint.secret), nudged: true, inFlight: new Set<Promise<void>>() }));
+  const loops: Loop[] = endpoints.map((endpoint) => ({ endpoint, signer: createSigner(endpoint.secret), nudged: true, inFlight: new Set<Promise<void>>(), fanOutAt: 0, fanOutDue: false }));
   const ops = createWebhookOps({ store, endpoints, clock });
   let started = false;
   let pruneTimer: NodeJS.Timeout | undefined;
@@ -103,10 +116,10 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
       .finally(() => (pruning = undefined));
   };
 
-  const idle = (loop: Loop) =>
+  const idle = (loop: Loop, ms: number) =>
     new Promise<void>((resolve) => {
       if (loop.nudged || stopping.signal.aborted) return resolve();
-      const timer = setTimeout(() => loop.wake?.(), pollIntervalMs);
+      const timer = setTimeout(() => loop.wake?.(), ms);
       loop.wake = () => {
         clearTimeout(timer);
         loop.wake = undefined;
@@ -196,10 +209,19 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
     loop.inFlight.add(sending);
   };
 
-  /** One round: fan out, then claim as many deliveries as there are free slots and start them. Resolves whether there may be more work at once. */
+  /**
+   * One round: fan out (unless the last fan-out was less than FANOUT_INTERVAL_MS ago), then claim
+   * as many deliveries as there are free slots and start them. Resolves whether there may be more
+   * work at once.
+   */
   const step = async (loop: Loop): Promise<boolean> => {
     const { endpoint } = loop;
-    const passed = await store.fanOutEvents(endpoint.name, (e) => acceptsEvent(endpoint, e), FANOUT_BATCH);
+    let passed = 0;
+    loop.fanOutDue = performance.now() < loop.fanOutAt;
+    if (!loop.fanOutDue) {
+      passed = await store.fanOutEvents(endpoint.name, (e) => acceptsEvent(endpoint, e), FANOUT_BATCH);
+      loop.fanOutAt = passed === FANOUT_BATCH ? 0 : performance.now() + FANOUT_INTERVAL_MS;
+    }
     const free = concurrency - loop.inFlight.size;
     if (!endpoint.enabled || stopping.signal.aborted || free <= 0) return passed === FANOUT_BATCH;
     const now = clock();
@@ -221,7 +243,7 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
         // The store is unreachable (a database restart): say so once, then keep trying quietly at the poll interval.
         if (failures++ === 0) logger.error("webhook dispatch failed", { endpoint: loop.endpoint.name, error: String(err) });
       }
-      if (!more) await idle(loop);
+      if (!more) await idle(loop, loop.fanOutDue ? Math.min(pollIntervalMs, Math.max(0, loop.fanOutAt - performance.now())) : pollIntervalMs);
     }
   };
 

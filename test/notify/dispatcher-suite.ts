@@ -144,23 +144,17 @@ export function describeDispatcher(driver: string, create: Create): void {
       let recordingB = false;
       let recordedB = false;
       // The real store, but the recording of a fails at once and that of b takes a while.
-      const faulty = new Proxy(store, {
-        get(target, key) {
-          if (key !== "recordAttempt") {
-            const v = Reflect.get(target, key) as unknown;
-            return typeof v === "function" ? v.bind(target) : v;
+      const faulty = overriding(store, {
+        async recordAttempt(...args) {
+          if (args[1] === (await store.getEvent(a.id))!.seq) {
+            failedA = true;
+            throw new Error("connection lost");
           }
-          return async (...args: Parameters<MetadataStore["recordAttempt"]>) => {
-            if (args[1] === (await target.getEvent(a.id))!.seq) {
-              failedA = true;
-              throw new Error("connection lost");
-            }
-            recordingB = true;
-            await delay(500);
-            const kept = await target.recordAttempt(...args);
-            recordedB = true;
-            return kept;
-          };
+          recordingB = true;
+          await delay(500);
+          const kept = await store.recordAttempt(...args);
+          recordedB = true;
+          return kept;
         },
       });
       const eps = await ready(endpoint("deploy", r.url));
@@ -174,6 +168,27 @@ export function describeDispatcher(driver: string, create: Create): void {
       assert.equal(recordedB, true, "stop resolved only after b's outcome was recorded");
       const states = (await store.listDeliveries({ endpoint: "deploy", limit: 10 })).map((x) => [x.event.id, x.state]);
       assert.deepEqual(states, [[a.id, "pending"], [b.id, "delivered"]]);
+    });
+
+    it("fans out at most every 200 ms per endpoint however often it is nudged (on PostgreSQL each takes the event lock), and still delivers every push", async () => {
+      const r = await receiver();
+      let fanOuts = 0;
+      const counting = overriding(store, { fanOutEvents: (...args) => (fanOuts++, store.fanOutEvents(...args)) });
+      const eps = await ready(endpoint("deploy", r.url));
+      const d = dispatcherFor(counting, eps, { clock: testClock().now, logger: captureLogger().logger });
+      const started = performance.now();
+      d.start();
+      closers.push(() => d.stop());
+      const events = Array.from({ length: 40 }, (_, i) => pushed(`team/app${i % 5}`, `t${i}`));
+      for (const e of events) {
+        await append([e]);
+        d.nudge();
+        await delay(20);
+      }
+      await r.until((x) => x.length === events.length, 10_000);
+      const elapsed = performance.now() - started;
+      assert.ok(fanOuts <= Math.floor(elapsed / 200) + 2, `${fanOuts} fan-outs in ${Math.round(elapsed)} ms`);
+      assert.deepEqual(new Set(idsOf(r)), new Set(events.map((e) => e.id)));
     });
 
     it("delivers to a slow receiver that answers within the timeout", async () => {
@@ -325,6 +340,16 @@ export function describeDispatcher(driver: string, create: Create): void {
       await waitFor(() => r.received[0]!.abandoned, 2000);
       assert.equal(d.attempts.length, 0, "an aborted request is not recorded as an attempt");
     });
+  });
+}
+
+/** The real store with some methods replaced (a fault injected, calls counted). */
+function overriding(store: MetadataStore, methods: Partial<MetadataStore>): MetadataStore {
+  return new Proxy(store, {
+    get(target, key) {
+      const v = (Object.hasOwn(methods, key) ? methods[key as keyof MetadataStore] : Reflect.get(target, key)) as unknown;
+      return typeof v === "function" ? v.bind(target) : v;
+    },
   });
 }
 
