@@ -4,15 +4,15 @@ import type { RenderedDelivery } from "./formats.js";
 import type { Signer } from "./sign.js";
 
 /** The first retry comes after 1 s; each later one may wait twice as long, up to 10 min. */
-export const RETRY_BASE_MS = 1000;
-export const RETRY_CAP_MS = 10 * 60_000;
+const RETRY_BASE_MS = 1000;
+const RETRY_CAP_MS = 10 * 60_000;
 
 /**
  * How long to wait before the next attempt after `attempts` failed ones (0 for the first failure):
  * exponential backoff with full jitter above a 1 s floor, so receivers coming back up are not
  * met by every node's retries at the same instant.
  */
-export function retryDelay(attempts: number, random: () => number = Math.random): number {
+function retryDelay(attempts: number, random: () => number = Math.random): number {
   const ceiling = Math.min(RETRY_CAP_MS, RETRY_BASE_MS * 2 ** Math.min(attempts, 30));
   return Math.round(RETRY_BASE_MS + random() * (ceiling - RETRY_BASE_MS));
 }

@@ -3,7 +3,6 @@ import type { ClaimedDelivery, EventStore } from "../storage/event-store.js";
 import { nextAttemptAt, sendDelivery, type AttemptOutcome } from "./attempt.js";
 import { acceptsEvent, type WebhookEndpoint } from "./endpoints.js";
 import { renderEvent, type RenderContext, type RenderedDelivery } from "./formats.js";
-import { createWebhookOps, type WebhookHealth } from "./ops.js";
 import { createSigner, type Signer } from "./sign.js";
 
 /**
@@ -36,7 +35,6 @@ export interface Dispatcher {
    * store may be closed then.
    */
   stop(): Promise<void>;
-  health(): Promise<WebhookHealth[]>;
 }
 
 /** One attempt, reported to `onAttempt` (the metrics) after it was recorded. */
@@ -103,7 +101,6 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
   const userAgent = options.userAgent ?? "Berth-Webhooks";
   const stopping = new AbortController();
   const loops: Loop[] = endpoints.map((endpoint) => ({ endpoint, signer: createSigner(endpoint.secret), nudged: true, inFlight: new Set<Promise<void>>(), fanOutAt: 0, fanOutDue: false }));
-  const ops = createWebhookOps({ store, endpoints, clock });
   let started = false;
   let pruneTimer: NodeJS.Timeout | undefined;
   let pruning: Promise<void> | undefined;
@@ -271,6 +268,5 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
       // Once the loops have ended no delivery begins; those under way end soon (their requests are aborted).
       await Promise.all(loops.flatMap((l) => [...l.inFlight]));
     },
-    health: () => ops.health(),
   };
 }

@@ -12,7 +12,7 @@ import { eventSubject, type WebhookFormat } from "./formats.js";
 export interface WebhookOps {
   /** Every configured endpoint, and any other one the store still holds deliveries of, by name. */
   health(): Promise<WebhookHealth[]>;
-  /** Deliveries by seq, then endpoint. An endpoint that is neither configured nor known to the store is refused. */
+  /** Deliveries by seq, then endpoint. An endpoint that is neither configured nor holds deliveries in the store is refused. */
   list(filter: ListFilter): Promise<DeliveryView[]>;
   /**
    * Makes deliveries of `endpoint` pending again, as new: of the events at or after `since`, or of
@@ -96,13 +96,17 @@ export function createWebhookOps({ store, endpoints, clock = Date.now }: { store
   return {
     health,
     async list({ endpoint, failed, afterSeq, limit }) {
-      if (endpoint !== undefined && !byName.has(endpoint) && !(await store.deliveryHealth()).some((h) => h.endpoint === endpoint)) throw unknown(endpoint);
-      return store.listDeliveries({
+      const page = await store.listDeliveries({
         limit: Math.min(Math.max(1, limit), MAX_LIST_LIMIT),
         ...(endpoint !== undefined ? { endpoint } : {}),
         ...(failed ? { state: "failed" as const } : {}),
         ...(afterSeq !== undefined ? { afterSeq } : {}),
       });
+      // A name neither configured nor holding a delivery is a mistake, not an empty list.
+      if (endpoint !== undefined && page.length === 0 && !byName.has(endpoint) && (await store.listDeliveries({ endpoint, limit: 1 })).length === 0) {
+        throw unknown(endpoint);
+      }
+      return page;
     },
     async replay({ endpoint: name, since, from }) {
       const endpoint = byName.get(name);

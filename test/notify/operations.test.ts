@@ -79,6 +79,13 @@ describe("webhook operations: berth events and /api/v1", () => {
     assert.equal((await api("GET", "/api/v1/events?limit=0")).status, 400);
   });
 
+  it("lists an endpoint no longer configured while the store holds its deliveries, and refuses a name it holds none of", async () => {
+    const ops = createWebhookOps({ store: registry.stores.metadataStore, endpoints: [] });
+    assert.deepEqual((await ops.list({ endpoint: "deploy", limit: 10 })).map((d) => d.event.id), events.map((e) => e.id));
+    assert.deepEqual(await ops.list({ endpoint: "deploy", failed: true, limit: 10 }), []);
+    await assert.rejects(ops.list({ endpoint: "deplyo", limit: 10 }), /no webhook endpoint is named deplyo; configured: none/);
+  });
+
   it("POST /api/v1/events/replay takes exactly one of since and from, refuses unknown endpoints and events", async () => {
     for (const body of [{ endpoint: "deploy" }, { endpoint: "deploy", since: "2026-01-01T00:00:00Z", from: events[0]!.id }, { endpoint: "deploy", since: "yesterday" }, { endpoint: "deploy", sinse: "2026-01-01T00:00:00Z" }]) {
       const res = await api("POST", "/api/v1/events/replay", body);
