@@ -1,7 +1,7 @@
 import { Argument, Command, Help, InvalidArgumentError, Option } from "commander";
 import { ENV_KEYS, loadConfig } from "../config/load.js";
 import type { Config } from "../config/schema.js";
-import { parseDuration } from "../config/units.js";
+import { parseDuration, parsePositiveInteger } from "../config/units.js";
 import type { AdminCommand, AdminFlags } from "./admin.js";
 import type { CatalogCommandName } from "./catalog-commands.js";
 import type { EventsCommandName, EventsFlags } from "./events.js";
@@ -23,8 +23,8 @@ type Opts = Record<string, string | boolean | number | undefined>;
 const ROLES = ["reader", "writer", "maintainer", "owner"] as const;
 
 function positiveInteger(value: string): number {
-  const n = Number(value);
-  if (!/^\d+$/.test(value) || !Number.isSafeInteger(n) || n < 1) throw new InvalidArgumentError("expected a whole number above 0");
+  const n = parsePositiveInteger(value);
+  if (n === undefined) throw new InvalidArgumentError(`expected a whole number from 1 to ${Number.MAX_SAFE_INTEGER}`);
   return n;
 }
 

@@ -76,7 +76,12 @@ describe("webhook operations: berth events and /api/v1", () => {
     const unknown = await api("GET", "/api/v1/events?endpoint=nope");
     assert.equal(unknown.status, 404);
     assert.match(JSON.stringify(unknown.body), /NOT_FOUND.*no webhook endpoint is named nope; configured: deploy/);
-    assert.equal((await api("GET", "/api/v1/events?limit=0")).status, 400);
+    for (const query of ["limit=0", "limit=1.5", "after=-1", "after=100000000000000000000", `after=${Number.MAX_SAFE_INTEGER + 1}`, "failed=maybe"]) {
+      const bad = await api("GET", `/api/v1/events?${query}`);
+      assert.equal(bad.status, 400, query);
+      assert.match(JSON.stringify(bad.body), /"INVALID"/, query);
+    }
+    assert.deepEqual((await api("GET", `/api/v1/events?after=${Number.MAX_SAFE_INTEGER}`)).body, []);
   });
 
   it("lists an endpoint no longer configured while the store holds its deliveries, and refuses a name it holds none of", async () => {
@@ -135,6 +140,9 @@ describe("webhook operations: berth events and /api/v1", () => {
     const list = await berth("events", "list", "--endpoint", "deploy");
     assert.equal(list.code, 0, list.stderr);
     assert.deepEqual(list.stdout.trim().split("\n").map((l) => (JSON.parse(l) as { id: string }).id), events.map((e) => e.id));
+    const tooFar = await berth("events", "list", "--after", "100000000000000000000");
+    assert.equal(tooFar.code, 2);
+    assert.match(tooFar.stderr, /expected a whole number from 1 to 9007199254740991/);
     const endpoints = await berth("events", "endpoints");
     assert.equal((JSON.parse(endpoints.stdout.trim()) as { endpoint: string }).endpoint, "deploy");
     assert.ok(!endpoints.stdout.includes("token=abc"), "the URL's query is not shown");

@@ -1,3 +1,4 @@
+import { parsePositiveInteger } from "../../config/units.js";
 import { describeDelivery, describeHealth, MAX_LIST_LIMIT, type WebhookOps } from "../../notify/ops.js";
 import { RegistryError } from "../../oci/errors.js";
 import type { RequestContext } from "../context.js";
@@ -13,7 +14,7 @@ import { authorizeMaintenance, queryFlag } from "./maintenance-access.js";
  *
  * With access control on, administrators only; with it off, whoever may pull may read and
  * whoever may delete may replay (the rules of the other maintenance endpoints). Errors: 400
- * INVALID (replay without exactly one of since and from, a bad time or number), 404 NOT_FOUND (an
+ * INVALID (replay without exactly one of since and from, a bad time, number or flag), 404 NOT_FOUND (an
  * endpoint not configured, an event the outbox no longer holds).
  */
 export const WEBHOOK_PATHS: ReadonlySet<string> = new Set(["/api/v1/webhooks", "/api/v1/events", "/api/v1/events/replay"]);
@@ -21,8 +22,9 @@ export const WEBHOOK_PATHS: ReadonlySet<string> = new Set(["/api/v1/webhooks", "
 function positive(url: URL, name: string): number | undefined {
   const v = url.searchParams.get(name);
   if (v === null) return undefined;
-  if (!/^\d+$/.test(v) || Number(v) < 1) throw new RegistryError("INVALID", `${name} must be a whole number above 0`, { [name]: v });
-  return Number(v);
+  const n = parsePositiveInteger(v);
+  if (n === undefined) throw new RegistryError("INVALID", `${name} must be a whole number from 1 to ${Number.MAX_SAFE_INTEGER}`, { [name]: v });
+  return n;
 }
 
 async function replayRequest(ctx: RequestContext): Promise<{ endpoint: string; since?: number; from?: string }> {
