@@ -92,7 +92,7 @@ describe("webhook operations: berth events and /api/v1", () => {
   });
 
   it("POST /api/v1/events/replay takes exactly one of since and from, refuses unknown endpoints and events", async () => {
-    for (const body of [{ endpoint: "deploy" }, { endpoint: "deploy", since: "2026-01-01T00:00:00Z", from: events[0]!.id }, { endpoint: "deploy", since: "yesterday" }, { endpoint: "deploy", sinse: "2026-01-01T00:00:00Z" }]) {
+    for (const body of [{ endpoint: "deploy" }, { endpoint: "deploy", since: "2026-01-01T00:00:00Z", from: events[0]!.id }, { endpoint: "deploy", since: "yesterday" }, { endpoint: "deploy", sinse: "2026-01-01T00:00:00Z" }, null, [], "deploy"]) {
       const res = await api("POST", "/api/v1/events/replay", body);
       assert.equal(res.status, 400, JSON.stringify(body));
       assert.match(JSON.stringify(res.body), /INVALID/);

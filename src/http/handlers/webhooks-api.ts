@@ -2,7 +2,7 @@ import { parsePositiveInteger } from "../../config/units.js";
 import { describeDelivery, describeHealth, MAX_LIST_LIMIT, type WebhookOps } from "../../notify/ops.js";
 import { RegistryError } from "../../oci/errors.js";
 import type { RequestContext } from "../context.js";
-import { readBody, reply } from "../respond.js";
+import { readJsonObject, reply } from "../respond.js";
 import { authorizeMaintenance, queryFlag } from "./maintenance-access.js";
 
 /**
@@ -28,14 +28,7 @@ function positive(url: URL, name: string): number | undefined {
 }
 
 async function replayRequest(ctx: RequestContext): Promise<{ endpoint: string; since?: number; from?: string }> {
-  let body: unknown;
-  try {
-    body = JSON.parse((await readBody(ctx.req, 64 * 1024)).toString("utf8") || "{}");
-  } catch {
-    throw new RegistryError("INVALID", "the body must be JSON: {endpoint, since} or {endpoint, from}");
-  }
-  if (body === null || typeof body !== "object" || Array.isArray(body)) throw new RegistryError("INVALID", "the body must be a JSON object");
-  const { endpoint, since, from, ...rest } = body as Record<string, unknown>;
+  const { endpoint, since, from, ...rest } = await readJsonObject(ctx.req, "{endpoint, since} or {endpoint, from}");
   const unknown = Object.keys(rest);
   if (unknown.length > 0) throw new RegistryError("INVALID", `unknown field ${unknown.join(", ")}: the body takes endpoint and since or from`);
   if (typeof endpoint !== "string" || endpoint === "") throw new RegistryError("INVALID", "endpoint (a configured endpoint's name) is required");
