@@ -80,6 +80,35 @@ export function describeDispatcher(driver: string, create: Create): void {
       assert.ok(!log.text().includes("MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw") && !log.text().includes("header-value-never-logged"), "no secret or header value logged");
     });
 
+    it("lets a configured User-Agent replace Berth's, and no configured header replace or add to content-type or the webhook-* headers", async () => {
+      const signed = await receiver();
+      const unsigned = await receiver();
+      // Built directly, past the configuration's check that refuses Berth's own header names.
+      const forged = { "Content-Type": "text/plain", "Webhook-Id": "forged", "WEBHOOK-TIMESTAMP": "1", "webhook-signature": "v1,forged" };
+      const eps = await ready(
+        endpoint("signed", signed.url, { headers: { "User-Agent": "ci-hook/1", Authorization: "Bearer x", ...forged } }),
+        endpoint("unsigned", unsigned.url, { secret: undefined, headers: forged }),
+      );
+      const d = run(eps, { clock: testClock().now, logger: captureLogger().logger });
+      const e = pushed("team/app");
+      await append([e]);
+      d.nudge();
+      await signed.until((x) => x.length === 1);
+      await unsigned.until((x) => x.length === 1);
+      const [a] = signed.received;
+      assert.deepEqual(
+        [a!.headers["user-agent"], a!.headers.authorization, a!.headers["content-type"], a!.headers["webhook-id"]],
+        ["ci-hook/1", "Bearer x", "application/vnd.docker.distribution.events.v1+json", e.id],
+      );
+      new Webhook(SECRET).verify(a!.body, a!.headers as Record<string, string>);
+      const [b] = unsigned.received;
+      assert.deepEqual(
+        [b!.headers["user-agent"], b!.headers["content-type"], b!.headers["webhook-id"], b!.headers["webhook-signature"]],
+        ["Berth-Webhooks", "application/vnd.docker.distribution.events.v1+json", e.id, undefined],
+      );
+      assert.match(String(b!.headers["webhook-timestamp"]), /^\d{10}$/);
+    });
+
     it("retries a receiver that fails (500, then 200) with the same webhook-id and body, after a backoff", async () => {
       const r = await receiver((n) => ({ status: n === 0 ? 500 : 200 }));
       const clock = testClock();
