@@ -1,3 +1,4 @@
+import { maskedUrl } from "../config/masked-url.js";
 import { RegistryError } from "../oci/errors.js";
 import type { DeliveryView, EndpointHealth, EventStore, StoredEvent } from "../storage/event-store.js";
 import { wantsEvent, type WebhookEndpoint } from "./endpoints.js";
@@ -54,18 +55,12 @@ export interface WebhookHealth extends EndpointHealth {
   configured: boolean;
   enabled?: boolean;
   format?: WebhookFormat;
-  /** The endpoint's URL without its query (which may hold a token). */
+  /** The endpoint's URL with its path and query masked (either may hold a token): config/masked-url.ts. */
   url?: string;
 }
 
 const PAGE = 500;
 export const MAX_LIST_LIMIT = 10_000;
-
-/** A URL as shown by the CLI, the API and logs: without its query. */
-export function shownUrl(url: string): string {
-  const at = url.indexOf("?");
-  return at < 0 ? url : `${url.slice(0, at)}?…`;
-}
 
 export function createWebhookOps({ store, endpoints, clock = Date.now }: { store: EventStore; endpoints: readonly WebhookEndpoint[]; clock?: () => number }): WebhookOps {
   const byName = new Map(endpoints.map((e) => [e.name, e]));
@@ -87,7 +82,7 @@ export function createWebhookOps({ store, endpoints, clock = Date.now }: { store
       configured: true,
       enabled: e.enabled,
       format: e.format,
-      url: shownUrl(e.url),
+      url: maskedUrl(e.url),
     }));
     for (const h of stored.values()) if (!byName.has(h.endpoint)) rows.push({ ...h, configured: false });
     return rows;

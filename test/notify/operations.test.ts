@@ -60,11 +60,11 @@ describe("webhook operations: berth events and /api/v1", () => {
   };
   const berth = (...args: string[]) => run(process.execPath, [BERTH_BIN, ...args, "--config", configFile], { env: { BERTH_LOG_LEVEL: "warn" }, allowFail: true, timeoutMs: 20_000 });
 
-  it("GET /api/v1/webhooks shows each endpoint's health, its URL without the query", async () => {
+  it("GET /api/v1/webhooks shows each endpoint's health, its URL's path and query masked", async () => {
     const { status, body } = await api("GET", "/api/v1/webhooks");
     assert.equal(status, 200);
     const [h] = body as Record<string, unknown>[];
-    assert.deepEqual([h!.endpoint, h!.configured, h!.enabled, h!.format, h!.url, h!.backlog, h!.failed], ["deploy", true, true, "distribution", "http://127.0.0.1:9/hook?…", 1, 0]);
+    assert.deepEqual([h!.endpoint, h!.configured, h!.enabled, h!.format, h!.url, h!.backlog, h!.failed], ["deploy", true, true, "distribution", "http://127.0.0.1:9/…?…", 1, 0]);
   });
 
   it("GET /api/v1/events lists deliveries, filtered and paged", async () => {
@@ -145,7 +145,8 @@ describe("webhook operations: berth events and /api/v1", () => {
     assert.match(tooFar.stderr, /expected a whole number from 1 to 9007199254740991/);
     const endpoints = await berth("events", "endpoints");
     assert.equal((JSON.parse(endpoints.stdout.trim()) as { endpoint: string }).endpoint, "deploy");
-    assert.ok(!endpoints.stdout.includes("token=abc"), "the URL's query is not shown");
+    assert.ok(!endpoints.stdout.includes("token=abc") && !endpoints.stdout.includes("/hook"), "the URL's path and query are not shown");
+    assert.equal((JSON.parse(endpoints.stdout.trim()) as { url: string }).url, "http://127.0.0.1:9/…?…");
     const replay = await berth("events", "replay", "--endpoint", "deploy", "--from", events[0]!.id);
     assert.equal(replay.code, 0, replay.stderr);
     assert.match(replay.stdout, /^replayed 2 deliveries to deploy \(of 2 events looked at\)/);
