@@ -83,7 +83,10 @@ export interface EventRecord {
   /** The repository changed or read; absent for registry-wide events (a GC run, a login). */
   repository?: string;
   target?: EventTarget;
-  /** Who caused it: a user, `robot:<owner>/<name>`, `cli`, `schedule`, `retention:<rule>`, `anonymous`. */
+  /**
+   * Who caused it: a user's name, `token:<owner>/<name>` (a robot token), `cli`, `schedule`,
+   * `retention:<rule>`, or `berth` (creating the first administrator); absent for anonymous callers.
+   */
   actor?: string;
   /** The HTTP request that caused it, when one did. */
   request?: EventRequest;
