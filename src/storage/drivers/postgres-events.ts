@@ -181,8 +181,11 @@ export function createPostgresEvents(pool: pg.Pool): EventStore {
     async listDeliveries(filter) {
       const { rows } = await pool.query<DeliveryRow>(
         `SELECT ${DELIVERY_COLUMNS} FROM webhook_deliveries d JOIN events e ON e.seq = d.seq
-         WHERE ($1::text IS NULL OR d.endpoint = $1) AND ($2::text IS NULL OR d.state = $2) AND d.seq > $3
-         ORDER BY d.seq, d.endpoint LIMIT $4`,
+         WHERE ($1::text IS NULL OR d.endpoint = $1) AND ($2::text IS NULL OR d.state = $2)
+           AND d.seq IN (SELECT DISTINCT p.seq FROM webhook_deliveries p
+                         WHERE ($1::text IS NULL OR p.endpoint = $1) AND ($2::text IS NULL OR p.state = $2) AND p.seq > $3
+                         ORDER BY p.seq LIMIT $4)
+         ORDER BY d.seq, d.endpoint`,
         [filter.endpoint ?? null, filter.state ?? null, filter.afterSeq ?? 0, filter.limit],
       );
       return rows.map(toDelivery);

@@ -76,8 +76,11 @@ export function createSqliteEvents(db: Database.Database): { events: EventStore;
     ),
     deliveries: db.prepare<{ endpoint: string | null; state: string | null; after: number; limit: number }, DeliveryRow>(
       `SELECT ${DELIVERY_COLUMNS} FROM webhook_deliveries d JOIN events e ON e.seq = d.seq
-       WHERE (@endpoint IS NULL OR d.endpoint = @endpoint) AND (@state IS NULL OR d.state = @state) AND d.seq > @after
-       ORDER BY d.seq, d.endpoint LIMIT @limit`,
+       WHERE (@endpoint IS NULL OR d.endpoint = @endpoint) AND (@state IS NULL OR d.state = @state)
+         AND d.seq IN (SELECT DISTINCT p.seq FROM webhook_deliveries p
+                       WHERE (@endpoint IS NULL OR p.endpoint = @endpoint) AND (@state IS NULL OR p.state = @state) AND p.seq > @after
+                       ORDER BY p.seq LIMIT @limit)
+       ORDER BY d.seq, d.endpoint`,
     ),
     counts: db.prepare<[], HealthRow>(
       `SELECT endpoint, SUM(state = 'pending') AS backlog, SUM(state = 'failed') AS failed, SUM(state = 'delivered') AS delivered
