@@ -19,10 +19,11 @@ import { createSigner, type Signer } from "./sign.js";
  *
  * What bounds the fan-out traffic (on PostgreSQL each fan-out takes the event lock exclusive,
  * and every push's event insert queues behind it while it waits): each endpoint's loop fans out
- * at most once per 200 ms, however often it is nudged or a delivery ends (claims still run at
- * once), except straight after a fan-out that passed a full batch of 200 events (a backlog being
- * caught up). So a node takes that lock at most 5 times a second per endpoint once caught up,
- * and a new event waits at most 200 ms for its fan-out.
+ * at most once per 200 ms, however often it is nudged, except straight after a fan-out that
+ * passed a full batch of 200 events (a backlog being caught up). So a node takes that lock at
+ * most 5 times a second per endpoint once caught up, and a new event waits at most 200 ms for its
+ * fan-out. Claims run only when deliveries may have come due: after a fan-out that passed events,
+ * when a delivery ends (its slot is free, its repository's next may go), and at each poll.
  */
 export interface Dispatcher {
   /** Starts the endpoint loops and the outbox prune. */
@@ -83,15 +84,18 @@ const LEASE_MARGIN_MS = 5_000;
 interface Loop {
   endpoint: WebhookEndpoint;
   signer: Signer;
-  nudged: boolean;
+  /** Events may have committed since the last fan-out (a nudge, the poll). */
+  newEvents: boolean;
+  /** Deliveries may be due that were not when last claimed (a fan-out passed events, a slot freed, the poll). */
+  claimWanted: boolean;
+  /** performance.now() of the last poll: every pollIntervalMs the loop looks for both. */
+  polledAt: number;
   wake?: () => void;
   done?: Promise<void>;
   /** Deliveries being sent or recorded, at most `concurrency`: each frees its slot and nudges the loop when it ends. */
   inFlight: Set<Promise<void>>;
   /** performance.now() from which the next fan-out may run (FANOUT_INTERVAL_MS). */
   fanOutAt: number;
-  /** The last round put its fan-out off: run it once the interval is over, not at the next poll. */
-  fanOutDue: boolean;
 }
 
 export function createDispatcher(options: DispatcherOptions): Dispatcher {
@@ -100,7 +104,15 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
   const concurrency = options.concurrency ?? 4;
   const userAgent = options.userAgent ?? "Berth-Webhooks";
   const stopping = new AbortController();
-  const loops: Loop[] = endpoints.map((endpoint) => ({ endpoint, signer: createSigner(endpoint.secret), nudged: true, inFlight: new Set<Promise<void>>(), fanOutAt: 0, fanOutDue: false }));
+  const loops: Loop[] = endpoints.map((endpoint) => ({
+    endpoint,
+    signer: createSigner(endpoint.secret),
+    newEvents: true,
+    claimWanted: true,
+    polledAt: performance.now(),
+    inFlight: new Set<Promise<void>>(),
+    fanOutAt: 0,
+  }));
   let started = false;
   let pruneTimer: NodeJS.Timeout | undefined;
   let pruning: Promise<void> | undefined;
@@ -115,7 +127,7 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
 
   const idle = (loop: Loop, ms: number) =>
     new Promise<void>((resolve) => {
-      if (loop.nudged || stopping.signal.aborted) return resolve();
+      if (stopping.signal.aborted) return resolve();
       const timer = setTimeout(() => loop.wake?.(), ms);
       loop.wake = () => {
         clearTimeout(timer);
@@ -200,47 +212,65 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
       )
       .finally(() => {
         loop.inFlight.delete(sending);
-        loop.nudged = true;
+        loop.claimWanted = true;
         loop.wake?.();
       });
     loop.inFlight.add(sending);
   };
 
   /**
-   * One round: fan out (unless the last fan-out was less than FANOUT_INTERVAL_MS ago), then claim
-   * as many deliveries as there are free slots and start them. Resolves whether there may be more
-   * work at once.
+   * One round: fan out when events may have committed and the last fan-out is FANOUT_INTERVAL_MS
+   * old, then claim, when deliveries may have come due, as many as there are free slots, and start
+   * them. A nudge alone never costs a claim: the events it announces are claimable only once
+   * fanned out.
    */
-  const step = async (loop: Loop): Promise<boolean> => {
+  const step = async (loop: Loop): Promise<void> => {
     const { endpoint } = loop;
-    let passed = 0;
-    loop.fanOutDue = performance.now() < loop.fanOutAt;
-    if (!loop.fanOutDue) {
-      passed = await store.fanOutEvents(endpoint.name, (e) => acceptsEvent(endpoint, e), FANOUT_BATCH);
+    if (loop.newEvents && performance.now() >= loop.fanOutAt) {
+      loop.newEvents = false;
+      const passed = await store.fanOutEvents(endpoint.name, (e) => acceptsEvent(endpoint, e), FANOUT_BATCH);
+      // A full batch means a backlog to catch up on: at once, not after the interval.
+      if (passed === FANOUT_BATCH) loop.newEvents = true;
       loop.fanOutAt = passed === FANOUT_BATCH ? 0 : performance.now() + FANOUT_INTERVAL_MS;
+      if (passed > 0) loop.claimWanted = true;
     }
     const free = concurrency - loop.inFlight.size;
-    if (!endpoint.enabled || stopping.signal.aborted || free <= 0) return passed === FANOUT_BATCH;
+    if (!loop.claimWanted || !endpoint.enabled || stopping.signal.aborted || free <= 0) return;
+    loop.claimWanted = false;
     const now = clock();
     const claimed = await store.claimDeliveries(endpoint.name, instanceId, now, now + endpoint.timeout + LEASE_MARGIN_MS, free);
     for (const c of claimed) begin(loop, c);
-    return passed === FANOUT_BATCH;
+  };
+
+  /** How long the loop may sleep before its next round; 0 when there is work now. */
+  const sleepFor = (loop: Loop): number => {
+    const now = performance.now();
+    if (now - loop.polledAt >= pollIntervalMs) {
+      // Other nodes' and the CLI's events never nudge this node, and retries come due on their own.
+      loop.polledAt = now;
+      loop.newEvents = true;
+      loop.claimWanted = true;
+    }
+    if (loop.claimWanted && loop.inFlight.size < concurrency && loop.endpoint.enabled) return 0;
+    const untilPoll = loop.polledAt + pollIntervalMs - now;
+    return loop.newEvents ? Math.max(0, Math.min(loop.fanOutAt - now, untilPoll)) : untilPoll;
   };
 
   const run = async (loop: Loop) => {
     let failures = 0;
     while (!stopping.signal.aborted) {
-      loop.nudged = false;
-      let more = false;
       try {
-        more = await step(loop);
+        await step(loop);
         failures = 0;
       } catch (err) {
         if (stopping.signal.aborted) break;
         // The store is unreachable (a database restart): say so once, then keep trying quietly at the poll interval.
         if (failures++ === 0) logger.error("webhook dispatch failed", { endpoint: loop.endpoint.name, error: String(err) });
+        await idle(loop, pollIntervalMs);
+        continue;
       }
-      if (!more) await idle(loop, loop.fanOutDue ? Math.min(pollIntervalMs, Math.max(0, loop.fanOutAt - performance.now())) : pollIntervalMs);
+      const ms = sleepFor(loop);
+      if (ms > 0) await idle(loop, ms);
     }
   };
 
@@ -256,7 +286,7 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
     },
     nudge() {
       for (const loop of loops) {
-        loop.nudged = true;
+        loop.newEvents = true;
         loop.wake?.();
       }
     },
