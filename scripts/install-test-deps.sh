@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian packages that Berth's interoperability tests drive:
 # skopeo, podman, buildah, umoci and a Docker engine (dockerd + containerd/ctr);
+# docker-registry (distribution 2.8, whose webhook envelope the notification tests compare with);
 # and the real engines the S3 and PostgreSQL driver tests run against: Ceph with
 # radosgw, and PostgreSQL. scripts/test-with-services.sh (run by `npm test`) starts
 # throwaway instances of those on free loopback ports and stops them afterwards.
@@ -8,7 +9,7 @@
 # Must run as root (or via sudo) on Debian 12 or later.
 set -euo pipefail
 
-packages=(skopeo podman buildah umoci docker.io containerd uidmap ceph radosgw postgresql openssl)
+packages=(skopeo podman buildah umoci docker.io containerd uidmap ceph radosgw postgresql openssl docker-registry)
 
 is_installed() {
   [[ "$(dpkg-query -W -f='${Status}' "$1" 2>/dev/null || true)" == "install ok installed" ]]
@@ -50,7 +51,7 @@ if [[ ! -d /etc/containers/registries.conf.d || ! -f /etc/containers/policy.json
   exit 1
 fi
 
-for tool in skopeo podman buildah umoci dockerd docker containerd ctr \
+for tool in skopeo podman buildah umoci dockerd docker containerd ctr docker-registry \
   ceph ceph-authtool monmaptool ceph-mon ceph-osd radosgw radosgw-admin; do
   command -v "$tool" >/dev/null || { echo "install-test-deps: $tool not on PATH after install" >&2; exit 1; }
 done

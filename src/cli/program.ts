@@ -4,6 +4,7 @@ import type { Config } from "../config/schema.js";
 import { parseDuration } from "../config/units.js";
 import type { AdminCommand, AdminFlags } from "./admin.js";
 import type { CatalogCommandName } from "./catalog-commands.js";
+import type { EventsCommandName, EventsFlags } from "./events.js";
 import { UsageError } from "./usage-error.js";
 
 /**
@@ -222,6 +223,21 @@ export function createProgram(version: string): BerthProgram {
 
   const key = group(program, "key", "manage the token signing keys").helpGroup(access);
   admin(key.command("rotate").summary("add a new token signing key").description("add a new signing key; tokens signed with the previous one stay valid until they expire"), "key rotate");
+
+  const notifications = "Webhooks (docs/webhooks.md):";
+  const eventsCommand = (cmd: Command, command: EventsCommandName) =>
+    act(storeOptions(cmd), async (_a, o) => (await import("./events.js")).eventsCommand(configFrom(o), command, o as EventsFlags));
+  const events = group(program, "events", "webhook deliveries: list them, endpoint health, replay").helpGroup(notifications);
+  eventsCommand(events.command("list").description("list webhook deliveries by event order, one JSON object a line")
+    .option("--endpoint <name>", "only this endpoint's deliveries")
+    .option("--failed", "only deliveries parked after their retry window")
+    .addOption(new Option("--after <seq>", "only deliveries of events after this seq (paging)").argParser(positiveInteger))
+    .addOption(new Option("--limit <n>", "at most this many deliveries (default 100)").argParser(positiveInteger)), "events list");
+  eventsCommand(events.command("endpoints").description("health of each webhook endpoint: backlog, failed, last success and failure, one JSON object a line"), "events endpoints");
+  eventsCommand(events.command("replay").summary("deliver past events to an endpoint again").description("make deliveries to an endpoint pending again, as new: of the events since a time, or from one event on (exactly one of --since, --from)")
+    .requiredOption("--endpoint <name>", "the endpoint, as configured")
+    .addOption(new Option("--since <time>", "events at or after this ISO time").argParser(instant))
+    .option("--from <event-id>", "this event and every later one"), "events replay");
 
   // Commander's own `help` command looks one level deep; this one follows the whole path (`help ns member add`).
   program.helpCommand(false);

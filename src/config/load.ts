@@ -3,6 +3,7 @@ import { resolve } from "node:path";
 import { parse as parseYaml } from "yaml";
 import { ZodError } from "zod";
 import { configSchema, type Config } from "./schema.js";
+import { webhookSecretKey } from "./webhook-secret.js";
 
 /** Thrown for any configuration problem; the message is meant for the operator as is. */
 export class ConfigError extends Error {
@@ -112,6 +113,13 @@ function finish(parsed: ReturnType<typeof configSchema.parse>): Config {
   if (s3.secretKeyFile && !s3.secretKey) s3.secretKey = readSecret(s3.secretKeyFile, "storage.s3.secretKey");
   const auth = parsed.auth;
   if (auth.adminPasswordFile && !auth.adminPassword) auth.adminPassword = readSecret(auth.adminPasswordFile, "auth.adminPassword");
+  parsed.notifications.endpoints.forEach((e, i) => {
+    if (!e.secretFile) return;
+    const what = `notifications.endpoints[${i}].secret`;
+    e.secret = readSecret(e.secretFile, what);
+    const checked = webhookSecretKey(e.secret);
+    if ("problem" in checked) throw new ConfigError(`invalid configuration:\n  ${what} (from ${e.secretFile}): ${checked.problem}`);
+  });
   const db = parsed.database;
   if (db.urlFile && !db.url) db.url = readSecret(db.urlFile, "database.url");
   const driver = db.driver ?? (db.url ? "postgres" : "sqlite");
@@ -134,7 +142,13 @@ export function configSource(config: Config): Readonly<Tree> | undefined {
   return sources.get(config);
 }
 
-/** A copy of `config` safe to print: keys and passwords masked. */
+/** A URL with its query (which may carry a token) masked. */
+function maskQuery(url: string): string {
+  const at = url.indexOf("?");
+  return at < 0 ? url : `${url.slice(0, at)}?********`;
+}
+
+/** A copy of `config` safe to print: keys, passwords, webhook secrets and webhook header values masked. */
 export function redactConfig(config: Config): Config {
   const mask = (v: string | undefined) => (v === undefined ? undefined : "********");
   const s3 = { ...config.storage.s3, accessKey: mask(config.storage.s3.accessKey), secretKey: mask(config.storage.s3.secretKey) };
@@ -153,6 +167,16 @@ export function redactConfig(config: Config): Config {
     storage: { ...config.storage, s3 },
     database: { ...config.database, ...(url ? { url } : {}) },
     auth: { ...config.auth, adminPassword: mask(config.auth.adminPassword) },
+    notifications: {
+      ...config.notifications,
+      endpoints: config.notifications.endpoints.map((e) => ({
+        ...e,
+        url: maskQuery(e.url),
+        // Read from secretFile: the file is what was configured, so the secret is not shown at all.
+        secret: e.secretFile ? undefined : mask(e.secret),
+        headers: Object.fromEntries(Object.keys(e.headers).map((name) => [name, "********"])),
+      })),
+    },
   };
 }
 

@@ -2,6 +2,7 @@ import { z } from "zod";
 import { LOG_LEVELS } from "../logger.js";
 import { tagPatternProblem } from "../oci/tag-rules.js";
 import { formatDuration, parseBoolean, parseDuration, parseListen, parseSize } from "./units.js";
+import { webhookSecretKey } from "./webhook-secret.js";
 
 /**
  * The configuration file's shape (YAML or JSON). Every key is optional; see docs/configuration.md.
@@ -88,6 +89,68 @@ const quotaRule = z
   .strict()
   .refine((r) => (r.namespace === undefined) !== (r.repositories === undefined), {
     message: "a quota rule has exactly one of namespace, repositories",
+  });
+
+/** An http(s) URL without user or password (fetch refuses those; credentials go in `headers`). */
+const httpUrl = z.string().superRefine((v, ctx) => {
+  let url: URL;
+  try {
+    url = new URL(v);
+  } catch {
+    return ctx.addIssue({ code: z.ZodIssueCode.custom, message: `not a URL: ${v}` });
+  }
+  if (url.protocol !== "http:" && url.protocol !== "https:") ctx.addIssue({ code: z.ZodIssueCode.custom, message: "an http:// or https:// URL" });
+  if (url.username || url.password) ctx.addIssue({ code: z.ZodIssueCode.custom, message: "no user or password in the URL; send credentials in headers (Authorization)" });
+});
+
+/** Headers Berth sets itself on every delivery, which an endpoint's `headers` may not replace. */
+export const RESERVED_WEBHOOK_HEADERS: ReadonlySet<string> = new Set([
+  "content-type", "content-length", "transfer-encoding", "connection", "host", "webhook-id", "webhook-timestamp", "webhook-signature",
+]);
+
+const webhookHeaders = z.record(z.string()).superRefine((headers, ctx) => {
+  for (const [name, value] of Object.entries(headers)) {
+    if (!/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(name)) ctx.addIssue({ code: z.ZodIssueCode.custom, path: [name], message: "not a header name" });
+    else if (RESERVED_WEBHOOK_HEADERS.has(name.toLowerCase())) ctx.addIssue({ code: z.ZodIssueCode.custom, path: [name], message: "Berth sets this header itself" });
+    if (/[\r\n\0]/.test(value)) ctx.addIssue({ code: z.ZodIssueCode.custom, path: [name], message: "a header value is one line" });
+  }
+});
+
+/**
+ * What an endpoint's `actions` may name: the event categories of registry/events.ts (config/ sits
+ * below registry/, so the list is written here too; test/notify/config.test.ts keeps them equal).
+ */
+export const WEBHOOK_ACTIONS = ["push", "mount", "delete", "pull", "tag", "gc", "retention", "quota", "auth", "access"] as const;
+export type WebhookAction = (typeof WEBHOOK_ACTIONS)[number];
+
+/** What an endpoint hears when `actions` is not written: every category but pulls and access decisions (see docs/webhooks.md). */
+export const DEFAULT_WEBHOOK_ACTIONS: readonly WebhookAction[] = WEBHOOK_ACTIONS.filter((c) => c !== "pull" && c !== "auth");
+
+/** One entry of `notifications.endpoints`; see docs/webhooks.md. */
+const webhookEndpoint = z
+  .object({
+    name: z.string().regex(/^[a-z0-9._-]{1,64}$/, "1 to 64 of a-z 0-9 . _ -"),
+    url: httpUrl,
+    /** `whsec_<base64>` or a plain string of 24 to 64 bytes; signs every delivery (Standard Webhooks). */
+    secret: z.string().min(1).optional(),
+    secretFile: z.string().min(1).optional(),
+    format: z.enum(["distribution", "cloudevents"]).default("distribution"),
+    actions: z.array(z.enum(WEBHOOK_ACTIONS)).min(1).default([...DEFAULT_WEBHOOK_ACTIONS]),
+    /** Repository globs; absent: every repository, and registry-wide events (a GC run) too. */
+    repositories: z.union([z.string().min(1).transform((g) => [g]), z.array(z.string().min(1)).min(1)]).optional(),
+    headers: webhookHeaders.default({}),
+    timeout: durationAtLeast(100, "a request needs time to be answered").refine((ms) => ms <= 300_000, { message: "at most 5m" }).default("5s"),
+    /** How long after an event deliveries are retried before they are parked as failed. */
+    retryFor: duration.default("24h"),
+    enabled: bool.default(true),
+  })
+  .strict()
+  .superRefine((e, ctx) => {
+    if (e.secret !== undefined && e.secretFile !== undefined) {
+      ctx.addIssue({ code: z.ZodIssueCode.custom, path: ["secretFile"], message: "give secret or secretFile, not both" });
+    }
+    const checked = e.secret === undefined ? undefined : webhookSecretKey(e.secret);
+    if (checked && "problem" in checked) ctx.addIssue({ code: z.ZodIssueCode.custom, path: ["secret"], message: checked.problem });
   });
 
 export const configSchema = z
@@ -238,6 +301,26 @@ export const configSchema = z
       })
       .strict()
       .default({}),
+    /** Webhooks: where events are delivered; see docs/webhooks.md. */
+    notifications: z
+      .object({
+        endpoints: z
+          .array(webhookEndpoint)
+          .default([])
+          .superRefine((endpoints, ctx) => {
+            const seen = new Set<string>();
+            endpoints.forEach((e, i) => {
+              if (seen.has(e.name)) ctx.addIssue({ code: z.ZodIssueCode.custom, path: [i, "name"], message: `another endpoint is named ${e.name}` });
+              seen.add(e.name);
+            });
+          }),
+        /** How long events stay in the outbox once no delivery needs them (for listing and replay). */
+        eventRetention: durationAtLeast(60_000, "replay needs the events to stay a while").default("7d"),
+        /** The registry's address as clients pull from it (`https://registry.example`): the base of `target.url`. */
+        publicUrl: httpUrl.optional(),
+      })
+      .strict()
+      .default({}),
     tls: z
       .object({ cert: z.string().min(1).optional(), key: z.string().min(1).optional() })
       .strict()
@@ -258,3 +341,5 @@ export type Config = Omit<Parsed, "database" | "auth"> & {
   };
 };
 export type ConfigInput = z.input<typeof configSchema>;
+/** One configured webhook endpoint, its secret read from `secretFile` when it was given so. */
+export type WebhookEndpointConfig = Config["notifications"]["endpoints"][number];

@@ -9,6 +9,8 @@ import { handleGcApi } from "./handlers/maintenance.js";
 import { handleManifest } from "./handlers/manifests.js";
 import { handleUsageApi, USAGE_PREFIX } from "./handlers/usage-api.js";
 import { handleRetentionApi } from "./handlers/retention-api.js";
+import { handleWebhooksApi, WEBHOOK_PATHS } from "./handlers/webhooks-api.js";
+import { createWebhookOps, type WebhookOps } from "../notify/ops.js";
 import { countRequestBytes, createMetrics, routeKindOf, type Metrics } from "./metrics.js";
 import { handleCatalogApi, isCatalogRequest } from "./handlers/catalog-api.js";
 import type { CatalogOptions } from "../registry/catalog.js";
@@ -39,6 +41,8 @@ export interface AppOptions {
   warnings?: readonly string[];
   /** Served at /metrics and fed by every request; a fresh set (storage recounted every 30 s) when absent. */
   metrics?: Metrics;
+  /** Webhook health, deliveries and replay at /api/v1/webhooks and /api/v1/events; over no configured endpoint when absent. */
+  webhooks?: WebhookOps;
 }
 
 export type App = (req: IncomingMessage, res: ServerResponse) => Promise<void>;
@@ -129,6 +133,7 @@ function countBodyBytes(res: ServerResponse): { bytes: number } {
 export function createApp(options: AppOptions): App {
   const { registry, logger, isDraining = () => false, guard = createOpenGuard(false), auth, warnings = [] } = options;
   const metrics = options.metrics ?? createMetrics({ registry, storageRefreshMs: 30_000, logger });
+  const webhooks = options.webhooks ?? createWebhookOps({ store: registry.stores.metadataStore, endpoints: [] });
   return async (req, res) => {
     const started = process.hrtime.bigint();
     const sent = countBodyBytes(res);
@@ -188,6 +193,7 @@ export function createApp(options: AppOptions): App {
         }
         const maintenance = maintenanceRoute(url.pathname);
         if (maintenance) return await maintenance(ctx);
+        if (WEBHOOK_PATHS.has(url.pathname)) return await handleWebhooksApi(ctx, webhooks);
         if (isCatalogRequest(req.method, url.pathname)) return await handleCatalogApi(ctx, auth?.access);
         if (auth && url.pathname.startsWith("/api/v1/")) return await auth.adminApi(req, res, url);
         res.setHeader("Docker-Distribution-Api-Version", "registry/2.0");

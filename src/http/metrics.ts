@@ -3,6 +3,9 @@ import { Counter, Gauge, Histogram, Registry as PromRegistry, collectDefaultMetr
 import type { Logger } from "../logger.js";
 import type { Registry } from "../registry/registry.js";
 import { createStorageGauges } from "./metrics-storage.js";
+import { createWebhookMetrics } from "./metrics-webhooks.js";
+import type { AttemptReport } from "../notify/dispatcher.js";
+import type { WebhookOps } from "../notify/ops.js";
 import type { Route } from "./routes.js";
 import { berthVersion } from "../version.js";
 
@@ -56,6 +59,8 @@ export interface FinishedRequest {
 export interface Metrics {
   /** Counts a request as in flight from now; call the returned function once when it is over. */
   startRequest(method: string | undefined, route: RouteKind): (finished: FinishedRequest) => void;
+  /** Counts one webhook delivery attempt (hand to createDispatcher as `onAttempt`). */
+  readonly observeWebhookAttempt: (report: AttemptReport) => void;
   /** The exposition in the Prometheus text format. */
   render(): Promise<{ contentType: string; body: string }>;
 }
@@ -65,6 +70,8 @@ export interface MetricsOptions {
   /** Recount stored blobs, tags and manifests at most this often (config `metrics.storageRefresh`). */
   storageRefreshMs: number;
   logger?: Logger;
+  /** Webhook endpoint health for the `berth_webhook_*` gauges; without it (no endpoints configured) there are none. */
+  webhooks?: Pick<WebhookOps, "health">;
 }
 
 // prom-client's Node metrics (memory, heap, event loop lag, GC pauses) watch the whole process:
@@ -87,7 +94,7 @@ const LATENCY_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10
 const RUN_BUCKETS = [0.1, 1, 5, 15, 60, 300, 900, 3600, 4 * 3600];
 
 /** `/metrics`: HTTP traffic, logins, storage, maintenance runs and the process, all named `berth_*`. */
-export function createMetrics({ registry, storageRefreshMs, logger }: MetricsOptions): Metrics {
+export function createMetrics({ registry, storageRefreshMs, logger, webhooks }: MetricsOptions): Metrics {
   const register = new PromRegistry();
   const registers = [register];
 
@@ -154,6 +161,7 @@ export function createMetrics({ registry, storageRefreshMs, logger }: MetricsOpt
     refreshMs: storageRefreshMs,
     ...(logger ? { logger } : {}),
   });
+  const webhookMetrics = webhooks ? createWebhookMetrics(register, { webhooks, ...(logger ? { logger } : {}) }) : undefined;
 
   const latencyOf = new Map<string, { observe(seconds: number): void }>();
   const finish = (method: string, route: RouteKind, started: number, { status, bytesIn, bytesOut }: FinishedRequest) => {
@@ -187,8 +195,9 @@ export function createMetrics({ registry, storageRefreshMs, logger }: MetricsOpt
         finish(method, route, started, finished);
       };
     },
+    observeWebhookAttempt: (report) => webhookMetrics?.observeAttempt(report),
     async render() {
-      await storage.update();
+      await Promise.all([storage.update(), webhookMetrics?.update()]);
       const body = (await register.metrics()) + (await processMetrics().metrics());
       return { contentType: register.contentType, body };
     },
