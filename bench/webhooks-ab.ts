@@ -99,9 +99,27 @@ interface Heard {
   afterReads: number;
   total: ReceiverCounts;
   settleSeconds: number;
+  /** The server's own view after settling: attempts by endpoint and outcome, and backlog per endpoint (from /metrics). */
+  server: string;
   load: [number, number];
 }
 const heard: Heard[] = [];
+
+/** `berth_webhook_deliveries_total` and `berth_webhook_backlog` from /metrics, as `deploy delivered 603, down retry 40, backlog deploy 0, down 603`. */
+async function serverView(url: string): Promise<string> {
+  const res = await fetch(`${url}/metrics`);
+  const body = await res.text();
+  if (res.status !== 200) return `/metrics: HTTP ${res.status}`;
+  const attempts: string[] = [];
+  const backlog: string[] = [];
+  for (const line of body.split("\n")) {
+    let m = /^berth_webhook_deliveries_total\{endpoint="([^"]+)",outcome="([^"]+)"\} (\S+)/.exec(line);
+    if (m) attempts.push(`${m[1]} ${m[2]} ${m[3]}`);
+    m = /^berth_webhook_backlog\{endpoint="([^"]+)"\} (\S+)/.exec(line);
+    if (m) backlog.push(`${m[1]} ${m[2]}`);
+  }
+  return [attempts.length ? `attempts: ${attempts.join(", ")}` : "no attempts", backlog.length ? `backlog: ${backlog.join(", ")}` : ""].filter(Boolean).join("; ");
+}
 
 /** Waits until the receiver has heard nothing new for 1 s, at most `max` seconds; returns the seconds waited. */
 async function settle(max: number): Promise<number> {
@@ -135,10 +153,11 @@ async function runSide(round: number, side: (typeof sides)[number]): Promise<voi
       recordPeakRss(samples, side, s);
       const settleSeconds = await settle(15);
       const total = receiver.counts();
-      heard.push({ round, side: side.key, afterPushes, afterReads, total, settleSeconds, load: [load0, loadavg()[0]!] });
+      const server = await serverView(s.url);
+      heard.push({ round, side: side.key, afterPushes, afterReads, total, settleSeconds, server, load: [load0, loadavg()[0]!] });
       console.error(
         `  ${side.label}: receiver heard ${afterPushes} deliveries by the end of the pushes, ${afterReads} by the end of the reads, ` +
-          `${total.deliveries} in all (${total.events} events, ${total.signed} signed)`,
+          `${total.deliveries} in all (${total.events} events, ${total.signed} signed); server: ${server}`,
       );
     },
   );
@@ -146,14 +165,14 @@ async function runSide(round: number, side: (typeof sides)[number]): Promise<voi
 
 function deliveryLines(): string[] {
   const lines = [
-    "| round | side | deliveries by end of pushes | by end of reads | in all (settled after) | events in them | signed | content types | load avg (1 min) at start → end |",
-    "|---|---|---|---|---|---|---|---|---|",
+    "| round | side | deliveries by end of pushes | by end of reads | in all (settled after) | events in them | signed | content types | the server's /metrics then | load avg (1 min) at start → end |",
+    "|---|---|---|---|---|---|---|---|---|---|",
   ];
   for (const h of heard) {
     const types = Object.entries(h.total.contentTypes).map(([t, n]) => `${t} ${n}`).join(", ") || "–";
     lines.push(
       `| ${h.round} | ${h.side} | ${h.afterPushes} | ${h.afterReads} | ${h.total.deliveries} (${h.settleSeconds.toFixed(1)} s) | ${h.total.events} | ` +
-        `${h.total.signed} | ${types} | ${h.load[0].toFixed(2)} → ${h.load[1].toFixed(2)} |`,
+        `${h.total.signed} | ${types} | ${h.server} | ${h.load[0].toFixed(2)} → ${h.load[1].toFixed(2)} |`,
     );
   }
   return lines;
