@@ -4,6 +4,7 @@ import type { Config } from "./config/schema.js";
 import { silentLogger, type Logger } from "./logger.js";
 import { createRegistry, type Registry } from "./registry/registry.js";
 import { createEventLog } from "./registry/events.js";
+import { wantedCategories } from "./notify/endpoints.js";
 import type { AuthStore } from "./storage/auth-store.js";
 import { createAuthStore, createStores, openExistingAuthStore, type OpenOptions } from "./storage/create-stores.js";
 
@@ -66,6 +67,8 @@ export async function createRegistryFromConfig(config: Config, open: OpenOptions
   const { blobStore, metadataStore } = await createStores(config, open);
   const events = createEventLog({
     store: metadataStore,
+    // Pull and auth events are kept only while an endpoint will deliver them.
+    wanted: wantedCategories(config.notifications.endpoints),
     onError: (what, err) => logger.error(what, { error: err instanceof Error ? err.message : String(err) }),
   });
   return createRegistry({

@@ -15,6 +15,10 @@ import { ConfigError } from "./config/load.js";
 import { checkDirectories, checkListen, listenError, loadTlsMaterial } from "./preflight.js";
 import { openBerthServices, type BerthServices } from "./compose.js";
 import { createAccess } from "./http/access.js";
+import { hostname } from "node:os";
+import { randomUUID } from "node:crypto";
+import { createDispatcher, type Dispatcher } from "./notify/dispatcher.js";
+import { createWebhookOps } from "./notify/ops.js";
 
 /** A configured Berth: stores opened, HTTP server built, not yet listening. */
 export interface Berth {
@@ -62,7 +66,9 @@ export async function createBerth(config: Config, logger: Logger): Promise<Berth
   const warnings = await checkAccessControl(config, logger);
   const services = await openBerthServices(config, { create: true, auth: "configured", logger });
   const { registry } = services;
-  const metrics = createMetrics({ registry, storageRefreshMs: config.metrics.storageRefresh, logger });
+  const { endpoints } = config.notifications;
+  const webhooks = createWebhookOps({ store: registry.stores.metadataStore, endpoints });
+  const metrics = createMetrics({ registry, storageRefreshMs: config.metrics.storageRefresh, logger, ...(endpoints.length > 0 ? { webhooks } : {}) });
   const pullOnly = !services.auth && !isLoopback(listen.host) && !config.auth.allowAnonymousPush;
   if (services.auth && !tls && !isLoopback(listen.host)) {
     logger.warn("PASSWORDS OVER PLAIN HTTP: access control is on and Berth listens on a non-loopback address without TLS; use --tls-cert/--tls-key or a TLS proxy", { listen: config.listen });
@@ -72,7 +78,7 @@ export async function createBerth(config: Config, logger: Logger): Promise<Berth
   let draining = false;
   // Uploads of many GiB can take long: no overall request deadline, but headers must come promptly.
   const serverOptions = { requestTimeout: 0, headersTimeout: 60_000, keepAliveTimeout: 65_000 };
-  const app = createApp({ registry, logger, isDraining: () => draining, warnings, metrics, ...access });
+  const app = createApp({ registry, logger, isDraining: () => draining, warnings, metrics, webhooks, ...access });
   const server: Server = tlsMaterial ? createHttpsServer({ ...serverOptions, ...tlsMaterial }, app) : createServer(serverOptions, app);
   server.on("clientError", (err, socket) => {
     logger.debug("client error", { error: err.message });
@@ -94,6 +100,29 @@ export async function createBerth(config: Config, logger: Logger): Promise<Berth
     else logger.info("retention", retentionSummary(report));
   });
 
+  // Every node delivers (leases keep two from sending one delivery at once); each commit nudges its loops.
+  let dispatcher: Dispatcher | undefined;
+  let unsubscribe = () => {};
+  const startDelivery = (port: number) => {
+    if (endpoints.length === 0) return;
+    dispatcher = createDispatcher({
+      store: registry.stores.metadataStore,
+      endpoints,
+      logger,
+      instanceId: randomUUID(),
+      render: {
+        ...(config.notifications.publicUrl ? { publicUrl: config.notifications.publicUrl } : {}),
+        scheme: tls ? "https" : "http",
+        source: { addr: `${hostname()}:${port}`, instanceID: randomUUID() },
+      },
+      eventRetentionMs: config.notifications.eventRetention,
+      onAttempt: metrics.observeWebhookAttempt,
+    });
+    const nudge = dispatcher.nudge;
+    unsubscribe = registry.events.subscribe(() => nudge());
+    dispatcher.start();
+  };
+
   return {
     services,
     registry,
@@ -110,7 +139,9 @@ export async function createBerth(config: Config, logger: Logger): Promise<Berth
       purge.start(config.uploads.purgeInterval, true);
       if (config.gc.schedule !== "off") collect.start(config.gc.schedule);
       if (config.retention.schedule !== "off") retain.start(config.retention.schedule);
-      return server.address() as AddressInfo;
+      const address = server.address() as AddressInfo;
+      startDelivery(address.port);
+      return address;
     },
     async stop() {
       draining = true;
@@ -132,6 +163,8 @@ export async function createBerth(config: Config, logger: Logger): Promise<Berth
       clearTimeout(timer);
       clearInterval(reaper);
       await jobsStopped;
+      unsubscribe();
+      await dispatcher?.stop();
       await services.close();
     },
   };

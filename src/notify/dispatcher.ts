@@ -15,7 +15,7 @@ import { createSigner, type Signer } from "./sign.js";
  *
  * On several nodes every node runs a dispatcher over the same store: fanning out is one
  * transaction per endpoint cursor, and a delivery is worked on by the node holding its lease
- * (the endpoint's timeout plus 30 s); a node that dies mid-delivery leaves the lease to run out,
+ * (the endpoint's timeout plus 5 s); a node that dies mid-delivery leaves the lease to run out,
  * and another node takes the delivery over.
  */
 export interface Dispatcher {
@@ -63,8 +63,11 @@ export interface DispatcherOptions {
 
 /** Events one fan-out step passes over. */
 const FANOUT_BATCH = 200;
-/** A lease outlasts the request's timeout by this much, for recording the outcome. */
-const LEASE_MARGIN_MS = 30_000;
+/**
+ * A lease outlasts the request's timeout by this much, for recording the outcome (milliseconds of
+ * work). Also how long, after the timeout, a delivery a dead node held waits for another node.
+ */
+const LEASE_MARGIN_MS = 5_000;
 
 interface Loop {
   endpoint: WebhookEndpoint;

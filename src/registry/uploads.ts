@@ -56,7 +56,7 @@ export interface Uploads {
    * Links a blob the registry holds (in any repository, `from` when named) to `repo`, recording
    * `blob.mounted`; resolves undefined when it holds none.
    */
-  linkExisting(repo: string, digest: Digest, from?: string): Promise<CommittedBlob | undefined>;
+  linkExisting(repo: string, digest: Digest, from?: string, size?: number): Promise<CommittedBlob | undefined>;
 }
 
 /** How long committing an upload waits for a sweep deleting the same digest before giving up. */
@@ -127,14 +127,14 @@ export function createUploads(blobs: BlobStore, metadata: MetadataStore, options
     }
   }
 
-  async function linkExisting(repo: string, digest: Digest, from?: string): Promise<CommittedBlob | undefined> {
+  async function linkExisting(repo: string, digest: Digest, from?: string, knownSize?: number): Promise<CommittedBlob | undefined> {
     // Link first, then look at the bytes: once linked, no sweep can take them away. A live row
     // whose bytes never landed (its upload died between claim and commit) is not a blob to mount.
     // Its event is recorded with the link and published only once the bytes are known good.
-    const mounted = events.event("blob.mounted", { repository: repo, target: { digest }, ...(from !== undefined ? { detail: { from } } : {}) });
+    const target = { digest, ...(knownSize !== undefined ? { size: knownSize, mediaType: "application/octet-stream" } : {}) };
+    const mounted = events.event("blob.mounted", { repository: repo, target, ...(from !== undefined ? { detail: { from } } : {}) });
     const size = await metadata.linkBlob(repo, digest, events.forStore([mounted]));
     if (size === undefined) return undefined;
-    mounted.target = { digest, size };
     if ((await blobs.stat(digest)) !== undefined) {
       await events.published([mounted]);
       return { digest, size };
@@ -230,7 +230,7 @@ export function createUploads(blobs: BlobStore, metadata: MetadataStore, options
       const source = size === undefined ? undefined : from;
       if (size === undefined && options.anonymousMount) size = (await metadata.getBlob(digest))?.size;
       if (size !== undefined) await quotas?.check(repo, { blobs: [{ digest, size }] });
-      const blob = size === undefined ? undefined : await linkExisting(repo, digest, source);
+      const blob = size === undefined ? undefined : await linkExisting(repo, digest, source, size);
       if (blob) return { mounted: true, blob: warned(repo, blob) };
       await quotas?.check(repo, { session: true });
       const s = await create(repo, algorithm);
