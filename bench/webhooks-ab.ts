@@ -12,12 +12,14 @@
  * even ones) on a fresh data directory (bench/ab-harness.ts), pushes one image, warms up for 1 s
  * (manifest GET by tag), then measures with the bench's own workloads (bench/workloads.ts):
  * - `--images` small images (config + one 4 KiB layer, 5 requests each) 16 at a time: images/s,
- *   requests/s, server CPU per 1000 requests;
+ *   requests/s, server CPU per 1000 requests; then it waits until the receiver has heard nothing
+ *   for 1 s (the pushes' deliveries drained; at most 60 s) and charges the server CPU from the
+ *   first push to then to the pushes as well (per 1000 push requests);
  * - manifest GET by tag and by digest, 64 connections, `--seconds` each: req/s, p50, p99, and
- *   server CPU per 1000 requests; the pushes' deliveries are still being made during these.
- * Then it waits until the receiver has heard nothing for 1 s (at most 15 s), and reports per round
- * what the live receiver got: after the pushes, after the reads, and in all. It prints medians
- * (min–max), the median of the per-round B/A ratios, and writes bench/results/webhooks-ab.md.
+ *   server CPU per 1000 requests; `down` keeps retrying meanwhile.
+ * It reports per round what the live receiver heard (by the end of the pushes, once drained, by
+ * the end of the reads, in all) and the server's own attempt counts and backlog (/metrics); prints
+ * medians (min–max) and the median of the per-round B/A ratios; writes bench/results/webhooks-ab.md.
  *
  *   npm run bench:webhooks-ab -- [--rounds 6] [--seconds 3] [--images 200]
  */
@@ -28,6 +30,7 @@ import { loadConfig } from "../src/config/load.js";
 import { makeImage } from "../test/helpers/fixtures.js";
 import {
   MANIFEST_ACCEPT,
+  REQUESTS_PER_IMAGE,
   machineFacts,
   measureManifests,
   measureSmallPushes,
@@ -42,7 +45,7 @@ import {
   type ManifestRow,
   type Side,
 } from "./ab-harness.js";
-import { startBerthServer } from "./servers.js";
+import { cpuSeconds, startBerthServer } from "./servers.js";
 import { closedPort, startWebhookReceiver, type ReceiverCounts } from "./webhook-receiver.js";
 import { closeAgent, manifestLoad, pushImage } from "./workloads.js";
 
@@ -96,9 +99,11 @@ interface Heard {
   round: number;
   side: Side["key"];
   afterPushes: number;
+  /** Deliveries once the receiver had heard nothing for 1 s after the pushes, and how long that took. */
+  afterDrain: number;
+  drainSeconds: number;
   afterReads: number;
   total: ReceiverCounts;
-  settleSeconds: number;
   /** The server's own view after settling: attempts by endpoint and outcome, and backlog per endpoint (from /metrics). */
   server: string;
   load: [number, number];
@@ -121,17 +126,21 @@ async function serverView(url: string): Promise<string> {
   return [attempts.length ? `attempts: ${attempts.join(", ")}` : "no attempts", backlog.length ? `backlog: ${backlog.join(", ")}` : ""].filter(Boolean).join("; ");
 }
 
-/** Waits until the receiver has heard nothing new for 1 s, at most `max` seconds; returns the seconds waited. */
+/**
+ * Waits until the receiver has heard nothing new for 1 s (at most `max` seconds); returns the
+ * seconds from the call to the last delivery it heard meanwhile (0 if none).
+ */
 async function settle(max: number): Promise<number> {
   const t0 = performance.now();
-  let last = -1;
-  while (performance.now() - t0 < max * 1000) {
+  let last = receiver.counts().deliveries;
+  let lastAt = t0;
+  let changed = false;
+  while (performance.now() - lastAt < 1000 && performance.now() - t0 < max * 1000) {
+    await new Promise((r) => setTimeout(r, 50));
     const n = receiver.counts().deliveries;
-    if (n === last) break;
-    last = n;
-    await new Promise((r) => setTimeout(r, 1000));
+    if (n !== last) [last, lastAt, changed] = [n, performance.now(), true];
   }
-  return (performance.now() - t0) / 1000;
+  return changed ? (lastAt - t0) / 1000 : 0;
 }
 
 async function runSide(round: number, side: (typeof sides)[number]): Promise<void> {
@@ -144,19 +153,28 @@ async function runSide(round: number, side: (typeof sides)[number]): Promise<voi
       await pushImage(s.url, "bench/app", "latest", app);
       await manifestLoad(`${s.url}/v2/bench/app/manifests/latest`, "GET", MANIFEST_ACCEPT, 1, 64);
 
+      const cpu0 = cpuSeconds(s.pid);
       await measureSmallPushes(samples, side, s, { repo: "bench/small", prefix: `r${round}`, images: opts.images });
       const afterPushes = receiver.counts().deliveries;
+      const drainSeconds = await settle(60);
+      const afterDrain = receiver.counts().deliveries;
+      samples.record(
+        "small images and delivering their events: server CPU s per 1000 push requests",
+        side.key,
+        ((cpuSeconds(s.pid) - cpu0) * 1000) / (opts.images * REQUESTS_PER_IMAGE),
+      );
       const m = await measureManifests(samples, side, s, { repo: "bench/app", tag: "latest", digest: app.manifestDigest, rows: ROWS, seconds: opts.seconds });
       const afterReads = receiver.counts().deliveries;
       samples.record("manifest GET, both rows (req/s)", side.key, m.requests / m.seconds);
       samples.record("manifest GET: server CPU s per 1000 requests", side.key, (m.cpu * 1000) / m.requests);
       recordPeakRss(samples, side, s);
-      const settleSeconds = await settle(15);
+      await settle(15);
       const total = receiver.counts();
       const server = await serverView(s.url);
-      heard.push({ round, side: side.key, afterPushes, afterReads, total, settleSeconds, server, load: [load0, loadavg()[0]!] });
+      heard.push({ round, side: side.key, afterPushes, afterDrain, drainSeconds, afterReads, total, server, load: [load0, loadavg()[0]!] });
       console.error(
-        `  ${side.label}: receiver heard ${afterPushes} deliveries by the end of the pushes, ${afterReads} by the end of the reads, ` +
+        `  ${side.label}: receiver heard ${afterPushes} deliveries by the end of the pushes, ${afterDrain} once drained ` +
+          `(${drainSeconds.toFixed(1)} s later), ${afterReads} by the end of the reads, ` +
           `${total.deliveries} in all (${total.events} events, ${total.signed} signed); server: ${server}`,
       );
     },
@@ -165,13 +183,13 @@ async function runSide(round: number, side: (typeof sides)[number]): Promise<voi
 
 function deliveryLines(): string[] {
   const lines = [
-    "| round | side | deliveries by end of pushes | by end of reads | in all (settled after) | events in them | signed | content types | the server's /metrics then | load avg (1 min) at start → end |",
-    "|---|---|---|---|---|---|---|---|---|---|",
+    "| round | side | deliveries by end of pushes | once drained (last one, s after the pushes) | by end of reads | in all | events in them | signed | content types | the server's /metrics then | load avg (1 min) at start → end |",
+    "|---|---|---|---|---|---|---|---|---|---|---|",
   ];
   for (const h of heard) {
     const types = Object.entries(h.total.contentTypes).map(([t, n]) => `${t} ${n}`).join(", ") || "–";
     lines.push(
-      `| ${h.round} | ${h.side} | ${h.afterPushes} | ${h.afterReads} | ${h.total.deliveries} (${h.settleSeconds.toFixed(1)} s) | ${h.total.events} | ` +
+      `| ${h.round} | ${h.side} | ${h.afterPushes} | ${h.afterDrain} (${h.drainSeconds.toFixed(1)} s) | ${h.afterReads} | ${h.total.deliveries} | ${h.total.events} | ` +
         `${h.total.signed} | ${types} | ${h.server} | ${h.load[0].toFixed(2)} → ${h.load[1].toFixed(2)} |`,
     );
   }
@@ -206,7 +224,7 @@ function render(started: Date): string {
     `- B's endpoints (default actions): \`deploy\` → the bench's receiver (204 at once), secret set, format distribution; ` +
       "`down` → a closed loopback port (connection refused), format cloudevents",
     `- ${opts.rounds} rounds, A then B in odd rounds, B then A in even ones; per side: 1 image pushed, 1 s warm-up, then ${opts.images} small images ` +
-      `16 at a time, then manifest GET by tag and by digest, ${opts.seconds} s each at 64 connections`,
+      `16 at a time, a wait until the receiver heard nothing for 1 s, then manifest GET by tag and by digest, ${opts.seconds} s each at 64 connections`,
     "- each cell: median over rounds (min–max over rounds); B/A: median of the per-round ratios (min–max)",
     ...verdict(),
     "",
