@@ -1,3 +1,5 @@
+import { Agent as HttpAgent, request as httpRequest, type IncomingHttpHeaders } from "node:http";
+import { Agent as HttpsAgent, request as httpsRequest } from "node:https";
 import { RESERVED_WEBHOOK_HEADERS } from "../config/schema.js";
 import { formatDuration } from "../config/units.js";
 import type { WebhookEndpoint } from "./endpoints.js";
@@ -43,34 +45,53 @@ export interface AttemptOutcome {
   stopped?: boolean;
 }
 
-function retryAfter(value: string | null): number | undefined {
-  if (!value) return undefined;
+function retryAfter(value: string | string[] | undefined): number | undefined {
+  if (typeof value !== "string" || !value) return undefined;
   if (/^\d+$/.test(value.trim())) return Number(value.trim()) * 1000;
   const at = Date.parse(value);
   return Number.isNaN(at) ? undefined : Math.max(0, at - Date.now());
 }
 
-/**
- * Reads and drops the answer's body, which is not needed: a short one to the end so the
- * connection is reused, a long one (over 64 KiB) no further, so a receiver cannot fill memory.
- */
-async function drain(res: Response): Promise<void> {
-  if (!res.body) return;
-  const reader = res.body.getReader();
-  let read = 0;
-  try {
-    while (read <= 65_536) {
-      const { done, value } = await reader.read();
-      if (done) return;
-      read += value.byteLength;
-    }
-    await reader.cancel();
-  } catch {
-    // A body cut short (or timed out) changes nothing: the status was already received.
-  }
+/** Keep-alive connections to the receivers, per dispatcher: `destroy()` them when it stops. */
+export interface Connections {
+  http: HttpAgent;
+  https: HttpsAgent;
+  destroy(): void;
 }
 
-/** The reason a fetch failed, without the URL (its query may hold a token). */
+export function createConnections(): Connections {
+  const http = new HttpAgent({ keepAlive: true });
+  const https = new HttpsAgent({ keepAlive: true });
+  return { http, https, destroy: () => (http.destroy(), https.destroy()) };
+}
+
+/**
+ * One POST over node:http (a keep-alive agent costs a fraction of fetch's CPU per request),
+ * resolving with the answer's status and headers once its body is read: a short one to the end so
+ * the connection is reused, a long one (over 64 KiB) no further, so a receiver cannot fill memory.
+ * Redirects are not followed.
+ */
+function post(url: URL, headers: Record<string, string>, body: string, connections: Connections, signal: AbortSignal): Promise<{ status: number; headers: IncomingHttpHeaders }> {
+  return new Promise((resolve, reject) => {
+    const https = url.protocol === "https:";
+    const send = https ? httpsRequest : httpRequest;
+    const req = send(url, { method: "POST", headers: { ...headers, "content-length": String(Buffer.byteLength(body)) }, agent: https ? connections.https : connections.http, signal }, (res) => {
+      const answer = { status: res.statusCode ?? 0, headers: res.headers };
+      let read = 0;
+      res.on("data", (chunk: Buffer) => {
+        read += chunk.length;
+        if (read > 65_536) res.destroy();
+      });
+      // A body cut short (or timed out) changes nothing: the status was already received.
+      res.on("close", () => resolve(answer));
+      res.on("error", () => resolve(answer));
+    });
+    req.on("error", reject);
+    req.end(body);
+  });
+}
+
+/** The reason a request failed, without the URL (its path or query may hold a token). */
 function failureReason(err: unknown, endpoint: WebhookEndpoint): string {
   const e = err as { name?: string; message?: string; cause?: { code?: string; message?: string } };
   const cause = e?.cause;
@@ -102,7 +123,7 @@ export async function sendDelivery(
   eventId: string,
   rendered: RenderedDelivery,
   signer: Signer,
-  { stop, userAgent, now = new Date() }: { stop: AbortSignal; userAgent: string; now?: Date },
+  { stop, userAgent, connections, now = new Date() }: { stop: AbortSignal; userAgent: string; connections: Connections; now?: Date },
 ): Promise<AttemptOutcome> {
   const started = performance.now();
   const ms = () => Math.round(performance.now() - started);
@@ -118,16 +139,10 @@ export async function sendDelivery(
   stop.addEventListener("abort", onStop, { once: true });
   if (stop.aborted) abort.abort();
   try {
-    const res = await fetch(endpoint.url, {
-      method: "POST",
-      redirect: "manual",
-      headers: requestHeaders(endpoint, userAgent, rendered.contentType, signer.headers(eventId, now, rendered.body)),
-      body: rendered.body,
-      signal: abort.signal,
-    });
-    await drain(res);
+    const headers = requestHeaders(endpoint, userAgent, rendered.contentType, signer.headers(eventId, now, rendered.body));
+    const res = await post(new URL(endpoint.url), headers, rendered.body, connections, abort.signal);
     if (res.status >= 200 && res.status < 300) return { delivered: true, status: res.status, ms: ms() };
-    const after = res.status === 429 || res.status === 503 ? retryAfter(res.headers.get("retry-after")) : undefined;
+    const after = res.status === 429 || res.status === 503 ? retryAfter(res.headers["retry-after"]) : undefined;
     return { delivered: false, status: res.status, error: `HTTP ${res.status}`, ms: ms(), ...(after !== undefined ? { retryAfterMs: after } : {}) };
   } catch (err) {
     if (stop.aborted) return { delivered: false, error: "stopped", ms: ms(), stopped: true };

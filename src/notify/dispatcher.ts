@@ -1,6 +1,6 @@
 import type { Logger } from "../logger.js";
 import type { ClaimedDelivery, EventStore } from "../storage/event-store.js";
-import { nextAttemptAt, sendDelivery, type AttemptOutcome } from "./attempt.js";
+import { createConnections, nextAttemptAt, sendDelivery, type AttemptOutcome } from "./attempt.js";
 import { acceptsEvent, type WebhookEndpoint } from "./endpoints.js";
 import { renderEvent, type RenderContext, type RenderedDelivery } from "./formats.js";
 import { createSigner, type Signer } from "./sign.js";
@@ -104,6 +104,7 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
   const concurrency = options.concurrency ?? 4;
   const userAgent = options.userAgent ?? "Berth-Webhooks";
   const stopping = new AbortController();
+  const connections = createConnections();
   const loops: Loop[] = endpoints.map((endpoint) => ({
     endpoint,
     signer: createSigner(endpoint.secret),
@@ -193,7 +194,7 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
     }
     // Fanned out before the endpoint's format changed to one without a form for it: nothing to send.
     const outcome: AttemptOutcome = rendered
-      ? await sendDelivery(loop.endpoint, claimed.event.id, rendered, loop.signer, { stop: stopping.signal, userAgent, now: new Date(clock()) })
+      ? await sendDelivery(loop.endpoint, claimed.event.id, rendered, loop.signer, { stop: stopping.signal, userAgent, connections, now: new Date(clock()) })
       : { delivered: true, status: 0, ms: 0 };
     if (outcome.stopped) return;
     await record(loop, claimed, outcome);
@@ -297,6 +298,7 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
       await Promise.all([...loops.map((l) => l.done), pruning]);
       // Once the loops have ended no delivery begins; those under way end soon (their requests are aborted).
       await Promise.all(loops.flatMap((l) => [...l.inFlight]));
+      connections.destroy();
     },
   };
 }

@@ -122,11 +122,11 @@ export function createPostgresEvents(pool: pg.Pool): EventStore {
     async claimDeliveries(endpoint, owner, now, leaseUntil, limit) {
       const { rows } = await pool.query<DeliveryRow>(
         `WITH c AS (
+           -- Only each repository's first pending delivery can be due (per-repository order).
            SELECT d.seq FROM webhook_deliveries d
-           WHERE d.endpoint = $1 AND d.state = 'pending' AND d.next_at <= $3
-             AND (d.lease_until IS NULL OR d.lease_until <= $3)
-             AND NOT EXISTS (SELECT 1 FROM webhook_deliveries p WHERE p.endpoint = d.endpoint
-                             AND p.repository = d.repository AND p.state = 'pending' AND p.seq < d.seq)
+           WHERE d.endpoint = $1 AND d.state = 'pending'
+             AND d.seq IN (SELECT MIN(seq) FROM webhook_deliveries WHERE endpoint = $1 AND state = 'pending' GROUP BY repository)
+             AND d.next_at <= $3 AND (d.lease_until IS NULL OR d.lease_until <= $3)
            ORDER BY d.seq LIMIT $5 FOR UPDATE SKIP LOCKED
          ), d AS (
            UPDATE webhook_deliveries w SET lease_owner = $2, lease_until = $4 FROM c
