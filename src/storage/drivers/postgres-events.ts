@@ -108,8 +108,16 @@ export function createPostgresEvents(pool: pg.Pool): EventStore {
         const accepted = rows.map(toEvent).filter(accept);
         if (accepted.length > 0) {
           await client.query(
+            // Due now when it is its repository's first pending delivery; otherwise waiting (next_at
+            // NULL) until the one before it ends (recordAttempt promotes it), so claims never look
+            // at a waiting backlog.
             `INSERT INTO webhook_deliveries (endpoint, seq, repository, state, attempts, next_at)
-             SELECT $1, r.seq, r.repository, 'pending', 0, $4 FROM unnest($2::bigint[], $3::text[]) AS r(seq, repository)
+             SELECT $1, r.seq, r.repository, 'pending', 0,
+               CASE WHEN r.seq = MIN(r.seq) OVER (PARTITION BY r.repository)
+                     AND NOT EXISTS (SELECT 1 FROM webhook_deliveries w
+                                     WHERE w.endpoint = $1 AND w.repository = r.repository AND w.state = 'pending')
+                    THEN $4::bigint END
+             FROM unnest($2::bigint[], $3::text[]) AS r(seq, repository)
              ON CONFLICT DO NOTHING`,
             [endpoint, accepted.map((e) => e.seq), accepted.map((e) => e.repository ?? ""), Date.now()],
           );
@@ -122,11 +130,13 @@ export function createPostgresEvents(pool: pg.Pool): EventStore {
     async claimDeliveries(endpoint, owner, now, leaseUntil, limit) {
       const { rows } = await pool.query<DeliveryRow>(
         `WITH c AS (
-           -- Only each repository's first pending delivery can be due (per-repository order).
+           -- Waiting deliveries have no next_at, so this reads due ones only; the NOT EXISTS keeps
+           -- order when a replay made an earlier delivery pending again.
            SELECT d.seq FROM webhook_deliveries d
-           WHERE d.endpoint = $1 AND d.state = 'pending'
-             AND d.seq IN (SELECT MIN(seq) FROM webhook_deliveries WHERE endpoint = $1 AND state = 'pending' GROUP BY repository)
-             AND d.next_at <= $3 AND (d.lease_until IS NULL OR d.lease_until <= $3)
+           WHERE d.endpoint = $1 AND d.state = 'pending' AND d.next_at <= $3
+             AND (d.lease_until IS NULL OR d.lease_until <= $3)
+             AND NOT EXISTS (SELECT 1 FROM webhook_deliveries p WHERE p.endpoint = d.endpoint
+                             AND p.repository = d.repository AND p.state = 'pending' AND p.seq < d.seq)
            ORDER BY d.seq LIMIT $5 FOR UPDATE SKIP LOCKED
          ), d AS (
            UPDATE webhook_deliveries w SET lease_owner = $2, lease_until = $4 FROM c
@@ -141,6 +151,11 @@ export function createPostgresEvents(pool: pg.Pool): EventStore {
     async recordAttempt(endpoint, seq, owner, attempt) {
       const v = attemptValues(attempt);
       return transaction(pool, async (client) => {
+        // Waits for a fan-out of this endpoint in progress (it holds the cursor FOR UPDATE), so the
+        // promotion below sees the deliveries it added, and a later fan-out sees this one ended.
+        // FOR UPDATE, not SHARE: the health columns of that row are updated below, and two
+        // attempts sharing the row and then each updating it would deadlock.
+        await client.query("SELECT 1 FROM webhook_cursors WHERE endpoint = $1 FOR UPDATE", [endpoint]);
         const { rowCount } = await client.query(
           `UPDATE webhook_deliveries SET state = $4, attempts = attempts + 1, next_at = $5, lease_owner = NULL,
              lease_until = NULL, last_attempt_at = $6, last_status = $7, last_error = $8, delivered_at = $9
@@ -148,6 +163,15 @@ export function createPostgresEvents(pool: pg.Pool): EventStore {
           [endpoint, seq, owner, v.state, v.nextAt, attempt.at, v.status, v.error, v.deliveredAt],
         );
         if (!rowCount) return false;
+        if (v.state !== "pending") {
+          await client.query(
+            `UPDATE webhook_deliveries SET next_at = $3
+             WHERE endpoint = $1 AND next_at IS NULL AND seq = (
+               SELECT MIN(w.seq) FROM webhook_deliveries w WHERE w.endpoint = $1 AND w.state = 'pending'
+                 AND w.repository = (SELECT repository FROM webhook_deliveries WHERE endpoint = $1 AND seq = $2))`,
+            [endpoint, seq, attempt.at],
+          );
+        }
         await client.query(
           attempt.delivered
             ? `INSERT INTO webhook_cursors (endpoint, last_success_at) VALUES ($1, $2) ON CONFLICT (endpoint) DO UPDATE

@@ -36,19 +36,32 @@ export function createSqliteEvents(db: Database.Database): { events: EventStore;
     setCursor: db.prepare(
       "INSERT INTO webhook_cursors (endpoint, seq) VALUES (?, ?) ON CONFLICT (endpoint) DO UPDATE SET seq = excluded.seq",
     ),
+    // Due now when it is its repository's first pending delivery; otherwise waiting (next_at NULL)
+    // until the one before it ends (promote), so claims never look at a waiting backlog.
     addDelivery: db.prepare(
       `INSERT INTO webhook_deliveries (endpoint, seq, repository, state, attempts, next_at)
-       VALUES (?, ?, ?, 'pending', 0, ?) ON CONFLICT DO NOTHING`,
+       VALUES (@endpoint, @seq, @repository, 'pending', 0,
+         CASE WHEN EXISTS (SELECT 1 FROM webhook_deliveries w
+                           WHERE w.endpoint = @endpoint AND w.repository = @repository AND w.state = 'pending') THEN NULL ELSE @now END)
+       ON CONFLICT DO NOTHING`,
+    ),
+    promote: db.prepare(
+      `UPDATE webhook_deliveries SET next_at = @at
+       WHERE endpoint = @endpoint AND next_at IS NULL AND seq = (
+         SELECT MIN(w.seq) FROM webhook_deliveries w WHERE w.endpoint = @endpoint AND w.state = 'pending'
+           AND w.repository = (SELECT repository FROM webhook_deliveries WHERE endpoint = @endpoint AND seq = @seq))`,
     ),
     // Only each repository's first pending delivery can be due (per-repository order): found from
     // the pending-only index, so a dead endpoint's long backlog costs an index scan, not a
     // subquery per waiting delivery.
     claimable: db.prepare<{ endpoint: string; now: number; limit: number }, { seq: number }>(
-      // (IN rather than a join: without ANALYZE statistics SQLite nests a join the slow way round.)
+      // Waiting deliveries have no next_at, so this reads due ones only; the NOT EXISTS keeps order
+      // when a replay made an earlier delivery pending again.
       `SELECT d.seq FROM webhook_deliveries d
-       WHERE d.endpoint = @endpoint
-         AND d.seq IN (SELECT MIN(seq) FROM webhook_deliveries WHERE endpoint = @endpoint AND state = 'pending' GROUP BY repository)
-         AND d.next_at <= @now AND (d.lease_until IS NULL OR d.lease_until <= @now)
+       WHERE d.endpoint = @endpoint AND d.state = 'pending' AND d.next_at <= @now
+         AND (d.lease_until IS NULL OR d.lease_until <= @now)
+         AND NOT EXISTS (SELECT 1 FROM webhook_deliveries p WHERE p.endpoint = d.endpoint
+                         AND p.repository = d.repository AND p.state = 'pending' AND p.seq < d.seq)
        ORDER BY d.seq LIMIT @limit`,
     ),
     lease: db.prepare("UPDATE webhook_deliveries SET lease_owner = ?, lease_until = ? WHERE endpoint = ? AND seq = ?"),
@@ -115,7 +128,7 @@ export function createSqliteEvents(db: Database.Database): { events: EventStore;
     const now = Date.now();
     for (const row of rows) {
       const event = toEvent(row);
-      if (accept(event)) q.addDelivery.run(endpoint, event.seq, event.repository ?? "", now);
+      if (accept(event)) q.addDelivery.run({ endpoint, seq: event.seq, repository: event.repository ?? "", now });
     }
     if (rows.length > 0) q.setCursor.run(endpoint, rows.at(-1)!.seq);
     return rows.length;
@@ -133,6 +146,7 @@ export function createSqliteEvents(db: Database.Database): { events: EventStore;
     const v = attemptValues(attempt);
     const changed = q.attempt.run({ ...v, at: attempt.at, endpoint, seq, owner }).changes > 0;
     if (!changed) return false;
+    if (v.state !== "pending") q.promote.run({ endpoint, seq, at: attempt.at });
     if (attempt.delivered) q.success.run(endpoint, attempt.at);
     else q.failure.run(endpoint, attempt.at, attempt.error);
     return true;
