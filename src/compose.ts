@@ -6,7 +6,8 @@ import { createRegistry, type Registry } from "./registry/registry.js";
 import { createEventLog } from "./registry/events.js";
 import { wantedCategories } from "./notify/endpoints.js";
 import type { AuthStore } from "./storage/auth-store.js";
-import { createAuthStore, createStores, openExistingAuthStore, type OpenOptions } from "./storage/create-stores.js";
+import { createAuthStore, createStores, openExistingAuthStore, openMetadataStore, type OpenOptions } from "./storage/create-stores.js";
+import type { MetadataStore } from "./storage/metadata-store.js";
 
 /**
  * The composition root: the one place that turns a configuration into stores, the registry,
@@ -26,20 +27,17 @@ export type AuthNeed =
   | "required";
 
 /**
- * Something that follows the registry and is set up once it is built: the quota warning log
- * today; the audit log, metrics and the webhook dispatcher subscribe here to the registry's
- * event log (registry/events.ts). It may return how to detach it, which `close()` calls before
- * the stores close.
+ * A listener every process attaches to the registry's event log once it is built (the audit log,
+ * the quota warning log). It may return how to detach it, which `close()` calls before the stores
+ * close. `berth serve` adds its own: metrics (http/metrics.ts) and the webhook dispatcher (server.ts).
  */
-export type Subscriber = (services: BerthServices) => void | (() => void | Promise<void>);
+type Subscriber = (services: BerthServices) => void | (() => void | Promise<void>);
 
 export interface OpenServicesOptions extends OpenOptions {
   /** Default "none". */
   auth?: AuthNeed;
-  /** Where subscribers and the first-admin creation log; silent when absent. */
+  /** Where subscribers, event-recording failures and the first-admin creation log; silent when absent. */
   logger?: Logger;
-  /** Attached after the built-in ones, in order. */
-  subscribers?: readonly Subscriber[];
 }
 
 export interface BerthServices {
@@ -65,16 +63,10 @@ export interface AuthOnlyServices extends AuthServices {
  */
 export async function createRegistryFromConfig(config: Config, open: OpenOptions = {}, logger: Logger = silentLogger): Promise<Registry> {
   const { blobStore, metadataStore } = await createStores(config, open);
-  const events = createEventLog({
-    store: metadataStore,
-    // Pull and auth events are kept only while an endpoint will deliver them.
-    wanted: wantedCategories(config.notifications.endpoints),
-    onError: (what, err) => logger.error(what, { error: err instanceof Error ? err.message : String(err) }),
-  });
   return createRegistry({
     blobStore,
     metadataStore,
-    events,
+    events: configuredEventLog(config, metadataStore, logger),
     options: {
       deleteEnabled: config.delete.enabled,
       // Mounting by digest alone would let anyone who knows a digest read it: only without access control.
@@ -110,7 +102,11 @@ async function openAuthStore(config: Config, need: AuthNeed, create: boolean): P
 function builtInSubscribers(logger: Logger | undefined): Subscriber[] {
   const audit: Subscriber = ({ registry, authStore }) => (authStore ? subscribeAuditLog(registry.events, authStore) : undefined);
   if (!logger) return [audit];
-  return [audit, ({ registry }) => registry.quotas.onCrossing((w) => logger.warn("quota warning threshold crossed", { ...w }))];
+  const quotaLog: Subscriber = ({ registry }) =>
+    registry.events.subscribe((batch) => {
+      for (const e of batch) if (e.type === "quota.warning") logger.warn("quota warning threshold crossed", { repository: e.repository, ...e.detail });
+    });
+  return [audit, quotaLog];
 }
 
 /**
@@ -141,7 +137,7 @@ export async function openBerthServices(config: Config, options: OpenServicesOpt
     },
   };
   try {
-    for (const subscribe of [...builtInSubscribers(logger), ...(options.subscribers ?? [])]) {
+    for (const subscribe of builtInSubscribers(logger)) {
       const d = subscribe(services);
       if (d) detach.push(d);
     }
@@ -155,13 +151,36 @@ export async function openBerthServices(config: Config, options: OpenServicesOpt
 }
 
 /**
- * The access-control store and its services without the registry's stores (`berth user|token|ns
- * add|…`): the registry must exist; its auth part is created on first use.
+ * The event log over `outbox` as configured: pull, auth and quota events kept only while an
+ * endpoint will deliver them; a failure to record or to notify a subscriber goes to `logger`.
  */
-export async function openAuthServices(config: Config): Promise<AuthOnlyServices> {
-  const store = await createAuthStore(config);
-  // No metadata store open, so no outbox: these changes reach the audit log, not webhooks.
-  const events = createEventLog();
+function configuredEventLog(config: Config, outbox: MetadataStore, logger: Logger) {
+  return createEventLog({
+    store: outbox,
+    wanted: wantedCategories(config.notifications.endpoints),
+    onError: (what, err) => logger.error(what, { error: err instanceof Error ? err.message : String(err) }),
+  });
+}
+
+/**
+ * The access-control store and its services without the blob store (`berth user|token|ns
+ * add|…`, so an unreachable S3 does not stop them): the registry must exist; its auth part is
+ * created on first use. The metadata store is opened as the outbox, so these changes reach the
+ * audit log and webhooks as the API's do.
+ */
+export async function openAuthServices(config: Config, logger: Logger = silentLogger): Promise<AuthOnlyServices> {
+  const outbox = await openMetadataStore(config);
+  const store = await createAuthStore(config).catch(async (err: unknown) => {
+    await outbox.close();
+    throw err;
+  });
+  const events = configuredEventLog(config, outbox, logger);
   subscribeAuditLog(events, store);
-  return { ...createAuthServices(store, config, events), close: () => store.close() };
+  return {
+    ...createAuthServices(store, config, events),
+    async close() {
+      await store.close();
+      await outbox.close();
+    },
+  };
 }

@@ -15,7 +15,12 @@ const ENTRIES: { [T in DomainEvent["type"]]?: (e: DomainEvent) => Entry | undefi
     const { namespace, ...detail } = e.detail as { namespace: string };
     return { action: "ns.del", target: namespace, detail };
   },
-  "gc.completed": (e) => (isRun(e) ? { action: "gc", detail: e.detail! } : undefined),
+  // The counts the audit log has always kept of a collection; the manifests went as their own `delete` records.
+  "gc.completed": (e) => {
+    if (!isRun(e)) return undefined;
+    const d = e.detail as { outcome: string; manifestsDeleted: number; blobsDeleted: number; bytesReclaimed: number };
+    return { action: "gc", detail: { manifests: d.manifestsDeleted ?? 0, blobs: d.blobsDeleted ?? 0, bytes: d.bytesReclaimed ?? 0, outcome: d.outcome } };
+  },
   "retention.completed": (e) => (isRun(e) ? { action: "retention", detail: e.detail! } : undefined),
   "quota.refused": (e) => ({ action: "quota.refused", repository: e.repository!, ...withDetail(e.detail) }),
   "auth.denied": (e) => ({ action: "denied", ...(e.repository !== undefined ? { repository: e.repository } : {}), ...withDetail(e.detail) }),

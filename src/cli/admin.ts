@@ -1,4 +1,5 @@
 import { recordAccessChange } from "../auth/admin-ops.js";
+import { cliLogger } from "./cli-logger.js";
 import { readFileSync } from "node:fs";
 import { createTokenService } from "../auth/tokens.js";
 import type { Config } from "../config/schema.js";
@@ -50,7 +51,7 @@ export async function adminCommand(config: Config, command: AdminCommand, args: 
   if ((command === "user add" || command === "user passwd") && !flags.passwordStdin) {
     throw new UsageError("give the password on standard input with --password-stdin");
   }
-  const auth = await openAuthServices(config);
+  const auth = await openAuthServices(config, cliLogger);
   const { store } = auth;
   const ops = auth.adminOps({ name: "cli" });
   const out = (text: string) => process.stdout.write(text);

@@ -1,4 +1,5 @@
 import type { Config } from "../config/schema.js";
+import { cliLogger } from "./cli-logger.js";
 import { RegistryError } from "../oci/errors.js";
 import { createCatalog, type RepositoryDeletion } from "../registry/catalog.js";
 import { openBerthServices } from "../compose.js";
@@ -39,7 +40,7 @@ export async function catalogCommand(
 
   // The registry's own access-control data decides, not this invocation's flags: a namespace
   // declared with `berth ns add` is listed, and a deletion audited, whether or not --auth was given.
-  const services = await openBerthServices(config, { auth: "existing" });
+  const services = await openBerthServices(config, { auth: "existing", logger: cliLogger });
   const { registry, authStore } = services;
   const catalog = createCatalog(registry.stores.metadataStore, {
     events: registry.events,

@@ -1,4 +1,5 @@
 import { openBerthServices } from "../compose.js";
+import { cliLogger } from "./cli-logger.js";
 import type { Config } from "../config/schema.js";
 import { createWebhookOps, describeDelivery, describeHealth } from "../notify/ops.js";
 import { UsageError } from "./usage-error.js";
@@ -28,7 +29,7 @@ export async function eventsCommand(config: Config, command: EventsCommandName, 
   if (command === "events replay" && (flags.since === undefined) === (flags.from === undefined)) {
     throw new UsageError("events replay: give exactly one of --since TIME and --from EVENT-ID (see berth events replay --help)");
   }
-  const services = await openBerthServices(config);
+  const services = await openBerthServices(config, { logger: cliLogger });
   const ops = createWebhookOps({ store: services.registry.stores.metadataStore, endpoints: config.notifications.endpoints });
   const out = (text: string) => process.stdout.write(text);
   try {

@@ -1,4 +1,5 @@
 import type { Config } from "../config/schema.js";
+import { cliLogger } from "./cli-logger.js";
 import type { GcProgress } from "../registry/gc.js";
 import { openBerthServices } from "../compose.js";
 import { createProgressBar, formatBytes } from "./progress.js";
@@ -16,7 +17,7 @@ export interface GcFlags {
  * --json); progress to stderr. Exit 0 when it ran, 3 when another collection held the lock.
  */
 export async function gcCommand(config: Config, flags: GcFlags): Promise<number> {
-  const services = await openBerthServices(config);
+  const services = await openBerthServices(config, { auth: "existing", logger: cliLogger });
   const { registry } = services;
   const bar = createProgressBar();
   const label = (p: GcProgress) =>

@@ -1,4 +1,5 @@
 import { loadConfig } from "../config/load.js";
+import { cliLogger } from "./cli-logger.js";
 import { migrateRegistry } from "../registry/migrate.js";
 import { openBerthServices } from "../compose.js";
 import { createProgressBar, formatBytes } from "./progress.js";
@@ -17,9 +18,9 @@ export async function migrateCommand(from: string | undefined, to: string | unde
   }
   const fromConfig = loadConfig({ file: from, env: {} });
   const toConfig = loadConfig({ file: to, env: {} });
-  const source = await openBerthServices(fromConfig, { auth: "existing" });
+  const source = await openBerthServices(fromConfig, { auth: "existing", logger: cliLogger });
   // The destination is the one place besides `serve` where a new registry is meant to appear.
-  const target = await openBerthServices(toConfig, { create: true, auth: source.authStore ? "required" : "none" }).catch(async (err: unknown) => {
+  const target = await openBerthServices(toConfig, { create: true, auth: source.authStore ? "required" : "none", logger: cliLogger }).catch(async (err: unknown) => {
     await source.close();
     throw err;
   });

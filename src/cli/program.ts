@@ -1,7 +1,7 @@
 import { Argument, Command, Help, InvalidArgumentError, Option } from "commander";
 import { ENV_KEYS, loadConfig } from "../config/load.js";
 import type { Config } from "../config/schema.js";
-import { parseDuration } from "../config/units.js";
+import { parseDuration, parsePositiveInteger } from "../config/units.js";
 import type { AdminCommand, AdminFlags } from "./admin.js";
 import type { CatalogCommandName } from "./catalog-commands.js";
 import type { EventsCommandName, EventsFlags } from "./events.js";
@@ -23,8 +23,8 @@ type Opts = Record<string, string | boolean | number | undefined>;
 const ROLES = ["reader", "writer", "maintainer", "owner"] as const;
 
 function positiveInteger(value: string): number {
-  const n = Number(value);
-  if (!/^\d+$/.test(value) || !Number.isSafeInteger(n) || n < 1) throw new InvalidArgumentError("expected a whole number above 0");
+  const n = parsePositiveInteger(value);
+  if (n === undefined) throw new InvalidArgumentError(`expected a whole number from 1 to ${Number.MAX_SAFE_INTEGER}`);
   return n;
 }
 
@@ -231,8 +231,8 @@ export function createProgram(version: string): BerthProgram {
   eventsCommand(events.command("list").description("list webhook deliveries by event order, one JSON object a line")
     .option("--endpoint <name>", "only this endpoint's deliveries")
     .option("--failed", "only deliveries parked after their retry window")
-    .addOption(new Option("--after <seq>", "only deliveries of events after this seq (paging)").argParser(positiveInteger))
-    .addOption(new Option("--limit <n>", "at most this many deliveries (default 100)").argParser(positiveInteger)), "events list");
+    .addOption(new Option("--after <seq>", "only deliveries of events after this seq (paging: the last seq listed)").argParser(positiveInteger))
+    .addOption(new Option("--limit <n>", "the deliveries of at most this many events (default 100)").argParser(positiveInteger)), "events list");
   eventsCommand(events.command("endpoints").description("health of each webhook endpoint: backlog, failed, last success and failure, one JSON object a line"), "events endpoints");
   eventsCommand(events.command("replay").summary("deliver past events to an endpoint again").description("make deliveries to an endpoint pending again, as new: of the events since a time, or from one event on (exactly one of --since, --from)")
     .requiredOption("--endpoint <name>", "the endpoint, as configured")

@@ -1,11 +1,12 @@
 import type { Config } from "../config/schema.js";
+import { cliLogger } from "./cli-logger.js";
 import type { RetentionReport } from "../registry/retention.js";
 import { openBerthServices } from "../compose.js";
 
 /**
  * `berth retention [--dry-run] [--json]`: applies the configured retention rules once, over the
  * same stores as `berth serve` (it works while servers run: the "retention" lock lets one run at a
- * time, and this one waits for it). With access control on, deletions go to the audit log.
+ * time, and this one waits for it). Deletions go to the audit log wherever the registry keeps one.
  */
 export async function retentionCommand(config: Config, flags: { dryRun: boolean; json: boolean }): Promise<number> {
   if (config.retention.rules.length === 0) {
@@ -13,7 +14,7 @@ export async function retentionCommand(config: Config, flags: { dryRun: boolean;
     return 0;
   }
   // Deletions are audited wherever the registry keeps an audit log (the composition root subscribes it), whatever this invocation's flags.
-  const services = await openBerthServices(config, { auth: "existing" });
+  const services = await openBerthServices(config, { auth: "existing", logger: cliLogger });
   const { registry } = services;
   try {
     const report = await registry.retention.run({

@@ -2,6 +2,7 @@ import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { parse as parseYaml } from "yaml";
 import { ZodError } from "zod";
+import { maskedUrl } from "./masked-url.js";
 import { configSchema, type Config } from "./schema.js";
 import { webhookSecretKey } from "./webhook-secret.js";
 
@@ -142,12 +143,6 @@ export function configSource(config: Config): Readonly<Tree> | undefined {
   return sources.get(config);
 }
 
-/** A URL with its query (which may carry a token) masked. */
-function maskQuery(url: string): string {
-  const at = url.indexOf("?");
-  return at < 0 ? url : `${url.slice(0, at)}?********`;
-}
-
 /** A copy of `config` safe to print: keys, passwords, webhook secrets and webhook header values masked. */
 export function redactConfig(config: Config): Config {
   const mask = (v: string | undefined) => (v === undefined ? undefined : "********");
@@ -171,7 +166,7 @@ export function redactConfig(config: Config): Config {
       ...config.notifications,
       endpoints: config.notifications.endpoints.map((e) => ({
         ...e,
-        url: maskQuery(e.url),
+        url: maskedUrl(e.url),
         // Read from secretFile: the file is what was configured, so the secret is not shown at all.
         secret: e.secretFile ? undefined : mask(e.secret),
         headers: Object.fromEntries(Object.keys(e.headers).map((name) => [name, "********"])),

@@ -97,7 +97,8 @@ const httpUrl = z.string().superRefine((v, ctx) => {
   try {
     url = new URL(v);
   } catch {
-    return ctx.addIssue({ code: z.ZodIssueCode.custom, message: `not a URL: ${v}` });
+    // Not repeated in the message: a webhook URL may hold a token.
+    return ctx.addIssue({ code: z.ZodIssueCode.custom, message: "not a URL" });
   }
   if (url.protocol !== "http:" && url.protocol !== "https:") ctx.addIssue({ code: z.ZodIssueCode.custom, message: "an http:// or https:// URL" });
   if (url.username || url.password) ctx.addIssue({ code: z.ZodIssueCode.custom, message: "no user or password in the URL; send credentials in headers (Authorization)" });

@@ -32,6 +32,17 @@ export function parseSize(value: string | number): number | undefined {
   return Math.floor(Number(match[1]) * unit);
 }
 
+/**
+ * A whole number above 0 in decimal digits, no larger than Number.MAX_SAFE_INTEGER (so it is
+ * exact, and fits a database bigint). Undefined otherwise. Shared by the CLI's and the API's
+ * counts and positions (`--limit`, `?after=`).
+ */
+export function parsePositiveInteger(value: string): number | undefined {
+  if (!/^\d+$/.test(value)) return undefined;
+  const n = Number(value);
+  return Number.isSafeInteger(n) && n >= 1 ? n : undefined;
+}
+
 /** Booleans from env-style strings. */
 export function parseBoolean(value: string | boolean): boolean | undefined {
   if (typeof value === "boolean") return value;

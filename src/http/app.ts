@@ -20,6 +20,7 @@ import { parseV2Path, type Route } from "./routes.js";
 import { createOpenGuard, type Guard, type Need } from "./guard.js";
 import { describeIdentity } from "../auth/authorizer.js";
 import { randomUUID } from "node:crypto";
+import { isIPv6 } from "node:net";
 import { withOrigin, type Origin } from "../registry/events.js";
 
 export interface AppOptions {
@@ -178,8 +179,9 @@ export function createApp(options: AppOptions): App {
     // Whatever this request changes is the caller's doing, once the guard (or an /api/v1 route) knows who that is.
     const origin: Origin = {
       request: describeRequest(req),
+      // Anonymous callers, and callers the guard refused, carry no actor (registry:2's empty name).
       get actor() {
-        return describeIdentity(ctx.caller.identity) ?? "anonymous";
+        return describeIdentity(ctx.caller.identity);
       },
     };
     await withOrigin(origin, async () => {
@@ -218,13 +220,16 @@ export function createApp(options: AppOptions): App {
   };
 }
 
+/** `host:port`, an IPv6 address in brackets, as registry:2 writes a request's `addr`. */
+const hostPort = (host: string, port: number) => (isIPv6(host) ? `[${host}]:${port}` : `${host}:${port}`);
+
 /** The request as events describe it (distribution's `request` object); built at most once. */
 function describeRequest(req: IncomingMessage): () => { id: string; addr: string; host?: string; method: string; useragent?: string } {
   let described: ReturnType<ReturnType<typeof describeRequest>> | undefined;
   return () =>
     (described ??= {
       id: randomUUID(),
-      addr: `${req.socket.remoteAddress ?? "unknown"}:${req.socket.remotePort ?? 0}`,
+      addr: hostPort(req.socket.remoteAddress ?? "unknown", req.socket.remotePort ?? 0),
       ...(req.headers.host !== undefined ? { host: req.headers.host } : {}),
       method: req.method ?? "GET",
       ...(req.headers["user-agent"] !== undefined ? { useragent: req.headers["user-agent"] } : {}),

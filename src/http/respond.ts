@@ -106,6 +106,24 @@ export async function readBody(req: IncomingMessage, limit: number): Promise<Buf
   return Buffer.concat(chunks, total);
 }
 
+/**
+ * Reads a small JSON body that must be an object (an empty body reads as `{}`): 400 INVALID for
+ * anything else (not JSON, `null`, an array, a string, a number), 413 over `limit` bytes. `shape`,
+ * when given, tells the caller in the error what the body takes.
+ */
+export async function readJsonObject(req: IncomingMessage, shape?: string, limit = 64 * 1024): Promise<Record<string, unknown>> {
+  const text = (await readBody(req, limit)).toString("utf8");
+  const expected = shape ? `: ${shape}` : "";
+  let body: unknown;
+  try {
+    body = JSON.parse(text || "{}");
+  } catch {
+    throw new RegistryError("INVALID", `the body must be JSON${expected}`);
+  }
+  if (body === null || typeof body !== "object" || Array.isArray(body)) throw new RegistryError("INVALID", `the body must be a JSON object${expected}`);
+  return body as Record<string, unknown>;
+}
+
 /** Whether the request carries a body (a length above zero, or chunked transfer encoding). */
 export function hasBody(req: IncomingMessage): boolean {
   if (req.headers["transfer-encoding"] !== undefined) return true;

@@ -1,18 +1,19 @@
+import { RESERVED_WEBHOOK_HEADERS } from "../config/schema.js";
 import { formatDuration } from "../config/units.js";
 import type { WebhookEndpoint } from "./endpoints.js";
 import type { RenderedDelivery } from "./formats.js";
 import type { Signer } from "./sign.js";
 
 /** The first retry comes after 1 s; each later one may wait twice as long, up to 10 min. */
-export const RETRY_BASE_MS = 1000;
-export const RETRY_CAP_MS = 10 * 60_000;
+const RETRY_BASE_MS = 1000;
+const RETRY_CAP_MS = 10 * 60_000;
 
 /**
  * How long to wait before the next attempt after `attempts` failed ones (0 for the first failure):
  * exponential backoff with full jitter above a 1 s floor, so receivers coming back up are not
  * met by every node's retries at the same instant.
  */
-export function retryDelay(attempts: number, random: () => number = Math.random): number {
+function retryDelay(attempts: number, random: () => number = Math.random): number {
   const ceiling = Math.min(RETRY_CAP_MS, RETRY_BASE_MS * 2 ** Math.min(attempts, 30));
   return Math.round(RETRY_BASE_MS + random() * (ceiling - RETRY_BASE_MS));
 }
@@ -78,6 +79,20 @@ function failureReason(err: unknown, endpoint: WebhookEndpoint): string {
 }
 
 /**
+ * The headers of a delivery: the endpoint's own (its credentials), `user-agent` unless one of
+ * them is a User-Agent (in any case), then Berth's: `content-type` and the Standard Webhooks
+ * headers, which no configured header replaces or adds to (the configuration refuses them; an
+ * endpoint built otherwise has them dropped here).
+ */
+function requestHeaders(endpoint: WebhookEndpoint, userAgent: string, contentType: string, signed: Record<string, string>): Record<string, string> {
+  const headers: Record<string, string> = {};
+  const configured = Object.entries(endpoint.headers);
+  if (!configured.some(([name]) => name.toLowerCase() === "user-agent")) headers["user-agent"] = userAgent;
+  for (const [name, value] of configured) if (!RESERVED_WEBHOOK_HEADERS.has(name.toLowerCase())) headers[name] = value;
+  return { ...headers, "content-type": contentType, ...signed };
+}
+
+/**
  * One POST of `rendered` to `endpoint`, signed, within the endpoint's timeout (which covers the
  * answer's body too) or until `stop` aborts it. 2xx is delivered; anything else, redirects
  * included (a signed body is not sent on to another address), is a failure to retry.
@@ -106,12 +121,7 @@ export async function sendDelivery(
     const res = await fetch(endpoint.url, {
       method: "POST",
       redirect: "manual",
-      headers: {
-        "user-agent": userAgent,
-        ...endpoint.headers,
-        "content-type": rendered.contentType,
-        ...signer.headers(eventId, now, rendered.body),
-      },
+      headers: requestHeaders(endpoint, userAgent, rendered.contentType, signer.headers(eventId, now, rendered.body)),
       body: rendered.body,
       signal: abort.signal,
     });

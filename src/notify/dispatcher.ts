@@ -2,8 +2,7 @@ import type { Logger } from "../logger.js";
 import type { ClaimedDelivery, EventStore } from "../storage/event-store.js";
 import { nextAttemptAt, sendDelivery, type AttemptOutcome } from "./attempt.js";
 import { acceptsEvent, type WebhookEndpoint } from "./endpoints.js";
-import { renderEvent, type RenderContext } from "./formats.js";
-import { createWebhookOps, type WebhookHealth } from "./ops.js";
+import { renderEvent, type RenderContext, type RenderedDelivery } from "./formats.js";
 import { createSigner, type Signer } from "./sign.js";
 
 /**
@@ -17,15 +16,26 @@ import { createSigner, type Signer } from "./sign.js";
  * transaction per endpoint cursor, and a delivery is worked on by the node holding its lease
  * (the endpoint's timeout plus 5 s); a node that dies mid-delivery leaves the lease to run out,
  * and another node takes the delivery over.
+ *
+ * What bounds the fan-out traffic (on PostgreSQL each fan-out takes the event lock exclusive,
+ * and every push's event insert queues behind it while it waits): each endpoint's loop fans out
+ * at most once per 200 ms, however often it is nudged, except straight after a fan-out that
+ * passed a full batch of 200 events (a backlog being caught up). So a node takes that lock at
+ * most 5 times a second per endpoint once caught up, and a new event waits at most 200 ms for its
+ * fan-out. Claims run only when deliveries may have come due: after a fan-out that passed events,
+ * when a delivery ends (its slot is free, its repository's next may go), and at each poll.
  */
 export interface Dispatcher {
   /** Starts the endpoint loops and the outbox prune. */
   start(): void;
   /** Something was committed to the outbox: look now rather than at the next poll. Cheap; call it freely. */
   nudge(): void;
-  /** Stops the loops, aborting requests in flight (their leases run out; another node or the next start retries them). */
+  /**
+   * Stops the loops, aborting requests in flight (their leases run out; another node or the next
+   * start retries them). Resolves once every send and every recording in flight has ended, so the
+   * store may be closed then.
+   */
   stop(): Promise<void>;
-  health(): Promise<WebhookHealth[]>;
 }
 
 /** One attempt, reported to `onAttempt` (the metrics) after it was recorded. */
@@ -54,7 +64,7 @@ export interface DispatcherOptions {
   random?: () => number;
   /** How often each loop looks for work without a nudge; default 1 s. */
   pollIntervalMs?: number;
-  /** Deliveries of one endpoint in flight at once (each of another repository); default 4. */
+  /** Deliveries of one endpoint in flight at once (each of another repository); default 4. A slot that frees is filled at once. */
   concurrency?: number;
   /** How often the outbox is pruned; default 1 h (and once at start). */
   pruneIntervalMs?: number;
@@ -63,6 +73,8 @@ export interface DispatcherOptions {
 
 /** Events one fan-out step passes over. */
 const FANOUT_BATCH = 200;
+/** The least time between two fan-outs of one endpoint's loop, unless the first passed a full batch. */
+const FANOUT_INTERVAL_MS = 200;
 /**
  * A lease outlasts the request's timeout by this much, for recording the outcome (milliseconds of
  * work). Also how long, after the timeout, a delivery a dead node held waits for another node.
@@ -72,9 +84,18 @@ const LEASE_MARGIN_MS = 5_000;
 interface Loop {
   endpoint: WebhookEndpoint;
   signer: Signer;
-  nudged: boolean;
+  /** Events may have committed since the last fan-out (a nudge, the poll). */
+  newEvents: boolean;
+  /** Deliveries may be due that were not when last claimed (a fan-out passed events, a slot freed, the poll). */
+  claimWanted: boolean;
+  /** performance.now() of the last poll: every pollIntervalMs the loop looks for both. */
+  polledAt: number;
   wake?: () => void;
   done?: Promise<void>;
+  /** Deliveries being sent or recorded, at most `concurrency`: each frees its slot and nudges the loop when it ends. */
+  inFlight: Set<Promise<void>>;
+  /** performance.now() from which the next fan-out may run (FANOUT_INTERVAL_MS). */
+  fanOutAt: number;
 }
 
 export function createDispatcher(options: DispatcherOptions): Dispatcher {
@@ -83,8 +104,15 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
   const concurrency = options.concurrency ?? 4;
   const userAgent = options.userAgent ?? "Berth-Webhooks";
   const stopping = new AbortController();
-  const loops: Loop[] = endpoints.map((endpoint) => ({ endpoint, signer: createSigner(endpoint.secret), nudged: true }));
-  const ops = createWebhookOps({ store, endpoints, clock });
+  const loops: Loop[] = endpoints.map((endpoint) => ({
+    endpoint,
+    signer: createSigner(endpoint.secret),
+    newEvents: true,
+    claimWanted: true,
+    polledAt: performance.now(),
+    inFlight: new Set<Promise<void>>(),
+    fanOutAt: 0,
+  }));
   let started = false;
   let pruneTimer: NodeJS.Timeout | undefined;
   let pruning: Promise<void> | undefined;
@@ -97,10 +125,10 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
       .finally(() => (pruning = undefined));
   };
 
-  const idle = (loop: Loop) =>
+  const idle = (loop: Loop, ms: number) =>
     new Promise<void>((resolve) => {
-      if (loop.nudged || stopping.signal.aborted) return resolve();
-      const timer = setTimeout(() => loop.wake?.(), pollIntervalMs);
+      if (stopping.signal.aborted) return resolve();
+      const timer = setTimeout(() => loop.wake?.(), ms);
       loop.wake = () => {
         clearTimeout(timer);
         loop.wake = undefined;
@@ -108,16 +136,17 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
       };
     });
 
-  const record = async (loop: Loop, claimed: ClaimedDelivery, outcome: AttemptOutcome) => {
+  /** Records an attempt's outcome; `park`: a failure that no retry can fix, parked at once. */
+  const record = async (loop: Loop, claimed: ClaimedDelivery, outcome: AttemptOutcome, park = false) => {
     const { endpoint } = loop;
     const { event, attempts } = claimed;
     const at = clock();
-    const retryAt = outcome.delivered
+    const retryAt = outcome.delivered || park
       ? undefined
       : nextAttemptAt(
           {
             now: at,
-            windowStart: event.time,
+            windowStart: claimed.replayedAt ?? event.time,
             retryFor: endpoint.retryFor,
             attempts,
             ...(outcome.retryAfterMs !== undefined ? { retryAfterMs: outcome.retryAfterMs } : {}),
@@ -154,7 +183,14 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
   };
 
   const deliver = async (loop: Loop, claimed: ClaimedDelivery) => {
-    const rendered = renderEvent(loop.endpoint.format, claimed.event, render);
+    let rendered: RenderedDelivery | undefined;
+    try {
+      rendered = renderEvent(loop.endpoint.format, claimed.event, render);
+    } catch (err) {
+      // The same event fails the same way every time: parked at once (and logged), so it neither
+      // comes back after every lease nor holds up its repository's later events.
+      return record(loop, claimed, { delivered: false, error: `the event could not be rendered: ${String(err)}`.slice(0, 300), ms: 0 }, true);
+    }
     // Fanned out before the endpoint's format changed to one without a form for it: nothing to send.
     const outcome: AttemptOutcome = rendered
       ? await sendDelivery(loop.endpoint, claimed.event.id, rendered, loop.signer, { stop: stopping.signal, userAgent, now: new Date(clock()) })
@@ -163,31 +199,78 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
     await record(loop, claimed, outcome);
   };
 
-  /** One round: fan out, claim, deliver. Resolves whether there may be more work at once. */
-  const step = async (loop: Loop): Promise<boolean> => {
+  /** Sends and records one delivery beside the others in flight; when it ends, its slot is free and the repository's next delivery may be due. */
+  const begin = (loop: Loop, claimed: ClaimedDelivery) => {
+    const sending: Promise<void> = deliver(loop, claimed)
+      .catch((err: unknown) =>
+        logger.error("webhook delivery outcome not recorded (its lease runs out, then it is retried)", {
+          endpoint: loop.endpoint.name,
+          event: claimed.event.id,
+          seq: claimed.event.seq,
+          error: String(err),
+        }),
+      )
+      .finally(() => {
+        loop.inFlight.delete(sending);
+        loop.claimWanted = true;
+        loop.wake?.();
+      });
+    loop.inFlight.add(sending);
+  };
+
+  /**
+   * One round: fan out when events may have committed and the last fan-out is FANOUT_INTERVAL_MS
+   * old, then claim, when deliveries may have come due, as many as there are free slots, and start
+   * them. A nudge alone never costs a claim: the events it announces are claimable only once
+   * fanned out.
+   */
+  const step = async (loop: Loop): Promise<void> => {
     const { endpoint } = loop;
-    const passed = await store.fanOutEvents(endpoint.name, (e) => acceptsEvent(endpoint, e), FANOUT_BATCH);
-    if (!endpoint.enabled || stopping.signal.aborted) return passed === FANOUT_BATCH;
+    if (loop.newEvents && performance.now() >= loop.fanOutAt) {
+      loop.newEvents = false;
+      const passed = await store.fanOutEvents(endpoint.name, (e) => acceptsEvent(endpoint, e), FANOUT_BATCH);
+      // A full batch means a backlog to catch up on: at once, not after the interval.
+      if (passed === FANOUT_BATCH) loop.newEvents = true;
+      loop.fanOutAt = passed === FANOUT_BATCH ? 0 : performance.now() + FANOUT_INTERVAL_MS;
+      if (passed > 0) loop.claimWanted = true;
+    }
+    const free = concurrency - loop.inFlight.size;
+    if (!loop.claimWanted || !endpoint.enabled || stopping.signal.aborted || free <= 0) return;
+    loop.claimWanted = false;
     const now = clock();
-    const claimed = await store.claimDeliveries(endpoint.name, instanceId, now, now + endpoint.timeout + LEASE_MARGIN_MS, concurrency);
-    await Promise.all(claimed.map((c) => deliver(loop, c)));
-    return passed === FANOUT_BATCH || claimed.length > 0;
+    const claimed = await store.claimDeliveries(endpoint.name, instanceId, now, now + endpoint.timeout + LEASE_MARGIN_MS, free);
+    for (const c of claimed) begin(loop, c);
+  };
+
+  /** How long the loop may sleep before its next round; 0 when there is work now. */
+  const sleepFor = (loop: Loop): number => {
+    const now = performance.now();
+    if (now - loop.polledAt >= pollIntervalMs) {
+      // Other nodes' and the CLI's events never nudge this node, and retries come due on their own.
+      loop.polledAt = now;
+      loop.newEvents = true;
+      loop.claimWanted = true;
+    }
+    if (loop.claimWanted && loop.inFlight.size < concurrency && loop.endpoint.enabled) return 0;
+    const untilPoll = loop.polledAt + pollIntervalMs - now;
+    return loop.newEvents ? Math.max(0, Math.min(loop.fanOutAt - now, untilPoll)) : untilPoll;
   };
 
   const run = async (loop: Loop) => {
     let failures = 0;
     while (!stopping.signal.aborted) {
-      loop.nudged = false;
-      let more = false;
       try {
-        more = await step(loop);
+        await step(loop);
         failures = 0;
       } catch (err) {
         if (stopping.signal.aborted) break;
         // The store is unreachable (a database restart): say so once, then keep trying quietly at the poll interval.
         if (failures++ === 0) logger.error("webhook dispatch failed", { endpoint: loop.endpoint.name, error: String(err) });
+        await idle(loop, pollIntervalMs);
+        continue;
       }
-      if (!more) await idle(loop);
+      const ms = sleepFor(loop);
+      if (ms > 0) await idle(loop, ms);
     }
   };
 
@@ -203,7 +286,7 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
     },
     nudge() {
       for (const loop of loops) {
-        loop.nudged = true;
+        loop.newEvents = true;
         loop.wake?.();
       }
     },
@@ -212,7 +295,8 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
       clearInterval(pruneTimer);
       for (const loop of loops) loop.wake?.();
       await Promise.all([...loops.map((l) => l.done), pruning]);
+      // Once the loops have ended no delivery begins; those under way end soon (their requests are aborted).
+      await Promise.all(loops.flatMap((l) => [...l.inFlight]));
     },
-    health: () => ops.health(),
   };
 }

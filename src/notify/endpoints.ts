@@ -8,7 +8,7 @@ import { formatSupports } from "./formats.js";
 export type WebhookEndpoint = WebhookEndpointConfig;
 
 /** The category (`push`, `delete`, …) of an event type; undefined for a type this version does not know. */
-export function categoryOf(type: string): EventCategory | undefined {
+function categoryOf(type: string): EventCategory | undefined {
   return Object.hasOwn(EVENT_CATEGORY, type) ? EVENT_CATEGORY[type as EventType] : undefined;
 }
 

@@ -68,7 +68,7 @@ function baseUrl(event: StoredEvent, ctx: RenderContext): string | undefined {
 }
 
 /** The pull URL of what `event` is about, in distribution's form: `<base>/v2/<repo>/manifests/<digest>` (or `blobs`). */
-export function pullUrl(event: StoredEvent, ctx: RenderContext): string | undefined {
+function pullUrl(event: StoredEvent, ctx: RenderContext): string | undefined {
   const base = baseUrl(event, ctx);
   const digest = event.target?.digest;
   if (!base || !event.repository || !digest) return undefined;
@@ -89,7 +89,7 @@ function derivedId(id: string, salt: string): string {
 }
 
 /** The registry:2 events of one stored event: one per tag for a manifest push, else one or none. */
-export function distributionEvents(event: StoredEvent, ctx: RenderContext): Record<string, unknown>[] {
+function distributionEvents(event: StoredEvent, ctx: RenderContext): Record<string, unknown>[] {
   const action = DISTRIBUTION_ACTION[event.type];
   if (!action) return [];
   const t = event.target ?? {};
@@ -128,10 +128,10 @@ export function distributionEvents(event: StoredEvent, ctx: RenderContext): Reco
 }
 
 /**
- * Berth's own payload of an event (CloudEvents `data`, and what the API lists): what a deploy
+ * Berth's own payload of an event (CloudEvents `data`): what a deploy
  * needs (repository, tag, digest, media type, size, who) and the pull URL; never credentials.
  */
-export function eventPayload(event: StoredEvent, ctx: RenderContext): Record<string, unknown> {
+function eventPayload(event: StoredEvent, ctx: RenderContext): Record<string, unknown> {
   const url = pullUrl(event, ctx);
   return {
     id: event.id,
@@ -160,7 +160,7 @@ export function eventSubject(event: StoredEvent): string | undefined {
  * CloudEvents `source`: the same on every node (a receiver deduplicates on source and id, and a
  * retry may come from another node), so the public URL when known, else `/berth`.
  */
-export function cloudEventSource(ctx: RenderContext): string {
+function cloudEventSource(ctx: RenderContext): string {
   return ctx.publicUrl ? ctx.publicUrl.replace(/\/+$/, "") : "/berth";
 }
 

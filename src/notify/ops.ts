@@ -1,3 +1,4 @@
+import { maskedUrl } from "../config/masked-url.js";
 import { RegistryError } from "../oci/errors.js";
 import type { DeliveryView, EndpointHealth, EventStore, StoredEvent } from "../storage/event-store.js";
 import { wantsEvent, type WebhookEndpoint } from "./endpoints.js";
@@ -12,7 +13,7 @@ import { eventSubject, type WebhookFormat } from "./formats.js";
 export interface WebhookOps {
   /** Every configured endpoint, and any other one the store still holds deliveries of, by name. */
   health(): Promise<WebhookHealth[]>;
-  /** Deliveries by seq ascending. An endpoint that is neither configured nor known to the store is refused. */
+  /** Deliveries by seq, then endpoint. An endpoint that is neither configured nor holds deliveries in the store is refused. */
   list(filter: ListFilter): Promise<DeliveryView[]>;
   /**
    * Makes deliveries of `endpoint` pending again, as new: of the events at or after `since`, or of
@@ -27,8 +28,9 @@ export interface ListFilter {
   endpoint?: string;
   /** Only parked deliveries. */
   failed?: boolean;
-  /** Only deliveries of events after this seq (paging). */
+  /** Only deliveries of events after this seq (paging: the last seq of the previous page). */
   afterSeq?: number;
+  /** At most this many events, each with all of its deliveries (so a page never ends partway through an event). */
   limit: number;
 }
 
@@ -53,18 +55,12 @@ export interface WebhookHealth extends EndpointHealth {
   configured: boolean;
   enabled?: boolean;
   format?: WebhookFormat;
-  /** The endpoint's URL without its query (which may hold a token). */
+  /** The endpoint's URL with its path and query masked (either may hold a token): config/masked-url.ts. */
   url?: string;
 }
 
 const PAGE = 500;
 export const MAX_LIST_LIMIT = 10_000;
-
-/** A URL as shown by the CLI, the API and logs: without its query. */
-export function shownUrl(url: string): string {
-  const at = url.indexOf("?");
-  return at < 0 ? url : `${url.slice(0, at)}?…`;
-}
 
 export function createWebhookOps({ store, endpoints, clock = Date.now }: { store: EventStore; endpoints: readonly WebhookEndpoint[]; clock?: () => number }): WebhookOps {
   const byName = new Map(endpoints.map((e) => [e.name, e]));
@@ -86,7 +82,7 @@ export function createWebhookOps({ store, endpoints, clock = Date.now }: { store
       configured: true,
       enabled: e.enabled,
       format: e.format,
-      url: shownUrl(e.url),
+      url: maskedUrl(e.url),
     }));
     for (const h of stored.values()) if (!byName.has(h.endpoint)) rows.push({ ...h, configured: false });
     return rows;
@@ -95,13 +91,17 @@ export function createWebhookOps({ store, endpoints, clock = Date.now }: { store
   return {
     health,
     async list({ endpoint, failed, afterSeq, limit }) {
-      if (endpoint !== undefined && !byName.has(endpoint) && !(await store.deliveryHealth()).some((h) => h.endpoint === endpoint)) throw unknown(endpoint);
-      return store.listDeliveries({
+      const page = await store.listDeliveries({
         limit: Math.min(Math.max(1, limit), MAX_LIST_LIMIT),
         ...(endpoint !== undefined ? { endpoint } : {}),
         ...(failed ? { state: "failed" as const } : {}),
         ...(afterSeq !== undefined ? { afterSeq } : {}),
       });
+      // A name neither configured nor holding a delivery is a mistake, not an empty list.
+      if (endpoint !== undefined && page.length === 0 && !byName.has(endpoint) && (await store.listDeliveries({ endpoint, limit: 1 })).length === 0) {
+        throw unknown(endpoint);
+      }
+      return page;
     },
     async replay({ endpoint: name, since, from }) {
       const endpoint = byName.get(name);

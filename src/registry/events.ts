@@ -37,9 +37,10 @@ export const EVENT_CATEGORIES: readonly EventCategory[] = [...new Set(Object.val
 
 /**
  * Categories recorded in the outbox only when an endpoint asks for them: they come with reads and
- * with refused requests, so recording them unasked would cost every pull and let anyone fill the table.
+ * with refused requests (a client retrying an over-quota push refuses again and again), so
+ * recording them unasked would cost every pull and let any client fill the table.
  */
-export const ON_DEMAND_CATEGORIES: ReadonlySet<EventCategory> = new Set(["pull", "auth"]);
+export const ON_DEMAND_CATEGORIES: ReadonlySet<EventCategory> = new Set(["pull", "auth", "quota"]);
 
 export interface DomainEvent extends EventRecord {
   type: EventType;
@@ -63,7 +64,11 @@ export function currentOrigin(): Origin {
   return origins.getStore() ?? {};
 }
 
-/** Hears committed events, in commit order per caller. A listener's failure is logged, never the caller's. */
+/**
+ * Hears events once their change committed, in order per caller: those the outbox keeps and those
+ * it does not (on-demand categories nobody asked for, runs that changed nothing), and also when
+ * appending them failed. A listener's failure is logged, never the caller's.
+ */
 export type EventListener = (events: readonly DomainEvent[]) => void | Promise<void>;
 
 /**
@@ -97,10 +102,8 @@ export interface EventLogOptions {
 
 export function createEventLog({ store, wanted = new Set(), onError = () => {}, clock = Date.now }: EventLogOptions = {}): EventLog {
   const listeners = new Set<EventListener>();
-  const keep = (e: DomainEvent) => {
-    const category = EVENT_CATEGORY[e.type];
-    return !ON_DEMAND_CATEGORIES.has(category) || wanted.has(category);
-  };
+  const wants = (category: EventCategory) => !ON_DEMAND_CATEGORIES.has(category) || wanted.has(category);
+  const keep = (e: DomainEvent) => wants(EVENT_CATEGORY[e.type]);
   const published = async (events: readonly DomainEvent[]) => {
     if (events.length === 0) return;
     for (const listener of listeners) {
@@ -134,7 +137,7 @@ export function createEventLog({ store, wanted = new Set(), onError = () => {}, 
       }
       await published(events);
     },
-    wants: (category) => !ON_DEMAND_CATEGORIES.has(category) || wanted.has(category),
+    wants,
     subscribe(listener) {
       listeners.add(listener);
       return () => listeners.delete(listener);

@@ -1,5 +1,5 @@
 import { reportRuns } from "./run-events.js";
-import type { EventLog } from "./events.js";
+import { currentOrigin, type DomainEvent, type EventLog } from "./events.js";
 import type { Digest } from "../oci/digest.js";
 import type { BlobStore } from "../storage/blob-store.js";
 import type { ManifestNode } from "../storage/lifecycle-store.js";
@@ -133,14 +133,25 @@ interface DryRunState {
  * (deleteManifestIfUnreachable). Parents and subjects go first; a child or referrer refused in one
  * pass goes in the next, until a pass deletes nothing. Resolves the digests deleted.
  */
-export async function deleteUnreachable(metadata: MetadataStore, repo: string, doomed: readonly ManifestNode[], cutoff: number): Promise<Digest[]> {
+export async function deleteUnreachable(
+  metadata: MetadataStore,
+  repo: string,
+  doomed: readonly ManifestNode[],
+  cutoff: number,
+  events: EventLog,
+  describe: (digest: Digest) => DomainEvent,
+): Promise<Digest[]> {
   const deleted: Digest[] = [];
   let pending = doomed;
   while (pending.length > 0) {
     const refused: ManifestNode[] = [];
     for (const n of pending) {
-      if (await metadata.deleteManifestIfUnreachable(repo, n.digest, cutoff)) deleted.push(n.digest);
-      else refused.push(n);
+      // Each deletion commits its `manifest.deleted` with it, like a client's DELETE.
+      const change = describe(n.digest);
+      if (await metadata.deleteManifestIfUnreachable(repo, n.digest, cutoff, events.forStore([change]))) {
+        deleted.push(n.digest);
+        await events.published([change]);
+      } else refused.push(n);
     }
     if (refused.length === pending.length) break;
     pending = refused;
@@ -176,7 +187,10 @@ export function createGarbageCollector(blobs: BlobStore, metadata: MetadataStore
         for (const b of n.blobs) dry.touched.add(b);
       }
     } else {
-      for (const d of await deleteUnreachable(metadata, repo, doomed, cutoff)) tally.manifest(repo, d);
+      const startedBy = currentOrigin().actor;
+      const detail = { untagged: true, ...(startedBy !== undefined ? { startedBy } : {}) };
+      const describe = (digest: Digest) => events.event("manifest.deleted", { actor: "gc", repository: repo, target: { digest }, detail });
+      for (const d of await deleteUnreachable(metadata, repo, doomed, cutoff, events, describe)) tally.manifest(repo, d);
     }
 
     const live = new Set<Digest>();

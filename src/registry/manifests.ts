@@ -97,7 +97,7 @@ export function createManifests(
   /** Artifacts use the 2-byte empty JSON as config; Berth supplies it rather than fail clients that skip it. */
   async function ensureEmptyJson(repo: string): Promise<void> {
     if (await metadata.getBlobLink(repo, EMPTY_JSON_DIGEST)) return;
-    if (await uploads.linkExisting(repo, EMPTY_JSON_DIGEST, undefined, EMPTY_JSON.length)) return;
+    if (await uploads.linkExisting(repo, EMPTY_JSON_DIGEST)) return;
     await uploads.putWhole(repo, EMPTY_JSON_DIGEST, Readable.from([EMPTY_JSON]));
   }
 

@@ -27,6 +27,11 @@ const REMEMBERED = 10_000;
 /** Pull events wait at most this long, or for this many more, before they are recorded together. */
 const PULL_BATCH_MS = 200;
 const PULL_BATCH_SIZE = 500;
+/**
+ * Pull events waiting while a batch is being written, at most: past this (the database slower than
+ * the pulls for a long while) further pull events are dropped, never the pulls themselves.
+ */
+const PULL_BACKLOG = 20 * PULL_BATCH_SIZE;
 
 export function createPullTracker(store: RetentionStore, events: EventLog, clock: () => number = Date.now): PullTracker {
   const seen = new Map<string, number>();
@@ -37,17 +42,24 @@ export function createPullTracker(store: RetentionStore, events: EventLog, clock
   };
   let batch: DomainEvent[] = [];
   let timer: NodeJS.Timeout | undefined;
+  let writing: Promise<void> | undefined;
+  // One batch written at a time; what arrives meanwhile waits for the next.
   const flush = () => {
     clearTimeout(timer);
     timer = undefined;
+    if (writing || batch.length === 0) return;
     const due = batch;
     batch = [];
-    if (due.length > 0) track(events.emit(due));
+    writing = events.emit(due).finally(() => {
+      writing = undefined;
+      if (batch.length > 0) flush();
+    });
+    track(writing);
   };
   return {
     record(repo, by, manifest, onError) {
       if (events.wants("pull")) {
-        batch.push(events.event("manifest.pulled", { repository: repo, target: { ...manifest, ...("tag" in by ? { tag: by.tag } : {}) } }));
+        if (batch.length < PULL_BACKLOG) batch.push(events.event("manifest.pulled", { repository: repo, target: { ...manifest, ...("tag" in by ? { tag: by.tag } : {}) } }));
         if (batch.length >= PULL_BATCH_SIZE) flush();
         else timer ??= setTimeout(flush, PULL_BATCH_MS);
       }
@@ -72,7 +84,10 @@ export function createPullTracker(store: RetentionStore, events: EventLog, clock
       track(write);
     },
     async settled() {
-      flush();
+      while (writing || batch.length > 0) {
+        flush();
+        await writing;
+      }
       await Promise.all([...inFlight]);
     },
   };

@@ -28,14 +28,6 @@ export interface QuotaCharge {
   session?: boolean;
 }
 
-export interface QuotaWarning {
-  kind: "namespace" | "repository";
-  scope: string;
-  used: number;
-  limit: number;
-  message: string;
-}
-
 /** Storage quotas: checks before pushes, and the warning threshold. */
 export interface Quotas {
   readonly enabled: boolean;
@@ -56,8 +48,6 @@ export interface Quotas {
   allowance(repo: string): Promise<number>;
   /** The warning for `repo`'s scopes as of their last check (for a response header), if above the threshold. */
   warning(repo: string): string | undefined;
-  /** Called once each time a scope's usage goes above its warning threshold. */
-  onCrossing(listener: (warning: QuotaWarning) => void): void;
 }
 
 export const namespaceOf = (repo: string): string => repo.split("/", 1)[0]!;
@@ -79,7 +69,6 @@ export function createQuotas(metadata: MetadataStore, policy: QuotaPolicy, event
   const repositoryRules = policy.rules.filter((r) => r.repositories !== undefined);
   /** Last known usage per scope key, and whether it was above the threshold. */
   const last = new Map<string, { status: QuotaStatus; above: boolean }>();
-  const listeners: ((w: QuotaWarning) => void)[] = [];
   const key = (s: Pick<QuotaStatus, "kind" | "scope">) => `${s.kind}:${s.scope}`;
 
   function rulesFor(repo: string): Omit<QuotaStatus, "used">[] {
@@ -98,15 +87,17 @@ export function createQuotas(metadata: MetadataStore, policy: QuotaPolicy, event
   const describe = (s: QuotaStatus) =>
     `${s.kind} ${s.scope} uses ${formatBytes(s.used)} of ${formatBytes(s.limit)} (${Math.floor((s.used / s.limit) * 100)}%, quota rule "${s.rule}")`;
 
-  /** Records where a scope stands after a push, telling listeners when it just went above the threshold. */
+  /**
+   * Records where a scope stands after a check, with a `quota.warning` event each time it goes above
+   * the threshold (the check's caller is not kept waiting for it).
+   */
   function record(status: QuotaStatus, repo: string): void {
     const above = status.used > status.warnAt * status.limit;
     const before = last.get(key(status));
     last.set(key(status), { status, above });
     if (above && !before?.above) {
-      const warning = { kind: status.kind, scope: status.scope, used: status.used, limit: status.limit, message: describe(status) };
-      for (const listener of listeners) listener(warning);
-      void events.emit([events.event("quota.warning", { repository: repo, detail: { ...warning, rule: status.rule } })]);
+      const detail = { kind: status.kind, scope: status.scope, used: status.used, limit: status.limit, rule: status.rule, message: describe(status) };
+      void events.emit([events.event("quota.warning", { repository: repo, detail })]);
     }
   }
 
@@ -157,8 +148,5 @@ export function createQuotas(metadata: MetadataStore, policy: QuotaPolicy, event
       return messages.length > 0 ? messages.join("; ") : undefined;
     },
 
-    onCrossing(listener) {
-      listeners.push(listener);
-    },
   };
 }

@@ -117,10 +117,8 @@ export function createRetention(metadata: MetadataStore, policy: RetentionPolicy
             const nodes = await listAll((page) => metadata.listManifestNodes(repo, page), (n) => n.digest);
             const stillTagged = new Set(decision.kept.map((t) => t.digest));
             const doomed = unreachable(nodes, (n) => (dryRun ? stillTagged.has(n.digest) : n.tagged), cutoff);
-            entry.untaggedManifests = dryRun ? doomed.map((n) => n.digest) : await deleteUnreachable(metadata, repo, doomed, cutoff);
-            if (!dryRun && entry.untaggedManifests.length > 0) {
-              await events.emit(entry.untaggedManifests.map((digest) => events.event("manifest.deleted", { actor, repository: repo, target: { digest }, detail: { ...detail, untagged: true } })));
-            }
+            const describe = (digest: Digest) => events.event("manifest.deleted", { actor, repository: repo, target: { digest }, detail: { ...detail, untagged: true } });
+            entry.untaggedManifests = dryRun ? doomed.map((n) => n.digest) : await deleteUnreachable(metadata, repo, doomed, cutoff, events, describe);
           }
 
           report.tagsDeleted += entry.deleted.length;

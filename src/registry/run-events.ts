@@ -3,7 +3,7 @@ import type { EventLog } from "./events.js";
 /** How a maintenance run (a garbage collection, a retention run) ended. */
 export type RunOutcome = "completed" | "aborted" | "dry_run" | "skipped" | "failed";
 
-/** What a run's event says of it: `detail.outcome` and `detail.durationMs` are always there. */
+/** How a run ended and what its event says of it; `reportRuns` adds `outcome` and `durationMs` to the detail. */
 export interface RunSummary {
   outcome: RunOutcome;
   detail: Record<string, unknown>;

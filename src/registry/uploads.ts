@@ -13,7 +13,7 @@ import { createHashCache, hashingStream } from "./hash-cache.js";
 import type { RegistryOptions } from "./options.js";
 import { quotaLimited } from "./quota-stream.js";
 import type { Quotas } from "./quotas.js";
-import type { EventLog } from "./events.js";
+import type { DomainEvent, EventLog } from "./events.js";
 
 export interface UploadStatus {
   id: string;
@@ -53,10 +53,10 @@ export interface Uploads {
   /** Cancels uploads idle for longer than the expiry and removes staged data no session owns. */
   purgeStale(now?: number): Promise<number>;
   /**
-   * Links a blob the registry holds (in any repository, `from` when named) to `repo`, recording
-   * `blob.mounted`; resolves undefined when it holds none.
+   * Links a blob the registry holds (in any repository) to `repo`, recording `mounted` (a client's
+   * mount) with the link when given; resolves undefined when it holds none.
    */
-  linkExisting(repo: string, digest: Digest, from?: string, size?: number): Promise<CommittedBlob | undefined>;
+  linkExisting(repo: string, digest: Digest, mounted?: DomainEvent): Promise<CommittedBlob | undefined>;
 }
 
 /** How long committing an upload waits for a sweep deleting the same digest before giving up. */
@@ -127,20 +127,15 @@ export function createUploads(blobs: BlobStore, metadata: MetadataStore, options
     }
   }
 
-  async function linkExisting(repo: string, digest: Digest, from?: string, knownSize?: number): Promise<CommittedBlob | undefined> {
-    // Link first, then look at the bytes: once linked, no sweep can take them away. A live row
-    // whose bytes never landed (its upload died between claim and commit) is not a blob to mount.
-    // Its event is recorded with the link and published only once the bytes are known good.
-    const target = { digest, ...(knownSize !== undefined ? { size: knownSize, mediaType: "application/octet-stream" } : {}) };
-    const mounted = events.event("blob.mounted", { repository: repo, target, ...(from !== undefined ? { detail: { from } } : {}) });
-    const size = await metadata.linkBlob(repo, digest, events.forStore([mounted]));
+  async function linkExisting(repo: string, digest: Digest, mounted?: DomainEvent): Promise<CommittedBlob | undefined> {
+    // A live row whose bytes never landed (its upload died between claim and commit) is not a blob
+    // to link. Bytes seen here stay: a sweep deletes them only after marking the row not live, and
+    // linkBlob refuses a row that is not live. So the event commits only with a real link.
+    if ((await blobs.stat(digest)) === undefined) return undefined;
+    const size = await metadata.linkBlob(repo, digest, mounted ? events.forStore([mounted]) : undefined);
     if (size === undefined) return undefined;
-    if ((await blobs.stat(digest)) !== undefined) {
-      await events.published([mounted]);
-      return { digest, size };
-    }
-    await metadata.unlinkBlob(repo, digest);
-    return undefined;
+    if (mounted) await events.published([mounted]);
+    return { digest, size };
   }
 
   async function create(repo: string, algorithm: DigestAlgorithm): Promise<UploadSession> {
@@ -230,7 +225,12 @@ export function createUploads(blobs: BlobStore, metadata: MetadataStore, options
       const source = size === undefined ? undefined : from;
       if (size === undefined && options.anonymousMount) size = (await metadata.getBlob(digest))?.size;
       if (size !== undefined) await quotas?.check(repo, { blobs: [{ digest, size }] });
-      const blob = size === undefined ? undefined : await linkExisting(repo, digest, source, size);
+      const mounted = events.event("blob.mounted", {
+        repository: repo,
+        target: { digest, size, mediaType: "application/octet-stream" },
+        ...(source !== undefined ? { detail: { from: source } } : {}),
+      });
+      const blob = size === undefined ? undefined : await linkExisting(repo, digest, mounted);
       if (blob) return { mounted: true, blob: warned(repo, blob) };
       await quotas?.check(repo, { session: true });
       const s = await create(repo, algorithm);

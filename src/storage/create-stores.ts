@@ -97,6 +97,11 @@ export async function createStores(config: Config, options: OpenOptions = {}): P
   return { blobStore, metadataStore };
 }
 
+/** The metadata store alone, of a registry that exists (commands that need the outbox but no blobs). */
+export async function openMetadataStore(config: Config): Promise<MetadataStore> {
+  return opening(config, "metadata", () => createMetadataStore(config, false));
+}
+
 async function createBlobStore(config: Config, create: boolean): Promise<BlobStore> {
   const { storage } = config;
   if (storage.driver === "s3") {

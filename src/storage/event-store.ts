@@ -54,7 +54,11 @@ export interface EventStore {
    * longer holds are skipped. Resolves with how many were made pending.
    */
   replayDeliveries(endpoint: string, events: readonly StoredEvent[], now: number): Promise<number>;
-  /** Deliveries with their events, by seq ascending, filtered as asked. */
+  /**
+   * Deliveries with their events, by seq then endpoint, filtered as asked. `limit` counts events:
+   * every matching delivery of an event is on the same page, so the last seq of a page, as
+   * `afterSeq`, continues exactly where it ended.
+   */
   listDeliveries(filter: DeliveryFilter): Promise<DeliveryView[]>;
   /** How each endpoint with deliveries or a cursor is doing, by endpoint name (byte-wise). */
   deliveryHealth(): Promise<EndpointHealth[]>;
@@ -79,7 +83,10 @@ export interface EventRecord {
   /** The repository changed or read; absent for registry-wide events (a GC run, a login). */
   repository?: string;
   target?: EventTarget;
-  /** Who caused it: a user, `robot:<owner>/<name>`, `cli`, `schedule`, `retention:<rule>`, `anonymous`. */
+  /**
+   * Who caused it: a user's name, `token:<owner>/<name>` (a robot token), `cli`, `schedule`,
+   * `retention:<rule>`, or `berth` (creating the first administrator); absent for anonymous callers.
+   */
   actor?: string;
   /** The HTTP request that caused it, when one did. */
   request?: EventRequest;
@@ -128,12 +135,16 @@ export interface ClaimedDelivery {
   event: StoredEvent;
   /** Attempts made before this one. */
   attempts: number;
+  /** When it was last replayed: its retry window starts there rather than at the event's time. */
+  replayedAt?: number;
 }
 
 export interface DeliveryFilter {
   endpoint?: string;
   state?: DeliveryState;
+  /** Only deliveries of events after this seq (exclusive). */
   afterSeq?: number;
+  /** At most this many events (each with all of its matching deliveries). */
   limit: number;
 }
 

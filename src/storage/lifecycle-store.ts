@@ -37,9 +37,10 @@ export interface LifecycleStore {
   listManifestNodes(repo: string, page: Page): Promise<ManifestNode[]>;
   /**
    * Deletes a manifest if, inside the transaction, it has no tag, no manifest of `repo` lists it,
-   * its subject (if any) is not a manifest of `repo`, and it was stored before `createdBefore`.
+   * its subject (if any) is not a manifest of `repo`, and it was stored before `createdBefore`;
+   * `events` are recorded in the same transaction when it is deleted.
    */
-  deleteManifestIfUnreachable(repo: string, digest: Digest, createdBefore: number): Promise<boolean>;
+  deleteManifestIfUnreachable(repo: string, digest: Digest, createdBefore: number, events?: readonly EventRecord[]): Promise<boolean>;
   /** Blobs linked to `repo`, with when the link was made, by digest. */
   listLinks(repo: string, page: Page): Promise<BlobLink[]>;
   /**

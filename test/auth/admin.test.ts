@@ -29,6 +29,20 @@ describe("management: the /api/v1 API and the berth CLI", () => {
     assert.equal((await api("GET", "users", basic("rita", "rita-password"))).status, 403);
   });
 
+  it("answers 400 INVALID to a body that is not a JSON object (null, an array, a string, not JSON), and changes nothing", async () => {
+    const send = (method: string, path: string, body: string) =>
+      fetch(`${b.url}/api/v1/${path}`, { method, headers: { Authorization: ADMIN, "Content-Type": "application/json" }, body });
+    for (const [method, path] of [["POST", "users"], ["POST", "tokens"], ["PUT", "namespaces/team"], ["PUT", "users/admin/password"]] as const) {
+      for (const body of ["null", "[]", '"rita"', "7", "{"]) {
+        const res = await send(method, path, body);
+        assert.equal(res.status, 400, `${method} ${path} ${body}`);
+        assert.match(await res.text(), /"INVALID".*the body must be (a JSON object|JSON)/, `${method} ${path} ${body}`);
+      }
+    }
+    const users = (await (await api("GET", "users", ADMIN)).json()) as { name: string }[];
+    assert.deepEqual(users.map((u) => u.name), ["admin", "rita"]);
+  });
+
   it("manages users, tokens, namespaces, members and visibility, and audits each change", async () => {
     assert.equal((await api("POST", "users", ADMIN, { name: "rita", password: "another-one" })).status, 409);
     assert.equal((await api("POST", "users", ADMIN, { name: "Bad Name", password: "whatever-1" })).status, 400);

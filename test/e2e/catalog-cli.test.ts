@@ -153,6 +153,7 @@ for (const mode of ["on", "off"] as const) {
           assert.deepEqual(audit.map((e) => [e.action, e.repository ?? e.target]).reverse(), [
             ["tag.delete", "team/app"],
             ["repo.delete", "team/app"],
+            ["gc", undefined],
             ["repo.delete", "team/tools/cli"],
             ["ns.del", "team"],
           ]);

@@ -94,7 +94,7 @@ for (const mode of ["off", "on"] as const) {
       assertError(await api("DELETE", "repositories/Bad%20Name"), 400, "NAME_INVALID");
       assertError(await api("DELETE", "repositories/ok/tags/-bad"), 400, "TAG_INVALID");
       assertError(await api("GET", "repositories?namespace=a/b"), 400, "NAME_INVALID");
-      assertError(await api("DELETE", "namespaces/x?force=maybe"), 400, "UNSUPPORTED");
+      assertError(await api("DELETE", "namespaces/x?force=maybe"), 400, "INVALID");
       assertError(await api("DELETE", "repositories/%E0%A4%A"), 400, "NAME_INVALID");
       assertError(await api("DELETE", "namespaces/nothing-here"), 404, "NAME_UNKNOWN");
     });

@@ -73,6 +73,7 @@ describe("notifications configuration", () => {
         "    - {name: b, url: 'https://user:pw@ci.example/', secret: short, headers: {Content-Type: text/plain, X-Ok: 'a'}}",
         "    - {name: b, url: 'https://ci.example/', secret: 'whsec_not base64!', secretFile: /x}",
         "    - {name: c, url: 'https://ci.example/', colour: blue}",
+        "    - {name: d, url: 'discord.com/api/webhooks/123/tok3n-in-the-path'}",
       ].join("\n"),
     );
     assert.match(message, /endpoints\.0\.name: 1 to 64 of a-z 0-9/);
@@ -85,6 +86,8 @@ describe("notifications configuration", () => {
     assert.match(message, /endpoints\.2\.secretFile: give secret or secretFile, not both/);
     assert.match(message, /endpoints\.2\.secret: a whsec_ secret continues with base64/);
     assert.match(message, /colour/);
+    assert.match(message, /endpoints\.4\.url: not a URL/);
+    assert.doesNotMatch(message, /tok3n-in-the-path/, "a URL is never repeated in an error");
     assert.doesNotMatch(message, /whsec_not base64/, "the secret is never repeated in an error");
   });
 
@@ -101,22 +104,24 @@ describe("notifications configuration", () => {
     assert.ok("problem" in webhookSecretKey("whsec_c2hvcnQ="));
   });
 
-  it("berth config masks secrets, header values and URL queries, and shows durations as written", async () => {
+  it("berth config masks secrets, header values and URL paths and queries, and shows durations as written", async () => {
     const text = [
       "notifications:",
       "  eventRetention: 3d",
       "  endpoints:",
       `    - {name: a, url: 'https://ci.example/hook?token=hunter2hunter2', secret: ${SECRET}, headers: {Authorization: Bearer topsecret}, timeout: 2500ms}`,
+      "    - {name: b, url: 'https://discord.example:8443/api/webhooks/123/tok3n-in-the-path'}",
+      "    - {name: c, url: 'http://127.0.0.1:9000/'}",
     ].join("\n");
     await withFile(text, (file) => {
       const shown = JSON.stringify(displayConfig(loadConfig({ file, env: {} })));
-      for (const secret of ["MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", "topsecret", "hunter2"]) assert.ok(!shown.includes(secret), `${secret} shown: ${shown}`);
+      for (const secret of ["MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", "topsecret", "hunter2", "tok3n", "webhooks/123"]) assert.ok(!shown.includes(secret), `${secret} shown: ${shown}`);
       const notifications = (JSON.parse(shown) as { notifications: { eventRetention: string; endpoints: Record<string, unknown>[] } }).notifications;
       assert.equal(notifications.eventRetention, "3d");
       assert.equal(notifications.endpoints[0]!.timeout, "2500ms");
       assert.equal(notifications.endpoints[0]!.retryFor, "24h");
       assert.deepEqual(notifications.endpoints[0]!.headers, { Authorization: "********" });
-      assert.equal(notifications.endpoints[0]!.url, "https://ci.example/hook?********");
+      assert.deepEqual(notifications.endpoints.map((e) => e.url), ["https://ci.example/…?…", "https://discord.example:8443/…", "http://127.0.0.1:9000"]);
     });
   });
 });

@@ -40,6 +40,7 @@ export function describeDispatcher(driver: string, create: Create): void {
       return d;
     };
     const append = async (events: EventRecord[]) => store.appendEvents(events);
+    const health = async (name = "deploy") => (await store.deliveryHealth()).find((h) => h.endpoint === name)!;
 
     beforeEach(async () => {
       ({ store, cleanup } = await create());
@@ -69,14 +70,43 @@ export function describeDispatcher(driver: string, create: Create): void {
         body.events.map((x) => [x.id, x.action, x.target.repository, x.target.tag, x.target.url]),
         [[e.id, "push", "team/app", "v1", `http://registry.test:5000/v2/team/app/manifests/${e.target!.digest}`]],
       );
-      await waitFor(async () => (await d.health())[0]!.delivered === 1);
-      const [h] = await d.health();
+      await waitFor(async () => (await health()).delivered === 1);
+      const h = await health();
       assert.equal(h!.backlog, 0);
       assert.ok(h!.lastSuccessAt !== undefined);
       assert.deepEqual(d.attempts.map((a) => [a.endpoint, a.eventId, a.outcome]), [["deploy", e.id, "delivered"]]);
       const line = log.lines.find((l) => l.msg === "webhook delivery");
       assert.deepEqual([line?.endpoint, line?.event, line?.outcome, line?.status], ["deploy", e.id, "delivered", 200]);
       assert.ok(!log.text().includes("MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw") && !log.text().includes("header-value-never-logged"), "no secret or header value logged");
+    });
+
+    it("lets a configured User-Agent replace Berth's, and no configured header replace or add to content-type or the webhook-* headers", async () => {
+      const signed = await receiver();
+      const unsigned = await receiver();
+      // Built directly, past the configuration's check that refuses Berth's own header names.
+      const forged = { "Content-Type": "text/plain", "Webhook-Id": "forged", "WEBHOOK-TIMESTAMP": "1", "webhook-signature": "v1,forged" };
+      const eps = await ready(
+        endpoint("signed", signed.url, { headers: { "User-Agent": "ci-hook/1", Authorization: "Bearer x", ...forged } }),
+        endpoint("unsigned", unsigned.url, { secret: undefined, headers: forged }),
+      );
+      const d = run(eps, { clock: testClock().now, logger: captureLogger().logger });
+      const e = pushed("team/app");
+      await append([e]);
+      d.nudge();
+      await signed.until((x) => x.length === 1);
+      await unsigned.until((x) => x.length === 1);
+      const [a] = signed.received;
+      assert.deepEqual(
+        [a!.headers["user-agent"], a!.headers.authorization, a!.headers["content-type"], a!.headers["webhook-id"]],
+        ["ci-hook/1", "Bearer x", "application/vnd.docker.distribution.events.v1+json", e.id],
+      );
+      new Webhook(SECRET).verify(a!.body, a!.headers as Record<string, string>);
+      const [b] = unsigned.received;
+      assert.deepEqual(
+        [b!.headers["user-agent"], b!.headers["content-type"], b!.headers["webhook-id"], b!.headers["webhook-signature"]],
+        ["Berth-Webhooks", "application/vnd.docker.distribution.events.v1+json", e.id, undefined],
+      );
+      assert.match(String(b!.headers["webhook-timestamp"]), /^\d{10}$/);
     });
 
     it("retries a receiver that fails (500, then 200) with the same webhook-id and body, after a backoff", async () => {
@@ -125,6 +155,72 @@ export function describeDispatcher(driver: string, create: Create): void {
       assert.deepEqual([timedOut!.state, timedOut!.lastError], ["pending", "no answer within 1500ms"]);
     });
 
+    it("fills a slot as soon as it frees: one hanging request holds up none of the endpoint's other repositories", async () => {
+      const r = await receiver((_n, body) => (body.includes('"team/slow"') ? "hang" : { status: 200 }));
+      const d = run(await ready(endpoint("deploy", r.url, { timeout: 20_000 })), { clock: testClock().now, logger: captureLogger().logger });
+      const slow = pushed("team/slow");
+      const others = Array.from({ length: 8 }, (_, i) => pushed(`team/r${i}`));
+      await append([slow, ...others]);
+      d.nudge();
+      await r.until((x) => x.length === 9, 5000, "all nine events while the first request hangs (4 slots)");
+      assert.equal(r.received.find((x) => x.headers["webhook-id"] === slow.id)!.abandoned, false, "the hanging request is still open");
+      await waitFor(() => d.attempts.length === 8);
+    });
+
+    it("stop() waits for every recording in flight, even after another delivery's recording failed", async () => {
+      const r = await receiver();
+      const [a, b] = [pushed("team/a"), pushed("team/b")];
+      let failedA = false;
+      let recordingB = false;
+      let recordedB = false;
+      // The real store, but the recording of a fails at once and that of b takes a while.
+      const faulty = overriding(store, {
+        async recordAttempt(...args) {
+          if (args[1] === (await store.getEvent(a.id))!.seq) {
+            failedA = true;
+            throw new Error("connection lost");
+          }
+          recordingB = true;
+          await delay(500);
+          const kept = await store.recordAttempt(...args);
+          recordedB = true;
+          return kept;
+        },
+      });
+      const eps = await ready(endpoint("deploy", r.url));
+      const d = dispatcherFor(faulty, eps, { clock: testClock().now, logger: captureLogger().logger });
+      d.start();
+      await append([a, b]);
+      d.nudge();
+      await r.until((x) => x.length === 2);
+      await waitFor(() => failedA && recordingB);
+      await d.stop();
+      assert.equal(recordedB, true, "stop resolved only after b's outcome was recorded");
+      const states = (await store.listDeliveries({ endpoint: "deploy", limit: 10 })).map((x) => [x.event.id, x.state]);
+      assert.deepEqual(states, [[a.id, "pending"], [b.id, "delivered"]]);
+    });
+
+    it("fans out at most every 200 ms per endpoint however often it is nudged (on PostgreSQL each takes the event lock), and still delivers every push", async () => {
+      const r = await receiver();
+      let fanOuts = 0;
+      const counting = overriding(store, { fanOutEvents: (...args) => (fanOuts++, store.fanOutEvents(...args)) });
+      const eps = await ready(endpoint("deploy", r.url));
+      const d = dispatcherFor(counting, eps, { clock: testClock().now, logger: captureLogger().logger });
+      const started = performance.now();
+      d.start();
+      closers.push(() => d.stop());
+      const events = Array.from({ length: 40 }, (_, i) => pushed(`team/app${i % 5}`, `t${i}`));
+      for (const e of events) {
+        await append([e]);
+        d.nudge();
+        await delay(20);
+      }
+      await r.until((x) => x.length === events.length, 10_000);
+      const elapsed = performance.now() - started;
+      assert.ok(fanOuts <= Math.floor(elapsed / 200) + 2, `${fanOuts} fan-outs in ${Math.round(elapsed)} ms`);
+      assert.deepEqual(new Set(idsOf(r)), new Set(events.map((e) => e.id)));
+    });
+
     it("delivers to a slow receiver that answers within the timeout", async () => {
       const r = await receiver(() => ({ status: 204, delayMs: 400 }));
       const d = run(await ready(endpoint("slow", r.url, { timeout: 3000 })), { clock: testClock().now, logger: captureLogger().logger });
@@ -170,20 +266,45 @@ export function describeDispatcher(driver: string, create: Create): void {
       const ops = createWebhookOps({ store, endpoints: eps, clock: clock.now });
       const failed = await ops.list({ endpoint: "deploy", failed: true, limit: 10 });
       assert.deepEqual(failed.map((f) => [f.event.id, f.state, f.attempts]), [[e.id, "failed", 2]]);
-      assert.equal((await d.health())[0]!.failed, 1);
+      assert.equal((await health()).failed, 1);
       assert.ok(log.lines.some((l) => l.level === "warn" && l.event === e.id && l.outcome === "failed"));
       clock.advance(60_000);
       await delay(200);
       assert.equal(r.received.length, 2, "a parked delivery is not retried");
 
-      up = true;
       await assert.rejects(ops.replay({ endpoint: "deploy" }), /exactly one of since/);
       await assert.rejects(ops.replay({ endpoint: "deplyo", from: e.id }), /no webhook endpoint is named deplyo; configured: deploy/);
       assert.deepEqual(await ops.replay({ endpoint: "deploy", from: e.id }), { endpoint: "deploy", events: 1, replayed: 1 });
       d.nudge();
       await r.until((x) => x.length === 3, 5000);
-      assert.deepEqual(idsOf(r), [e.id, e.id, e.id]);
-      await waitFor(async () => (await d.health())[0]!.delivered === 1);
+      // The replay opened a whole retry window again: failing once more, it is retried, not parked.
+      await waitFor(() => d.attempts.length === 3, 5000);
+      assert.equal(d.attempts.at(-1)!.outcome, "retry");
+      up = true;
+      clock.advance(1500);
+      d.nudge();
+      await r.until((x) => x.length === 4, 5000);
+      assert.deepEqual(idsOf(r), [e.id, e.id, e.id, e.id]);
+      await waitFor(async () => (await health()).delivered === 1);
+    });
+
+    it("parks an event that cannot be rendered at its first attempt, logs why, and goes on with its repository's next event", async () => {
+      const r = await receiver();
+      const log = captureLogger();
+      const d = run(await ready(endpoint("deploy", r.url)), { clock: testClock().now, logger: log.logger });
+      // A time beyond what a Date can hold: rendering throws (no timestamp can be written for it).
+      const broken = pushed("team/app", "v1", 9e15);
+      const next = pushed("team/app", "v2");
+      await append([broken, next]);
+      d.nudge();
+      await r.until((x) => x.length === 1, 5000);
+      assert.deepEqual(idsOf(r), [next.id]);
+      const [parked] = await store.listDeliveries({ endpoint: "deploy", state: "failed", limit: 10 });
+      assert.deepEqual([parked?.event.id, parked?.attempts], [broken.id, 1]);
+      assert.match(parked!.lastError!, /could not be rendered: RangeError/);
+      const line = log.lines.find((l) => l.event === broken.id);
+      assert.deepEqual([line?.level, line?.outcome], ["warn", "failed"]);
+      assert.match(String(line?.error), /RangeError/);
     });
 
     it("sends only what an endpoint's actions, repositories and format take, and nothing while disabled", async () => {
@@ -249,6 +370,16 @@ export function describeDispatcher(driver: string, create: Create): void {
       await waitFor(() => r.received[0]!.abandoned, 2000);
       assert.equal(d.attempts.length, 0, "an aborted request is not recorded as an attempt");
     });
+  });
+}
+
+/** The real store with some methods replaced (a fault injected, calls counted). */
+function overriding(store: MetadataStore, methods: Partial<MetadataStore>): MetadataStore {
+  return new Proxy(store, {
+    get(target, key) {
+      const v = (Object.hasOwn(methods, key) ? methods[key as keyof MetadataStore] : Reflect.get(target, key)) as unknown;
+      return typeof v === "function" ? v.bind(target) : v;
+    },
   });
 }
 

@@ -60,11 +60,11 @@ describe("webhook operations: berth events and /api/v1", () => {
   };
   const berth = (...args: string[]) => run(process.execPath, [BERTH_BIN, ...args, "--config", configFile], { env: { BERTH_LOG_LEVEL: "warn" }, allowFail: true, timeoutMs: 20_000 });
 
-  it("GET /api/v1/webhooks shows each endpoint's health, its URL without the query", async () => {
+  it("GET /api/v1/webhooks shows each endpoint's health, its URL's path and query masked", async () => {
     const { status, body } = await api("GET", "/api/v1/webhooks");
     assert.equal(status, 200);
     const [h] = body as Record<string, unknown>[];
-    assert.deepEqual([h!.endpoint, h!.configured, h!.enabled, h!.format, h!.url, h!.backlog, h!.failed], ["deploy", true, true, "distribution", "http://127.0.0.1:9/hook?…", 1, 0]);
+    assert.deepEqual([h!.endpoint, h!.configured, h!.enabled, h!.format, h!.url, h!.backlog, h!.failed], ["deploy", true, true, "distribution", "http://127.0.0.1:9/…?…", 1, 0]);
   });
 
   it("GET /api/v1/events lists deliveries, filtered and paged", async () => {
@@ -76,11 +76,23 @@ describe("webhook operations: berth events and /api/v1", () => {
     const unknown = await api("GET", "/api/v1/events?endpoint=nope");
     assert.equal(unknown.status, 404);
     assert.match(JSON.stringify(unknown.body), /NOT_FOUND.*no webhook endpoint is named nope; configured: deploy/);
-    assert.equal((await api("GET", "/api/v1/events?limit=0")).status, 400);
+    for (const query of ["limit=0", "limit=1.5", "after=-1", "after=100000000000000000000", `after=${Number.MAX_SAFE_INTEGER + 1}`, "failed=maybe"]) {
+      const bad = await api("GET", `/api/v1/events?${query}`);
+      assert.equal(bad.status, 400, query);
+      assert.match(JSON.stringify(bad.body), /"INVALID"/, query);
+    }
+    assert.deepEqual((await api("GET", `/api/v1/events?after=${Number.MAX_SAFE_INTEGER}`)).body, []);
+  });
+
+  it("lists an endpoint no longer configured while the store holds its deliveries, and refuses a name it holds none of", async () => {
+    const ops = createWebhookOps({ store: registry.stores.metadataStore, endpoints: [] });
+    assert.deepEqual((await ops.list({ endpoint: "deploy", limit: 10 })).map((d) => d.event.id), events.map((e) => e.id));
+    assert.deepEqual(await ops.list({ endpoint: "deploy", failed: true, limit: 10 }), []);
+    await assert.rejects(ops.list({ endpoint: "deplyo", limit: 10 }), /no webhook endpoint is named deplyo; configured: none/);
   });
 
   it("POST /api/v1/events/replay takes exactly one of since and from, refuses unknown endpoints and events", async () => {
-    for (const body of [{ endpoint: "deploy" }, { endpoint: "deploy", since: "2026-01-01T00:00:00Z", from: events[0]!.id }, { endpoint: "deploy", since: "yesterday" }, { endpoint: "deploy", sinse: "2026-01-01T00:00:00Z" }]) {
+    for (const body of [{ endpoint: "deploy" }, { endpoint: "deploy", since: "2026-01-01T00:00:00Z", from: events[0]!.id }, { endpoint: "deploy", since: "yesterday" }, { endpoint: "deploy", sinse: "2026-01-01T00:00:00Z" }, null, [], "deploy"]) {
       const res = await api("POST", "/api/v1/events/replay", body);
       assert.equal(res.status, 400, JSON.stringify(body));
       assert.match(JSON.stringify(res.body), /INVALID/);
@@ -128,9 +140,13 @@ describe("webhook operations: berth events and /api/v1", () => {
     const list = await berth("events", "list", "--endpoint", "deploy");
     assert.equal(list.code, 0, list.stderr);
     assert.deepEqual(list.stdout.trim().split("\n").map((l) => (JSON.parse(l) as { id: string }).id), events.map((e) => e.id));
+    const tooFar = await berth("events", "list", "--after", "100000000000000000000");
+    assert.equal(tooFar.code, 2);
+    assert.match(tooFar.stderr, /expected a whole number from 1 to 9007199254740991/);
     const endpoints = await berth("events", "endpoints");
     assert.equal((JSON.parse(endpoints.stdout.trim()) as { endpoint: string }).endpoint, "deploy");
-    assert.ok(!endpoints.stdout.includes("token=abc"), "the URL's query is not shown");
+    assert.ok(!endpoints.stdout.includes("token=abc") && !endpoints.stdout.includes("/hook"), "the URL's path and query are not shown");
+    assert.equal((JSON.parse(endpoints.stdout.trim()) as { url: string }).url, "http://127.0.0.1:9/…?…");
     const replay = await berth("events", "replay", "--endpoint", "deploy", "--from", events[0]!.id);
     assert.equal(replay.code, 0, replay.stderr);
     assert.match(replay.stdout, /^replayed 2 deliveries to deploy \(of 2 events looked at\)/);

@@ -163,6 +163,26 @@ export function describeEventStoreContract(
       assert.equal(health.backlog, 4);
     });
 
+    it("pages deliveries by event: a page holds every delivery of its last event, and its last seq as afterSeq goes on from the next", async () => {
+      const [x, y] = [unique("page-a"), unique("page-b")];
+      for (const endpoint of [x, y]) await store.fanOutEvents(endpoint, () => true, 10);
+      const events = [1, 2, 3].map(() => event("manifest.pushed", unique("page/app")));
+      await store.appendEvents(events);
+      for (const endpoint of [x, y]) assert.equal(await store.fanOutEvents(endpoint, () => true, 10), 3);
+      const start = (await store.getEvent(events[0]!.id))!.seq - 1;
+      const rows = (list: { endpoint: string; event: StoredEvent }[]) => list.map((d) => [d.event.id, d.endpoint]);
+      const first = await store.listDeliveries({ afterSeq: start, limit: 2 });
+      assert.deepEqual(rows(first), [[events[0]!.id, x], [events[0]!.id, y], [events[1]!.id, x], [events[1]!.id, y]]);
+      const second = await store.listDeliveries({ afterSeq: first.at(-1)!.event.seq, limit: 2 });
+      assert.deepEqual(rows(second), [[events[2]!.id, x], [events[2]!.id, y]]);
+
+      const [claimed] = await store.claimDeliveries(x, "owner", Date.now(), Date.now() + 60_000, 1);
+      assert.ok(await store.recordAttempt(x, claimed!.event.seq, "owner", { at: Date.now(), delivered: true, status: 200 }));
+      const pending = await store.listDeliveries({ afterSeq: start, state: "pending", limit: 1 });
+      assert.deepEqual(rows(pending), [[events[0]!.id, y]]);
+      assert.deepEqual(rows(await store.listDeliveries({ endpoint: x, afterSeq: start, limit: 1 })), [[events[0]!.id, x]]);
+    });
+
     it("never fans out an event twice, however many fan-outs run at once", async () => {
       const endpoint = unique("hook");
       await store.fanOutEvents(endpoint, () => true, 10);

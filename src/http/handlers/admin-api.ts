@@ -4,7 +4,7 @@ import { RegistryError } from "../../oci/errors.js";
 import type { AuthServices } from "../../auth/services.js";
 import type { Visibility } from "../../storage/auth-store.js";
 import type { Guard } from "../guard.js";
-import { readBody, reply } from "../respond.js";
+import { readJsonObject, reply } from "../respond.js";
 
 /**
  * The management API, admin only, JSON in and out:
@@ -31,13 +31,7 @@ export function createAdminApi(services: AuthServices, guard: Guard) {
     const ops = services.adminOps({ name: describeIdentity(caller.identity)! });
     const parts = url.pathname.slice("/api/v1/".length).split("/").map(decodeURIComponent);
     const method = req.method ?? "GET";
-    const json = async () => {
-      try {
-        return JSON.parse((await readBody(req, 64 * 1024)).toString("utf8") || "{}") as Record<string, unknown>;
-      } catch {
-        throw new RegistryError("INVALID", "the body must be JSON");
-      }
-    };
+    const json = () => readJsonObject(req);
     const text = (v: unknown) => (typeof v === "string" ? v : "");
     const ok = (body: unknown = { ok: true }, status = 200) => reply(res, status, {}, body);
     const [top, a, b, c] = parts;

@@ -22,11 +22,11 @@ export async function authorizeMaintenance(
   }
 }
 
-/** A boolean query parameter: absent → undefined; `true`/`1`/empty, `false`/`0`; else 400. */
+/** A boolean query parameter: absent → undefined; `true`/`1`/empty, `false`/`0`; else 400 INVALID, as for any other bad parameter. */
 export function queryFlag(url: URL, name: string): boolean | undefined {
   const v = url.searchParams.get(name);
   if (v === null) return undefined;
   if (v === "true" || v === "1" || v === "") return true;
   if (v === "false" || v === "0") return false;
-  throw new RegistryError("UNSUPPORTED", `${name} must be true or false`, { [name]: v }, { status: 400 });
+  throw new RegistryError("INVALID", `${name} must be true or false`, { [name]: v });
 }

@@ -1,7 +1,8 @@
+import { parsePositiveInteger } from "../../config/units.js";
 import { describeDelivery, describeHealth, MAX_LIST_LIMIT, type WebhookOps } from "../../notify/ops.js";
 import { RegistryError } from "../../oci/errors.js";
 import type { RequestContext } from "../context.js";
-import { readBody, reply } from "../respond.js";
+import { readJsonObject, reply } from "../respond.js";
 import { authorizeMaintenance, queryFlag } from "./maintenance-access.js";
 
 /**
@@ -13,7 +14,7 @@ import { authorizeMaintenance, queryFlag } from "./maintenance-access.js";
  *
  * With access control on, administrators only; with it off, whoever may pull may read and
  * whoever may delete may replay (the rules of the other maintenance endpoints). Errors: 400
- * INVALID (replay without exactly one of since and from, a bad time or number), 404 NOT_FOUND (an
+ * INVALID (replay without exactly one of since and from, a bad time, number or flag), 404 NOT_FOUND (an
  * endpoint not configured, an event the outbox no longer holds).
  */
 export const WEBHOOK_PATHS: ReadonlySet<string> = new Set(["/api/v1/webhooks", "/api/v1/events", "/api/v1/events/replay"]);
@@ -21,19 +22,13 @@ export const WEBHOOK_PATHS: ReadonlySet<string> = new Set(["/api/v1/webhooks", "
 function positive(url: URL, name: string): number | undefined {
   const v = url.searchParams.get(name);
   if (v === null) return undefined;
-  if (!/^\d+$/.test(v) || Number(v) < 1) throw new RegistryError("INVALID", `${name} must be a whole number above 0`, { [name]: v });
-  return Number(v);
+  const n = parsePositiveInteger(v);
+  if (n === undefined) throw new RegistryError("INVALID", `${name} must be a whole number from 1 to ${Number.MAX_SAFE_INTEGER}`, { [name]: v });
+  return n;
 }
 
 async function replayRequest(ctx: RequestContext): Promise<{ endpoint: string; since?: number; from?: string }> {
-  let body: unknown;
-  try {
-    body = JSON.parse((await readBody(ctx.req, 64 * 1024)).toString("utf8") || "{}");
-  } catch {
-    throw new RegistryError("INVALID", "the body must be JSON: {endpoint, since} or {endpoint, from}");
-  }
-  if (body === null || typeof body !== "object" || Array.isArray(body)) throw new RegistryError("INVALID", "the body must be a JSON object");
-  const { endpoint, since, from, ...rest } = body as Record<string, unknown>;
+  const { endpoint, since, from, ...rest } = await readJsonObject(ctx.req, "{endpoint, since} or {endpoint, from}");
   const unknown = Object.keys(rest);
   if (unknown.length > 0) throw new RegistryError("INVALID", `unknown field ${unknown.join(", ")}: the body takes endpoint and since or from`);
   if (typeof endpoint !== "string" || endpoint === "") throw new RegistryError("INVALID", "endpoint (a configured endpoint's name) is required");

@@ -1,4 +1,4 @@
-import type { DeliveryAttempt, DeliveryState, DeliveryView, EndpointHealth, EventRecord, StoredEvent } from "../event-store.js";
+import type { ClaimedDelivery, DeliveryAttempt, DeliveryState, DeliveryView, EndpointHealth, EventRecord, StoredEvent } from "../event-store.js";
 
 /** Event and delivery rows as both SQL drivers select them (the schemas share column names), and their mapping. */
 
@@ -20,11 +20,17 @@ export interface DeliveryRow extends EventRow {
   last_status: number | null;
   last_error: string | null;
   delivered_at: number | null;
+  replayed_at: number | null;
 }
 
 export const EVENT_COLUMNS = "e.seq, e.id, e.type, e.time, e.repository, e.data";
 export const DELIVERY_COLUMNS = `d.endpoint, d.state, d.attempts, d.next_at, d.last_attempt_at, d.last_status,
-  d.last_error, d.delivered_at, ${EVENT_COLUMNS}`;
+  d.last_error, d.delivered_at, d.replayed_at, ${EVENT_COLUMNS}`;
+
+/** A leased delivery as claimDeliveries hands it out. */
+export function claimed(endpoint: string, row: DeliveryRow): ClaimedDelivery {
+  return { endpoint, event: toEvent(row), attempts: row.attempts, ...(row.replayed_at !== null ? { replayedAt: Number(row.replayed_at) } : {}) };
+}
 
 /** The columns of an event, in insert order: id, type, time, repository (null for none), data (the other fields as JSON). */
 export function eventValues(event: EventRecord): [string, string, number, string | null, string] {

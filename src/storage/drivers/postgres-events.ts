@@ -2,6 +2,7 @@ import type pg from "pg";
 import type { EventRecord, EventStore } from "../event-store.js";
 import {
   attemptValues,
+  claimed,
   DELIVERY_COLUMNS,
   EVENT_COLUMNS,
   eventValues,
@@ -134,7 +135,7 @@ export function createPostgresEvents(pool: pg.Pool): EventStore {
          SELECT ${DELIVERY_COLUMNS} FROM d JOIN events e ON e.seq = d.seq ORDER BY d.seq`,
         [endpoint, owner, now, leaseUntil, limit],
       );
-      return rows.map((row) => ({ endpoint, event: toEvent(row), attempts: row.attempts }));
+      return rows.map((row) => claimed(endpoint, row));
     },
 
     async recordAttempt(endpoint, seq, owner, attempt) {
@@ -166,12 +167,12 @@ export function createPostgresEvents(pool: pg.Pool): EventStore {
       // The event rows are locked KEY SHARE first, so a prune either finished before (the event is
       // skipped) or waits and then sees the delivery pending.
       const { rowCount } = await pool.query(
-        `INSERT INTO webhook_deliveries (endpoint, seq, repository, state, attempts, next_at)
-         SELECT $1, e.seq, COALESCE(e.repository, ''), 'pending', 0, $2 FROM events e
+        `INSERT INTO webhook_deliveries (endpoint, seq, repository, state, attempts, next_at, replayed_at)
+         SELECT $1, e.seq, COALESCE(e.repository, ''), 'pending', 0, $2, $2 FROM events e
          WHERE e.seq = ANY($3::bigint[]) ORDER BY e.seq FOR KEY SHARE
          ON CONFLICT (endpoint, seq) DO UPDATE SET state = 'pending', attempts = 0, next_at = excluded.next_at,
            lease_owner = NULL, lease_until = NULL, last_attempt_at = NULL, last_status = NULL, last_error = NULL,
-           delivered_at = NULL`,
+           delivered_at = NULL, replayed_at = excluded.replayed_at`,
         [endpoint, now, [...new Set(events.map((e) => e.seq))]],
       );
       return rowCount ?? 0;
@@ -180,8 +181,11 @@ export function createPostgresEvents(pool: pg.Pool): EventStore {
     async listDeliveries(filter) {
       const { rows } = await pool.query<DeliveryRow>(
         `SELECT ${DELIVERY_COLUMNS} FROM webhook_deliveries d JOIN events e ON e.seq = d.seq
-         WHERE ($1::text IS NULL OR d.endpoint = $1) AND ($2::text IS NULL OR d.state = $2) AND d.seq > $3
-         ORDER BY d.seq, d.endpoint LIMIT $4`,
+         WHERE ($1::text IS NULL OR d.endpoint = $1) AND ($2::text IS NULL OR d.state = $2)
+           AND d.seq IN (SELECT DISTINCT p.seq FROM webhook_deliveries p
+                         WHERE ($1::text IS NULL OR p.endpoint = $1) AND ($2::text IS NULL OR p.state = $2) AND p.seq > $3
+                         ORDER BY p.seq LIMIT $4)
+         ORDER BY d.seq, d.endpoint`,
         [filter.endpoint ?? null, filter.state ?? null, filter.afterSeq ?? 0, filter.limit],
       );
       return rows.map(toDelivery);

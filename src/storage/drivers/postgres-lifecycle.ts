@@ -115,7 +115,7 @@ export function createPostgresLifecycle(pool: pg.Pool): LifecycleStore {
       );
     },
 
-    async deleteManifestIfUnreachable(repo, digest, createdBefore) {
+    async deleteManifestIfUnreachable(repo, digest, createdBefore, events) {
       return transaction(pool, async (client) => {
         const { rows } = await client.query<{ repository_id: number; created_at: number; subject: string | null }>(
           `SELECT repository_id, created_at, subject FROM manifests WHERE repository_id = ${REPO_ID} AND digest = $2 FOR UPDATE`,
@@ -137,7 +137,9 @@ export function createPostgresLifecycle(pool: pg.Pool): LifecycleStore {
         if (m.subject !== null && (await exists(client, "SELECT 1 FROM manifests WHERE repository_id = $1 AND digest = $2", [id, m.subject]))) {
           return false;
         }
-        return exists(client, "DELETE FROM manifests WHERE repository_id = $1 AND digest = $2", [id, digest]);
+        if (!(await exists(client, "DELETE FROM manifests WHERE repository_id = $1 AND digest = $2", [id, digest]))) return false;
+        if (events) await insertEvents(client, events);
+        return true;
       });
     },
 

@@ -120,6 +120,7 @@ export const POSTGRES_MIGRATIONS: readonly string[] = [
     last_status INTEGER,
     last_error TEXT,
     delivered_at BIGINT,
+    replayed_at BIGINT,
     PRIMARY KEY (endpoint, seq)
   );
   CREATE INDEX webhook_deliveries_claim ON webhook_deliveries(endpoint, state, next_at);

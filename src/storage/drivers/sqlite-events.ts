@@ -2,6 +2,7 @@ import type Database from "better-sqlite3";
 import type { ClaimedDelivery, EventRecord, EventStore, StoredEvent } from "../event-store.js";
 import {
   attemptValues,
+  claimed,
   DELIVERY_COLUMNS,
   EVENT_COLUMNS,
   eventValues,
@@ -67,16 +68,19 @@ export function createSqliteEvents(db: Database.Database): { events: EventStore;
        WHERE webhook_cursors.last_failure_at IS NULL OR webhook_cursors.last_failure_at <= excluded.last_failure_at`,
     ),
     replay: db.prepare(
-      `INSERT INTO webhook_deliveries (endpoint, seq, repository, state, attempts, next_at)
-       SELECT ?, seq, COALESCE(repository, ''), 'pending', 0, ? FROM events WHERE seq = ?
+      `INSERT INTO webhook_deliveries (endpoint, seq, repository, state, attempts, next_at, replayed_at)
+       SELECT @endpoint, seq, COALESCE(repository, ''), 'pending', 0, @now, @now FROM events WHERE seq = @seq
        ON CONFLICT (endpoint, seq) DO UPDATE SET state = 'pending', attempts = 0, next_at = excluded.next_at,
          lease_owner = NULL, lease_until = NULL, last_attempt_at = NULL, last_status = NULL, last_error = NULL,
-         delivered_at = NULL`,
+         delivered_at = NULL, replayed_at = excluded.replayed_at`,
     ),
     deliveries: db.prepare<{ endpoint: string | null; state: string | null; after: number; limit: number }, DeliveryRow>(
       `SELECT ${DELIVERY_COLUMNS} FROM webhook_deliveries d JOIN events e ON e.seq = d.seq
-       WHERE (@endpoint IS NULL OR d.endpoint = @endpoint) AND (@state IS NULL OR d.state = @state) AND d.seq > @after
-       ORDER BY d.seq, d.endpoint LIMIT @limit`,
+       WHERE (@endpoint IS NULL OR d.endpoint = @endpoint) AND (@state IS NULL OR d.state = @state)
+         AND d.seq IN (SELECT DISTINCT p.seq FROM webhook_deliveries p
+                       WHERE (@endpoint IS NULL OR p.endpoint = @endpoint) AND (@state IS NULL OR p.state = @state) AND p.seq > @after
+                       ORDER BY p.seq LIMIT @limit)
+       ORDER BY d.seq, d.endpoint`,
     ),
     counts: db.prepare<[], HealthRow>(
       `SELECT endpoint, SUM(state = 'pending') AS backlog, SUM(state = 'failed') AS failed, SUM(state = 'delivered') AS delivered
@@ -118,7 +122,7 @@ export function createSqliteEvents(db: Database.Database): { events: EventStore;
     q.claimable.all({ endpoint, now, limit }).map(({ seq }) => {
       q.lease.run(owner, leaseUntil, endpoint, seq);
       const row = q.delivery.get(endpoint, seq)!;
-      return { endpoint, event: toEvent(row), attempts: row.attempts };
+      return claimed(endpoint, row);
     }),
   );
 
@@ -132,7 +136,7 @@ export function createSqliteEvents(db: Database.Database): { events: EventStore;
   });
 
   const replay = db.transaction((endpoint: string, events: readonly StoredEvent[], now: number) =>
-    events.reduce((n, e) => n + q.replay.run(endpoint, now, e.seq).changes, 0),
+    events.reduce((n, e) => n + q.replay.run({ endpoint, now, seq: e.seq }).changes, 0),
   );
 
   const prune = db.transaction((before: number): number => {

@@ -123,14 +123,16 @@ export function createSqliteLifecycle(db: Database.Database, ensureRepo: (name: 
     return true;
   });
 
-  const deleteManifest = db.transaction((repo: string, digest: string, before: number): boolean => {
+  const deleteManifest = db.transaction((repo: string, digest: string, before: number, events?: readonly EventRecord[]): boolean => {
     const repoId = q.repoId.get(repo)?.id;
     if (repoId === undefined) return false;
     const m = q.manifest.get(repoId, digest);
     if (!m || m.created_at >= before) return false;
     if (q.tagged.get(repoId, digest) || q.listed.get(repoId, digest)) return false;
     if (m.subject !== null && q.hasManifest.get(repoId, m.subject)) return false;
-    return q.deleteManifest.run(repoId, digest).changes > 0;
+    if (q.deleteManifest.run(repoId, digest).changes === 0) return false;
+    recordEvents(events);
+    return true;
   });
 
   const unlink = db.transaction((repo: string, digests: readonly string[], before: number, events?: readonly EventRecord[]): Digest[] => {
@@ -206,8 +208,8 @@ export function createSqliteLifecycle(db: Database.Database, ensureRepo: (name: 
         };
       });
     },
-    async deleteManifestIfUnreachable(repo, digest, createdBefore) {
-      return deleteManifest.immediate(repo, digest, createdBefore);
+    async deleteManifestIfUnreachable(repo, digest, createdBefore, events) {
+      return deleteManifest.immediate(repo, digest, createdBefore, events);
     },
     async listLinks(repo, page) {
       const repoId = q.repoId.get(repo)?.id;

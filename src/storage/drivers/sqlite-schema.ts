@@ -109,6 +109,7 @@ export const SQLITE_MIGRATIONS: readonly string[] = [
     last_status INTEGER,
     last_error TEXT,
     delivered_at INTEGER,
+    replayed_at INTEGER,
     PRIMARY KEY (endpoint, seq)
   ) WITHOUT ROWID;
   CREATE INDEX webhook_deliveries_claim ON webhook_deliveries(endpoint, state, next_at);
