@@ -1,11 +1,9 @@
 import type { Logger } from "./logger.js";
-import { withOrigin } from "./registry/events.js";
 
 /**
  * Background work on an interval (upload purge, garbage collection, retention): never two runs of
  * one job at once in this process, failures logged rather than thrown, and a stop that aborts the
- * run in flight and waits for it, so the stores are not closed under it. What a run changes is
- * the schedule's doing: its events say actor `schedule`, whoever started the process.
+ * run in flight and waits for it, so the stores are not closed under it.
  */
 export interface PeriodicJob {
   /** Runs every `intervalMs` (at least 1 s); `runNow` also runs it at once. */
@@ -19,7 +17,7 @@ export function createPeriodicJob(logger: Logger, name: string, run: (signal: Ab
   const abort = new AbortController();
   const tick = () => {
     if (running || abort.signal.aborted) return;
-    running = withOrigin({ actor: "schedule" }, () => run(abort.signal))
+    running = run(abort.signal)
       .catch((err: unknown) => logger.error(`${name} failed`, { error: String(err) }))
       .finally(() => (running = undefined));
   };

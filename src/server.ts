@@ -19,6 +19,10 @@ import { hostname } from "node:os";
 import { randomUUID } from "node:crypto";
 import { createDispatcher, type Dispatcher } from "./notify/dispatcher.js";
 import { createWebhookOps } from "./notify/ops.js";
+import type { Origin } from "./registry/events.js";
+
+/** What periodic jobs change is the schedule's doing, whoever started the process. */
+const SCHEDULE: Origin = { actor: "schedule" };
 
 /** A configured Berth: stores opened, HTTP server built, not yet listening. */
 export interface Berth {
@@ -90,12 +94,12 @@ export async function createBerth(config: Config, logger: Logger): Promise<Berth
   });
   // Collections and retention: every node tries, a lock lets one run at a time, the others skip quietly.
   const collect = createPeriodicJob(logger, "garbage collection", async (signal) => {
-    const report = await registry.gc.run({ signal });
+    const report = await registry.gc.run({ signal, origin: SCHEDULE });
     if (report.skipped) logger.debug("garbage collection skipped", { reason: report.skipped });
     else logger.info("garbage collection", gcSummary(report));
   });
   const retain = createPeriodicJob(logger, "retention", async () => {
-    const report = await registry.retention.run();
+    const report = await registry.retention.run({ origin: SCHEDULE });
     if (report.skipped) logger.debug("retention skipped", { reason: report.skipped });
     else logger.info("retention", retentionSummary(report));
   });

@@ -1,5 +1,5 @@
 import type { AuthStore, Role, Visibility } from "../storage/auth-store.js";
-import type { EventLog } from "../registry/events.js";
+import type { EventLog, Origin } from "../registry/events.js";
 import { RegistryError } from "../oci/errors.js";
 import { isValidName } from "../oci/reference.js";
 import { newRobotToken } from "./credentials.js";
@@ -15,6 +15,8 @@ import { hashSecret } from "./passwords.js";
 export interface Actor {
   /** Who makes the change (`cli` for the command line). */
   name: string;
+  /** The API request it came with, if any. */
+  origin?: Origin;
 }
 
 /** What an administrator changed, as an `access.changed` event says it (`op` is the audit log's action). */
@@ -26,9 +28,9 @@ export interface AccessChange {
 }
 
 /** Records an access-control change through the event log (the audit log subscribes to it). */
-export async function recordAccessChange(events: EventLog, actor: string, { op, target, repository, detail }: AccessChange): Promise<void> {
+export async function recordAccessChange(events: EventLog, actor: string, { op, target, repository, detail }: AccessChange, origin?: Origin): Promise<void> {
   await events.emit([
-    events.event("access.changed", { actor, ...(repository !== undefined ? { repository } : {}), detail: { op, ...(target !== undefined ? { target } : {}), ...detail } }),
+    events.event("access.changed", { actor, ...(repository !== undefined ? { repository } : {}), detail: { op, ...(target !== undefined ? { target } : {}), ...detail } }, origin),
   ]);
 }
 
@@ -36,7 +38,7 @@ export const ROLES: readonly Role[] = ["reader", "writer", "maintainer", "owner"
 const USER_RE = /^[a-z0-9][a-z0-9._-]{0,63}$/;
 
 export function createAdminOps(store: AuthStore, events: EventLog, actor: Actor) {
-  const audit = ({ action, ...change }: Omit<AccessChange, "op"> & { action: string }) => recordAccessChange(events, actor.name, { op: action, ...change });
+  const audit = ({ action, ...change }: Omit<AccessChange, "op"> & { action: string }) => recordAccessChange(events, actor.name, { op: action, ...change }, actor.origin);
   const needUser = async (name: string) => {
     if (!(await store.getUser(name))) throw new RegistryError("NOT_FOUND", `no user ${name}`);
   };

@@ -1,7 +1,7 @@
 import { RegistryError } from "../oci/errors.js";
 import type { AuthStore } from "../storage/auth-store.js";
 import { describeIdentity, type Identity } from "./authorizer.js";
-import type { EventLog } from "../registry/events.js";
+import type { EventLog, Origin } from "../registry/events.js";
 import { hashSecret, randomSecret, verifySecret } from "./passwords.js";
 import { parseScopes } from "./scope.js";
 
@@ -122,6 +122,8 @@ export interface LoginAttempt {
   /** The caller's address, one of the throttle's keys. */
   source: string;
   via: LoginVia;
+  /** The request it came with, for the `auth.login` event. */
+  origin?: Origin;
 }
 
 /** Where the credentials came in: the token endpoint (`token`, `refresh` for a refresh token) or Basic on /v2/ (`basic`). */
@@ -137,10 +139,10 @@ export type LoginOutcome = "success" | "failure" | "throttled";
  * Records one credential check as an `auth.login` event (metrics count them all; the audit log
  * keeps the token endpoint's): who tried, how, and how it ended.
  */
-export async function recordLogin(events: EventLog | undefined, who: string, via: LoginVia, outcome: LoginOutcome, reason?: string): Promise<void> {
+export async function recordLogin(events: EventLog | undefined, who: string, via: LoginVia, outcome: LoginOutcome, reason?: string, origin?: Origin): Promise<void> {
   if (!events) return;
   const result = outcome === "success" ? "ok" : outcome === "throttled" ? "denied" : "failed";
-  await events.emit([events.event("auth.login", { actor: who, result, detail: { via, outcome, ...(reason !== undefined ? { reason } : {}) } })]);
+  await events.emit([events.event("auth.login", { actor: who, result, detail: { via, outcome, ...(reason !== undefined ? { reason } : {}) } }, origin)]);
 }
 
 /**
@@ -153,7 +155,7 @@ export async function attemptLogin(store: AuthStore, throttle: LoginThrottles, a
   const addressKey = [attempt.source];
   const wait = Math.max(throttle.user.retryAfter(userKey), throttle.address.retryAfter(addressKey));
   if (wait > 0) {
-    await recordLogin(events, attempt.username, attempt.via, "throttled");
+    await recordLogin(events, attempt.username, attempt.via, "throttled", undefined, attempt.origin);
     throw new RegistryError("TOOMANYREQUESTS", "too many failed logins; try again later", undefined, {
       headers: { "Retry-After": String(Math.ceil(wait / 1000)) },
     });
@@ -161,11 +163,11 @@ export async function attemptLogin(store: AuthStore, throttle: LoginThrottles, a
   const result = await checkLogin(store, attempt.username, attempt.password);
   if (result.ok) {
     throttle.user.succeed(userKey);
-    await recordLogin(events, describeIdentity(result.identity) ?? attempt.username, attempt.via, "success");
+    await recordLogin(events, describeIdentity(result.identity) ?? attempt.username, attempt.via, "success", undefined, attempt.origin);
   } else {
     throttle.user.fail(userKey);
     throttle.address.fail(addressKey);
-    await recordLogin(events, attempt.username, attempt.via, "failure", result.reason);
+    await recordLogin(events, attempt.username, attempt.via, "failure", result.reason, attempt.origin);
   }
   return result;
 }

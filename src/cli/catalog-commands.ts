@@ -1,4 +1,5 @@
 import type { Config } from "../config/schema.js";
+import { CLI } from "./cli-logger.js";
 import { cliLogger } from "./cli-logger.js";
 import { RegistryError } from "../oci/errors.js";
 import { createCatalog, type RepositoryDeletion } from "../registry/catalog.js";
@@ -44,6 +45,7 @@ export async function catalogCommand(
   const { registry, authStore } = services;
   const catalog = createCatalog(registry.stores.metadataStore, {
     events: registry.events,
+    origin: CLI,
     tagRules: registry.options.tagRules,
     ...(authStore ? { access: { store: authStore, defaultVisibility: config.auth.defaultVisibility } } : {}),
   });

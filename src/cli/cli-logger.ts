@@ -1,4 +1,8 @@
 import type { Logger } from "../logger.js";
+import type { Origin } from "../registry/events.js";
+
+/** What a command changes is the operator's doing: its events and audit records say `cli`. */
+export const CLI: Origin = { actor: "cli" };
 
 const line = (msg: string, fields?: Record<string, unknown>) => {
   const error = fields?.error;

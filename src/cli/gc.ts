@@ -1,4 +1,5 @@
 import type { Config } from "../config/schema.js";
+import { CLI } from "./cli-logger.js";
 import { cliLogger } from "./cli-logger.js";
 import type { GcProgress } from "../registry/gc.js";
 import { openBerthServices } from "../compose.js";
@@ -24,6 +25,7 @@ export async function gcCommand(config: Config, flags: GcFlags): Promise<number>
     p.phase === "blobs" ? `blobs: ${p.done} deleted` : p.phase === "uploads" ? "purging expired uploads" : `repositories: ${p.done}/${p.total ?? "?"}`;
   try {
     const report = await registry.gc.run({
+      origin: CLI,
       dryRun: flags.dryRun,
       wait: flags.wait,
       ...(flags.deleteUntagged ? { deleteUntagged: true } : {}),

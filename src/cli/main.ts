@@ -3,7 +3,6 @@ import { ConfigError } from "../config/load.js";
 import { RegistryError } from "../oci/errors.js";
 import { berthVersion } from "../version.js";
 import { commandPath, createProgram } from "./program.js";
-import { withOrigin } from "../registry/events.js";
 import { UsageError } from "./usage-error.js";
 
 
@@ -69,8 +68,7 @@ export async function main(argv: string[]): Promise<number> {
     cmd.configureOutput({ outputError: () => (failed = cmd) });
   }
   try {
-    // What a command changes is the operator's doing: its events and audit records say `cli`.
-    await withOrigin({ actor: "cli" }, () => program.parseAsync(withDefaultCommand(argv), { from: "user" }));
+    await program.parseAsync(withDefaultCommand(argv), { from: "user" });
     return result.code;
   } catch (err) {
     if (err instanceof CommanderError) {

@@ -1,4 +1,5 @@
 import type { Config } from "../config/schema.js";
+import { CLI } from "./cli-logger.js";
 import { cliLogger } from "./cli-logger.js";
 import type { RetentionReport } from "../registry/retention.js";
 import { openBerthServices } from "../compose.js";
@@ -18,6 +19,7 @@ export async function retentionCommand(config: Config, flags: { dryRun: boolean;
   const { registry } = services;
   try {
     const report = await registry.retention.run({
+      origin: CLI,
       dryRun: flags.dryRun,
       wait: true,
     });

@@ -44,7 +44,7 @@ export function createAccess(services: AuthServices | undefined, options: Access
   return {
     guard,
     auth: {
-      tokenEndpoint: (req, res, url) => tokenEndpoint(req, res, url),
+      tokenEndpoint: (req, res, url, origin) => tokenEndpoint(req, res, url, origin),
       jwks: () => tokens.jwks(),
       adminApi: createAdminApi(services, guard),
       access: { store, defaultVisibility: settings.defaultVisibility },

@@ -21,7 +21,7 @@ import { createOpenGuard, type Guard, type Need } from "./guard.js";
 import { describeIdentity } from "../auth/authorizer.js";
 import { randomUUID } from "node:crypto";
 import { isIPv6 } from "node:net";
-import { withOrigin, type Origin } from "../registry/events.js";
+import type { Origin } from "../registry/events.js";
 
 export interface AppOptions {
   registry: Registry;
@@ -30,9 +30,9 @@ export interface AppOptions {
   guard?: Guard;
   /** Served at `/token` and `/.well-known/jwks.json` when access control is on. */
   auth?: {
-    tokenEndpoint: (req: IncomingMessage, res: ServerResponse, url: URL) => Promise<void>;
+    tokenEndpoint: (req: IncomingMessage, res: ServerResponse, url: URL, origin: Origin) => Promise<void>;
     jwks: () => Promise<unknown>;
-    adminApi: (req: IncomingMessage, res: ServerResponse, url: URL) => Promise<void>;
+    adminApi: (req: IncomingMessage, res: ServerResponse, url: URL, origin: Origin) => Promise<void>;
     /** What the catalog endpoints read and delete of access control (namespaces, visibility). */
     access?: CatalogOptions["access"];
   };
@@ -175,48 +175,46 @@ export function createApp(options: AppOptions): App {
       logger,
       guard,
       caller: { identity: { kind: "anonymous" } },
-    };
-    // Whatever this request changes is the caller's doing, once the guard (or an /api/v1 route) knows who that is.
-    const origin: Origin = {
-      request: describeRequest(req),
-      // Anonymous callers, and callers the guard refused, carry no actor (registry:2's empty name).
-      get actor() {
-        return describeIdentity(ctx.caller.identity);
+      // Whatever this request changes is the caller's doing, once the guard (or an /api/v1 route)
+      // knows who that is. Anonymous callers, and callers the guard refused, carry no actor.
+      origin: {
+        request: describeRequest(req),
+        get actor() {
+          return describeIdentity(ctx.caller.identity);
+        },
       },
     };
-    await withOrigin(origin, async () => {
-      try {
-        if (url.pathname === "/healthz" || url.pathname === "/readyz") return await health(ctx, isDraining(), warnings);
-        if (auth && url.pathname === "/token") return await auth.tokenEndpoint(req, res, url);
-        if (auth && url.pathname === "/.well-known/jwks.json") return reply(res, 200, {}, await auth.jwks());
-        if (url.pathname === "/metrics") {
-          const exposition = await metrics.render();
-          return reply(res, 200, { "Content-Type": exposition.contentType }, Buffer.from(exposition.body));
-        }
-        const maintenance = maintenanceRoute(url.pathname);
-        if (maintenance) return await maintenance(ctx);
-        if (WEBHOOK_PATHS.has(url.pathname)) return await handleWebhooksApi(ctx, webhooks);
-        if (isCatalogRequest(req.method, url.pathname)) return await handleCatalogApi(ctx, auth?.access);
-        if (auth && url.pathname.startsWith("/api/v1/")) return await auth.adminApi(req, res, url);
-        res.setHeader("Docker-Distribution-Api-Version", "registry/2.0");
-        if (isDraining()) res.setHeader("Connection", "close");
-        if (routeError !== undefined) throw routeError;
-        if (!route) throw new RegistryError("UNSUPPORTED", "no such API endpoint", { path: url.pathname }, { status: 404 });
-        const need = needOf(route, req.method ?? "GET");
-        try {
-          ctx.caller = await guard.check(req, need);
-        } catch (err) {
-          if (guard.enabled && err instanceof RegistryError && err.code === "DENIED") {
-            const { events } = registry;
-            await events.emit([events.event("auth.denied", { result: "denied", ...(need.repository ? { repository: need.repository } : {}), detail: { method: req.method, path: url.pathname } })]);
-          }
-          throw err;
-        }
-        await dispatch(ctx, route);
-      } catch (err) {
-        await replyError(req, res, err, logger);
+    try {
+      if (url.pathname === "/healthz" || url.pathname === "/readyz") return await health(ctx, isDraining(), warnings);
+      if (auth && url.pathname === "/token") return await auth.tokenEndpoint(req, res, url, ctx.origin);
+      if (auth && url.pathname === "/.well-known/jwks.json") return reply(res, 200, {}, await auth.jwks());
+      if (url.pathname === "/metrics") {
+        const exposition = await metrics.render();
+        return reply(res, 200, { "Content-Type": exposition.contentType }, Buffer.from(exposition.body));
       }
-    });
+      const maintenance = maintenanceRoute(url.pathname);
+      if (maintenance) return await maintenance(ctx);
+      if (WEBHOOK_PATHS.has(url.pathname)) return await handleWebhooksApi(ctx, webhooks);
+      if (isCatalogRequest(req.method, url.pathname)) return await handleCatalogApi(ctx, auth?.access);
+      if (auth && url.pathname.startsWith("/api/v1/")) return await auth.adminApi(req, res, url, ctx.origin);
+      res.setHeader("Docker-Distribution-Api-Version", "registry/2.0");
+      if (isDraining()) res.setHeader("Connection", "close");
+      if (routeError !== undefined) throw routeError;
+      if (!route) throw new RegistryError("UNSUPPORTED", "no such API endpoint", { path: url.pathname }, { status: 404 });
+      const need = needOf(route, req.method ?? "GET");
+      try {
+        ctx.caller = await guard.check(req, need, ctx.origin);
+      } catch (err) {
+        if (guard.enabled && err instanceof RegistryError && err.code === "DENIED") {
+          const { events } = registry;
+          await events.emit([events.event("auth.denied", { result: "denied", ...(need.repository ? { repository: need.repository } : {}), detail: { method: req.method, path: url.pathname } }, ctx.origin)]);
+        }
+        throw err;
+      }
+      await dispatch(ctx, route);
+    } catch (err) {
+      await replyError(req, res, err, logger);
+    }
   };
 }
 

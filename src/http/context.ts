@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Logger } from "../logger.js";
 import type { Registry } from "../registry/registry.js";
+import type { Origin } from "../registry/events.js";
 import type { Caller, Guard } from "./guard.js";
 
 /** What every route handler receives. */
@@ -12,6 +13,8 @@ export interface RequestContext {
   logger: Logger;
   guard: Guard;
   caller: Caller;
+  /** This request as the cause of what it changes: the events' actor (the caller, once known) and request. */
+  origin: Origin;
 }
 
 export type Handler<R> = (ctx: RequestContext, route: R) => Promise<void>;

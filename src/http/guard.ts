@@ -6,7 +6,7 @@ import { attemptLogin, parseBasic, type LoginThrottles } from "../auth/credentia
 import { coversAction, parseScopes, type Action } from "../auth/scope.js";
 import type { TokenService, VerifiedToken } from "../auth/tokens.js";
 import type { AuthStore } from "../storage/auth-store.js";
-import type { EventLog } from "../registry/events.js";
+import type { EventLog, Origin } from "../registry/events.js";
 
 /** What a request needs: actions on a repository, or the catalog, or (neither) just a valid login. */
 export interface Need {
@@ -24,7 +24,8 @@ export interface Caller {
 /** Decides, per request, whether it may proceed; throws UNAUTHORIZED (with the challenge) or DENIED. */
 export interface Guard {
   readonly enabled: boolean;
-  check(req: IncomingMessage, need: Need): Promise<Caller>;
+  /** `origin`: the request, for the events of a password check. */
+  check(req: IncomingMessage, need: Need, origin?: Origin): Promise<Caller>;
   /** Whether `caller` may pull `repository`, by who they are (a catalog entry). */
   canPull(caller: Caller, repository: string): Promise<boolean>;
   /**
@@ -102,12 +103,12 @@ export function createTokenGuard(options: TokenGuardOptions): Guard & { authoriz
     return { kind: "anonymous" };
   }
 
-  async function basicIdentity(req: IncomingMessage, username: string, password: string): Promise<Identity | undefined> {
+  async function basicIdentity(req: IncomingMessage, username: string, password: string, origin: Origin | undefined): Promise<Identity | undefined> {
     const key = createHash("sha256").update(`${username}\0${password}`).digest("hex");
     const cached = basicCache.get(key);
     if (cached && cached.until > Date.now()) return cached.identity;
     const source = req.socket.remoteAddress ?? "unknown";
-    const result = await attemptLogin(options.store, options.throttle, { username, password, source, via: "basic" }, options.events);
+    const result = await attemptLogin(options.store, options.throttle, { username, password, source, via: "basic", ...(origin ? { origin } : {}) }, options.events);
     if (!result.ok) return undefined;
     if (basicCache.size > 10_000) basicCache.clear();
     basicCache.set(key, { identity: result.identity, until: Date.now() + 60_000 });
@@ -129,7 +130,7 @@ export function createTokenGuard(options: TokenGuardOptions): Guard & { authoriz
   return {
     enabled: true,
     authorizer,
-    async check(req, need) {
+    async check(req, need, origin) {
       const header = req.headers.authorization;
       if (header && /^bearer /i.test(header)) {
         const token = await options.tokens.verify(header.slice(7).trim());
@@ -139,7 +140,7 @@ export function createTokenGuard(options: TokenGuardOptions): Guard & { authoriz
         throw new RegistryError("DENIED", undefined, need.repository ? { repository: need.repository } : undefined);
       }
       const basic = options.basic ? parseBasic(header) : undefined;
-      const identity: Identity = basic ? ((await basicIdentity(req, basic.username, basic.password)) ?? { kind: "anonymous" }) : { kind: "anonymous" };
+      const identity: Identity = basic ? ((await basicIdentity(req, basic.username, basic.password, origin)) ?? { kind: "anonymous" }) : { kind: "anonymous" };
       if (basic && identity.kind === "anonymous") throw challenge(req, need);
       if (identity.kind === "anonymous" && !need.repository) throw challenge(req, need);
       if (need.repository) {

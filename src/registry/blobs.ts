@@ -5,7 +5,7 @@ import type { ByteRange } from "../oci/range.js";
 import type { BlobStore } from "../storage/blob-store.js";
 import type { MetadataStore } from "../storage/metadata-store.js";
 import type { RegistryOptions } from "./options.js";
-import type { EventLog } from "./events.js";
+import type { EventLog, Origin } from "./events.js";
 
 export interface BlobBody {
   size: number;
@@ -24,7 +24,7 @@ export interface Blobs {
    */
   redirectUrl(repo: string, digest: Digest): Promise<string | undefined>;
   /** Removes the blob from `repo` unless one of its manifests uses it (DENIED); garbage collection frees the bytes. */
-  delete(repo: string, digest: Digest): Promise<void>;
+  delete(repo: string, digest: Digest, origin?: Origin): Promise<void>;
 }
 
 export function createBlobs(blobs: BlobStore, metadata: MetadataStore, options: RegistryOptions, events: EventLog): Blobs {
@@ -54,10 +54,10 @@ export function createBlobs(blobs: BlobStore, metadata: MetadataStore, options: 
       return blobs.redirectUrl(digest);
     },
 
-    async delete(repo, digest) {
+    async delete(repo, digest, origin) {
       if (!options.deleteEnabled) throw new RegistryError("UNSUPPORTED", "deletion is disabled on this registry");
       // Checked inside the unlink's transaction: a manifest stored meanwhile keeps its blob.
-      const deleted = events.event("blob.deleted", { repository: repo, target: { digest } });
+      const deleted = events.event("blob.deleted", { repository: repo, target: { digest } }, origin);
       if ((await metadata.unlinkIfUnreferenced(repo, [digest], Number.MAX_SAFE_INTEGER, events.forStore([deleted]))).length > 0) {
         await events.published([deleted]);
         return;

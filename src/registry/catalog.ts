@@ -6,7 +6,7 @@ import type { AuthStore, Visibility } from "../storage/auth-store.js";
 import type { MetadataStore, RepositorySummary } from "../storage/metadata-store.js";
 import { eachItem, listAll } from "./paging.js";
 import { namespaceOf } from "./quotas.js";
-import type { EventLog } from "./events.js";
+import type { EventLog, Origin } from "./events.js";
 
 /**
  * The operator's view of what is stored, and whole deletions: namespaces, repositories and tags
@@ -84,6 +84,8 @@ export interface TagDeletion {
 export interface CatalogOptions {
   /** The registry's event log: every deletion is recorded through it. */
   events: EventLog;
+  /** Who deletes (the events' actor and request). */
+  origin?: Origin;
   tagRules?: readonly TagRule[];
   /** Access control's store, when it is on: namespaces, visibility, and records to delete with a namespace. */
   access?: { store: AuthStore; defaultVisibility: Visibility };
@@ -104,14 +106,14 @@ function parseNamespace(ns: string): string {
 
 const byName = (a: { name: string }, b: { name: string }) => Buffer.compare(Buffer.from(a.name), Buffer.from(b.name));
 
-export function createCatalog(metadata: MetadataStore, { events, tagRules = [], access }: CatalogOptions): Catalog {
+export function createCatalog(metadata: MetadataStore, { events, origin, tagRules = [], access }: CatalogOptions): Catalog {
   const rules = createTagRules(tagRules);
   const summaries = (namespace?: string) => listAll((page) => metadata.listRepositorySummaries(page, namespace), (r) => r.name);
 
   async function deleteRepository(name: string): Promise<RepositoryDeletion> {
     parseName(name);
     let refusedBy: string | undefined;
-    const change = events.event("repository.deleted", { repository: name });
+    const change = events.event("repository.deleted", { repository: name }, origin);
     const result = await metadata.deleteRepository(name, {
       isProtected: (tag) => (refusedBy = rules.immutableRule(name, tag)) !== undefined,
       events: events.forStore([change]),
@@ -197,7 +199,7 @@ export function createCatalog(metadata: MetadataStore, { events, tagRules = [], 
       const accessControl = access ? await access.store.deleteNamespace(ns) : false;
       // deleteNamespace answers whether there were records: a declared namespace always has one.
       if (repos.length === 0 && !accessControl) throw nameUnknown("namespace", ns);
-      await events.emit([events.event("namespace.deleted", { detail: { namespace: ns, force, repositories: deleted.map((d) => d.repository), accessControl } })]);
+      await events.emit([events.event("namespace.deleted", { detail: { namespace: ns, force, repositories: deleted.map((d) => d.repository), accessControl } }, origin)]);
       return { namespace: ns, repositories: deleted, accessControl };
     },
 
@@ -237,7 +239,7 @@ export function createCatalog(metadata: MetadataStore, { events, tagRules = [], 
         }
         const rule = rules.immutableRule(name, tag);
         if (rule) throw immutableDeleteError(tag, rule);
-        const change = events.event("tag.deleted", { repository: name, target: { tag, digest: current.digest } });
+        const change = events.event("tag.deleted", { repository: name, target: { tag, digest: current.digest } }, origin);
         if (await metadata.deleteTagIf(name, tag, current.digest, events.forStore([change]))) {
           await events.published([change]);
           return { repository: name, tag, digest: current.digest };

@@ -1,4 +1,3 @@
-import { AsyncLocalStorage } from "node:async_hooks";
 import { randomUUID } from "node:crypto";
 import type { EventRecord, EventRequest, EventStore } from "../storage/event-store.js";
 
@@ -46,22 +45,17 @@ export interface DomainEvent extends EventRecord {
   type: EventType;
 }
 
-/** Who and what caused the work running now: set by the HTTP app per request, by the CLI and by schedules. */
+/**
+ * Who and what caused a change: built by the HTTP app per request (the caller, read once the guard
+ * knows it, and the request), `{ actor: "cli" }` by the commands, `{ actor: "schedule" }` by
+ * periodic jobs, and passed explicitly to the registry calls that record events. (Explicit rather
+ * than an AsyncLocalStorage: on Node 20 that costs every promise of every request, pulls included,
+ * measurably: bench/results/metrics-ab.md.)
+ */
 export interface Origin {
-  actor?: string;
+  readonly actor?: string | undefined;
   /** The request, described only when an event needs it (most requests produce none). */
-  request?: () => EventRequest;
-}
-
-const origins = new AsyncLocalStorage<Origin>();
-
-/** Runs `fn` with `origin` as the cause of every event it produces, across its awaits. */
-export function withOrigin<T>(origin: Origin, fn: () => T): T {
-  return origins.run(origin, fn);
-}
-
-export function currentOrigin(): Origin {
-  return origins.getStore() ?? {};
+  readonly request?: () => EventRequest;
 }
 
 /**
@@ -72,13 +66,13 @@ export function currentOrigin(): Origin {
 export type EventListener = (events: readonly DomainEvent[]) => void | Promise<void>;
 
 /**
- * The one event path. `event()` builds an event stamped with the current origin; a change passes
+ * The one event path. `event()` builds an event stamped with its origin; a change passes
  * `forStore(events)` to the metadata store call that commits it and then `published(events)`;
  * anything else that happened (a pull, a refusal, a run summary) goes through `emit(events)`,
  * which appends to the outbox and publishes.
  */
 export interface EventLog {
-  event(type: EventType, fields?: Omit<EventRecord, "id" | "type" | "time">): DomainEvent;
+  event(type: EventType, fields?: Omit<EventRecord, "id" | "type" | "time">, origin?: Origin): DomainEvent;
   /** The events of a change the outbox keeps (on-demand categories only when wanted). */
   forStore(events: readonly DomainEvent[]): DomainEvent[];
   /** Tells subscribers about events already committed; resolves once asynchronous ones are done. */
@@ -115,8 +109,8 @@ export function createEventLog({ store, wanted = new Set(), onError = () => {}, 
     }
   };
   return {
-    event(type, fields = {}) {
-      const { actor, request } = currentOrigin();
+    event(type, fields = {}, origin = {}) {
+      const { actor, request } = origin;
       return {
         ...(actor !== undefined ? { actor } : {}),
         ...(request ? { request: request() } : {}),

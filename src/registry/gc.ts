@@ -1,5 +1,5 @@
 import { reportRuns } from "./run-events.js";
-import { currentOrigin, type DomainEvent, type EventLog } from "./events.js";
+import type { DomainEvent, EventLog, Origin } from "./events.js";
 import type { Digest } from "../oci/digest.js";
 import type { BlobStore } from "../storage/blob-store.js";
 import type { ManifestNode } from "../storage/lifecycle-store.js";
@@ -27,6 +27,8 @@ export interface GcOptions {
   wait?: boolean;
   /** Stops the run between batches (the process is shutting down); the report says `aborted`. */
   signal?: AbortSignal;
+  /** Who started the run (its events' actor and `detail.startedBy`). */
+  origin?: Origin;
   onProgress?: (event: GcProgress) => void;
 }
 
@@ -187,9 +189,9 @@ export function createGarbageCollector(blobs: BlobStore, metadata: MetadataStore
         for (const b of n.blobs) dry.touched.add(b);
       }
     } else {
-      const startedBy = currentOrigin().actor;
+      const startedBy = options.origin?.actor;
       const detail = { untagged: true, ...(startedBy !== undefined ? { startedBy } : {}) };
-      const describe = (digest: Digest) => events.event("manifest.deleted", { actor: "gc", repository: repo, target: { digest }, detail });
+      const describe = (digest: Digest) => events.event("manifest.deleted", { actor: "gc", repository: repo, target: { digest }, detail }, options.origin);
       for (const d of await deleteUnreachable(metadata, repo, doomed, cutoff, events, describe)) tally.manifest(repo, d);
     }
 

@@ -11,7 +11,7 @@ import type { RegistryOptions } from "./options.js";
 import { eachItem } from "./paging.js";
 import type { Quotas } from "./quotas.js";
 import type { Uploads } from "./uploads.js";
-import type { DomainEvent, EventLog } from "./events.js";
+import type { DomainEvent, EventLog, Origin } from "./events.js";
 
 export interface PutManifestInput {
   reference: Reference;
@@ -19,6 +19,8 @@ export interface PutManifestInput {
   contentType?: string;
   /** Extra tags from `?tag=` (spec main), applied with the manifest in one transaction. */
   tags?: readonly string[];
+  /** Who pushes (the events' actor and request). */
+  origin?: Origin;
 }
 
 export interface PutManifestOutcome {
@@ -35,7 +37,7 @@ export interface Manifests {
   /** Rejects with MANIFEST_UNKNOWN when absent. */
   get(repo: string, reference: Reference): Promise<StoredManifest>;
   /** By digest removes the manifest and its tags; by tag removes the tag only. */
-  delete(repo: string, reference: Reference): Promise<void>;
+  delete(repo: string, reference: Reference, origin?: Origin): Promise<void>;
 }
 
 /**
@@ -102,7 +104,7 @@ export function createManifests(
   }
 
   return {
-    async put(repo, { reference, content, contentType, tags = [] }) {
+    async put(repo, { reference, content, contentType, tags = [], origin }) {
       if (content.length > options.maxManifestSize) {
         throw new RegistryError("SIZE_INVALID", `manifest exceeds ${options.maxManifestSize} bytes`, {
           size: content.length,
@@ -136,7 +138,7 @@ export function createManifests(
         // Its blobs new to the scope plus its own bytes (none when only tags move).
         const stored = await metadata.getManifest(repo, digest);
         const sizes = parsed.blobs.filter((d) => record.blobs.includes(d.digest)).map((d) => ({ digest: d.digest, size: d.size }));
-        await quotas.check(repo, { bytes: stored ? 0 : content.length, blobs: sizes });
+        await quotas.check(repo, { bytes: stored ? 0 : content.length, blobs: sizes }, origin);
       }
       const target = { digest, mediaType: parsed.mediaType, size: content.length };
       const changes: DomainEvent[] = [
@@ -144,8 +146,8 @@ export function createManifests(
           repository: repo,
           target: { ...target, tags: [...allTags] },
           ...(parsed.subject || parsed.artifactType ? { detail: { ...(parsed.subject ? { subject: parsed.subject.digest } : {}), ...(parsed.artifactType ? { artifactType: parsed.artifactType } : {}) } } : {}),
-        }),
-        ...[...allTags].map((tag) => events.event("tag.moved", { repository: repo, target: { ...target, tag } })),
+        }, origin),
+        ...[...allTags].map((tag) => events.event("tag.moved", { repository: repo, target: { ...target, tag } }, origin)),
       ];
       const result = await metadata.putManifest(repo, record, [...allTags], { immutableTags: [...immutable.keys()], events: events.forStore(changes) });
       if (!result.ok) {
@@ -178,13 +180,13 @@ export function createManifests(
       return found;
     },
 
-    async delete(repo, reference) {
+    async delete(repo, reference, origin) {
       if (!options.deleteEnabled) throw new RegistryError("UNSUPPORTED", "deletion is disabled on this registry");
       await refuseImmutableDelete(repo, reference);
       const change =
         reference.kind === "tag"
-          ? events.event("tag.deleted", { repository: repo, target: { tag: reference.tag } })
-          : events.event("manifest.deleted", { repository: repo, target: { digest: reference.digest } });
+          ? events.event("tag.deleted", { repository: repo, target: { tag: reference.tag } }, origin)
+          : events.event("manifest.deleted", { repository: repo, target: { digest: reference.digest } }, origin);
       const recorded = events.forStore([change]);
       const deleted =
         reference.kind === "tag"

@@ -1,7 +1,7 @@
 import type { Digest } from "../oci/digest.js";
 import { PULL_RESOLUTION_MS, type RetentionStore } from "../storage/retention-store.js";
 import type { EventTarget } from "../storage/event-store.js";
-import type { DomainEvent, EventLog } from "./events.js";
+import type { DomainEvent, EventLog, Origin } from "./events.js";
 
 /** What a manifest was pulled by: a tag, or a digest (which credits every tag pointing at it). */
 export type PulledBy = { tag: string } | { digest: Digest };
@@ -16,7 +16,7 @@ export type PulledBy = { tag: string } | { digest: Digest };
  */
 export interface PullTracker {
   /** Notes a pull of `manifest` from `repo` now. Returns at once; `onError` hears of a failed write. */
-  record(repo: string, by: PulledBy, manifest: EventTarget, onError: (err: unknown) => void): void;
+  record(repo: string, by: PulledBy, manifest: EventTarget, onError: (err: unknown) => void, origin?: Origin): void;
   /** Resolves once every write started so far has finished (for tests and shutdown). */
   settled(): Promise<void>;
 }
@@ -57,9 +57,9 @@ export function createPullTracker(store: RetentionStore, events: EventLog, clock
     track(writing);
   };
   return {
-    record(repo, by, manifest, onError) {
+    record(repo, by, manifest, onError, origin) {
       if (events.wants("pull")) {
-        if (batch.length < PULL_BACKLOG) batch.push(events.event("manifest.pulled", { repository: repo, target: { ...manifest, ...("tag" in by ? { tag: by.tag } : {}) } }));
+        if (batch.length < PULL_BACKLOG) batch.push(events.event("manifest.pulled", { repository: repo, target: { ...manifest, ...("tag" in by ? { tag: by.tag } : {}) } }, origin));
         if (batch.length >= PULL_BATCH_SIZE) flush();
         else timer ??= setTimeout(flush, PULL_BATCH_MS);
       }

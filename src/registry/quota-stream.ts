@@ -1,3 +1,4 @@
+import type { Origin } from "./events.js";
 import { finished, Transform, type Readable } from "node:stream";
 import type { Digest } from "../oci/digest.js";
 import type { Quotas } from "./quotas.js";
@@ -17,7 +18,7 @@ export interface QuotaLimitedBody {
  * client is still sending, and the connection must carry the 403 answer back. With the blob's
  * digest known (the final chunk of an upload), a blob the scope already references adds nothing.
  */
-export async function quotaLimited(quotas: Quotas, repo: string, body: Readable, staged: number, digest?: Digest): Promise<QuotaLimitedBody> {
+export async function quotaLimited(quotas: Quotas, repo: string, body: Readable, staged: number, digest?: Digest, origin?: Origin): Promise<QuotaLimitedBody> {
   let budget = (await quotas.allowance(repo)) - staged;
   let received = 0;
   let refusal: unknown;
@@ -27,7 +28,7 @@ export async function quotaLimited(quotas: Quotas, repo: string, body: Readable,
       if (received <= budget) return done(null, chunk);
       const size = staged + received;
       // The exact check decides (and words the refusal): usage may have dropped, or the blob be known.
-      quotas.check(repo, digest ? { blobs: [{ digest, size }] } : { bytes: size }).then(
+      quotas.check(repo, digest ? { blobs: [{ digest, size }] } : { bytes: size }, origin).then(
         async () => {
           budget = digest ? Infinity : (await quotas.allowance(repo)) - staged;
           done(null, chunk);

@@ -1,7 +1,7 @@
 import type { Digest } from "../oci/digest.js";
 import { RegistryError } from "../oci/errors.js";
 import { globMatch } from "../oci/glob.js";
-import type { EventLog } from "./events.js";
+import type { EventLog, Origin } from "./events.js";
 import type { MetadataStore } from "../storage/metadata-store.js";
 import type { QuotaPolicy } from "./policies.js";
 
@@ -40,7 +40,7 @@ export interface Quotas {
    * checked, not reserved: concurrent pushes can each pass and together overshoot by what they
    * carry; the manifest PUT that would complete an image over the limit is refused.
    */
-  check(repo: string, charge: QuotaCharge): Promise<void>;
+  check(repo: string, charge: QuotaCharge, origin?: Origin): Promise<void>;
   /**
    * Bytes `repo` may still add before one of its scopes goes over its limit (`Infinity` when no
    * quota applies; 0 when a scope is at or over). For bodies of unknown length, counted as they arrive.
@@ -91,13 +91,13 @@ export function createQuotas(metadata: MetadataStore, policy: QuotaPolicy, event
    * Records where a scope stands after a check, with a `quota.warning` event each time it goes above
    * the threshold (the check's caller is not kept waiting for it).
    */
-  function record(status: QuotaStatus, repo: string): void {
+  function record(status: QuotaStatus, repo: string, origin: Origin | undefined): void {
     const above = status.used > status.warnAt * status.limit;
     const before = last.get(key(status));
     last.set(key(status), { status, above });
     if (above && !before?.above) {
       const detail = { kind: status.kind, scope: status.scope, used: status.used, limit: status.limit, rule: status.rule, message: describe(status) };
-      void events.emit([events.event("quota.warning", { repository: repo, detail })]);
+      void events.emit([events.event("quota.warning", { repository: repo, detail }, origin)]);
     }
   }
 
@@ -108,7 +108,7 @@ export function createQuotas(metadata: MetadataStore, policy: QuotaPolicy, event
       return Promise.all(rulesFor(repo).map(async (q) => ({ ...q, used: await used(q) })));
     },
 
-    async check(repo, charge) {
+    async check(repo, charge, origin) {
       for (const q of rulesFor(repo)) {
         const now = await used(q);
         let adding = charge.bytes ?? 0;
@@ -119,8 +119,8 @@ export function createQuotas(metadata: MetadataStore, policy: QuotaPolicy, event
         const full = charge.session === true && now >= q.limit;
         if (full || (adding > 0 && now + adding > q.limit)) {
           const status = { ...q, used: now };
-          record(status, repo);
-          await events.emit([events.event("quota.refused", { repository: repo, result: "refused", detail: { kind: q.kind, scope: q.scope, used: now, limit: q.limit, adding, rule: q.rule } })]);
+          record(status, repo, origin);
+          await events.emit([events.event("quota.refused", { repository: repo, result: "refused", detail: { kind: q.kind, scope: q.scope, used: now, limit: q.limit, adding, rule: q.rule } }, origin)]);
           const what = full ? "no new upload is accepted" : `this push would add ${formatBytes(adding)}`;
           throw new RegistryError("DENIED", `quota exceeded: ${describe(status)}; ${what}`, {
             [q.kind]: q.scope,
@@ -130,7 +130,7 @@ export function createQuotas(metadata: MetadataStore, policy: QuotaPolicy, event
             rule: q.rule,
           });
         }
-        record({ ...q, used: now + adding }, repo);
+        record({ ...q, used: now + adding }, repo, origin);
       }
     },
 

@@ -1,5 +1,5 @@
 import { reportRuns } from "./run-events.js";
-import { currentOrigin, type EventLog } from "./events.js";
+import type { EventLog, Origin } from "./events.js";
 import type { Digest } from "../oci/digest.js";
 import { decideRetention, ruleFor, type KeptTag, type TagFacts } from "../oci/retention-rules.js";
 import { createTagRules, type TagRule } from "../oci/tag-rules.js";
@@ -20,6 +20,8 @@ export interface RetentionRunOptions {
   dryRun?: boolean;
   /** When another run holds the lock: wait for it (true) or skip (false, default). */
   wait?: boolean;
+  /** Who started the run (the summary's actor and each deletion's `detail.startedBy`). */
+  origin?: Origin;
 }
 
 export interface RetentionRepoReport {
@@ -74,7 +76,7 @@ export function createRetention(metadata: MetadataStore, policy: RetentionPolicy
   }
 
   return {
-    run: reportRuns(events, "retention.completed", async ({ dryRun = false, wait = false }: RetentionRunOptions = {}): Promise<RetentionReport> => {
+    run: reportRuns(events, "retention.completed", async ({ dryRun = false, wait = false, origin }: RetentionRunOptions = {}): Promise<RetentionReport> => {
       const started = Date.now();
       const report: RetentionReport = {
         dryRun,
@@ -96,7 +98,7 @@ export function createRetention(metadata: MetadataStore, policy: RetentionPolicy
           const rule = ruleFor(policy.rules, repo);
           if (!rule) continue;
           const actor = `retention:${rule.name}`;
-          const startedBy = currentOrigin().actor;
+          const startedBy = origin?.actor;
           const detail = { rule: rule.name, ...(startedBy !== undefined ? { startedBy } : {}) };
 
           const tags = await listAll((page) => metadata.listTagsForRetention(repo, page), (t) => t.tag);
@@ -105,7 +107,7 @@ export function createRetention(metadata: MetadataStore, policy: RetentionPolicy
           for (const t of decision.doomed) {
             if (dryRun) entry.deleted.push(t);
             else {
-              const change = events.event("tag.deleted", { actor, repository: repo, target: { tag: t.tag, digest: t.digest }, detail });
+              const change = events.event("tag.deleted", { actor, repository: repo, target: { tag: t.tag, digest: t.digest }, detail }, origin);
               if (await metadata.deleteTagIf(repo, t.tag, t.digest, events.forStore([change]))) {
                 entry.deleted.push(t);
                 await events.published([change]);
@@ -117,7 +119,7 @@ export function createRetention(metadata: MetadataStore, policy: RetentionPolicy
             const nodes = await listAll((page) => metadata.listManifestNodes(repo, page), (n) => n.digest);
             const stillTagged = new Set(decision.kept.map((t) => t.digest));
             const doomed = unreachable(nodes, (n) => (dryRun ? stillTagged.has(n.digest) : n.tagged), cutoff);
-            const describe = (digest: Digest) => events.event("manifest.deleted", { actor, repository: repo, target: { digest }, detail: { ...detail, untagged: true } });
+            const describe = (digest: Digest) => events.event("manifest.deleted", { actor, repository: repo, target: { digest }, detail: { ...detail, untagged: true } }, origin);
             entry.untaggedManifests = dryRun ? doomed.map((n) => n.digest) : await deleteUnreachable(metadata, repo, doomed, cutoff, events, describe);
           }
 

@@ -1,4 +1,4 @@
-import type { EventLog } from "./events.js";
+import type { EventLog, Origin } from "./events.js";
 
 /** How a maintenance run (a garbage collection, a retention run) ended. */
 export type RunOutcome = "completed" | "aborted" | "dry_run" | "skipped" | "failed";
@@ -15,28 +15,28 @@ export interface RunSummary {
  * report, or `failed` with the error when it threw. Runs that changed nothing (skipped, dry runs)
  * are published to subscribers (metrics) but not kept in the outbox.
  */
-export function reportRuns<A extends unknown[], R>(
+export function reportRuns<O extends { origin?: Origin }, R>(
   events: EventLog,
   type: "gc.completed" | "retention.completed",
-  run: (...args: A) => Promise<R>,
+  run: (options?: O) => Promise<R>,
   summarize: (report: R) => RunSummary,
-): (...args: A) => Promise<R> {
-  const report = async (outcome: RunOutcome, started: number, detail: Record<string, unknown>) => {
-    const event = events.event(type, { result: outcome === "failed" ? "failed" : "ok", detail: { ...detail, outcome, durationMs: Date.now() - started } });
+): (options?: O) => Promise<R> {
+  const report = async (origin: Origin | undefined, outcome: RunOutcome, started: number, detail: Record<string, unknown>) => {
+    const event = events.event(type, { result: outcome === "failed" ? "failed" : "ok", detail: { ...detail, outcome, durationMs: Date.now() - started } }, origin);
     if (outcome === "skipped" || outcome === "dry_run") await events.published([event]);
     else await events.emit([event]);
   };
-  return async (...args) => {
+  return async (options) => {
     const started = Date.now();
     let result: R;
     try {
-      result = await run(...args);
+      result = await run(options);
     } catch (err) {
-      await report("failed", started, { error: err instanceof Error ? err.message : String(err) });
+      await report(options?.origin, "failed", started, { error: err instanceof Error ? err.message : String(err) });
       throw err;
     }
     const { outcome, detail } = summarize(result);
-    await report(outcome, started, detail);
+    await report(options?.origin, outcome, started, detail);
     return result;
   };
 }

@@ -13,7 +13,7 @@ import { createHashCache, hashingStream } from "./hash-cache.js";
 import type { RegistryOptions } from "./options.js";
 import { quotaLimited } from "./quota-stream.js";
 import type { Quotas } from "./quotas.js";
-import type { DomainEvent, EventLog } from "./events.js";
+import type { DomainEvent, EventLog, Origin } from "./events.js";
 
 export interface UploadStatus {
   id: string;
@@ -39,16 +39,17 @@ export type MountResult = { mounted: true; blob: CommittedBlob } | { mounted: fa
  * without one is counted as it arrives and stopped at the limit (quota-stream.ts).
  */
 export interface Uploads {
-  start(repo: string, algorithm: DigestAlgorithm): Promise<UploadStatus>;
+  // `origin`, on the calls that may record events (a blob pushed or mounted, a quota refusal): who asks.
+  start(repo: string, algorithm: DigestAlgorithm, origin?: Origin): Promise<UploadStatus>;
   /** Links `digest` from repository `from` (or from anywhere when allowed); otherwise starts an upload. */
-  mount(repo: string, digest: Digest, from: string | undefined, algorithm: DigestAlgorithm): Promise<MountResult>;
+  mount(repo: string, digest: Digest, from: string | undefined, algorithm: DigestAlgorithm, origin?: Origin): Promise<MountResult>;
   /** A whole blob in one request: stream, verify, commit. */
-  putWhole(repo: string, digest: Digest, body: Readable, length?: number): Promise<CommittedBlob>;
+  putWhole(repo: string, digest: Digest, body: Readable, length?: number, origin?: Origin): Promise<CommittedBlob>;
   status(repo: string, id: string): Promise<UploadStatus>;
   /** Appends a chunk; `range`, when given, must start where the upload ends (else RANGE_INVALID 416). */
-  append(repo: string, id: string, body: Readable, range?: ByteRange, length?: number): Promise<UploadStatus>;
+  append(repo: string, id: string, body: Readable, range?: ByteRange, length?: number, origin?: Origin): Promise<UploadStatus>;
   /** Appends an optional last chunk, verifies the whole upload against `digest`, and commits the blob. */
-  finish(repo: string, id: string, digest: Digest, body?: Readable, range?: ByteRange, length?: number): Promise<CommittedBlob>;
+  finish(repo: string, id: string, digest: Digest, body?: Readable, range?: ByteRange, length?: number, origin?: Origin): Promise<CommittedBlob>;
   cancel(repo: string, id: string): Promise<void>;
   /** Cancels uploads idle for longer than the expiry and removes staged data no session owns. */
   purgeStale(now?: number): Promise<number>;
@@ -99,10 +100,10 @@ export function createUploads(blobs: BlobStore, metadata: MetadataStore, options
   }
 
   /** Refuses a body of declared `length` that would take `repo` over a quota, before it is read. */
-  async function checkDeclared(repo: string, length: number | undefined, id?: string, digest?: Digest): Promise<void> {
+  async function checkDeclared(repo: string, origin: Origin | undefined, length: number | undefined, id?: string, digest?: Digest): Promise<void> {
     if (!quotas?.enabled || !length) return;
     const size = (id === undefined ? 0 : (await blobs.uploadState(id)).size) + length;
-    await quotas.check(repo, digest === undefined ? { bytes: size } : { blobs: [{ digest, size }] });
+    await quotas.check(repo, digest === undefined ? { bytes: size } : { blobs: [{ digest, size }] }, origin);
   }
 
   async function discard(id: string): Promise<void> {
@@ -150,14 +151,14 @@ export function createUploads(blobs: BlobStore, metadata: MetadataStore, options
    * `finishing` (the blob's digest, for a final chunk) skips recording activity on a session that
    * ends right after, and lets a blob the quota's scope already holds through the byte count.
    */
-  async function appendLocked(s: UploadSession, body: Readable, range?: ByteRange, finishing?: Digest): Promise<UploadState> {
+  async function appendLocked(s: UploadSession, origin: Origin | undefined, body: Readable, range?: ByteRange, finishing?: Digest): Promise<UploadState> {
     const state = await blobs.uploadState(s.id);
     if (range && range.start !== state.size) {
       body.resume();
       throw rangeError(state.size, `chunk starts at ${range.start} but the upload holds ${state.size} bytes`);
     }
     const hash = await hashes.get(s.id, s.algorithm, state, () => blobs.readUpload(s.id));
-    const limited = quotas?.enabled ? await quotaLimited(quotas, s.repository, body, state.size, finishing) : undefined;
+    const limited = quotas?.enabled ? await quotaLimited(quotas, s.repository, body, state.size, finishing, origin) : undefined;
     const hashing = hashingStream(hash);
     const feeding = pipeline(limited?.stream ?? body, hashing);
     const appending = blobs.appendUpload(s.id, state.size, hashing);
@@ -180,8 +181,8 @@ export function createUploads(blobs: BlobStore, metadata: MetadataStore, options
     }
   }
 
-  async function finishLocked(repo: string, s: UploadSession, digest: Digest, body?: Readable, range?: ByteRange) {
-    const state = body ? await appendLocked(s, body, range, digest) : await blobs.uploadState(s.id);
+  async function finishLocked(repo: string, s: UploadSession, origin: Origin | undefined, digest: Digest, body?: Readable, range?: ByteRange) {
+    const state = body ? await appendLocked(s, origin, body, range, digest) : await blobs.uploadState(s.id);
     const algorithm = digestAlgorithm(digest);
     const hash = await hashes.get(s.id, algorithm, state, () => blobs.readUpload(s.id));
     const actual = formatDigest(algorithm, hash.copy().digest("hex"));
@@ -194,7 +195,7 @@ export function createUploads(blobs: BlobStore, metadata: MetadataStore, options
     }
     // The bytes are here now, so the quota check is exact (a chunked upload had no length before).
     try {
-      await quotas?.check(repo, { blobs: [{ digest, size: state.size }] });
+      await quotas?.check(repo, { blobs: [{ digest, size: state.size }] }, origin);
     } catch (err) {
       await discard(s.id);
       throw err;
@@ -202,7 +203,7 @@ export function createUploads(blobs: BlobStore, metadata: MetadataStore, options
     // The claim keeps any sweep off this digest from before the bytes land until the link holds it.
     await claimForCommit(s.id, digest, state.size);
     await blobs.commitUpload(s.id, digest);
-    const pushed = events.event("blob.pushed", { repository: repo, target: { digest, size: state.size, mediaType: "application/octet-stream" } });
+    const pushed = events.event("blob.pushed", { repository: repo, target: { digest, size: state.size, mediaType: "application/octet-stream" } }, origin);
     if ((await metadata.linkBlob(repo, digest, events.forStore([pushed]))) === undefined) {
       throw new Error(`blob ${digest} lost its row while claimed by upload ${s.id}`);
     }
@@ -213,36 +214,36 @@ export function createUploads(blobs: BlobStore, metadata: MetadataStore, options
   }
 
   return {
-    async start(repo, algorithm) {
-      await quotas?.check(repo, { session: true });
+    async start(repo, algorithm, origin) {
+      await quotas?.check(repo, { session: true }, origin);
       const s = await create(repo, algorithm);
       return warned(repo, { id: s.id, size: 0 });
     },
 
-    async mount(repo, digest, from, algorithm) {
+    async mount(repo, digest, from, algorithm, origin) {
       let size: number | undefined;
       if (from !== undefined && isValidName(from)) size = (await metadata.getBlobLink(from, digest))?.size;
       const source = size === undefined ? undefined : from;
       if (size === undefined && options.anonymousMount) size = (await metadata.getBlob(digest))?.size;
-      if (size !== undefined) await quotas?.check(repo, { blobs: [{ digest, size }] });
+      if (size !== undefined) await quotas?.check(repo, { blobs: [{ digest, size }] }, origin);
       const mounted = events.event("blob.mounted", {
         repository: repo,
         target: { digest, size, mediaType: "application/octet-stream" },
         ...(source !== undefined ? { detail: { from: source } } : {}),
-      });
+      }, origin);
       const blob = size === undefined ? undefined : await linkExisting(repo, digest, mounted);
       if (blob) return { mounted: true, blob: warned(repo, blob) };
-      await quotas?.check(repo, { session: true });
+      await quotas?.check(repo, { session: true }, origin);
       const s = await create(repo, algorithm);
       return { mounted: false, upload: warned(repo, { id: s.id, size: 0 }) };
     },
 
-    async putWhole(repo, digest, body, length) {
-      await checkDeclared(repo, length, undefined, digest);
+    async putWhole(repo, digest, body, length, origin) {
+      await checkDeclared(repo, origin, length, undefined, digest);
       const s = await create(repo, digestAlgorithm(digest));
       return exclusive(s.id, body, async () => {
         try {
-          return warned(repo, await finishLocked(repo, s, digest, body));
+          return warned(repo, await finishLocked(repo, s, origin, digest, body));
         } catch (err) {
           await discard(s.id);
           throw err;
@@ -255,22 +256,22 @@ export function createUploads(blobs: BlobStore, metadata: MetadataStore, options
       return warned(repo, { id, size: (await blobs.uploadState(id)).size });
     },
 
-    async append(repo, id, body, range, length) {
+    async append(repo, id, body, range, length, origin) {
       const s = await session(repo, id).catch((err) => {
         body.resume();
         throw err;
       });
-      await checkDeclared(repo, length, id);
-      return exclusive(id, body, async () => warned(repo, { id, size: (await appendLocked(s, body, range)).size }));
+      await checkDeclared(repo, origin, length, id);
+      return exclusive(id, body, async () => warned(repo, { id, size: (await appendLocked(s, origin, body, range)).size }));
     },
 
-    async finish(repo, id, digest, body, range, length) {
+    async finish(repo, id, digest, body, range, length, origin) {
       const s = await session(repo, id).catch((err) => {
         body?.resume();
         throw err;
       });
-      if (body) await checkDeclared(repo, length, id, digest);
-      return exclusive(id, body, async () => warned(repo, await finishLocked(repo, s, digest, body, range)));
+      if (body) await checkDeclared(repo, origin, length, id, digest);
+      return exclusive(id, body, async () => warned(repo, await finishLocked(repo, s, origin, digest, body, range)));
     },
 
     async cancel(repo, id) {

@@ -19,18 +19,19 @@ describe("run events (maintenance runs reported as domain events)", () => {
       throw new Error("a broken listener");
     });
     const off = log.subscribe((events: readonly DomainEvent[]) => void seen.push(...events.map((e) => [e.type, e.detail?.outcome])));
-    const run = reportRuns(log, "gc.completed", async (mode: "ok" | "skip" | "fail") => {
+    const run = reportRuns(log, "gc.completed", async ({ mode }: { mode: "ok" | "skip" | "fail"; origin?: { actor: string } } = { mode: "ok" }) => {
       if (mode === "fail") throw new Error("database gone");
       return { skipped: mode === "skip" };
     }, (r) => ({ outcome: r.skipped ? "skipped" : "completed", detail: {} }));
-    assert.deepEqual(await run("ok"), { skipped: false });
-    await run("skip");
-    await assert.rejects(run("fail"), /database gone/);
+    assert.deepEqual(await run({ mode: "ok", origin: { actor: "cli" } }), { skipped: false });
+    await run({ mode: "skip" });
+    await assert.rejects(run({ mode: "fail" }), /database gone/);
     off();
-    await run("ok");
+    await run({ mode: "ok" });
     assert.deepEqual(seen, [["gc.completed", "completed"], ["gc.completed", "skipped"], ["gc.completed", "failed"]]);
     assert.deepEqual(appended.map((e) => e.detail?.outcome), ["completed", "failed", "completed"], "a skipped run changed nothing: not kept");
     assert.equal(errors.length, 4, "the broken listener was reported each time, never thrown");
     assert.equal(appended[1]!.detail?.error, "database gone");
+    assert.equal(appended[0]!.actor, "cli", "a run's event names who started it");
   });
 });

@@ -1,3 +1,4 @@
+import type { Origin } from "../../registry/events.js";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { describeIdentity } from "../../auth/authorizer.js";
 import { RegistryError } from "../../oci/errors.js";
@@ -23,12 +24,12 @@ import { readJsonObject, reply } from "../respond.js";
  */
 export function createAdminApi(services: AuthServices, guard: Guard) {
   const { store } = services;
-  return async (req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> => {
+  return async (req: IncomingMessage, res: ServerResponse, url: URL, origin: Origin): Promise<void> => {
     const caller = await guard.check(req, { actions: [] });
     if (caller.identity.kind !== "user" || !caller.identity.admin) {
       throw new RegistryError("DENIED", "the management API is for administrators");
     }
-    const ops = services.adminOps({ name: describeIdentity(caller.identity)! });
+    const ops = services.adminOps({ name: describeIdentity(caller.identity)!, origin });
     const parts = url.pathname.slice("/api/v1/".length).split("/").map(decodeURIComponent);
     const method = req.method ?? "GET";
     const json = () => readJsonObject(req);

@@ -12,7 +12,7 @@ export const handleBlob: Handler<BlobRoute> = async (ctx, route) => {
   const { req, res, registry } = ctx;
   const digest = parseDigest(route.digest);
   if (req.method === "DELETE") {
-    await registry.blobs.delete(route.name, digest);
+    await registry.blobs.delete(route.name, digest, ctx.origin);
     reply(res, 202, { "Docker-Content-Digest": digest });
     return;
   }

@@ -37,6 +37,7 @@ export async function handleCatalogApi(ctx: RequestContext, access?: CatalogOpti
   }
   const catalog = createCatalog(ctx.registry.stores.metadataStore, {
     events: ctx.registry.events,
+    origin: ctx.origin,
     tagRules: ctx.registry.options.tagRules,
     ...(access ? { access } : {}),
   });

@@ -19,6 +19,7 @@ export async function handleGcApi(ctx: RequestContext): Promise<void> {
   const dryRun = flag("dryRun") ?? false;
   const deleteUntagged = flag("deleteUntagged");
   const report = await ctx.registry.gc.run({
+    origin: ctx.origin,
     dryRun,
     wait: flag("wait") ?? false,
     ...(deleteUntagged !== undefined ? { deleteUntagged } : {}),

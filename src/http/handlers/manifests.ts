@@ -38,7 +38,7 @@ function referenceOf(method: string | undefined, value: string): Reference {
  * what Docker, containerd, podman and skopeo rely on; a client that cannot handle the type fails
  * as it would on a 404, with the type in hand.
  */
-export const handleManifest: Handler<ManifestRoute> = async ({ req, res, url, registry, logger }, route) => {
+export const handleManifest: Handler<ManifestRoute> = async ({ req, res, url, registry, logger, origin }, route) => {
   const reference = referenceOf(req.method, route.reference);
   switch (req.method) {
     case "PUT": {
@@ -47,6 +47,7 @@ export const handleManifest: Handler<ManifestRoute> = async ({ req, res, url, re
       const outcome = await registry.manifests.put(route.name, {
         reference,
         content,
+        origin,
         ...(req.headers["content-type"] ? { contentType: req.headers["content-type"] } : {}),
         tags,
       });
@@ -61,7 +62,7 @@ export const handleManifest: Handler<ManifestRoute> = async ({ req, res, url, re
       return;
     }
     case "DELETE":
-      await registry.manifests.delete(route.name, reference);
+      await registry.manifests.delete(route.name, reference, origin);
       reply(res, 202);
       return;
     default: {
@@ -79,8 +80,12 @@ export const handleManifest: Handler<ManifestRoute> = async ({ req, res, url, re
       // tag with HEAD, and deployments pinned by digest never name the tag they still rely on.
       const by = reference.kind === "tag" ? { tag: reference.tag } : { digest: manifest.digest };
       const pulled = { digest: manifest.digest, mediaType: manifest.mediaType, size: manifest.content.length };
-      registry.pulls.record(route.name, by, pulled, (err) =>
-        logger.warn("recording a pull failed", { repository: route.name, ...by, error: String(err) }),
+      registry.pulls.record(
+        route.name,
+        by,
+        pulled,
+        (err) => logger.warn("recording a pull failed", { repository: route.name, ...by, error: String(err) }),
+        origin,
       );
     }
   }

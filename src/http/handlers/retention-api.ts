@@ -16,7 +16,7 @@ export async function handleRetentionApi(ctx: RequestContext): Promise<void> {
   await authorizeMaintenance(ctx, { methods: ["POST"], action: "delete", what: "retention runs" });
   const flag = (name: string) => queryFlag(url, name) ?? false;
   const dryRun = flag("dryRun");
-  const report = await ctx.registry.retention.run({ dryRun, wait: flag("wait") });
+  const report = await ctx.registry.retention.run({ dryRun, wait: flag("wait"), origin: ctx.origin });
   if (report.skipped) return reply(res, 409, {}, report);
   ctx.logger.info("retention", retentionSummary(report));
   reply(res, 200, {}, report);

@@ -8,7 +8,7 @@ import type { Principal, TokenService } from "../../auth/tokens.js";
 import { RegistryError } from "../../oci/errors.js";
 import { isValidName } from "../../oci/reference.js";
 import type { AuthStore } from "../../storage/auth-store.js";
-import type { EventLog } from "../../registry/events.js";
+import type { EventLog, Origin } from "../../registry/events.js";
 import { readBody, reply } from "../respond.js";
 
 export interface TokenEndpointOptions {
@@ -42,19 +42,19 @@ export function createTokenEndpoint(options: TokenEndpointOptions) {
   const { store, tokens, authorizer, throttle, service } = options;
   const { events } = options;
 
-  async function login(req: IncomingMessage, username: string, password: string): Promise<Identity> {
+  async function login(req: IncomingMessage, username: string, password: string, origin: Origin): Promise<Identity> {
     const source = req.socket.remoteAddress ?? "unknown";
-    const result = await attemptLogin(store, throttle, { username, password, source, via: "token" }, events);
+    const result = await attemptLogin(store, throttle, { username, password, source, via: "token", origin }, events);
     if (!result.ok) throw new RegistryError("UNAUTHORIZED", "invalid username or password");
     return result.identity;
   }
 
-  async function refresh(value: string): Promise<Identity> {
+  async function refresh(value: string, origin: Origin): Promise<Identity> {
     const [id, secret] = value.split(".");
     const record = id ? await store.getRefreshToken(id) : undefined;
     const valid = record && secret && record.revokedAt === undefined && record.expiresAt > Date.now() && (await verifySecret(secret, record.secretHash));
     const user = valid ? await store.getUser(record.user) : undefined;
-    await recordLogin(events, user?.name ?? "unknown", "refresh", user ? "success" : "failure");
+    await recordLogin(events, user?.name ?? "unknown", "refresh", user ? "success" : "failure", undefined, origin);
     if (!user) throw new RegistryError("UNAUTHORIZED", "invalid or revoked refresh token");
     return { kind: "user", name: user.name, admin: user.admin };
   }
@@ -74,7 +74,7 @@ export function createTokenEndpoint(options: TokenEndpointOptions) {
     return granted;
   }
 
-  return async (req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> => {
+  return async (req: IncomingMessage, res: ServerResponse, url: URL, origin: Origin): Promise<void> => {
     let params = url.searchParams;
     if (req.method === "POST") params = new URLSearchParams((await readBody(req, 64 * 1024)).toString("utf8"));
     else if (req.method !== "GET") throw new RegistryError("UNSUPPORTED", "use GET or POST");
@@ -83,12 +83,12 @@ export function createTokenEndpoint(options: TokenEndpointOptions) {
 
     let identity: Identity = { kind: "anonymous" };
     const grantType = params.get("grant_type");
-    if (req.method === "POST" && grantType === "refresh_token") identity = await refresh(params.get("refresh_token") ?? "");
-    else if (req.method === "POST" && grantType === "password") identity = await login(req, params.get("username") ?? "", params.get("password") ?? "");
+    if (req.method === "POST" && grantType === "refresh_token") identity = await refresh(params.get("refresh_token") ?? "", origin);
+    else if (req.method === "POST" && grantType === "password") identity = await login(req, params.get("username") ?? "", params.get("password") ?? "", origin);
     else if (req.method === "POST") throw new RegistryError("UNSUPPORTED", `unsupported grant_type ${grantType}`, undefined, { status: 400 });
     else {
       const basic = parseBasic(req.headers.authorization);
-      if (basic) identity = await login(req, basic.username, basic.password);
+      if (basic) identity = await login(req, basic.username, basic.password, origin);
     }
 
     const access = await grant(identity, parseScopes(params.getAll("scope")));
@@ -116,7 +116,7 @@ export function createTokenEndpoint(options: TokenEndpointOptions) {
       body.refresh_token = `${id}.${secret}`;
     }
     await events?.emit([
-      events.event("auth.token_issued", { actor: subject ?? "anonymous", detail: { scopes: access.map(formatScope), offline: body.refresh_token !== undefined } }),
+      events.event("auth.token_issued", { ...(subject ? { actor: subject } : {}), detail: { scopes: access.map(formatScope), offline: body.refresh_token !== undefined } }, origin),
     ]);
     reply(res, 200, { "Cache-Control": "no-store" }, body);
   };

@@ -74,16 +74,16 @@ export const handleUploads: Handler<UploadsRoute> = async (ctx, { name }) => {
     // Without pull on `from` (for a bearer token: in its own grant) the caller gets a plain upload
     // session: the blob is never leaked.
     if (from !== undefined && !(await ctx.guard.canMountFrom(ctx.caller, from))) from = undefined;
-    const result = await registry.uploads.mount(name, parseDigest(mount), from, algorithm);
+    const result = await registry.uploads.mount(name, parseDigest(mount), from, algorithm, ctx.origin);
     if (result.mounted) replyCommitted(ctx, name, result.blob);
     else replyUploadStatus(ctx, name, 202, result.upload);
     return;
   }
   if (url.searchParams.has("digest")) {
-    replyCommitted(ctx, name, await registry.uploads.putWhole(name, digestParam(url), ctx.req, declaredLength(ctx)));
+    replyCommitted(ctx, name, await registry.uploads.putWhole(name, digestParam(url), ctx.req, declaredLength(ctx), ctx.origin));
     return;
   }
-  replyUploadStatus(ctx, name, 202, await registry.uploads.start(name, algorithm));
+  replyUploadStatus(ctx, name, 202, await registry.uploads.start(name, algorithm, ctx.origin));
 };
 
 /** GET / PATCH / PUT / DELETE /v2/<name>/blobs/uploads/<id> */
@@ -95,13 +95,13 @@ export const handleUpload: Handler<UploadRoute> = async (ctx, { name, id }) => {
       replyUploadStatus(ctx, name, 204, await registry.uploads.status(name, id));
       return;
     case "PATCH":
-      replyUploadStatus(ctx, name, 202, await registry.uploads.append(name, id, req, chunkRange(ctx), declaredLength(ctx)));
+      replyUploadStatus(ctx, name, 202, await registry.uploads.append(name, id, req, chunkRange(ctx), declaredLength(ctx), ctx.origin));
       return;
     case "PUT": {
       const digest = digestParam(url);
       const blob = hasBody(req)
-        ? await registry.uploads.finish(name, id, digest, req, chunkRange(ctx), declaredLength(ctx))
-        : await registry.uploads.finish(name, id, digest);
+        ? await registry.uploads.finish(name, id, digest, req, chunkRange(ctx), declaredLength(ctx), ctx.origin)
+        : await registry.uploads.finish(name, id, digest, undefined, undefined, undefined, ctx.origin);
       replyCommitted(ctx, name, blob);
       return;
     }
