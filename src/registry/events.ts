@@ -110,10 +110,11 @@ export function createEventLog({ store, wanted = new Set(), onError = () => {}, 
   };
   return {
     event(type, fields = {}, origin = {}) {
-      const { actor, request } = origin;
+      // Read through the object: an origin may be a class instance whose parts are getters and methods.
+      const actor = origin.actor;
       return {
         ...(actor !== undefined ? { actor } : {}),
-        ...(request ? { request: request() } : {}),
+        ...(origin.request ? { request: origin.request() } : {}),
         ...fields,
         id: randomUUID(),
         type,
