@@ -117,14 +117,10 @@ export async function openBerthServices(config: Config, options: OpenServicesOpt
   const create = options.create ?? false;
   const logger = options.logger;
   const registry = await createRegistryFromConfig(config, { create }, logger);
-  let authStore: AuthStore | undefined;
-  try {
-    authStore = await openAuthStore(config, options.auth ?? "none", create);
-  } catch (err) {
-    await authStore?.close();
+  const authStore = await openAuthStore(config, options.auth ?? "none", create).catch(async (err: unknown) => {
     await registry.close();
     throw err;
-  }
+  });
   const detach: (() => void | Promise<void>)[] = [];
   const services: BerthServices = {
     config,

@@ -39,7 +39,7 @@ export const EVENT_CATEGORIES: readonly EventCategory[] = [...new Set(Object.val
  * with refused requests (a client retrying an over-quota push refuses again and again), so
  * recording them unasked would cost every pull and let any client fill the table.
  */
-export const ON_DEMAND_CATEGORIES: ReadonlySet<EventCategory> = new Set(["pull", "auth", "quota"]);
+const ON_DEMAND_CATEGORIES: ReadonlySet<EventCategory> = new Set(["pull", "auth", "quota"]);
 
 export interface DomainEvent extends EventRecord {
   type: EventType;
