@@ -15,11 +15,13 @@ import { ConfigError } from "./config/load.js";
 import { checkDirectories, checkListen, listenError, loadTlsMaterial } from "./preflight.js";
 import { openBerthServices, type BerthServices } from "./compose.js";
 import { createAccess } from "./http/access.js";
-import { hostname } from "node:os";
+import { hostname, tmpdir } from "node:os";
 import { randomUUID } from "node:crypto";
 import { createDispatcher, type Dispatcher } from "./notify/dispatcher.js";
 import { createWebhookOps } from "./notify/ops.js";
 import type { Origin } from "./registry/events.js";
+import { createPullThrough } from "./proxy/pull-through.js";
+import { join } from "node:path";
 
 /** What periodic jobs change is the schedule's doing, whoever started the process. */
 const SCHEDULE: Origin = { actor: "schedule" };
@@ -82,7 +84,16 @@ export async function createBerth(config: Config, logger: Logger): Promise<Berth
   let draining = false;
   // Uploads of many GiB can take long: no overall request deadline, but headers must come promptly.
   const serverOptions = { requestTimeout: 0, headersTimeout: 60_000, keepAliveTimeout: 65_000 };
-  const app = createApp({ registry, logger, isDraining: () => draining, warnings, metrics, webhooks, ...access });
+  const { upstreams } = config.proxy;
+  const proxy = upstreams.length === 0 ? undefined : createPullThrough({
+    registry,
+    upstreams,
+    spoolDir: config.proxy.spoolDir ?? (config.storage.driver === "filesystem" ? join(config.data, "proxy-spool") : join(tmpdir(), `berth-proxy-spool-${process.pid}`)),
+    logger,
+    observer: metrics.proxy,
+  });
+  if (proxy) logger.info("pull-through cache", { upstreams: upstreams.map((u) => `${u.name} ${new URL(u.url).origin}${u.default ? " (default)" : ""}`) });
+  const app = createApp({ registry, logger, isDraining: () => draining, warnings, metrics, webhooks, ...access, ...(proxy ? { proxy } : {}) });
   const server: Server = tlsMaterial ? createHttpsServer({ ...serverOptions, ...tlsMaterial }, app) : createServer(serverOptions, app);
   server.on("clientError", (err, socket) => {
     logger.debug("client error", { error: err.message });
@@ -169,6 +180,7 @@ export async function createBerth(config: Config, logger: Logger): Promise<Berth
       await jobsStopped;
       unsubscribe();
       await dispatcher?.stop();
+      proxy?.close();
       await services.close();
     },
   };

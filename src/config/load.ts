@@ -122,6 +122,9 @@ function finish(parsed: ReturnType<typeof configSchema.parse>): Config {
     if ("problem" in checked) throw new ConfigError(`invalid configuration:\n  ${what} (from ${e.secretFile}): ${checked.problem}`);
   });
   const db = parsed.database;
+  parsed.proxy.upstreams.forEach((u, i) => {
+    if (u.passwordFile && !u.password) u.password = readSecret(u.passwordFile, `proxy.upstreams[${i}].password`);
+  });
   if (db.urlFile && !db.url) db.url = readSecret(db.urlFile, "database.url");
   const driver = db.driver ?? (db.url ? "postgres" : "sqlite");
   if (driver === "postgres" && !/^postgres(ql)?:\/\//.test(db.url ?? "")) {
@@ -162,6 +165,7 @@ export function redactConfig(config: Config): Config {
     storage: { ...config.storage, s3 },
     database: { ...config.database, ...(url ? { url } : {}) },
     auth: { ...config.auth, adminPassword: mask(config.auth.adminPassword) },
+    proxy: { ...config.proxy, upstreams: config.proxy.upstreams.map((u) => ({ ...u, password: u.passwordFile ? undefined : mask(u.password) })) },
     notifications: {
       ...config.notifications,
       endpoints: config.notifications.endpoints.map((e) => ({

@@ -154,6 +154,35 @@ const webhookEndpoint = z
     if (checked && "problem" in checked) ctx.addIssue({ code: z.ZodIssueCode.custom, path: ["secret"], message: checked.problem });
   });
 
+/** A repository path component: what an upstream's `name` must be, since it prefixes the names clients use. */
+const UPSTREAM_NAME = /^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$/;
+
+/** One entry of `proxy.upstreams`; see docs/proxy.md. */
+const upstream = z
+  .object({
+    /** The prefix clients name (`docker.io`, `ghcr.io`); cached content lives under `<name>/`. */
+    name: z.string().regex(UPSTREAM_NAME, "a repository path component, such as docker.io or ghcr.io (lowercase, no port)"),
+    url: httpUrl,
+    /** Names with no upstream prefix that are not local repositories go here (dockerd and podman mirrors). */
+    default: bool.default(false),
+    username: z.string().min(1).optional(),
+    password: z.string().min(1).optional(),
+    passwordFile: z.string().min(1).optional(),
+    /** How long a cached tag is served without asking the upstream again (a HEAD, which Docker Hub does not count). */
+    tagTtl: duration.default("5m"),
+    /** Only these remote repositories (globs, after `library/` is added to one-segment Docker Hub names); absent: every one. */
+    repositories: z.union([z.string().min(1).transform((g) => [g]), z.array(z.string().min(1)).min(1)]).optional(),
+    /** Docker Hub's rule that `nginx` means `library/nginx`; default on for docker.io. */
+    libraryPrefix: bool.optional(),
+    /** Longest silence allowed from the upstream (connecting, between bytes). */
+    timeout: durationAtLeast(100, "an upstream needs time to answer").default("30s"),
+  })
+  .strict()
+  .superRefine((u, ctx) => {
+    if (u.password !== undefined && u.passwordFile !== undefined) ctx.addIssue({ code: z.ZodIssueCode.custom, path: ["passwordFile"], message: "give password or passwordFile, not both" });
+    if ((u.password !== undefined || u.passwordFile !== undefined) && u.username === undefined) ctx.addIssue({ code: z.ZodIssueCode.custom, path: ["username"], message: "required with a password" });
+  });
+
 export const configSchema = z
   .object({
     listen: listen.default("127.0.0.1:5000"),
@@ -322,6 +351,25 @@ export const configSchema = z
       })
       .strict()
       .default({}),
+    /** Pull-through cache: upstream registries served under their name's prefix; see docs/proxy.md. */
+    proxy: z
+      .object({
+        upstreams: z
+          .array(upstream)
+          .default([])
+          .superRefine((upstreams, ctx) => {
+            const seen = new Set<string>();
+            upstreams.forEach((u, i) => {
+              if (seen.has(u.name)) ctx.addIssue({ code: z.ZodIssueCode.custom, path: [i, "name"], message: `another upstream is named ${u.name}` });
+              seen.add(u.name);
+            });
+            if (upstreams.filter((u) => u.default).length > 1) ctx.addIssue({ code: z.ZodIssueCode.custom, message: "at most one upstream is the default" });
+          }),
+        /** Where blobs being fetched are spooled for the clients waiting on them; default `<data>/proxy-spool`, or the system temp directory with S3. */
+        spoolDir: z.string().min(1).optional(),
+      })
+      .strict()
+      .default({}),
     tls: z
       .object({ cert: z.string().min(1).optional(), key: z.string().min(1).optional() })
       .strict()
@@ -344,3 +392,5 @@ export type Config = Omit<Parsed, "database" | "auth"> & {
 export type ConfigInput = z.input<typeof configSchema>;
 /** One configured webhook endpoint, its secret read from `secretFile` when it was given so. */
 export type WebhookEndpointConfig = Config["notifications"]["endpoints"][number];
+/** One configured upstream, its password read from `passwordFile` when it was given so. */
+export type UpstreamConfig = Config["proxy"]["upstreams"][number];

@@ -23,6 +23,8 @@ import { randomUUID } from "node:crypto";
 import { isIPv6 } from "node:net";
 import type { Origin } from "../registry/events.js";
 import type { EventRequest } from "../storage/event-store.js";
+import type { ProxyTarget, PullThrough } from "../proxy/pull-through.js";
+import { handleProxied, isProxiedRead, isWrite } from "./handlers/proxied.js";
 
 export interface AppOptions {
   registry: Registry;
@@ -45,6 +47,8 @@ export interface AppOptions {
   metrics?: Metrics;
   /** Webhook health, deliveries and replay at /api/v1/webhooks and /api/v1/events; over no configured endpoint when absent. */
   webhooks?: WebhookOps;
+  /** The pull-through cache, when upstreams are configured. */
+  proxy?: PullThrough;
 }
 
 export type App = (req: IncomingMessage, res: ServerResponse) => Promise<void>;
@@ -133,7 +137,7 @@ function countBodyBytes(res: ServerResponse): { bytes: number } {
 
 /** The request handler: routes, the one error mapper, and one access-log line per request. */
 export function createApp(options: AppOptions): App {
-  const { registry, logger, isDraining = () => false, guard = createOpenGuard(false), auth, warnings = [] } = options;
+  const { registry, logger, isDraining = () => false, guard = createOpenGuard(false), auth, warnings = [], proxy } = options;
   const metrics = options.metrics ?? createMetrics({ registry, storageRefreshMs: 30_000, logger });
   const webhooks = options.webhooks ?? createWebhookOps({ store: registry.stores.metadataStore, endpoints: [] });
   return async (req, res) => {
@@ -187,6 +191,19 @@ export function createApp(options: AppOptions): App {
       if (isDraining()) res.setHeader("Connection", "close");
       if (routeError !== undefined) throw routeError;
       if (!route) throw new RegistryError("UNSUPPORTED", "no such API endpoint", { path: url.pathname }, { status: 404 });
+      // Upstream content is read, and authorized, under its cache repository's name.
+      let proxied: ProxyTarget | undefined;
+      const requested = "name" in route ? route.name : "";
+      if (proxy && "name" in route) {
+        if (isWrite(route, req.method)) proxy.refuseWrite(route.name);
+        else if (isProxiedRead(route, req.method)) {
+          const resolution = await proxy.resolve(route.name, url.searchParams.get("ns") ?? undefined);
+          if (resolution.kind === "proxy") {
+            proxied = resolution.target;
+            route = { ...route, name: proxied.local };
+          }
+        }
+      }
       const need = needOf(route, req.method ?? "GET");
       try {
         ctx.caller = await guard.check(req, need, ctx.origin);
@@ -197,7 +214,8 @@ export function createApp(options: AppOptions): App {
         }
         throw err;
       }
-      await dispatch(ctx, route);
+      if (proxied && proxy && isProxiedRead(route, req.method)) await handleProxied(ctx, route, proxied, proxy, requested);
+      else await dispatch(ctx, route);
     } catch (err) {
       await replyError(req, res, err, logger);
     }

@@ -4,6 +4,8 @@ import type { Logger } from "../logger.js";
 import type { Registry } from "../registry/registry.js";
 import { createStorageGauges } from "./metrics-storage.js";
 import { createWebhookMetrics } from "./metrics-webhooks.js";
+import { createProxyMetrics } from "./metrics-proxy.js";
+import type { ProxyObserver } from "../proxy/pull-through.js";
 import type { AttemptReport } from "../notify/dispatcher.js";
 import type { WebhookOps } from "../notify/ops.js";
 import type { Route } from "./routes.js";
@@ -61,6 +63,8 @@ export interface Metrics {
   startRequest(method: string | undefined, route: RouteKind): (finished: FinishedRequest) => void;
   /** Counts one webhook delivery attempt (hand to createDispatcher as `onAttempt`). */
   readonly observeWebhookAttempt: (report: AttemptReport) => void;
+  /** Hears the pull-through cache (hand to createPullThrough as `observer`). */
+  readonly proxy: ProxyObserver;
   /** The exposition in the Prometheus text format. */
   render(): Promise<{ contentType: string; body: string }>;
 }
@@ -163,6 +167,8 @@ export function createMetrics({ registry, storageRefreshMs, logger, webhooks }: 
   });
   const webhookMetrics = webhooks ? createWebhookMetrics(register, { webhooks, ...(logger ? { logger } : {}) }) : undefined;
 
+  const proxy = createProxyMetrics(register);
+
   const latencyOf = new Map<string, { observe(seconds: number): void }>();
   const finish = (method: string, route: RouteKind, started: number, { status, bytesIn, bytesOut }: FinishedRequest) => {
     const key = `${method} ${route} ${status}`;
@@ -196,6 +202,7 @@ export function createMetrics({ registry, storageRefreshMs, logger, webhooks }: 
       };
     },
     observeWebhookAttempt: (report) => webhookMetrics?.observeAttempt(report),
+    proxy,
     async render() {
       await Promise.all([storage.update(), webhookMetrics?.update()]);
       const body = (await register.metrics()) + (await processMetrics().metrics());

@@ -21,6 +21,12 @@ export interface PutManifestInput {
   tags?: readonly string[];
   /** Who pushes (the events' actor and request). */
   origin?: Origin;
+  /**
+   * Content a pull-through cache fetched from its upstream: stored although the blobs and child
+   * manifests it references are not here yet (they are fetched when pulled), and the tag rules
+   * do not apply (the upstream decides its tags).
+   */
+  fromUpstream?: boolean;
 }
 
 export interface PutManifestOutcome {
@@ -104,7 +110,7 @@ export function createManifests(
   }
 
   return {
-    async put(repo, { reference, content, contentType, tags = [], origin }) {
+    async put(repo, { reference, content, contentType, tags = [], origin, fromUpstream = false }) {
       if (content.length > options.maxManifestSize) {
         throw new RegistryError("SIZE_INVALID", `manifest exceeds ${options.maxManifestSize} bytes`, {
           size: content.length,
@@ -126,14 +132,14 @@ export function createManifests(
         digest = digestOf(content);
         allTags.add(reference.tag);
       }
-      for (const tag of allTags) tagRules.checkName(repo, tag);
       const immutable = new Map<string, string>();
-      for (const tag of allTags) {
+      for (const tag of fromUpstream ? [] : allTags) {
+        tagRules.checkName(repo, tag);
         const rule = tagRules.immutableRule(repo, tag);
         if (rule) immutable.set(tag, rule);
       }
       const record = manifestRecord(digest, content, parsed);
-      if (record.blobs.includes(EMPTY_JSON_DIGEST)) await ensureEmptyJson(repo);
+      if (record.blobs.includes(EMPTY_JSON_DIGEST) && !fromUpstream) await ensureEmptyJson(repo);
       if (quotas?.enabled) {
         // Its blobs new to the scope plus its own bytes (none when only tags move).
         const stored = await metadata.getManifest(repo, digest);
@@ -149,7 +155,11 @@ export function createManifests(
         }, origin),
         ...[...allTags].map((tag) => events.event("tag.moved", { repository: repo, target: { ...target, tag } }, origin)),
       ];
-      const result = await metadata.putManifest(repo, record, [...allTags], { immutableTags: [...immutable.keys()], events: events.forStore(changes) });
+      const result = await metadata.putManifest(repo, record, [...allTags], {
+        immutableTags: [...immutable.keys()],
+        events: events.forStore(changes),
+        ...(fromUpstream ? { lazyReferences: true } : {}),
+      });
       if (!result.ok) {
         if ("immutableTag" in result) throw immutableMoveError(result.immutableTag, immutable.get(result.immutableTag)!);
         if ("missingBlob" in result) {

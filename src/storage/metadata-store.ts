@@ -137,6 +137,12 @@ export interface PutManifestOptions {
   immutableTags?: readonly string[];
   /** Recorded in the same transaction when the result is `ok` (an identical re-push included), never on a refusal. */
   events?: readonly EventRecord[];
+  /**
+   * Store the manifest without checking that its blobs and child manifests are in the repository:
+   * a pull-through cache stores what it fetched and fetches what it references only when that is
+   * pulled (one platform of an index, a layer when a client asks for it).
+   */
+  lazyReferences?: boolean;
 }
 
 export type PutManifestResult =

@@ -6,7 +6,7 @@ import type { Handler } from "../context.js";
 import { reply, type Headers } from "../respond.js";
 import type { Route } from "../routes.js";
 
-function pageParams(url: URL): PageRequest {
+export function pageParams(url: URL): PageRequest {
   const page: PageRequest = {};
   const n = url.searchParams.get("n");
   if (n !== null) {
@@ -19,7 +19,7 @@ function pageParams(url: URL): PageRequest {
 }
 
 /** RFC 5988 `Link` to the next page, keeping the page size the client asked for. */
-function nextLink(url: URL, result: PageResult<string>, page: PageRequest): Headers {
+export function nextLink(url: URL, result: PageResult<string>, page: PageRequest): Headers {
   if (result.next === undefined) return {};
   const next = new URLSearchParams();
   if (page.n !== undefined) next.set("n", String(page.n));

@@ -58,11 +58,12 @@ async function putManifestIn(
   tags: readonly string[],
   immutableTags: readonly string[],
   events: readonly EventRecord[] | undefined,
+  lazy: boolean,
 ): Promise<PutManifestResult> {
   const repoId = await ensureRepository(client, repo);
   // FOR SHARE holds the rows until COMMIT: an unlinkBlob or deleteManifest in flight either finished
   // before this check (and the row is missing) or waits until the manifest is stored.
-  if (record.blobs.length > 0) {
+  if (record.blobs.length > 0 && !lazy) {
     const { rows } = await client.query<{ digest: string }>(
       "SELECT digest FROM repository_blobs WHERE repository_id = $1 AND digest = ANY($2::text[]) FOR SHARE",
       [repoId, record.blobs],
@@ -70,7 +71,7 @@ async function putManifestIn(
     const missingBlob = firstMissing(record.blobs, rows);
     if (missingBlob) throw new MissingReference({ ok: false, missingBlob });
   }
-  if (record.children.length > 0) {
+  if (record.children.length > 0 && !lazy) {
     const { rows } = await client.query<{ digest: string }>(
       "SELECT digest FROM manifests WHERE repository_id = $1 AND digest = ANY($2::text[]) FOR SHARE",
       [repoId, record.children],
@@ -204,7 +205,7 @@ export async function createPostgresMetadataStore(options: PostgresMetadataStore
     },
     async putManifest(repo, record, tags, options) {
       try {
-        return await transaction(pool, (client) => putManifestIn(client, repo, record, tags, options?.immutableTags ?? [], options?.events));
+        return await transaction(pool, (client) => putManifestIn(client, repo, record, tags, options?.immutableTags ?? [], options?.events, options?.lazyReferences === true));
       } catch (err) {
         if (err instanceof MissingReference) return err.result;
         throw err;

@@ -127,13 +127,14 @@ export function createSqliteMetadataStore(options: SqliteMetadataStoreOptions): 
       tags: readonly string[],
       immutableTags: readonly string[],
       changeEvents: readonly EventRecord[] | undefined,
+      lazy: boolean,
     ): PutManifestResult => {
       // Checked before the repository is created, so a refused push writes nothing at all.
       const existing = q.repoId.get(repo)?.id ?? -1;
-      for (const digest of record.blobs) {
+      for (const digest of lazy ? [] : record.blobs) {
         if (!q.hasLink.get(existing, digest)) return { ok: false, missingBlob: digest };
       }
-      for (const digest of record.children) {
+      for (const digest of lazy ? [] : record.children) {
         if (!q.hasManifest.get(existing, digest)) return { ok: false, missingManifest: digest };
       }
       // Inside the IMMEDIATE transaction, so no other writer can create or move the tag meanwhile.
@@ -203,7 +204,7 @@ export function createSqliteMetadataStore(options: SqliteMetadataStoreOptions): 
       return q.unlink.run(repo, digest).changes > 0;
     },
     async putManifest(repo, record, tags, options) {
-      return putManifest.immediate(repo, record, tags, options?.immutableTags ?? [], options?.events);
+      return putManifest.immediate(repo, record, tags, options?.immutableTags ?? [], options?.events, options?.lazyReferences === true);
     },
     async getManifest(repo, digest) {
       const row = q.getManifest.get(repo, digest);

@@ -1,0 +1,50 @@
+import { RegistryClientError } from "../client/registry-client.js";
+import { RegistryError } from "../oci/errors.js";
+import type { Upstream } from "./upstreams.js";
+
+/**
+ * Whether a failure means "the upstream cannot answer now" (unreachable, silent, 5xx, 429, or
+ * Berth backing off): then a cached copy is served stale rather than failing the pull.
+ */
+export function upstreamUnavailable(err: unknown): boolean {
+  if (err instanceof UpstreamPaused) return true;
+  if (!(err instanceof RegistryClientError)) return false;
+  return err.kind !== "status" || err.status === 429 || (err.status ?? 0) >= 500;
+}
+
+/** Thrown instead of asking an upstream that is backing off. */
+export class UpstreamPaused extends Error {
+  constructor(readonly until: number) {
+    super("backing off");
+  }
+}
+
+/**
+ * The error a client gets when the upstream could not give what is not cached: a 5xx (never a
+ * 404 that would claim the image does not exist) naming the upstream, or what the upstream's
+ * own refusal means for the client.
+ */
+export function upstreamError(err: unknown, upstream: Upstream, what: string): unknown {
+  if (err instanceof RegistryError) return err;
+  const where = `upstream ${upstream.name} (${upstream.url})`;
+  const detail = { upstream: upstream.name, what };
+  if (err instanceof UpstreamPaused) {
+    const seconds = Math.max(1, Math.ceil((err.until - Date.now()) / 1000));
+    return new RegistryError("UNAVAILABLE", `${where} asked Berth to wait (rate limit, or it was unreachable); ${what} is not cached; retry in ${seconds} s`, detail, {
+      headers: { "Retry-After": String(seconds) },
+    });
+  }
+  if (!(err instanceof RegistryClientError)) return err;
+  if (err.kind === "unreachable") return new RegistryError("UNAVAILABLE", `${where} is unreachable (${err.message}); ${what} is not cached`, detail, { status: 502 });
+  if (err.kind === "timeout") return new RegistryError("UNAVAILABLE", `${where} did not answer in time; ${what} is not cached`, detail, { status: 504 });
+  if (err.status === 429) {
+    const seconds = Math.ceil((err.retryAfterMs ?? 60_000) / 1000);
+    return new RegistryError("UNAVAILABLE", `${where} is rate-limiting Berth (429); ${what} is not cached; retry in ${seconds} s`, detail, {
+      headers: { "Retry-After": String(seconds) },
+    });
+  }
+  if (err.status === 401 || err.status === 403) {
+    return new RegistryError("DENIED", `${where} refused access to ${what} (${err.message}): check proxy.upstreams[${upstream.index}] credentials`, detail);
+  }
+  return new RegistryError("UNAVAILABLE", `${where} failed: ${err.message}; ${what} is not cached`, detail, { status: 502 });
+}

@@ -1,0 +1,268 @@
+import type { Readable } from "node:stream";
+import { Transform } from "node:stream";
+import type { UpstreamConfig } from "../config/schema.js";
+import type { Logger } from "../logger.js";
+import type { Digest } from "../oci/digest.js";
+import { RegistryError } from "../oci/errors.js";
+import type { Reference } from "../oci/reference.js";
+import type { Origin } from "../registry/events.js";
+import type { Registry } from "../registry/registry.js";
+import { createBlobFetches, type BlobFetch } from "./blob-fetch.js";
+import { cacheStatus, type CacheResult } from "./cache-status.js";
+import { upstreamError, upstreamUnavailable, UpstreamPaused } from "./failures.js";
+import { createUpstreams, type ProxyTarget, type Resolution, type Upstream } from "./upstreams.js";
+
+export type { ProxyTarget, Resolution } from "./upstreams.js";
+
+/** What the pull-through cache reports, for metrics. */
+export interface ProxyObserver {
+  served(upstream: string, kind: "manifest" | "blob" | "tags" | "referrers", result: CacheResult): void;
+  fetched(upstream: string, bytes: number): void;
+  rateLimit(upstream: string, limit: number | undefined, remaining: number | undefined): void;
+}
+
+export interface PullThroughOptions {
+  registry: Registry;
+  upstreams: readonly UpstreamConfig[];
+  /** A local directory for blobs being fetched (emptied at start). */
+  spoolDir: string;
+  logger: Logger;
+  observer?: ProxyObserver;
+}
+
+/** How a blob request is answered: from the cache repository, by the upstream's size (HEAD), or by a fetch in progress. */
+export type BlobOutcome =
+  | { kind: "local"; cacheStatus: string }
+  | { kind: "head"; size: number; cacheStatus: string }
+  | { kind: "fetch"; fetch: BlobFetch; cacheStatus: string };
+
+/** A listing (tags, referrers) as the upstream gave it, or `local` when the cache repository answers. */
+export type ListingOutcome<T> = { kind: "upstream"; value: T; cacheStatus: string } | { kind: "local"; cacheStatus: string };
+
+/**
+ * The pull-through cache: fills the cache repository (`<upstream>/<remote>`) from the upstream so
+ * that the ordinary handlers can serve it, and says what happened as an RFC 9211 Cache-Status.
+ * Digests are served from the cache forever; tags are trusted for the upstream's `tagTtl`, then
+ * revalidated with a HEAD; when the upstream cannot answer, a cached tag is served stale.
+ */
+export interface PullThrough {
+  readonly upstreams: readonly Upstream[];
+  /** Where a read of `name` is served from (`ns`: containerd's mirror parameter). */
+  resolve(name: string, ns: string | undefined): Promise<Resolution>;
+  /** Throws DENIED when `name` lies under an upstream's prefix: the cache is filled only by pulls. */
+  refuseWrite(name: string): void;
+  /** Makes the manifest available in `target.local`; resolves its Cache-Status. */
+  manifest(target: ProxyTarget, reference: Reference): Promise<string>;
+  blob(target: ProxyTarget, digest: Digest, method: string): Promise<BlobOutcome>;
+  tags(target: ProxyTarget, page: { n?: number; last?: string }): Promise<ListingOutcome<{ tags: string[]; next?: string }>>;
+  referrers(target: ProxyTarget, digest: Digest, artifactType?: string): Promise<ListingOutcome<{ content: Buffer; filtersApplied?: string }>>;
+  close(): void;
+}
+
+const MAX_FRESH_ENTRIES = 100_000;
+
+export function createPullThrough(options: PullThroughOptions): PullThrough {
+  const { registry, logger, observer } = options;
+  const metadata = registry.stores.metadataStore;
+  const upstreams = createUpstreams(options.upstreams, observer?.rateLimit);
+  const fetches = createBlobFetches(options.spoolDir);
+  /** When each cached tag was last confirmed by its upstream (per node; a restart revalidates once). */
+  const confirmed = new Map<string, number>();
+  const inflight = new Map<string, Promise<CacheResult>>();
+
+  const originOf = (upstream: Upstream): Origin => ({ actor: `proxy:${upstream.name}` });
+
+  function confirm(key: string): void {
+    confirmed.delete(key);
+    confirmed.set(key, Date.now());
+    if (confirmed.size > MAX_FRESH_ENTRIES) confirmed.delete(confirmed.keys().next().value!);
+  }
+
+  /** Runs `work` once for concurrent callers with the same key; the others get `collapsed`. */
+  async function once(key: string, work: () => Promise<CacheResult>): Promise<CacheResult> {
+    const running = inflight.get(key);
+    if (running) {
+      const result = await running;
+      return result === "miss" ? "collapsed" : result;
+    }
+    const started = work().finally(() => inflight.delete(key));
+    inflight.set(key, started);
+    return started;
+  }
+
+  function ask(upstream: Upstream): void {
+    const until = upstream.backingOff();
+    if (until !== undefined) throw new UpstreamPaused(until);
+  }
+
+  function noted(upstream: Upstream, err: unknown): unknown {
+    upstream.failed(err);
+    return err;
+  }
+
+  async function store(target: ProxyTarget, content: Buffer, mediaType: string, reference: Reference): Promise<void> {
+    await registry.manifests.put(target.local, { reference, content, contentType: mediaType, origin: originOf(target.upstream), fromUpstream: true });
+  }
+
+  async function fetchByDigest(target: ProxyTarget, digest: Digest, tag?: string): Promise<void> {
+    const got = await target.upstream.client.manifest(target.remote, digest);
+    if (!got?.content) throw new RegistryError("MANIFEST_UNKNOWN", `not on upstream ${target.upstream.name}`, { upstream: target.upstream.name, digest });
+    await store(target, got.content, got.mediaType, tag === undefined ? { kind: "digest", digest } : { kind: "tag", tag });
+  }
+
+  async function refreshTag(target: ProxyTarget, tag: string, key: string, cached: Digest | undefined): Promise<CacheResult> {
+    const { upstream } = target;
+    try {
+      ask(upstream);
+      if (cached === undefined) {
+        const got = await upstream.client.manifest(target.remote, tag).catch((err) => Promise.reject(noted(upstream, err)));
+        if (!got?.content) throw new RegistryError("MANIFEST_UNKNOWN", `${target.remote}:${tag} is not on upstream ${upstream.name}`, { upstream: upstream.name, tag });
+        await store(target, got.content, got.mediaType, { kind: "tag", tag });
+        confirm(key);
+        return "miss";
+      }
+      const head = await upstream.client.manifest(target.remote, tag, { method: "HEAD" }).catch((err) => Promise.reject(noted(upstream, err)));
+      if (!head) throw new RegistryError("MANIFEST_UNKNOWN", `${target.remote}:${tag} is no longer on upstream ${upstream.name}`, { upstream: upstream.name, tag });
+      if (head.digest !== cached) {
+        const known = await metadata.getManifest(target.local, head.digest);
+        if (known) await store(target, known.content, known.mediaType, { kind: "tag", tag });
+        else await fetchByDigest(target, head.digest, tag).catch((err) => Promise.reject(noted(upstream, err)));
+        confirm(key);
+        return known ? "revalidated" : "miss";
+      }
+      confirm(key);
+      return "revalidated";
+    } catch (err) {
+      if (cached === undefined || !upstreamUnavailable(err)) throw upstreamError(err, upstream, `${target.remote}:${tag}`);
+      logger.warn("upstream unavailable: serving a cached tag stale", { upstream: upstream.name, repository: target.local, tag, error: String((err as Error).message) });
+      return "stale";
+    }
+  }
+
+  function counted(upstream: Upstream, stream: Readable): Readable {
+    if (!observer) return stream;
+    const counter = new Transform({
+      transform(chunk: Buffer, _encoding, done) {
+        observer.fetched(upstream.name, chunk.length);
+        done(null, chunk);
+      },
+    });
+    stream.on("error", (err) => counter.destroy(err));
+    return stream.pipe(counter);
+  }
+
+  return {
+    upstreams: upstreams.all,
+
+    resolve(name, ns) {
+      return upstreams.resolve(name, ns, (n) => metadata.repositoryExists(n));
+    },
+
+    refuseWrite(name) {
+      const target = upstreams.prefixed(name);
+      if (!target) return;
+      throw new RegistryError(
+        "DENIED",
+        `${target.upstream.name}/ is a pull-through cache of ${target.upstream.url}: it is filled by pulls, pushes are refused (push to a name outside ${target.upstream.name}/)`,
+        { repository: name, upstream: target.upstream.name },
+      );
+    },
+
+    async manifest(target, reference) {
+      const { upstream, remote, local } = target;
+      upstream.allow(remote);
+      if (reference.kind === "digest") {
+        const { digest } = reference;
+        if (await metadata.getManifest(local, digest)) return report(upstream, "manifest", "hit");
+        const result = await once(`m ${local}@${digest}`, async () => {
+          try {
+            ask(upstream);
+            await fetchByDigest(target, digest);
+            return "miss";
+          } catch (err) {
+            throw upstreamError(noted(upstream, err), upstream, `${remote}@${digest}`);
+          }
+        });
+        return report(upstream, "manifest", result);
+      }
+      const key = `${local}:${reference.tag}`;
+      const cached = await metadata.getManifestByTag(local, reference.tag);
+      const checkedAt = confirmed.get(key);
+      if (cached && checkedAt !== undefined && Date.now() - checkedAt < upstream.tagTtlMs) {
+        return report(upstream, "manifest", "hit", Math.round((checkedAt + upstream.tagTtlMs - Date.now()) / 1000));
+      }
+      const result = await once(`t ${key}`, () => refreshTag(target, reference.tag, key, cached?.digest));
+      return report(upstream, "manifest", result, result === "stale" && checkedAt !== undefined ? Math.round((checkedAt + upstream.tagTtlMs - Date.now()) / 1000) : undefined);
+    },
+
+    async blob(target, digest, method) {
+      const { upstream, remote, local } = target;
+      upstream.allow(remote);
+      if ((await metadata.getBlobLink(local, digest)) || (await registry.uploads.linkExisting(local, digest))) {
+        return { kind: "local", cacheStatus: report(upstream, "blob", "hit") };
+      }
+      try {
+        ask(upstream);
+        if (method === "HEAD") {
+          const size = await upstream.client.blobSize(remote, digest);
+          if (size === undefined) throw new RegistryError("BLOB_UNKNOWN", `not on upstream ${upstream.name}`, { upstream: upstream.name, digest });
+          return { kind: "head", size, cacheStatus: report(upstream, "blob", "forwarded") };
+        }
+        const { fetch, collapsed } = await fetches.obtain(
+          digest,
+          async () => {
+            const answer = await upstream.client.blob(remote, digest);
+            if (!answer) throw new RegistryError("BLOB_UNKNOWN", `not on upstream ${upstream.name}`, { upstream: upstream.name, digest });
+            return { ...(answer.size !== undefined ? { size: answer.size } : {}), stream: counted(upstream, answer.stream) };
+          },
+          (body, size) => registry.uploads.putWhole(local, digest, body, size, originOf(upstream)),
+        );
+        fetch.stored.catch((err) => {
+          noted(upstream, err);
+          logger.warn("fetching a blob from the upstream failed: nothing was stored", { upstream: upstream.name, repository: local, digest, error: String((err as Error).message) });
+        });
+        return { kind: "fetch", fetch, cacheStatus: report(upstream, "blob", collapsed ? "collapsed" : "miss") };
+      } catch (err) {
+        throw upstreamError(noted(upstream, err), upstream, `${remote}@${digest}`);
+      }
+    },
+
+    async tags(target, page) {
+      const { upstream, remote } = target;
+      upstream.allow(remote);
+      try {
+        ask(upstream);
+        const list = await upstream.client.tags(remote, page);
+        if (!list) throw new RegistryError("NAME_UNKNOWN", `${remote} is not on upstream ${upstream.name}`, { upstream: upstream.name });
+        return { kind: "upstream", value: { tags: list.tags, ...(list.next !== undefined ? { next: list.next } : {}) }, cacheStatus: report(upstream, "tags", "forwarded") };
+      } catch (err) {
+        if (!upstreamUnavailable(noted(upstream, err))) throw upstreamError(err, upstream, `the tags of ${remote}`);
+        return { kind: "local", cacheStatus: report(upstream, "tags", "stale") };
+      }
+    },
+
+    async referrers(target, digest, artifactType) {
+      const { upstream, remote } = target;
+      upstream.allow(remote);
+      try {
+        ask(upstream);
+        const found = await upstream.client.referrers(remote, digest, artifactType);
+        // No referrers API upstream: what the cache holds is all there is to say.
+        if (!found) return { kind: "local", cacheStatus: report(upstream, "referrers", "forwarded") };
+        return { kind: "upstream", value: found, cacheStatus: report(upstream, "referrers", "forwarded") };
+      } catch (err) {
+        if (!upstreamUnavailable(noted(upstream, err))) throw upstreamError(err, upstream, `the referrers of ${remote}@${digest}`);
+        return { kind: "local", cacheStatus: report(upstream, "referrers", "stale") };
+      }
+    },
+
+    close() {
+      upstreams.close();
+    },
+  };
+
+  function report(upstream: Upstream, kind: "manifest" | "blob" | "tags" | "referrers", result: CacheResult, ttlSeconds?: number): string {
+    observer?.served(upstream.name, kind, result);
+    return cacheStatus(result, ttlSeconds);
+  }
+}
