@@ -77,6 +77,18 @@ export function describeMetadataStoreContract(
       assert.deepEqual(await store.putManifest("m/index", index, ["multi"]), { ok: true, created: true });
     });
 
+    it("stores a pull-through cache's manifest before what it references (lazyReferences), and a later child fills in", async () => {
+      const layer = blob();
+      const child = manifest([layer]);
+      const index = manifest([], { children: [child.digest], mediaType: "application/vnd.oci.image.index.v1+json" });
+      assert.deepEqual(await store.putManifest("cache.io/lazy", index, ["v1"], { lazyReferences: true }), { ok: true, created: true });
+      assert.equal((await store.getManifestByTag("cache.io/lazy", "v1"))?.digest, index.digest);
+      assert.deepEqual(await store.putManifest("cache.io/lazy", child, [], { lazyReferences: true }), { ok: true, created: true });
+      assert.equal(await store.getBlobLink("cache.io/lazy", layer), undefined, "the layer comes when it is pulled");
+      await addBlob(store, "cache.io/lazy", layer, 7);
+      assert.deepEqual(await store.getBlobLink("cache.io/lazy", layer), { size: 7 });
+    });
+
     it("moves tags, deletes tags alone, and deletes manifests with their tags", async () => {
       const one = manifest([]);
       const two = manifest([]);
