@@ -139,6 +139,11 @@ export function createPullThrough(options: PullThroughOptions): PullThrough {
     }
   }
 
+  async function upstreamHas(target: ProxyTarget, digest: Digest): Promise<boolean> {
+    ask(target.upstream);
+    return (await target.upstream.client.blobSize(target.remote, digest)) !== undefined;
+  }
+
   function counted(upstream: Upstream, stream: Readable): Readable {
     if (!observer) return stream;
     const counter = new Transform({
@@ -198,10 +203,13 @@ export function createPullThrough(options: PullThroughOptions): PullThrough {
     async blob(target, digest, method) {
       const { upstream, remote, local } = target;
       upstream.allow(remote);
-      if ((await metadata.getBlobLink(local, digest)) || (await registry.uploads.linkExisting(local, digest))) {
-        return { kind: "local", cacheStatus: report(upstream, "blob", "hit") };
-      }
+      if (await metadata.getBlobLink(local, digest)) return { kind: "local", cacheStatus: report(upstream, "blob", "hit") };
       try {
+        // A blob stored for another repository is linked, not fetched again; under access control
+        // only once the upstream confirms it has it, or a digest would open any private repository's blob.
+        if ((await metadata.getBlob(digest)) && (registry.options.anonymousMount || (await upstreamHas(target, digest)))) {
+          if (await registry.uploads.linkExisting(local, digest)) return { kind: "local", cacheStatus: report(upstream, "blob", "hit") };
+        }
         ask(upstream);
         if (method === "HEAD") {
           const size = await upstream.client.blobSize(remote, digest);
