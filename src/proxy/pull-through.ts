@@ -91,8 +91,8 @@ export function createPullThrough(options: PullThroughOptions): PullThrough {
   }
 
   function ask(upstream: Upstream): void {
-    const until = upstream.backingOff();
-    if (until !== undefined) throw new UpstreamPaused(until);
+    const pause = upstream.backingOff();
+    if (pause) throw new UpstreamPaused(pause.until, pause.reason);
   }
 
   function noted(upstream: Upstream, err: unknown): unknown {
