@@ -123,6 +123,11 @@ describe("pull-through cache when the upstream fails", { skip: skipUnlessTools("
       assert.ok(retry.error && retry.bytes < size, "still cut");
       assert.match(retry.headers.get("cache-status")!, /^Berth; fwd=uri-miss/, "a miss again: nothing was stored");
 
+      up.cutBlobsAfter(0, { match: new RegExp(layer) });
+      const headOnly = await drain(url);
+      assert.ok(headOnly.error && headOnly.bytes === 0, "a body that never started fails too (the connection closes)");
+      assert.ok(await eventually(() => isEmptyDir(proxy.spoolDir)));
+
       up.cutBlobsAfter(undefined);
       const whole = await drain(url);
       assert.equal(whole.status, 200);
