@@ -117,7 +117,7 @@ describe("pull-through cache: garbage collection and retention", { skip: skipUnl
     t.diagnostic(`${blobsChecked} blobs pulled and checked, ${gcRuns} retention + GC runs, ${reclaimed} blobs reclaimed, ${failures.length} failed pulls`);
     assert.deepEqual(bad, [], "short or wrong blobs");
     assert.ok(blobsChecked > 100, `${blobsChecked} blobs pulled`);
-    assert.ok(gcRuns >= 5, `${gcRuns} GC runs`);
+    assert.ok(gcRuns >= 3, `${gcRuns} GC runs`);
     assert.ok(reclaimed > 0, "GC reclaimed cached blobs during the soak");
     assert.deepEqual(failures, [], "failed pulls");
   });
