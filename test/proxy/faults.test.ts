@@ -87,6 +87,37 @@ describe("pull-through cache when the upstream fails", { skip: skipUnlessTools("
     });
   });
 
+  describe("upstream silent (timeout)", () => {
+    let proxy: HubProxy;
+    let cached: SeededImage;
+    before(async () => {
+      cached = await up.push("library/slow", "v1", { layerBytes: 16 * KiB });
+      await up.push("library/slower", "v1", { layerBytes: 16 * KiB });
+      proxy = await startHubProxy(up, { tagTtl: "0s", timeout: "500ms" });
+      assert.equal((await manifestOf(proxy.url, "docker.io/library/slow", "v1")).status, 200);
+    });
+    after(async () => {
+      up.delay(0);
+      await proxy?.stop();
+    });
+
+    it("answers 504 naming the upstream after `timeout` for what is not cached, and serves cached tags stale", async () => {
+      up.delay(3000, { match: /\/manifests\// });
+      const started = Date.now();
+      const missing = await manifestOf(proxy.url, "docker.io/library/slower", "v1");
+      assert.ok(Date.now() - started < 2000, `answered after ${Date.now() - started} ms`);
+      assert.equal(missing.status, 504);
+      assert.equal(firstError(missing).code, "UNAVAILABLE");
+      assert.match(firstError(missing).message, /upstream docker\.io \(.*\) did not answer in time; library\/slower:v1 is not cached/);
+      const stale = await manifestOf(proxy.url, "docker.io/library/slow", "v1");
+      assert.equal(stale.status, 200);
+      assert.equal(stale.headers.get("docker-content-digest"), cached.manifestDigest);
+      assert.match(stale.headers.get("cache-status")!, STALE);
+      const again = await manifestOf(proxy.url, "docker.io/library/slower", "v1");
+      assert.equal(again.status, 504, "the same answer while Berth leaves the upstream alone");
+    });
+  });
+
   describe("upstream killed mid-blob", () => {
     let proxy: HubProxy;
     let image: SeededImage;
