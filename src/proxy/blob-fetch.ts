@@ -160,6 +160,9 @@ export function createBlobFetches(spoolDir: string): BlobFetches {
   async function run(fetch: Fetch, body: UpstreamBody, store: (body: Readable, size: number | undefined) => Promise<unknown>): Promise<void> {
     const fd = openSync(fetch.path, "w");
     const toStore = new PassThrough({ highWaterMark: 1 << 20 });
+    // The store learns of a failed fetch by reading; it may not have started (it awaits its
+    // metadata first), and an 'error' no one listens to would take the whole process down.
+    toStore.on("error", () => {});
     const storing = store(toStore, fetch.size);
     let storeFailed: Error | undefined;
     storing.catch((err: Error) => {

@@ -12,9 +12,12 @@ export function upstreamUnavailable(err: unknown): boolean {
   return err.kind !== "status" || err.status === 429 || (err.status ?? 0) >= 500;
 }
 
-/** Thrown instead of asking an upstream that is backing off. */
+/** Thrown instead of asking an upstream that is backing off; `reason` is the failure that started the pause. */
 export class UpstreamPaused extends Error {
-  constructor(readonly until: number) {
+  constructor(
+    readonly until: number,
+    readonly reason: RegistryClientError,
+  ) {
     super("backing off");
   }
 }
@@ -29,8 +32,12 @@ export function upstreamError(err: unknown, upstream: Upstream, what: string): u
   const where = `upstream ${upstream.name} (${upstream.url})`;
   const detail = { upstream: upstream.name, what };
   if (err instanceof UpstreamPaused) {
+    // The answer the failure that started the pause gave, so a client sees the same status and cause throughout.
     const seconds = Math.max(1, Math.ceil((err.until - Date.now()) / 1000));
-    return new RegistryError("UNAVAILABLE", `${where} asked Berth to wait (rate limit, or it was unreachable); ${what} is not cached; retry in ${seconds} s`, detail, {
+    const { reason } = err;
+    if (reason.kind === "unreachable") return new RegistryError("UNAVAILABLE", `${where} is unreachable (${reason.message}); ${what} is not cached; Berth asks it again in ${seconds} s`, detail, { status: 502 });
+    if (reason.kind === "timeout") return new RegistryError("UNAVAILABLE", `${where} did not answer in time; ${what} is not cached; Berth asks it again in ${seconds} s`, detail, { status: 504 });
+    return new RegistryError("UNAVAILABLE", `${where} is rate-limiting Berth (429); ${what} is not cached; retry in ${seconds} s`, detail, {
       headers: { "Retry-After": String(seconds) },
     });
   }

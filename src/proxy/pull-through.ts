@@ -91,8 +91,8 @@ export function createPullThrough(options: PullThroughOptions): PullThrough {
   }
 
   function ask(upstream: Upstream): void {
-    const until = upstream.backingOff();
-    if (until !== undefined) throw new UpstreamPaused(until);
+    const pause = upstream.backingOff();
+    if (pause) throw new UpstreamPaused(pause.until, pause.reason);
   }
 
   function noted(upstream: Upstream, err: unknown): unknown {
@@ -211,10 +211,14 @@ export function createPullThrough(options: PullThroughOptions): PullThrough {
           if (await registry.uploads.linkExisting(local, digest)) return { kind: "local", cacheStatus: report(upstream, "blob", "hit") };
         }
         ask(upstream);
-        if (method === "HEAD") {
+        // Knowing a digest is no licence to read it: a blob stored for another repository (a private
+        // one, or another upstream's) is linked here only once this upstream says this repository has it.
+        const elsewhere = (await registry.stores.blobStore.stat(digest)) !== undefined;
+        if (method === "HEAD" || elsewhere) {
           const size = await upstream.client.blobSize(remote, digest);
           if (size === undefined) throw new RegistryError("BLOB_UNKNOWN", `not on upstream ${upstream.name}`, { upstream: upstream.name, digest });
-          return { kind: "head", size, cacheStatus: report(upstream, "blob", "forwarded") };
+          if (elsewhere && (await registry.uploads.linkExisting(local, digest))) return { kind: "local", cacheStatus: report(upstream, "blob", "hit") };
+          if (method === "HEAD") return { kind: "head", size, cacheStatus: report(upstream, "blob", "forwarded") };
         }
         const { fetch, collapsed } = await fetches.obtain(
           digest,

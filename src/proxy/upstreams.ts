@@ -18,8 +18,8 @@ export interface Upstream {
   normalise(remote: string): string;
   /** Throws DENIED naming the rule when `remote` is outside the allow-list. */
   allow(remote: string): void;
-  /** While set, the upstream is not asked (a 429 told us to wait, or it was just unreachable). */
-  backingOff(now?: number): number | undefined;
+  /** While set, the upstream is not asked: until when, and the failure that started it (a 429, or it was unreachable). */
+  backingOff(now?: number): { until: number; reason: RegistryClientError } | undefined;
   /** Records a failure that should keep requests off the upstream for a while. */
   failed(err: unknown): void;
 }
@@ -52,6 +52,7 @@ function createUpstream(config: UpstreamConfig, index: number, onRateLimit?: Rat
   const url = new URL(config.url);
   const library = config.libraryPrefix ?? (config.name === "docker.io" || url.hostname.endsWith("docker.io"));
   let pausedUntil = 0;
+  let pauseReason: RegistryClientError | undefined;
   const observe = (res: IncomingMessage) => {
     const limit = firstNumber(res.headers["ratelimit-limit"]);
     const remaining = firstNumber(res.headers["ratelimit-remaining"]);
@@ -83,12 +84,14 @@ function createUpstream(config: UpstreamConfig, index: number, onRateLimit?: Rat
       );
     },
     backingOff(now = Date.now()) {
-      return pausedUntil > now ? pausedUntil : undefined;
+      return pausedUntil > now && pauseReason ? { until: pausedUntil, reason: pauseReason } : undefined;
     },
     failed(err) {
       if (!(err instanceof RegistryClientError)) return;
       if (err.status === 429) pausedUntil = Date.now() + (err.retryAfterMs ?? RATE_LIMIT_PAUSE_MS);
       else if (err.kind !== "status") pausedUntil = Date.now() + UNREACHABLE_PAUSE_MS;
+      else return;
+      pauseReason = err;
     },
   };
 }

@@ -8,11 +8,11 @@ import { digestOf } from "../../src/oci/digest.js";
 import { MediaType } from "../../src/oci/media-types.js";
 import { startBerth, type TestBerth } from "../helpers/berth.js";
 
-/** A Berth started with a `proxy` section (written to a config file, as an operator would). */
-export async function startProxyBerth(proxy: unknown, env: Record<string, string> = {}): Promise<TestBerth> {
+/** A Berth started with a `proxy` section and any `more` of the config file (written as an operator would). */
+export async function startProxyBerth(proxy: unknown, env: Record<string, string> = {}, more: Record<string, unknown> = {}): Promise<TestBerth> {
   const dir = await mkdtemp(join(tmpdir(), "berth-proxy-config-"));
   const file = join(dir, "config.json");
-  await writeFile(file, JSON.stringify({ proxy }));
+  await writeFile(file, JSON.stringify({ ...more, proxy }));
   const berth = await startBerth({ BERTH_CONFIG: file, ...env });
   return {
     ...berth,

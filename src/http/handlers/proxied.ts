@@ -39,7 +39,14 @@ export async function handleProxied(ctx: RequestContext, route: ProxiedRoute, ta
         return handleManifest(ctx, route);
       }
       res.setHeader("Cache-Status", await proxy.manifest(target, reference));
-      return handleManifest(ctx, route);
+      try {
+        return await handleManifest(ctx, route);
+      } catch (err) {
+        // Retention or garbage collection removed it between filling the cache and reading it: fill once more.
+        if (!(err instanceof RegistryError && err.code === "MANIFEST_UNKNOWN") || res.headersSent) throw err;
+        res.setHeader("Cache-Status", await proxy.manifest(target, reference));
+        return handleManifest(ctx, route);
+      }
     }
     case "blob": {
       const digest = parseDigest(route.digest);
