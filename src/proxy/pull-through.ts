@@ -139,11 +139,6 @@ export function createPullThrough(options: PullThroughOptions): PullThrough {
     }
   }
 
-  async function upstreamHas(target: ProxyTarget, digest: Digest): Promise<boolean> {
-    ask(target.upstream);
-    return (await target.upstream.client.blobSize(target.remote, digest)) !== undefined;
-  }
-
   function counted(upstream: Upstream, stream: Readable): Readable {
     if (!observer) return stream;
     const counter = new Transform({
@@ -205,11 +200,6 @@ export function createPullThrough(options: PullThroughOptions): PullThrough {
       upstream.allow(remote);
       if (await metadata.getBlobLink(local, digest)) return { kind: "local", cacheStatus: report(upstream, "blob", "hit") };
       try {
-        // A blob stored for another repository is linked, not fetched again; under access control
-        // only once the upstream confirms it has it, or a digest would open any private repository's blob.
-        if ((await metadata.getBlob(digest)) && (registry.options.anonymousMount || (await upstreamHas(target, digest)))) {
-          if (await registry.uploads.linkExisting(local, digest)) return { kind: "local", cacheStatus: report(upstream, "blob", "hit") };
-        }
         ask(upstream);
         // Knowing a digest is no licence to read it: a blob stored for another repository (a private
         // one, or another upstream's) is linked here only once this upstream says this repository has it.
