@@ -119,3 +119,24 @@ export async function readAll(res: IncomingMessage, limit: number): Promise<Buff
 export function discard(res: IncomingMessage): void {
   res.resume();
 }
+
+/** The RegistryClientError for an answer the caller cannot use, with the OCI error code and message of its body. */
+export function errorOf(res: IncomingMessage, body: Buffer, what: string): RegistryClientError {
+  let code: string | undefined;
+  let message = "";
+  try {
+    const first = JSON.parse(body.toString("utf8"))?.errors?.[0];
+    code = typeof first?.code === "string" ? first.code : undefined;
+    message = typeof first?.message === "string" ? first.message : "";
+  } catch {
+    // not an OCI error body
+  }
+  const status = res.statusCode ?? 0;
+  return new RegistryClientError("status", `${what}: ${status}${code ? ` ${code}` : ""}${message ? ` (${message})` : ""}`, status, code, retryAfterMs(res.headers));
+}
+
+/** Reads (a bounded part of) an error body and makes the RegistryClientError for it. */
+export async function failure(res: IncomingMessage, what: string): Promise<RegistryClientError> {
+  const body = await readAll(res, 64 << 10).catch(() => Buffer.alloc(0));
+  return errorOf(res, body, what);
+}
