@@ -11,33 +11,25 @@ import { createHash, randomBytes } from "node:crypto";
 import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { Readable } from "node:stream";
+import { createRegistryClient } from "../src/client/registry-client.js";
 import { parseSize } from "../src/config/units.js";
 import { backendEnv, spawnBerth } from "../test/helpers/berth.js";
 
 const CHUNK = 1024 * 1024;
 
 /** `size` bytes built from one random MiB with a counter stamped in, so no two chunks are equal. */
-function body(size: number): { stream: ReadableStream<Uint8Array>; digest: Promise<string> } {
+function body(size: number): Readable {
   const base = randomBytes(CHUNK);
-  const hash = createHash("sha256");
-  let sent = 0;
-  let resolveDigest!: (d: string) => void;
-  const digest = new Promise<string>((r) => (resolveDigest = r));
-  const stream = new ReadableStream<Uint8Array>({
-    pull(controller) {
-      if (sent >= size) {
-        resolveDigest(`sha256:${hash.digest("hex")}`);
-        controller.close();
-        return;
+  return Readable.from(
+    (function* () {
+      for (let sent = 0; sent < size; sent += CHUNK) {
+        const chunk = Buffer.from(base.subarray(0, Math.min(CHUNK, size - sent)));
+        chunk.writeUInt32BE(sent / CHUNK, 0);
+        yield chunk;
       }
-      const chunk = Buffer.from(base.subarray(0, Math.min(CHUNK, size - sent)));
-      chunk.writeUInt32BE(sent / CHUNK, 0);
-      hash.update(chunk);
-      sent += chunk.length;
-      controller.enqueue(chunk);
-    },
-  });
-  return { stream, digest };
+    })(),
+  );
 }
 
 async function peakRss(pid: number): Promise<number> {
@@ -49,27 +41,24 @@ async function measure(size: number) {
   const data = await mkdtemp(join(tmpdir(), "berth-mem-"));
   const backend = await backendEnv();
   const berth = await spawnBerth(data, { BERTH_LOG_LEVEL: "warn", ...backend.env });
+  const client = createRegistryClient({ url: berth.url, timeoutMs: 120_000, userAgent: "berth-bench" });
   try {
     const pid = berth.child.pid!;
     const idle = await peakRss(pid);
-    const start = await fetch(`${berth.url}/v2/mem/blob/blobs/uploads/`, { method: "POST" });
-    const location = new URL(start.headers.get("location")!, berth.url);
-    const { stream, digest } = body(size);
     const t0 = performance.now();
-    const patch = await fetch(location, { method: "PATCH", body: stream, duplex: "half" } as RequestInit);
-    if (patch.status !== 202) throw new Error(`PATCH ${patch.status}`);
-    location.searchParams.set("digest", await digest);
-    const put = await fetch(location, { method: "PUT" });
-    if (put.status !== 201) throw new Error(`PUT ${put.status} ${await put.text()}`);
+    // No size, no digest: one streamed PATCH of unknown length, hashed on the way, then the PUT.
+    const digest = await client.pushBlob("mem/blob", { open: () => body(size) });
     const pushSeconds = (performance.now() - t0) / 1000;
     const t1 = performance.now();
-    const res = await fetch(`${berth.url}/v2/mem/blob/blobs/${await digest}`);
+    const pulled = await client.blob("mem/blob", digest);
+    if (!pulled) throw new Error(`GET blob ${digest}: 404`);
     const check = createHash("sha256");
-    for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) check.update(chunk);
-    if (`sha256:${check.digest("hex")}` !== (await digest)) throw new Error("pulled bytes differ");
+    for await (const chunk of pulled.stream as AsyncIterable<Buffer>) check.update(chunk);
+    if (`sha256:${check.digest("hex")}` !== digest) throw new Error("pulled bytes differ");
     const pullSeconds = (performance.now() - t1) / 1000;
     return { size, idle, peak: await peakRss(pid), pushSeconds, pullSeconds };
   } finally {
+    client.close();
     await berth.stop();
     await backend.cleanup();
     await rm(data, { recursive: true, force: true });

@@ -4,9 +4,10 @@
  * verifies the blob (pullBlob), posts "done" (or the error).
  */
 import { parentPort, workerData } from "node:worker_threads";
+import type { Digest } from "../src/oci/digest.js";
 import { pullBlob } from "./workloads.js";
 
-const { url, repo, digest, size } = workerData as { url: string; repo: string; digest: string; size: number };
+const { url, repo, digest, size } = workerData as { url: string; repo: string; digest: Digest; size: number };
 
 parentPort!.once("message", async () => {
   try {

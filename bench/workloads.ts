@@ -1,11 +1,16 @@
 /**
  * The workloads of the side-by-side benchmark, each one a function of a registry base URL that
  * returns its figure. Only the OCI Distribution API over HTTP is used, so they run unchanged
- * against distribution and Berth.
+ * against distribution and Berth. Pushes and pulls go through Berth's registry client (src/client),
+ * the one the pull-through cache and the tests use; the manifest load is raw requests, its figure
+ * being the server's latency.
  */
 import { createHash, randomBytes } from "node:crypto";
 import { Agent, request } from "node:http";
+import { Readable } from "node:stream";
 import { Worker } from "node:worker_threads";
+import { createRegistryClient, type RegistryClient } from "../src/client/registry-client.js";
+import type { Digest } from "../src/oci/digest.js";
 import { makeImage, type TestImage } from "../test/helpers/fixtures.js";
 
 export const MiB = 1024 * 1024;
@@ -13,11 +18,11 @@ export const MiB = 1024 * 1024;
 /** Blob content of `size` bytes: one random MiB with a counter stamped into every chunk. */
 export class BlobSource {
   private readonly base = randomBytes(MiB);
-  readonly digest: string;
+  readonly digest: Digest;
   constructor(readonly size: number) {
     const hash = createHash("sha256");
     for (let i = 0; i * MiB < size; i++) hash.update(this.chunk(i));
-    this.digest = `sha256:${hash.digest("hex")}`;
+    this.digest = `sha256:${hash.digest("hex")}` as Digest;
   }
   /** Chunk i (1 MiB, the last one possibly shorter). */
   chunk(i: number): Buffer {
@@ -25,79 +30,52 @@ export class BlobSource {
     c.writeUInt32BE(i, 0);
     return c;
   }
-  stream(): ReadableStream<Uint8Array> {
-    let i = 0;
-    return new ReadableStream<Uint8Array>({
-      pull: (controller) => {
-        if (i * MiB >= this.size) return controller.close();
-        controller.enqueue(this.chunk(i++));
-      },
-    });
-  }
-  /** Bytes [start, start+len) where start is a multiple of 1 MiB. */
-  range(start: number, len: number): Buffer {
-    const parts: Buffer[] = [];
-    for (let off = start; off < start + len && off < this.size; off += MiB) parts.push(this.chunk(off / MiB));
-    return Buffer.concat(parts);
+  /** The content as a stream of 1 MiB chunks, made as it is read. */
+  stream(): Readable {
+    const chunks = function* (this: BlobSource) {
+      for (let i = 0; i * MiB < this.size; i++) yield this.chunk(i);
+    };
+    return Readable.from(chunks.call(this), { objectMode: false });
   }
 }
 
-async function check(res: Response, status: number, what: string): Promise<Response> {
-  if (res.status !== status) throw new Error(`${what}: HTTP ${res.status} ${await res.text()}`);
-  return res;
+const clients = new Map<string, RegistryClient>();
+
+/** One client per registry for the whole run, so connections stay open between workloads (as fetch's pool kept them). */
+function clientFor(url: string): RegistryClient {
+  let client = clients.get(url);
+  if (!client) {
+    client = createRegistryClient({ url, timeoutMs: 120_000, maxSockets: 64, userAgent: "berth-bench" });
+    clients.set(url, client);
+  }
+  return client;
 }
 
-async function startUpload(url: string, repo: string): Promise<URL> {
-  const res = await check(await fetch(`${url}/v2/${repo}/blobs/uploads/`, { method: "POST" }), 202, "POST upload");
-  await res.arrayBuffer();
-  return new URL(res.headers.get("location")!, url);
-}
+/** Uploads without the HEAD a client sends first: the figures measure uploads (and stay comparable with earlier results). */
+const UPLOAD = { checkExists: false } as const;
 
 /** POST, then one PUT ?digest= carrying the whole streamed body. Returns seconds. */
 export async function pushMonolithic(url: string, repo: string, blob: BlobSource): Promise<number> {
   const t0 = performance.now();
-  const location = await startUpload(url, repo);
-  location.searchParams.set("digest", blob.digest);
-  const res = await fetch(location, {
-    method: "PUT",
-    headers: { "Content-Type": "application/octet-stream" },
-    body: blob.stream(),
-    duplex: "half",
-  } as RequestInit);
-  await (await check(res, 201, "PUT monolithic")).arrayBuffer();
+  await clientFor(url).pushBlob(repo, { size: blob.size, digest: blob.digest, open: () => blob.stream() }, UPLOAD);
   return (performance.now() - t0) / 1000;
 }
 
 /** POST, PATCHes of `chunk` bytes with Content-Range, then PUT ?digest=. Returns seconds. */
 export async function pushChunked(url: string, repo: string, blob: BlobSource, chunk: number): Promise<number> {
   const t0 = performance.now();
-  let location = await startUpload(url, repo);
-  for (let start = 0; start < blob.size; start += chunk) {
-    const data = blob.range(start, chunk);
-    const res = await fetch(location, {
-      method: "PATCH",
-      headers: {
-        "Content-Type": "application/octet-stream",
-        "Content-Range": `${start}-${start + data.length - 1}`,
-        "Content-Length": String(data.length),
-      },
-      body: data as unknown as BodyInit,
-    });
-    await (await check(res, 202, "PATCH")).arrayBuffer();
-    location = new URL(res.headers.get("location")!, url);
-  }
-  location.searchParams.set("digest", blob.digest);
-  await (await check(await fetch(location, { method: "PUT" }), 201, "PUT chunked")).arrayBuffer();
+  await clientFor(url).pushBlob(repo, { size: blob.size, digest: blob.digest, open: () => blob.stream() }, { ...UPLOAD, chunkSize: chunk });
   return (performance.now() - t0) / 1000;
 }
 
 /** GET the blob, hashing it; throws unless size and sha256 match. Returns seconds. */
 export async function pullBlob(url: string, repo: string, blob: Pick<BlobSource, "digest" | "size">): Promise<number> {
   const t0 = performance.now();
-  const res = await check(await fetch(`${url}/v2/${repo}/blobs/${blob.digest}`), 200, "GET blob");
+  const answer = await clientFor(url).blob(repo, blob.digest);
+  if (!answer) throw new Error(`GET blob ${blob.digest}: 404`);
   const hash = createHash("sha256");
   let n = 0;
-  for await (const c of res.body as unknown as AsyncIterable<Uint8Array>) {
+  for await (const c of answer.stream as AsyncIterable<Buffer>) {
     hash.update(c);
     n += c.length;
   }
@@ -129,27 +107,12 @@ export async function pullConcurrent(url: string, repo: string, blob: BlobSource
   }
 }
 
-async function putBlob(url: string, repo: string, data: Buffer, digest: string): Promise<void> {
-  const location = await startUpload(url, repo);
-  location.searchParams.set("digest", digest);
-  const res = await fetch(location, {
-    method: "PUT",
-    headers: { "Content-Type": "application/octet-stream" },
-    body: data as unknown as BodyInit,
-  });
-  await (await check(res, 201, "PUT blob")).arrayBuffer();
-}
-
-/** Config, layers, then the manifest under `tag`. */
+/** Config, layers, then the manifest under `tag`: 5 requests for a one-layer image (POST and PUT per blob). */
 export async function pushImage(url: string, repo: string, tag: string, image: TestImage): Promise<void> {
-  await putBlob(url, repo, image.config, image.configDigest);
-  for (let i = 0; i < image.layers.length; i++) await putBlob(url, repo, image.layers[i]!, image.layerDigests[i]!);
-  const res = await fetch(`${url}/v2/${repo}/manifests/${tag}`, {
-    method: "PUT",
-    headers: { "Content-Type": image.manifestMediaType },
-    body: image.manifest as unknown as BodyInit,
-  });
-  await (await check(res, 201, "PUT manifest")).arrayBuffer();
+  const client = clientFor(url);
+  await client.pushBlob(repo, image.config, UPLOAD);
+  for (const layer of image.layers) await client.pushBlob(repo, layer, UPLOAD);
+  await client.putManifest(repo, tag, image.manifest, image.manifestMediaType);
 }
 
 /** `count` distinct small images (config + one 4 KiB layer), `parallel` at a time. Returns seconds. */
@@ -215,6 +178,9 @@ export async function manifestLoad(target: string, method: "GET" | "HEAD", accep
   return { requests: latencies.length, seconds: elapsed, p50: percentile(latencies, 50), p99: percentile(latencies, 99) };
 }
 
+/** Closes the manifest load's connections and the registry clients. */
 export function closeAgent(): void {
   agent.destroy();
+  for (const client of clients.values()) client.close();
+  clients.clear();
 }

@@ -3,10 +3,12 @@ import type { Readable } from "node:stream";
 import { digestAlgorithm, digestOf, tryParseDigest, type Digest } from "../oci/digest.js";
 import { MANIFEST_MEDIA_TYPES, MediaType } from "../oci/media-types.js";
 import { createClientAuth, type Credentials } from "./auth.js";
-import { createConnections, discard, readAll, RegistryClientError, retryAfterMs, send } from "./transport.js";
+import { createConnections, discard, errorOf, failure, readAll, RegistryClientError, send } from "./transport.js";
+import { createUploads, type BlobSource, type PushBlobOptions } from "./uploads.js";
 
 export { RegistryClientError } from "./transport.js";
 export type { Credentials } from "./auth.js";
+export type { BlobSource, PushBlobOptions } from "./uploads.js";
 
 export interface RegistryClientOptions {
   /** The registry's base URL, `http(s)://host[:port]` (a path prefix is kept). */
@@ -44,9 +46,6 @@ export interface TagList {
   next?: string;
 }
 
-/** Content to push as a blob: bytes in memory, or a stream made on demand with its size and digest. */
-export type BlobSource = Buffer | { size: number; digest: Digest; open: () => Readable };
-
 /**
  * A client of the OCI distribution API (and Docker Registry V2): the one Berth uses to talk to an
  * upstream registry, and the one its tests and benchmarks push and pull with. It authenticates the
@@ -62,9 +61,23 @@ export interface RegistryClient {
   manifest(repo: string, reference: string, options?: { method?: "GET" | "HEAD"; accept?: readonly string[] }): Promise<ManifestAnswer | undefined>;
   /** Streams a blob, following redirects (to an object store) without sending credentials to another host. */
   blob(repo: string, digest: Digest, range?: { start: number; end?: number }): Promise<BlobAnswer | undefined>;
+  /**
+   * A whole blob in memory, checked against its digest (DIGEST_INVALID when the bytes differ);
+   * refuses blobs over `maxBytes` (default 64 MiB). For configs and test content; stream big ones with blob().
+   */
+  blobContent(repo: string, digest: Digest, maxBytes?: number): Promise<Buffer | undefined>;
+  /** HEAD of a blob: its size, or undefined when the registry does not have it in `repo`. */
   blobSize(repo: string, digest: Digest): Promise<number | undefined>;
-  /** Pushes a blob unless the registry has it (monolithic, or in `chunkSize` PATCHes); `mountFrom` tries a cross-repository mount first. */
-  pushBlob(repo: string, source: BlobSource, options?: { chunkSize?: number; mountFrom?: string }): Promise<Digest>;
+  /**
+   * Pushes a blob unless the registry has it: in one PUT, in `chunkSize` PATCHes, or streamed
+   * (see BlobSource); `mountFrom` tries a cross-repository mount first. Resolves its digest. A
+   * failed upload's session is cancelled.
+   */
+  pushBlob(repo: string, source: BlobSource, options?: PushBlobOptions): Promise<Digest>;
+  /** Mounts a blob `from` another repository; false when the registry would not (it offered an upload instead, which is cancelled). */
+  mountBlob(repo: string, digest: Digest, from: string): Promise<boolean>;
+  deleteBlob(repo: string, digest: Digest): Promise<void>;
+  /** PUTs a manifest under a tag or its digest; resolves the digest the registry answered. */
   putManifest(repo: string, reference: string, content: Buffer, mediaType: string): Promise<Digest>;
   deleteManifest(repo: string, reference: string): Promise<void>;
   tags(repo: string, page?: { n?: number; last?: string }): Promise<TagList | undefined>;
@@ -77,25 +90,6 @@ export interface RegistryClient {
 
 const MAX_MANIFEST = 4 << 20;
 const REDIRECTS = [301, 302, 303, 307, 308];
-
-function errorOf(res: IncomingMessage, body: Buffer, what: string): RegistryClientError {
-  let code: string | undefined;
-  let message = "";
-  try {
-    const first = JSON.parse(body.toString("utf8"))?.errors?.[0];
-    code = typeof first?.code === "string" ? first.code : undefined;
-    message = typeof first?.message === "string" ? first.message : "";
-  } catch {
-    // not an OCI error body
-  }
-  const status = res.statusCode ?? 0;
-  return new RegistryClientError("status", `${what}: ${status}${code ? ` ${code}` : ""}${message ? ` (${message})` : ""}`, status, code, retryAfterMs(res.headers));
-}
-
-async function failure(res: IncomingMessage, what: string): Promise<RegistryClientError> {
-  const body = await readAll(res, 64 << 10).catch(() => Buffer.alloc(0));
-  return errorOf(res, body, what);
-}
 
 const scopeOf = (repo: string, actions: string) => `repository:${repo}:${actions}`;
 
@@ -124,6 +118,8 @@ export function createRegistryClient(options: RegistryClientOptions): RegistryCl
       return res;
     }
   }
+
+  const uploads = createUploads(call, base);
 
   async function manifest(repo: string, reference: string, opts: { method?: "GET" | "HEAD"; accept?: readonly string[] } = {}): Promise<ManifestAnswer | undefined> {
     const method = opts.method ?? "GET";
@@ -176,57 +172,6 @@ export function createRegistryClient(options: RegistryClientOptions): RegistryCl
     return { ...(length !== undefined ? { size: Number(length) } : {}), start, stream: res };
   }
 
-  async function uploadLocation(res: IncomingMessage, what: string): Promise<URL> {
-    const location = res.headers.location;
-    discard(res);
-    if (!location) throw new RegistryClientError("status", `${what}: no Location in the answer`, res.statusCode);
-    return new URL(location, base);
-  }
-
-  async function pushBlob(repo: string, source: BlobSource, opts: { chunkSize?: number; mountFrom?: string } = {}): Promise<Digest> {
-    const scope = scopeOf(repo, "pull,push");
-    const digest = Buffer.isBuffer(source) ? digestOf(source) : source.digest;
-    const size = Buffer.isBuffer(source) ? source.length : source.size;
-    const head = await call("HEAD", `v2/${repo}/blobs/${digest}`, scope);
-    discard(head);
-    if (head.statusCode === 200) return digest;
-    const query = opts.mountFrom ? `?mount=${digest}&from=${encodeURIComponent(opts.mountFrom)}` : "";
-    const started = await call("POST", `v2/${repo}/blobs/uploads/${query}`, scope, { headers: { "content-length": "0" } });
-    if (started.statusCode === 201) {
-      discard(started);
-      return digest;
-    }
-    if (started.statusCode !== 202) throw await failure(started, `upload to ${repo}`);
-    let location = await uploadLocation(started, `upload to ${repo}`);
-    const open = () => (Buffer.isBuffer(source) ? undefined : source.open());
-    const chunk = opts.chunkSize;
-    if (chunk && Buffer.isBuffer(source)) {
-      for (let offset = 0; offset < size; offset += chunk) {
-        const part = source.subarray(offset, Math.min(size, offset + chunk));
-        const res = await call("PATCH", location, scope, {
-          headers: { "content-type": "application/octet-stream", "content-range": `${offset}-${offset + part.length - 1}`, "content-length": String(part.length) },
-          body: part,
-        });
-        if (res.statusCode !== 202) throw await failure(res, `chunk of ${digest}`);
-        location = await uploadLocation(res, `chunk of ${digest}`);
-      }
-      location.searchParams.set("digest", digest);
-      const done = await call("PUT", location, scope, { headers: { "content-length": "0" } });
-      if (done.statusCode !== 201) throw await failure(done, `blob ${digest}`);
-      discard(done);
-      return digest;
-    }
-    location.searchParams.set("digest", digest);
-    const body = Buffer.isBuffer(source) ? source : open;
-    const done = await call("PUT", location, scope, {
-      headers: { "content-type": "application/octet-stream", "content-length": String(size) },
-      body: body as Buffer | (() => Readable),
-    });
-    if (done.statusCode !== 201) throw await failure(done, `blob ${digest}`);
-    discard(done);
-    return digest;
-  }
-
   return {
     url: base,
     get tokensFetched() {
@@ -246,7 +191,20 @@ export function createRegistryClient(options: RegistryClientOptions): RegistryCl
       if (res.statusCode !== 200) throw errorOf(res, Buffer.alloc(0), `blob ${repo}@${digest}`);
       return Number(res.headers["content-length"] ?? 0);
     },
-    pushBlob,
+    async blobContent(repo, digest, maxBytes = 64 << 20) {
+      const answer = await blob(repo, digest);
+      if (!answer) return undefined;
+      const content = await readAll(answer.stream, maxBytes);
+      const got = digestOf(content, digestAlgorithm(digest));
+      if (got !== digest) throw new RegistryClientError("status", `blob ${repo}@${digest}: content digest ${got} is not ${digest}`, 200, "DIGEST_INVALID");
+      return content;
+    },
+    ...uploads,
+    async deleteBlob(repo, digest) {
+      const res = await call("DELETE", `v2/${repo}/blobs/${digest}`, scopeOf(repo, "delete"));
+      if (res.statusCode !== 202) throw await failure(res, `delete ${repo}@${digest}`);
+      discard(res);
+    },
     async putManifest(repo, reference, content, mediaType) {
       const res = await call("PUT", `v2/${repo}/manifests/${reference}`, scopeOf(repo, "pull,push"), {
         headers: { "content-type": mediaType, "content-length": String(content.length) },

@@ -76,17 +76,20 @@ export function send(url: URL, connections: Connections, options: SendOptions): 
       headers: options.headers,
       agent: secure ? connections.https : connections.http,
     });
-    let answered = false;
+    let answer: IncomingMessage | undefined;
     req.setTimeout(options.timeoutMs, () => {
-      req.destroy(new RegistryClientError("timeout", `${url.host} sent nothing for ${options.timeoutMs} ms`));
+      const err = new RegistryClientError("timeout", `${url.host} sent nothing for ${options.timeoutMs} ms`);
+      // The body's reader must see this error, not the "aborted" the socket's end would give it.
+      answer?.destroy(err);
+      req.destroy(err);
     });
     req.on("error", (err) => {
-      if (answered) return;
+      if (answer) return;
       if (err instanceof RegistryClientError) return reject(err);
       reject(new RegistryClientError("unreachable", `${url.host}: ${(err as NodeJS.ErrnoException).code ?? err.message}`));
     });
     req.on("response", (res) => {
-      answered = true;
+      answer = res;
       res.on("error", () => {});
       resolve(res);
     });
@@ -100,17 +103,22 @@ export function send(url: URL, connections: Connections, options: SendOptions): 
   });
 }
 
-/** Reads a whole (small) body, refusing more than `limit` bytes. */
+/** Reads a whole (small) body, refusing more than `limit` bytes; a connection lost midway is `unreachable`. */
 export async function readAll(res: IncomingMessage, limit: number): Promise<Buffer> {
   const chunks: Buffer[] = [];
   let size = 0;
-  for await (const chunk of res as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (size > limit) {
-      res.destroy();
-      throw new RegistryClientError("status", `response larger than ${limit} bytes`, res.statusCode);
+  try {
+    for await (const chunk of res as AsyncIterable<Buffer>) {
+      size += chunk.length;
+      if (size > limit) {
+        res.destroy();
+        throw new RegistryClientError("status", `response larger than ${limit} bytes`, res.statusCode);
+      }
+      chunks.push(chunk);
     }
-    chunks.push(chunk);
+  } catch (err) {
+    if (err instanceof RegistryClientError) throw err;
+    throw new RegistryClientError("unreachable", `the connection was lost after ${size} bytes of the answer (${(err as Error).message})`, res.statusCode);
   }
   return Buffer.concat(chunks);
 }
@@ -118,4 +126,25 @@ export async function readAll(res: IncomingMessage, limit: number): Promise<Buff
 /** Drains and drops a body, so the connection can be reused. */
 export function discard(res: IncomingMessage): void {
   res.resume();
+}
+
+/** The RegistryClientError for an answer the caller cannot use, with the OCI error code and message of its body. */
+export function errorOf(res: IncomingMessage, body: Buffer, what: string): RegistryClientError {
+  let code: string | undefined;
+  let message = "";
+  try {
+    const first = JSON.parse(body.toString("utf8"))?.errors?.[0];
+    code = typeof first?.code === "string" ? first.code : undefined;
+    message = typeof first?.message === "string" ? first.message : "";
+  } catch {
+    // not an OCI error body
+  }
+  const status = res.statusCode ?? 0;
+  return new RegistryClientError("status", `${what}: ${status}${code ? ` ${code}` : ""}${message ? ` (${message})` : ""}`, status, code, retryAfterMs(res.headers));
+}
+
+/** Reads (a bounded part of) an error body and makes the RegistryClientError for it. */
+export async function failure(res: IncomingMessage, what: string): Promise<RegistryClientError> {
+  const body = await readAll(res, 64 << 10).catch(() => Buffer.alloc(0));
+  return errorOf(res, body, what);
 }

@@ -7,7 +7,7 @@ import type { AuthStore } from "../../src/storage/auth-store.js";
 import { createAuthStore } from "../../src/storage/create-stores.js";
 import { startBerth, type TestBerth } from "../helpers/berth.js";
 import { makeImage, sha256 } from "../helpers/fixtures.js";
-import { asBody } from "../helpers/push.js";
+import { asBody } from "../helpers/upload-session.js";
 
 const basic = (user: string, password: string) => `Basic ${Buffer.from(`${user}:${password}`).toString("base64")}`;
 

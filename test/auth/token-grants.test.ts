@@ -19,10 +19,11 @@ import type { AuthStore } from "../../src/storage/auth-store.js";
 import { createSqliteAuthStore } from "../../src/storage/drivers/sqlite-auth-store.js";
 import { startBerth, type TestBerth } from "../helpers/berth.js";
 import { makeImage, sha256 } from "../helpers/fixtures.js";
-import { asBody } from "../helpers/push.js";
+import { pushImage, withClient } from "../helpers/push.js";
 
 const basic = (user: string, password: string) => `Basic ${Buffer.from(`${user}:${password}`).toString("base64")}`;
 const ADMIN = basic("admin", "admin-password");
+const ADMIN_CREDENTIALS = { username: "admin", password: "admin-password" };
 const ALL: Action[] = ["pull", "push", "delete"];
 const NONE: Action[] = [];
 const PULL: Action[] = ["pull"];
@@ -80,14 +81,10 @@ describe("access control: what a token request grants, and what the token then d
   }
   const bearer = (t: string) => ({ Authorization: `Bearer ${t}` });
 
-  async function pushImage(headers: Record<string, string>, repo: string, tag: string) {
+  /** The admin's push of a fresh one-layer image, through the registry client (the token flow). */
+  async function pushAsAdmin(repo: string, tag: string) {
     const image = makeImage({ layers: [randomBytes(700)] });
-    for (const blob of [image.config, ...image.layers]) {
-      const res = await fetch(`${b.url}/v2/${repo}/blobs/uploads/?digest=${sha256(blob)}`, { method: "POST", body: asBody(blob), headers });
-      assert.equal(res.status, 201, `blob into ${repo}`);
-    }
-    const res = await fetch(`${b.url}/v2/${repo}/manifests/${tag}`, { method: "PUT", headers: { ...headers, "Content-Type": image.manifestMediaType }, body: asBody(image.manifest) });
-    assert.equal(res.status, 201, `manifest into ${repo}`);
+    await withClient(b.url, (c) => pushImage(c, repo, tag, image), ADMIN_CREDENTIALS);
     return image;
   }
 
@@ -164,7 +161,7 @@ describe("access control: what a token request grants, and what the token then d
   });
 
   it("skopeo delete's request: the admin's repository:NAME:* token deletes the manifest; a reader's only pulls and is refused with 403", async () => {
-    const image = await pushImage({ Authorization: ADMIN }, "team/gone", "1.0");
+    const image = await pushAsAdmin("team/gone", "1.0");
     const reader = await token(auth["reader (rita)"], "repository:team/gone:*");
     assert.deepEqual(accessOf(reader), [{ type: "repository", name: "team/gone", actions: ["pull"] }]);
     const refused = await fetch(`${b.url}/v2/team/gone/manifests/${image.manifestDigest}`, { method: "DELETE", headers: bearer(reader) });
@@ -177,9 +174,9 @@ describe("access control: what a token request grants, and what the token then d
   });
 
   it("podman search's request (a token asked without any scope) lists the catalog: all for the admin, what each caller may pull for others", async () => {
-    await pushImage({ Authorization: ADMIN }, "team/app", "1");
-    await pushImage({ Authorization: ADMIN }, "oss/lib", "1");
-    await pushImage({ Authorization: ADMIN }, "eve/own", "1");
+    await pushAsAdmin("team/app", "1");
+    await pushAsAdmin("oss/lib", "1");
+    await pushAsAdmin("eve/own", "1");
     const catalog = async (who: string | undefined) => {
       const res = await fetch(`${b.url}/v2/_catalog`, { headers: bearer(await token(who)) });
       const body = (await res.json()) as { repositories: string[] };
@@ -199,8 +196,7 @@ describe("access control: what a token request grants, and what the token then d
   it("a cross-repository mount with a bearer token needs pull on `from` in the token itself, not just for its holder", async () => {
     const secret = randomBytes(900);
     const digest = sha256(secret);
-    const pushed = await fetch(`${b.url}/v2/team/app/blobs/uploads/?digest=${digest}`, { method: "POST", body: asBody(secret), headers: { Authorization: ADMIN } });
-    assert.equal(pushed.status, 201);
+    await withClient(b.url, (c) => c.pushBlob("team/app", secret), ADMIN_CREDENTIALS);
     const mount = (target: string, headers: Record<string, string>) =>
       fetch(`${b.url}/v2/${target}/blobs/uploads/?mount=${digest}&from=team/app`, { method: "POST", headers });
     // will may pull team/app, but this token was issued for team/other alone.

@@ -1,54 +1,52 @@
-import { sha256 } from "./fixtures.js";
+import { createRegistryClient, type Credentials, type ManifestAnswer, type RegistryClient } from "../../src/client/registry-client.js";
+import type { Digest } from "../../src/oci/digest.js";
+import type { TestImage } from "./fixtures.js";
 
-/** Minimal registry client calls over fetch, for tests that drive Berth by hand. */
+/**
+ * Pushing and pulling in tests and benchmarks, through Berth's one registry client (src/client):
+ * each helper opens a client on `url`, does its work and closes it. Tests that need more
+ * (credentials kept across calls, chunked or streamed pushes, mounts, the errors) use clientOf.
+ * Raw upload-session steps, for tests of the sessions themselves, are in upload-session.ts.
+ */
 
-/** A Buffer as a fetch body (the DOM typings do not accept Node's Buffer as is). */
-export function asBody(data: Buffer): BodyInit {
-  return data as unknown as BodyInit;
+/** A client of the registry at `url` (close() it when done). */
+export function clientOf(url: string, credentials?: Credentials): RegistryClient {
+  return createRegistryClient({ url, timeoutMs: 30_000, userAgent: "berth-tests", ...(credentials ? { credentials } : {}) });
 }
 
-export async function pushBlob(url: string, repo: string, data: Buffer): Promise<string> {
-  const digest = sha256(data);
-  const res = await fetch(`${url}/v2/${repo}/blobs/uploads/?digest=${digest}`, { method: "POST", body: asBody(data) });
-  if (res.status !== 201) throw new Error(`blob push ${res.status}: ${await res.text()}`);
-  return digest;
+/** Runs `work` with a fresh client on `url`, closing it afterwards. */
+export async function withClient<T>(url: string, work: (client: RegistryClient) => Promise<T>, credentials?: Credentials): Promise<T> {
+  const client = clientOf(url, credentials);
+  try {
+    return await work(client);
+  } finally {
+    client.close();
+  }
 }
 
-export async function pushManifest(url: string, repo: string, ref: string, body: Buffer, mediaType: string): Promise<string> {
-  const res = await fetch(`${url}/v2/${repo}/manifests/${ref}`, {
-    method: "PUT",
-    headers: { "Content-Type": mediaType },
-    body: asBody(body),
-  });
-  if (res.status !== 201) throw new Error(`manifest push ${res.status}: ${await res.text()}`);
-  return res.headers.get("docker-content-digest")!;
+/** Pushes `data` as a blob of `repo` (unless the registry has it); resolves its digest. */
+export function pushBlob(url: string, repo: string, data: Buffer): Promise<string> {
+  return withClient(url, (c) => c.pushBlob(repo, data));
 }
 
-/** Starts an upload session; returns its absolute location. */
-export async function startUpload(url: string, repo: string): Promise<string> {
-  const res = await fetch(`${url}/v2/${repo}/blobs/uploads/`, { method: "POST" });
-  if (res.status !== 202) throw new Error(`upload start ${res.status}: ${await res.text()}`);
-  return new URL(res.headers.get("location")!, url).toString();
+/** PUTs a manifest under `ref` (a tag or its digest); resolves the digest the registry answered. */
+export function pushManifest(url: string, repo: string, ref: string, body: Buffer, mediaType: string): Promise<string> {
+  return withClient(url, (c) => c.putManifest(repo, ref, body, mediaType));
 }
 
-export async function patchChunk(location: string, chunk: Buffer, start: number): Promise<Response> {
-  return fetch(location, {
-    method: "PATCH",
-    headers: {
-      "Content-Type": "application/octet-stream",
-      "Content-Range": `${start}-${start + chunk.length - 1}`,
-    },
-    body: asBody(chunk),
-  });
+/** Pushes a test image's layers and config, then its manifest under `ref`; resolves the manifest digest. */
+export async function pushImage(client: RegistryClient, repo: string, ref: string, image: TestImage): Promise<string> {
+  for (const layer of image.layers) await client.pushBlob(repo, layer);
+  await client.pushBlob(repo, image.config);
+  return client.putManifest(repo, ref, image.manifest, image.manifestMediaType);
 }
 
-export function withQuery(location: string, query: Record<string, string>): string {
-  const u = new URL(location);
-  for (const [k, v] of Object.entries(query)) u.searchParams.set(k, v);
-  return u.toString();
+/** A blob's bytes, checked against the digest; undefined when the registry answers 404. */
+export function pullBlob(url: string, repo: string, digest: string): Promise<Buffer | undefined> {
+  return withClient(url, (c) => c.blobContent(repo, digest as Digest));
 }
 
-export async function fetchBytes(url: string): Promise<{ status: number; body: Buffer; headers: Headers }> {
-  const res = await fetch(url);
-  return { status: res.status, body: Buffer.from(await res.arrayBuffer()), headers: res.headers };
+/** A manifest by tag or digest (its bytes, digest and media type, checked); undefined on 404. */
+export function pullManifest(url: string, repo: string, ref: string): Promise<ManifestAnswer | undefined> {
+  return withClient(url, (c) => c.manifest(repo, ref));
 }

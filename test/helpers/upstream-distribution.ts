@@ -27,6 +27,12 @@ export interface DistributionTokenAuth {
   certPath: string;
 }
 
+/** Basic authentication from an htpasswd file (bcrypt hashes): a registry that never hands out tokens. */
+export interface DistributionBasicAuth {
+  htpasswd: string;
+  realm: string;
+}
+
 /** A running distribution. */
 export interface Distribution {
   /** `127.0.0.1:PORT` */
@@ -57,7 +63,7 @@ async function freePort(): Promise<number> {
   });
 }
 
-function config(dir: string, port: number, auth: DistributionTokenAuth | undefined): string {
+function config(dir: string, port: number, auth: DistributionTokenAuth | DistributionBasicAuth | undefined): string {
   const lines = [
     "version: 0.1",
     "log:",
@@ -77,7 +83,9 @@ function config(dir: string, port: number, auth: DistributionTokenAuth | undefin
     `  addr: 127.0.0.1:${port}`,
     "  secret: berth-upstream-fixture",
   ];
-  if (auth) {
+  if (auth && "htpasswd" in auth) {
+    lines.push("auth:", "  htpasswd:", `    realm: ${auth.realm}`, `    path: ${auth.htpasswd}`);
+  } else if (auth) {
     lines.push(
       "auth:",
       "  token:",
@@ -91,7 +99,7 @@ function config(dir: string, port: number, auth: DistributionTokenAuth | undefin
 }
 
 /** Starts distribution on a free loopback port with its config and storage under `dir`. */
-export async function startDistribution(dir: string, auth?: DistributionTokenAuth): Promise<Distribution> {
+export async function startDistribution(dir: string, auth?: DistributionTokenAuth | DistributionBasicAuth): Promise<Distribution> {
   const bin = whichSync("docker-registry") ?? "/usr/bin/docker-registry";
   const port = await freePort();
   const configPath = join(dir, "distribution.yml");

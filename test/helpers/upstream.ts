@@ -13,6 +13,7 @@ import { startDistribution, type Distribution, type DistributionAccess } from ".
 import { createFront, type FailOptions, type FaultScope, type Front, type FrontRequest } from "./upstream-front.js";
 import { createTokenServer, type TokenRequest, type TokenServer } from "./upstream-token.js";
 import { writeImageLayout, writeMultiArchLayout } from "./oci-layout.js";
+import { withClient } from "./push.js";
 import { run } from "./tools.js";
 
 export type { DistributionAccess } from "./upstream-distribution.js";
@@ -280,17 +281,8 @@ export async function startUpstream(options: UpstreamOptions = {}): Promise<Upst
     },
     copyIn,
     async deleteManifest(name, digest) {
-      const headers: Record<string, string> = {};
-      if (tok) {
-        const basic = Buffer.from(`${SEEDER}:${seederPassword}`).toString("base64");
-        const scope = encodeURIComponent(`repository:${name}:delete,*`);
-        const res = await fetch(`${tok.realm}?service=${encodeURIComponent(service)}&scope=${scope}`, { headers: { authorization: `Basic ${basic}` } });
-        if (res.status !== 200) throw new Error(`token for deleting ${name}@${digest} answered ${res.status}`);
-        headers.authorization = `Bearer ${((await res.json()) as { token: string }).token}`;
-      }
-      const res = await fetch(`http://${dist.host}/v2/${name}/manifests/${digest}`, { method: "DELETE", headers });
-      await res.arrayBuffer();
-      if (res.status !== 202) throw new Error(`DELETE ${name}@${digest} on distribution answered ${res.status}`);
+      const credentials = tok ? { username: SEEDER, password: seederPassword } : undefined;
+      await withClient(`http://${dist.host}`, (c) => c.deleteManifest(name, digest), credentials);
     },
     async stop() {
       await fr.close();

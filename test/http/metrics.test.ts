@@ -10,7 +10,8 @@ import { createBerth, type Berth } from "../../src/server.js";
 import { backendEnv, startBerth, type TestBerth } from "../helpers/berth.js";
 import { makeImage, makeLayer } from "../helpers/fixtures.js";
 import { parseExposition, scrape, value, type Family } from "../helpers/prometheus.js";
-import { asBody, fetchBytes, pushBlob, pushManifest, startUpload, withQuery } from "../helpers/push.js";
+import { pullBlob, pushBlob, pushManifest, withClient } from "../helpers/push.js";
+import { startUpload } from "../helpers/upload-session.js";
 import { uniqueName } from "./client.js";
 
 type Families = Map<string, Family>;
@@ -46,12 +47,14 @@ describe("GET /metrics", () => {
     const one = await pushImage(b.url, repo, "one");
     const two = await pushImage(b.url, repo, "two");
     for (const image of [one, two]) {
-      for (const digest of [image.configDigest, ...image.layerDigests]) assert.equal((await fetchBytes(`${b.url}/v2/${repo}/blobs/${digest}`)).status, 200);
+      for (const digest of [image.configDigest, ...image.layerDigests]) assert.ok(await pullBlob(b.url, repo, digest));
     }
     const end = await scrape(b.url);
 
     assert.equal(delta(start, end, "berth_http_requests_total", { method: "PUT", route: "manifest", status: "201" }), 2);
-    assert.equal(delta(start, end, "berth_http_requests_total", { method: "POST", route: "blob_upload", status: "201" }), 4);
+    assert.equal(delta(start, end, "berth_http_requests_total", { method: "HEAD", route: "blob", status: "404" }), 4);
+    assert.equal(delta(start, end, "berth_http_requests_total", { method: "POST", route: "blob_upload", status: "202" }), 4);
+    assert.equal(delta(start, end, "berth_http_requests_total", { method: "PUT", route: "blob_upload", status: "201" }), 4);
     assert.equal(delta(start, end, "berth_http_requests_total", { method: "GET", route: "blob", status: "200" }), 4);
     const blobBytes = one.blobBytes + two.blobBytes;
     assert.ok(delta(start, end, "berth_http_received_bytes_total", { route: "blob_upload" }) >= blobBytes);
@@ -93,7 +96,7 @@ describe("GET /metrics", () => {
     const repo = uniqueName("stored");
     const start = await scrape(b.url);
     const image = await pushImage(b.url, repo, "v1");
-    assert.equal((await fetch(`${b.url}/v2/${repo}/manifests/v1`, { method: "PUT", headers: { "Content-Type": image.manifestMediaType }, body: asBody(image.manifest) })).status, 201);
+    await pushManifest(b.url, repo, "v1", image.manifest, image.manifestMediaType);
     const pushed = await scrape(b.url);
     assert.equal(delta(start, pushed, "berth_storage_blobs"), 2);
     assert.equal(delta(start, pushed, "berth_storage_blob_bytes"), image.blobBytes);
@@ -212,13 +215,7 @@ describe("GET /metrics with access control", () => {
   it("every exposed metric has HELP and TYPE, parses as Prometheus text, and follows the naming conventions", async () => {
     // Traffic of every kind first, so labelled families have samples to check.
     const repo = uniqueName("conventions");
-    const auth = { Authorization: basic("admin", "admin-password") };
-    const blob = randomBytes(100);
-    const digest = `sha256:${(await import("node:crypto")).createHash("sha256").update(blob).digest("hex")}`;
-    const started = await fetch(`${b.url}/v2/${repo}/blobs/uploads/`, { method: "POST", headers: auth });
-    assert.equal(started.status, 202);
-    const location = new URL(started.headers.get("location")!, b.url).toString();
-    assert.equal((await fetch(withQuery(location, { digest }), { method: "PUT", headers: auth, body: asBody(blob) })).status, 201);
+    await withClient(b.url, (c) => c.pushBlob(repo, randomBytes(100)), { username: "admin", password: "admin-password" });
     await fetch(`${b.url}/healthz`);
     await fetch(`${b.url}/nowhere`);
     await b.berth.registry.gc.run({ dryRun: true });

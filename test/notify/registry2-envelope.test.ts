@@ -9,7 +9,7 @@ import { after, before, describe, it } from "node:test";
 import { renderEvent } from "../../src/notify/formats.js";
 import type { Digest } from "../../src/oci/digest.js";
 import { makeImage } from "../helpers/fixtures.js";
-import { asBody, pushManifest, startUpload, withQuery } from "../helpers/push.js";
+import { pushImage, withClient } from "../helpers/push.js";
 import { skipUnlessTools } from "../helpers/tools.js";
 import { startReceiver, type Receiver } from "./receiver.js";
 
@@ -80,11 +80,7 @@ describe("registry:2's own envelope, live", { skip: skipUnlessTools("docker-regi
 
   it("has the keys, value types and content type of registry:2's push", async () => {
     const image = makeImage({ mediaType: "docker" });
-    for (const [blob, digest] of [[image.layers[0]!, image.layerDigests[0]!], [image.config, image.configDigest]] as const) {
-      const put = await fetch(withQuery(await startUpload(url, "team/app"), { digest }), { method: "PUT", body: asBody(blob) });
-      assert.equal(put.status, 201);
-    }
-    await pushManifest(url, "team/app", "v1", image.manifest, image.manifestMediaType);
+    await withClient(url, (c) => pushImage(c, "team/app", "v1", image));
     const isManifestPush = (body: string) => body.includes('"push"') && body.includes(image.manifestDigest);
     await receiver.until((r) => r.some((x) => isManifestPush(x.body)), 10_000, "registry:2's manifest push");
     const theirs = receiver.received.find((x) => isManifestPush(x.body))!;

@@ -1,11 +1,13 @@
 import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
 import { after, before, describe, it } from "node:test";
+import type { RegistryClient } from "../../src/client/registry-client.js";
 import type { Digest } from "../../src/oci/digest.js";
 import type { GcOptions } from "../../src/registry/gc.js";
 import { startBerth, type TestBerth } from "../helpers/berth.js";
 import { makeImage, makeIndex, makeLayer, MediaTypes, sha256, type TestImage } from "../helpers/fixtures.js";
-import { asBody, fetchBytes, patchChunk, pushBlob, pushManifest, startUpload, withQuery } from "../helpers/push.js";
+import { clientOf, pullBlob, pullManifest, pushBlob, pushImage, pushManifest } from "../helpers/push.js";
+import { patchChunk, startUpload, withQuery } from "../helpers/upload-session.js";
 
 /**
  * Garbage collection over a running server: pushes and deletes go through HTTP, sweeps run in the
@@ -13,28 +15,27 @@ import { asBody, fetchBytes, patchChunk, pushBlob, pushManifest, startUpload, wi
  */
 describe("garbage collection", () => {
   let berth: TestBerth;
-  before(async () => (berth = await startBerth()));
-  after(() => berth.stop());
+  let client: RegistryClient;
+  before(async () => {
+    berth = await startBerth();
+    client = clientOf(berth.url);
+  });
+  after(async () => {
+    client.close();
+    await berth.stop();
+  });
 
   const gc = (options: Partial<GcOptions> = {}) =>
     berth.berth.registry.gc.run({ graceMs: 0, deleteUntagged: () => true, orphanReferrers: "delete", ...options });
   const stored = async (digest: string) => (await berth.berth.registry.stores.blobStore.stat(digest as Digest)) !== undefined;
   const repo = () => `gc/${randomUUID().slice(0, 8)}`;
 
-  async function push(name: string, image: TestImage, ref: string): Promise<void> {
-    for (const layer of image.layers) await pushBlob(berth.url, name, layer);
-    await pushBlob(berth.url, name, image.config);
-    await pushManifest(berth.url, name, ref, image.manifest, image.manifestMediaType);
-  }
+  const push = (name: string, image: TestImage, ref: string) => pushImage(client, name, ref, image);
 
   async function assertPullable(name: string, ref: string, image: TestImage): Promise<void> {
-    const m = await fetchBytes(`${berth.url}/v2/${name}/manifests/${ref}`);
-    assert.equal(m.status, 200, `${name}:${ref} manifest`);
-    assert.ok(m.body.equals(image.manifest));
+    assert.deepEqual((await pullManifest(berth.url, name, ref))?.content, image.manifest, `${name}:${ref} manifest`);
     for (const [data, digest] of [[image.config, image.configDigest], ...image.layers.map((l, i) => [l, image.layerDigests[i]!] as const)] as const) {
-      const b = await fetchBytes(`${berth.url}/v2/${name}/blobs/${digest}`);
-      assert.equal(b.status, 200, `${name} blob ${digest}`);
-      assert.equal(sha256(b.body), sha256(data));
+      assert.deepEqual(await pullBlob(berth.url, name, digest), data, `${name} blob ${digest}`);
     }
   }
 
@@ -78,14 +79,8 @@ describe("garbage collection", () => {
     for (const l of image.layers) await pushBlob(berth.url, name, l);
     await pushBlob(berth.url, name, image.config);
     await gc({ graceMs: 0 });
-    const res = await fetch(`${berth.url}/v2/${name}/manifests/v1`, {
-      method: "PUT",
-      headers: { "Content-Type": image.manifestMediaType },
-      body: asBody(image.manifest),
-    });
-    assert.equal(res.status, 400);
-    assert.equal(((await res.json()) as { errors: { code: string }[] }).errors[0]!.code, "MANIFEST_BLOB_UNKNOWN");
-    assert.equal((await fetch(`${berth.url}/v2/${name}/manifests/v1`)).status, 404);
+    await assert.rejects(client.putManifest(name, "v1", image.manifest, image.manifestMediaType), { status: 400, code: "MANIFEST_BLOB_UNKNOWN" });
+    assert.equal(await client.manifest(name, "v1"), undefined);
     await push(name, image, "v1");
     await assertPullable(name, "v1", image);
   });
@@ -98,7 +93,7 @@ describe("garbage collection", () => {
     await gc();
     const res = await fetch(withQuery(location, { digest: sha256(data) }), { method: "PUT" });
     assert.equal(res.status, 201);
-    assert.ok((await fetchBytes(`${berth.url}/v2/${name}/blobs/${sha256(data)}`)).body.equals(data));
+    assert.deepEqual(await pullBlob(berth.url, name, sha256(data)), data);
   });
 
   it("deletes untagged manifests only where asked, keeping an index's children while the index is tagged", async () => {
@@ -199,11 +194,11 @@ describe("garbage collection", () => {
     const { metadataStore } = berth.berth.registry.stores;
     assert.equal((await metadataStore.markBlobsDeleting([digest as Digest])).length, 1, "as a sweep killed after marking");
 
-    const again = await pushBlob(berth.url, name, data);
+    const again = await client.pushBlob(name, data, { checkExists: false });
     assert.equal(again, digest);
-    assert.ok((await fetchBytes(`${berth.url}/v2/${name}/blobs/${digest}`)).body.equals(data));
+    assert.deepEqual(await pullBlob(berth.url, name, digest), data);
     assert.deepEqual(await metadataStore.listDeletingBlobs(10), []);
     await gc({ graceMs: 3_600_000 });
-    assert.ok((await fetchBytes(`${berth.url}/v2/${name}/blobs/${digest}`)).body.equals(data), "freshly linked again, so kept");
+    assert.deepEqual(await pullBlob(berth.url, name, digest), data, "freshly linked again, so kept");
   });
 });

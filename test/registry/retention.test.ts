@@ -7,8 +7,9 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { after, before, describe, it } from "node:test";
 import type { RetentionRepoReport } from "../../src/registry/retention.js";
 import { startBerth } from "../helpers/berth.js";
-import { makeImage, makeIndex, makeLayer, MediaTypes, sha256, type TestImage } from "../helpers/fixtures.js";
-import { asBody } from "../helpers/push.js";
+import { makeImage, makeIndex, makeLayer, MediaTypes, type TestImage } from "../helpers/fixtures.js";
+import { clientOf, pushImage } from "../helpers/push.js";
+import type { Credentials } from "../../src/client/registry-client.js";
 
 /**
  * Retention over a running server: pushes, pulls and the checks go through HTTP, runs happen in the
@@ -43,31 +44,27 @@ retention:
 
 const basic = (user: string, password: string) => `Basic ${Buffer.from(`${user}:${password}`).toString("base64")}`;
 
-/** A Berth with CONFIG, and push/pull helpers that send `auth` when given. */
-async function withBerth(env: Record<string, string>, auth?: string) {
+/** A Berth with CONFIG, and push/pull helpers that authenticate as `credentials` when given. */
+async function withBerth(env: Record<string, string>, credentials?: Credentials) {
   const dir = await mkdtemp(join(tmpdir(), "berth-retention-"));
   await writeFile(join(dir, "berth.yaml"), CONFIG);
   const b = await startBerth({ BERTH_CONFIG: join(dir, "berth.yaml"), BERTH_GC_GRACE: "0s", ...env });
+  const auth = credentials ? `Basic ${Buffer.from(`${credentials.username}:${credentials.password}`).toString("base64")}` : undefined;
   const headers = (extra: Record<string, string> = {}) => ({ ...(auth ? { Authorization: auth } : {}), ...extra });
-  const put = async (path: string, body: Buffer, contentType: string) => {
-    const res = await fetch(`${b.url}/v2/${path}`, { method: path.includes("/manifests/") ? "PUT" : "POST", headers: headers({ "Content-Type": contentType }), body: asBody(body) });
-    if (res.status !== 201) throw new Error(`${path}: ${res.status} ${await res.text()}`);
-  };
-  const blob = (repo: string, data: Buffer) => put(`${repo}/blobs/uploads/?digest=${sha256(data)}`, data, "application/octet-stream");
+  const client = clientOf(b.url, credentials);
   return {
     b,
     async push(repo: string, ref: string, image: TestImage = makeImage({ layers: [makeLayer({ f: randomUUID() })] })) {
-      for (const l of image.layers) await blob(repo, l);
-      await blob(repo, image.config);
-      await put(`${repo}/manifests/${ref}`, image.manifest, image.manifestMediaType);
+      await pushImage(client, repo, ref, image);
       await sleep(5); // distinct push times, so "most recently pushed" is unambiguous
       return image;
     },
-    putManifest: (repo: string, ref: string, body: Buffer, type: string) => put(`${repo}/manifests/${ref}`, body, type),
+    putManifest: (repo: string, ref: string, body: Buffer, type: string) => client.putManifest(repo, ref, body, type),
     status: async (repo: string, ref: string, method = "GET") =>
       (await fetch(`${b.url}/v2/${repo}/manifests/${ref}`, { method, headers: headers() })).status,
     tags: async (repo: string) => ((await (await fetch(`${b.url}/v2/${repo}/tags/list`, { headers: headers() })).json()) as { tags: string[] | null }).tags ?? [],
     async stop() {
+      client.close();
       await b.stop();
       await rm(dir, { recursive: true, force: true });
     },
@@ -208,7 +205,7 @@ describe("retention", () => {
 describe("retention with access control", () => {
   const ADMIN = basic("admin", "admin-password");
   let t: Awaited<ReturnType<typeof withBerth>>;
-  before(async () => (t = await withBerth({ BERTH_AUTH: "on", BERTH_ADMIN_PASSWORD: "admin-password" }, ADMIN)));
+  before(async () => (t = await withBerth({ BERTH_AUTH: "on", BERTH_ADMIN_PASSWORD: "admin-password" }, { username: "admin", password: "admin-password" })));
   after(() => t.stop());
   const api = (path: string, auth?: string, method = "POST") =>
     fetch(`${t.b.url}/api/v1/${path}`, { method, headers: auth ? { Authorization: auth } : {} });

@@ -3,7 +3,7 @@ import { readdir } from "node:fs/promises";
 import { join } from "node:path";
 import { describe, it } from "node:test";
 import { startBerth } from "../helpers/berth.js";
-import { patchChunk, startUpload } from "../helpers/push.js";
+import { patchChunk, startUpload } from "../helpers/upload-session.js";
 
 describe("upload expiry", () => {
   it("cancels an idle upload after uploads.expiry and purges its staged bytes", async () => {

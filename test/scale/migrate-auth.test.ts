@@ -14,8 +14,8 @@ import type { AuditEvent, AuthStore } from "../../src/storage/auth-store.js";
 import { createPostgresAuthStore } from "../../src/storage/drivers/postgres-auth-store.js";
 import { createSqliteAuthStore } from "../../src/storage/drivers/sqlite-auth-store.js";
 import { BERTH_BIN, scaleOutEnv, spawnBerth, type BerthProcess, configFromEnv } from "../helpers/berth.js";
-import { makeImage, sha256 } from "../helpers/fixtures.js";
-import { asBody } from "../helpers/push.js";
+import { makeImage } from "../helpers/fixtures.js";
+import { pushImage, withClient } from "../helpers/push.js";
 import { skipUnlessPostgres, skipUnlessS3 } from "../helpers/services.js";
 import { run, skipUnlessTools } from "../helpers/tools.js";
 
@@ -75,19 +75,6 @@ describe("berth migrate with access control", { skip: skipUnlessS3() || skipUnle
   const FILLER = 30_000;
   let scaleDatabase: string;
 
-  async function push(url: string, token: string, repo: string, img: typeof image): Promise<void> {
-    for (const blob of [img.config, ...img.layers]) {
-      const res = await fetch(`${url}/v2/${repo}/blobs/uploads/?digest=${sha256(blob)}`, { method: "POST", body: asBody(blob), headers: { Authorization: `Bearer ${token}` } });
-      assert.equal(res.status, 201);
-    }
-    const res = await fetch(`${url}/v2/${repo}/manifests/v1`, {
-      method: "PUT",
-      headers: { Authorization: `Bearer ${token}`, "Content-Type": img.manifestMediaType },
-      body: asBody(img.manifest),
-    });
-    assert.equal(res.status, 201);
-  }
-
   before(async () => {
     dir = await mkdtemp(join(tmpdir(), "berth-migrate-auth-"));
     source = join(dir, "embedded");
@@ -111,14 +98,12 @@ describe("berth migrate with access control", { skip: skipUnlessS3() || skipUnle
       const filler = Array.from({ length: FILLER }, (_, i): AuditEvent => ({ time: 1_500_000_000_000 + i, action: "pull", repository: "team/app", result: "ok", actor: `user${i % 7}` }));
       await store.importAudit(filler);
 
-      const admin = await bearer(berth.url, basic("admin", ADMIN_PASSWORD), "repository:team/app:pull,push", "repository:team/pub:pull,push", "repository:team/empty:pull,push,delete");
-      await push(berth.url, admin, "team/app", image);
-      await push(berth.url, admin, "team/pub", pubImage);
-      // An empty repository: it exists (its blob was pushed, then deleted), with nothing in it.
-      const lone = randomBytes(100);
-      const res = await fetch(`${berth.url}/v2/team/empty/blobs/uploads/?digest=${sha256(lone)}`, { method: "POST", body: asBody(lone), headers: { Authorization: `Bearer ${admin}` } });
-      assert.equal(res.status, 201);
-      assert.equal((await fetch(`${berth.url}/v2/team/empty/blobs/${sha256(lone)}`, { method: "DELETE", headers: { Authorization: `Bearer ${admin}` } })).status, 202);
+      await withClient(berth.url, async (admin) => {
+        await pushImage(admin, "team/app", "v1", image);
+        await pushImage(admin, "team/pub", "v1", pubImage);
+        // An empty repository: it exists (its blob was pushed, then deleted), with nothing in it.
+        await admin.deleteBlob("team/empty", await admin.pushBlob("team/empty", randomBytes(100)));
+      }, { username: "admin", password: ADMIN_PASSWORD });
 
       jwtOldKey = await bearer(berth.url, basic("alice", "alice-password"), "repository:team/app:pull");
       const q = new URLSearchParams({ service: "berth", offline_token: "true", client_id: "test" });

@@ -9,7 +9,7 @@ import { after, before, describe, it } from "node:test";
 import { stringify } from "yaml";
 import { BERTH_BIN, scaleOutEnv, spawnBerth, type BerthProcess, configFromEnv } from "../helpers/berth.js";
 import { makeImage, makeIndex, sha256 } from "../helpers/fixtures.js";
-import { fetchBytes, pushBlob, pushManifest } from "../helpers/push.js";
+import { clientOf, pullBlob, pullManifest, pushImage } from "../helpers/push.js";
 import { skipUnlessPostgres, skipUnlessS3 } from "../helpers/services.js";
 import { run } from "../helpers/tools.js";
 
@@ -31,22 +31,18 @@ describe("berth migrate", { skip: skipUnlessS3() || skipUnlessPostgres() }, () =
   before(async () => {
     dir = await mkdtemp(join(tmpdir(), "berth-migrate-"));
     const source = await spawnBerth(join(dir, "embedded"));
+    const client = clientOf(source.url);
     try {
       for (const repo of ["team/multi", "team/single"]) {
-        for (const image of repo === "team/multi" ? [amd, arm] : [arm]) {
-          await pushBlob(source.url, repo, image.config);
-          for (const layer of image.layers) await pushBlob(source.url, repo, layer);
-          await pushManifest(source.url, repo, image.manifestDigest, image.manifest, image.manifestMediaType);
-        }
+        for (const image of repo === "team/multi" ? [amd, arm] : [arm]) await pushImage(client, repo, image.manifestDigest, image);
       }
-      await pushManifest(source.url, "team/multi", "1.0", index.index, index.mediaType);
-      await pushManifest(source.url, "team/multi", "latest", index.index, index.mediaType);
-      await pushManifest(source.url, "team/single", "arm", arm.manifest, arm.manifestMediaType);
+      await client.putManifest("team/multi", "1.0", index.index, index.mediaType);
+      await client.putManifest("team/multi", "latest", index.index, index.mediaType);
+      await client.putManifest("team/single", "arm", arm.manifest, arm.manifestMediaType);
       // An empty repository: its only blob was deleted, so it lists nothing but still exists.
-      const lone = randomBytes(100);
-      await pushBlob(source.url, "team/empty", lone);
-      assert.equal((await fetch(`${source.url}/v2/team/empty/blobs/${sha256(lone)}`, { method: "DELETE" })).status, 202);
+      await client.deleteBlob("team/empty", await client.pushBlob("team/empty", randomBytes(100)));
     } finally {
+      client.close();
       await source.stop();
     }
     await writeFile(join(dir, "embedded.yaml"), stringify(configFromEnv({}, join(dir, "embedded"))));
@@ -69,16 +65,14 @@ describe("berth migrate", { skip: skipUnlessS3() || skipUnlessPostgres() }, () =
   async function assertComplete(berth: BerthProcess): Promise<void> {
     const tags = (await (await fetch(`${berth.url}/v2/team/multi/tags/list`)).json()) as { tags: string[] };
     assert.deepEqual(tags.tags, ["1.0", "latest"]);
-    const got = await fetchBytes(`${berth.url}/v2/team/multi/manifests/latest`);
-    assert.deepEqual(got.body, index.index);
+    assert.deepEqual((await pullManifest(berth.url, "team/multi", "latest"))?.content, index.index);
     for (const image of [amd, arm]) {
-      assert.deepEqual((await fetchBytes(`${berth.url}/v2/team/multi/manifests/${image.manifestDigest}`)).body, image.manifest);
+      assert.deepEqual((await pullManifest(berth.url, "team/multi", image.manifestDigest))?.content, image.manifest);
       for (const [i, layer] of image.layers.entries()) {
-        const blob = await fetchBytes(`${berth.url}/v2/team/multi/blobs/${image.layerDigests[i]}`);
-        assert.equal(sha256(blob.body), sha256(layer));
+        assert.deepEqual(await pullBlob(berth.url, "team/multi", image.layerDigests[i]!), layer);
       }
     }
-    assert.deepEqual((await fetchBytes(`${berth.url}/v2/team/single/manifests/arm`)).body, arm.manifest);
+    assert.deepEqual((await pullManifest(berth.url, "team/single", "arm"))?.content, arm.manifest);
     const catalog = (await (await fetch(`${berth.url}/v2/_catalog`)).json()) as { repositories: string[] };
     assert.deepEqual(catalog.repositories, ["team/empty", "team/multi", "team/single"]);
     const empty = await fetch(`${berth.url}/v2/team/empty/tags/list`);

@@ -5,9 +5,11 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { scaleOutEnv, spawnBerth, type BerthProcess } from "../helpers/berth.js";
+import type { Digest } from "../../src/oci/digest.js";
 import { makeImage, sha256 } from "../helpers/fixtures.js";
 import { writeImageLayout } from "../helpers/oci-layout.js";
-import { asBody, fetchBytes, patchChunk, pushBlob, pushManifest, withQuery } from "../helpers/push.js";
+import { pullBlob, pullManifest, pushBlob, pushManifest, withClient } from "../helpers/push.js";
+import { patchChunk, withQuery } from "../helpers/upload-session.js";
 import { skipUnlessPostgres, skipUnlessS3 } from "../helpers/services.js";
 import { run, skipUnlessTools } from "../helpers/tools.js";
 
@@ -36,11 +38,10 @@ describe("three stateless nodes on one bucket and one database", { skip: skipUnl
     await pushBlob(a.url, "scale/app", image.layers[0]!);
     const digest = await pushManifest(a.url, "scale/app", "1.0", image.manifest, image.manifestMediaType);
     for (const node of [b, c]) {
-      const manifest = await fetchBytes(`${node.url}/v2/scale/app/manifests/1.0`);
-      assert.equal(manifest.status, 200);
-      assert.equal(manifest.headers.get("docker-content-digest"), digest);
-      assert.deepEqual(manifest.body, image.manifest);
-      assert.deepEqual((await fetchBytes(`${node.url}/v2/scale/app/blobs/${image.layerDigests[0]}`)).body, image.layers[0]);
+      const manifest = await pullManifest(node.url, "scale/app", "1.0");
+      assert.equal(manifest?.digest, digest);
+      assert.deepEqual(manifest?.content, image.manifest);
+      assert.deepEqual(await pullBlob(node.url, "scale/app", image.layerDigests[0]!), image.layers[0]);
       const tags = (await (await fetch(`${node.url}/v2/scale/app/tags/list`)).json()) as { tags: string[] };
       assert.deepEqual(tags.tags, ["1.0"]);
     }
@@ -66,7 +67,7 @@ describe("three stateless nodes on one bucket and one database", { skip: skipUnl
     assert.equal(status.headers.get("range"), `0-${blob.length - 1}`, "any node reports the same progress");
     const done = await fetch(withQuery(new URL(path, nodes[2]!.url).toString(), { digest: sha256(blob) }), { method: "PUT" });
     assert.equal(done.status, 201, await done.text());
-    assert.deepEqual((await fetchBytes(`${nodes[0]!.url}/v2/scale/chunks/blobs/${sha256(blob)}`)).body, blob);
+    assert.deepEqual(await pullBlob(nodes[0]!.url, "scale/chunks", sha256(blob)), blob);
   });
 
   it("settles concurrent pushes of one tag through different nodes on exactly one manifest", async () => {
@@ -88,9 +89,8 @@ describe("three stateless nodes on one bucket and one database", { skip: skipUnl
       assert.equal(new Set(seen).size, 1, "every node sees the same winner");
       assert.ok(digests.includes(seen[0]!));
       for (const [i, digest] of digests.entries()) {
-        const byDigest = await fetchBytes(`${nodes[(i + 1) % 3]!.url}/v2/scale/race/manifests/${digest}`);
-        assert.equal(byDigest.status, 200, "the losers stay reachable by digest");
-        assert.deepEqual(byDigest.body, images[i]!.manifest);
+        const byDigest = await pullManifest(nodes[(i + 1) % 3]!.url, "scale/race", digest);
+        assert.deepEqual(byDigest?.content, images[i]!.manifest, "the losers stay reachable by digest");
       }
     }
   });
@@ -98,12 +98,8 @@ describe("three stateless nodes on one bucket and one database", { skip: skipUnl
   it("answers a blob pushed on one node when another node is asked to mount it", async () => {
     const blob = randomBytes(4096);
     await pushBlob(nodes[0]!.url, "scale/src", blob);
-    const res = await fetch(`${nodes[1]!.url}/v2/scale/dst/blobs/uploads/?mount=${sha256(blob)}&from=scale/src`, {
-      method: "POST",
-      body: asBody(Buffer.alloc(0)),
-    });
-    assert.equal(res.status, 201);
-    assert.deepEqual((await fetchBytes(`${nodes[2]!.url}/v2/scale/dst/blobs/${sha256(blob)}`)).body, blob);
+    assert.equal(await withClient(nodes[1]!.url, (c) => c.mountBlob("scale/dst", sha256(blob) as Digest, "scale/src")), true);
+    assert.deepEqual(await pullBlob(nodes[2]!.url, "scale/dst", sha256(blob)), blob);
   });
 
   describe("with a real client", { skip: skipUnlessTools("skopeo") }, () => {

@@ -1,7 +1,10 @@
 import { randomBytes, randomUUID } from "node:crypto";
 import { setTimeout as sleep } from "node:timers/promises";
+import { RegistryClientError, type RegistryClient } from "../../src/client/registry-client.js";
+import type { Digest } from "../../src/oci/digest.js";
 import { makeImage, makeIndex, sha256, type TestImage } from "../helpers/fixtures.js";
-import { asBody, patchChunk, startUpload, withQuery } from "../helpers/push.js";
+import { clientOf, withClient } from "../helpers/push.js";
+import { patchChunk, startUpload, withQuery } from "../helpers/upload-session.js";
 
 /**
  * A bounded soak of one registry (one node or several sharing stores): concurrent pushes
@@ -53,6 +56,10 @@ export async function runSoak(options: SoakOptions): Promise<{ stats: SoakStats;
   const kept: Kept[] = [];
   const deadline = Date.now() + options.durationMs;
   const node = () => pick(options.nodes);
+  const clients = new Map(options.nodes.map((url) => [url, clientOf(url)]));
+  /** The registry client of a random node; pushes and pulls go through it, raw requests only for the slow chunked uploads. */
+  const client = (url = node()) => clients.get(url)!;
+  const statusOf = (err: unknown) => (err instanceof RegistryClientError ? err.status : undefined);
   const fail = (what: string) => {
     stats.errors.push(what);
     options.log?.(`ERROR ${what}`);
@@ -65,7 +72,7 @@ export async function runSoak(options: SoakOptions): Promise<{ stats: SoakStats;
 
   async function uploadBlob(url: string, repo: string, data: Buffer, slow: boolean): Promise<void> {
     if (!slow) {
-      await check(await fetch(`${url}/v2/${repo}/blobs/uploads/?digest=${sha256(data)}`, { method: "POST", body: asBody(data) }), [201], "monolithic upload");
+      await client(url).pushBlob(repo, data).catch((err) => fail(`blob upload: ${String(err)}`));
       return;
     }
     stats.slowUploads++;
@@ -88,22 +95,18 @@ export async function runSoak(options: SoakOptions): Promise<{ stats: SoakStats;
       for (const [i, layer] of image.layers.entries()) await uploadBlob(url, repo, layer, i > 0 && Math.random() < 0.2);
       await uploadBlob(url, repo, image.config, false);
       if (Math.random() < 0.15) await sleep(Math.random() * options.graceMs * 2.5);
-      const res = await fetch(`${node()}/v2/${repo}/manifests/${ref}`, {
-        method: "PUT",
-        headers: { "Content-Type": image.manifestMediaType },
-        body: asBody(image.manifest),
-      });
-      const text = await res.text();
-      if (res.status === 201) {
+      try {
+        await client().putManifest(repo, ref, image.manifest, image.manifestMediaType);
         stats.pushes++;
         return true;
+      } catch (err) {
+        if (err instanceof RegistryClientError && err.status === 400 && err.code === "MANIFEST_BLOB_UNKNOWN") {
+          stats.refusedAfterSweep++;
+          continue;
+        }
+        fail(`manifest PUT ${repo}:${ref}: ${String(err)}`);
+        return false;
       }
-      if (res.status === 400 && text.includes("MANIFEST_BLOB_UNKNOWN")) {
-        stats.refusedAfterSweep++;
-        continue;
-      }
-      fail(`manifest PUT ${repo}:${ref}: ${res.status} ${text}`);
-      return false;
     }
     return false;
   }
@@ -122,12 +125,14 @@ export async function runSoak(options: SoakOptions): Promise<{ stats: SoakStats;
         const other = image();
         if (!(await pushImage(repo, img, img.manifestDigest)) || !(await pushImage(repo, other, other.manifestDigest))) continue;
         const index = makeIndex([img, other].map((i) => ({ mediaType: i.manifestMediaType, digest: i.manifestDigest, size: i.manifest.length })));
-        const res = await fetch(`${node()}/v2/${repo}/manifests/${tag}`, { method: "PUT", headers: { "Content-Type": index.mediaType }, body: asBody(index.index) });
-        const text = await res.text();
-        // The children were pushed untagged: a sweep past the grace period may take them first.
-        if (res.status === 400 && text.includes("MANIFEST_UNKNOWN")) stats.refusedAfterSweep++;
-        else if (res.status !== 201) fail(`index PUT: ${res.status} ${text}`);
-        else if (keep) kept.push({ repo, tag, digest: index.digest });
+        try {
+          await client().putManifest(repo, tag, index.index, index.mediaType);
+          if (keep) kept.push({ repo, tag, digest: index.digest });
+        } catch (err) {
+          // The children were pushed untagged: a sweep past the grace period may take them first.
+          if (err instanceof RegistryClientError && err.status === 400 && err.code === "MANIFEST_UNKNOWN") stats.refusedAfterSweep++;
+          else fail(`index PUT: ${String(err)}`);
+        }
         continue;
       }
       if ((await pushImage(repo, img, tag)) && keep) kept.push({ repo, tag, digest: img.manifestDigest });
@@ -135,10 +140,11 @@ export async function runSoak(options: SoakOptions): Promise<{ stats: SoakStats;
   }
 
   async function tags(repo: string): Promise<string[]> {
-    const res = await fetch(`${node()}/v2/${repo}/tags/list?n=1000`);
-    if (res.status === 404) return (await res.arrayBuffer(), []);
-    if (res.status !== 200) return (fail(`tags/list ${res.status}`), []);
-    return ((await res.json()) as { tags: string[] | null }).tags ?? [];
+    try {
+      return (await client().tags(repo, { n: 1000 }))?.tags ?? [];
+    } catch (err) {
+      return (fail(`tags/list ${String(err)}`), []);
+    }
   }
 
   async function puller(): Promise<void> {
@@ -149,7 +155,7 @@ export async function runSoak(options: SoakOptions): Promise<{ stats: SoakStats;
         await sleep(50);
         continue;
       }
-      const result = await pullAndVerify(node(), repo, tag, false);
+      const result = await pullAndVerify(client(), repo, tag, false);
       if (result === "gone") stats.pullsGone++;
       else if (typeof result === "string") fail(result);
       else stats.pulls++;
@@ -168,20 +174,21 @@ export async function runSoak(options: SoakOptions): Promise<{ stats: SoakStats;
       const roll = Math.random();
       if (roll < 0.4) {
         // Move another tag onto this tag's manifest (it may be deleted under us: 404/400 are fine).
-        const res = await fetch(`${node()}/v2/${repo}/manifests/${tag}`);
-        if (res.status !== 200) {
-          await res.arrayBuffer();
-          continue;
+        const got = await client().manifest(repo, tag).catch((err) => void fail(`manifest GET: ${String(err)}`));
+        if (!got?.content) continue;
+        try {
+          await client().putManifest(repo, pick(movable), got.content, got.mediaType);
+          stats.tagMoves++;
+        } catch (err) {
+          if (statusOf(err) !== 400 && statusOf(err) !== 404) fail(`tag move: ${String(err)}`);
         }
-        const body = Buffer.from(await res.arrayBuffer());
-        const target = pick(movable);
-        const put = await fetch(`${node()}/v2/${repo}/manifests/${target}`, {
-          method: "PUT", headers: { "Content-Type": res.headers.get("content-type")! }, body: asBody(body),
-        });
-        if ((await check(put, [201, 400, 404], "tag move")) === 201) stats.tagMoves++;
       } else {
-        const res = await fetch(`${node()}/v2/${repo}/manifests/${tag}`, { method: "DELETE" });
-        if ((await check(res, [202, 404], "delete tag")) === 202) stats.deletes++;
+        try {
+          await client().deleteManifest(repo, tag);
+          stats.deletes++;
+        } catch (err) {
+          if (statusOf(err) !== 404) fail(`delete tag: ${String(err)}`);
+        }
       }
       await sleep(100 + Math.random() * 200);
     }
@@ -201,46 +208,43 @@ export async function runSoak(options: SoakOptions): Promise<{ stats: SoakStats;
     }
   }
 
-  await Promise.all([
-    ...[0, 1, 2].map((id) => pusher(id)),
-    puller(),
-    puller(),
-    mutator(),
-    collector(),
-    collector(),
-  ]);
+  try {
+    await Promise.all([
+      ...[0, 1, 2].map((id) => pusher(id)),
+      puller(),
+      puller(),
+      mutator(),
+      collector(),
+      collector(),
+    ]);
+  } finally {
+    for (const c of clients.values()) c.close();
+  }
   return { stats, kept };
 }
 
 /**
- * Pulls `repo:ref` (an index's children too) verifying every digest. Resolves the set of blob
- * digests it references, "gone" when it vanished mid-pull (deleted concurrently; only allowed
- * when `strict` is false), or a description of what is wrong.
+ * Pulls `repo:ref` (an index's children too) with the registry client, which checks every digest.
+ * Resolves the set of blob digests it references, "gone" when it vanished mid-pull (deleted
+ * concurrently; only allowed when `strict` is false), or a description of what is wrong.
  */
-export async function pullAndVerify(url: string, repo: string, ref: string, strict: boolean): Promise<Set<string> | "gone" | string> {
+export async function pullAndVerify(client: RegistryClient, repo: string, ref: string, strict: boolean): Promise<Set<string> | "gone" | string> {
   const blobs = new Set<string>();
   const gone = (what: string) => (strict ? `${repo}:${ref}: ${what} is missing` : "gone");
   const visit = async (reference: string): Promise<string | undefined> => {
-    const res = await fetch(`${url}/v2/${repo}/manifests/${reference}`, {
-      headers: { Accept: "application/vnd.oci.image.index.v1+json, application/vnd.oci.image.manifest.v1+json" },
-    });
-    if (res.status === 404) return (await res.arrayBuffer(), gone(`manifest ${reference}`));
-    if (res.status !== 200) return `${repo}@${reference}: manifest ${res.status}`;
-    const body = Buffer.from(await res.arrayBuffer());
-    const digest = sha256(body);
-    if (res.headers.get("docker-content-digest") !== digest) return `${repo}@${reference}: Docker-Content-Digest does not match the body`;
-    if (reference.startsWith("sha256:") && reference !== digest) return `${repo}@${reference}: body does not hash to its digest`;
-    const json = JSON.parse(body.toString()) as { manifests?: { digest: string }[]; config?: { digest: string }; layers?: { digest: string }[] };
+    const manifest = await client.manifest(repo, reference).catch((err: unknown) => `${repo}@${reference}: ${String(err)}`);
+    if (typeof manifest === "string") return manifest;
+    if (!manifest?.content) return gone(`manifest ${reference}`);
+    const json = JSON.parse(manifest.content.toString()) as { manifests?: { digest: string }[]; config?: { digest: string }; layers?: { digest: string }[] };
     for (const child of json.manifests ?? []) {
       const problem = await visit(child.digest);
       if (problem) return problem;
     }
     for (const d of [json.config?.digest, ...(json.layers ?? []).map((l) => l.digest)]) {
       if (!d) continue;
-      const blob = await fetch(`${url}/v2/${repo}/blobs/${d}`);
-      if (blob.status === 404) return (await blob.arrayBuffer(), gone(`blob ${d}`));
-      if (blob.status !== 200) return `${repo}: blob ${d}: ${blob.status}`;
-      if (sha256(Buffer.from(await blob.arrayBuffer())) !== d) return `${repo}: blob ${d} does not hash to its digest`;
+      const blob = await client.blobContent(repo, d as Digest).catch((err: unknown) => `${repo}: blob ${d}: ${String(err)}`);
+      if (typeof blob === "string") return blob;
+      if (!blob) return gone(`blob ${d}`);
       blobs.add(d);
     }
     return undefined;
@@ -256,21 +260,19 @@ export async function pullAndVerify(url: string, repo: string, ref: string, stri
 export async function verifySoak(url: string, kept: readonly Kept[], storedBlobs: () => Promise<Set<string>>): Promise<string[]> {
   const problems: string[] = [];
   const reachable = new Set<string>();
-  for (const repo of REPOS) {
-    const res = await fetch(`${url}/v2/${repo}/tags/list?n=10000`);
-    const tags = res.status === 200 ? (((await res.json()) as { tags: string[] | null }).tags ?? []) : (await res.arrayBuffer(), []);
-    for (const tag of tags) {
-      const result = await pullAndVerify(url, repo, tag, true);
-      if (typeof result === "string") problems.push(result);
-      else for (const d of result) reachable.add(d);
+  await withClient(url, async (client) => {
+    for (const repo of REPOS) {
+      for (const tag of (await client.tags(repo, { n: 10000 }))?.tags ?? []) {
+        const result = await pullAndVerify(client, repo, tag, true);
+        if (typeof result === "string") problems.push(result);
+        else for (const d of result) reachable.add(d);
+      }
     }
-  }
-  for (const k of kept) {
-    const res = await fetch(`${url}/v2/${k.repo}/manifests/${k.tag}`, { method: "HEAD" });
-    if (res.status !== 200 || res.headers.get("docker-content-digest") !== k.digest) {
-      problems.push(`kept tag ${k.repo}:${k.tag} should point at ${k.digest}, got ${res.status} ${res.headers.get("docker-content-digest")}`);
+    for (const k of kept) {
+      const head = await client.manifest(k.repo, k.tag, { method: "HEAD" });
+      if (head?.digest !== k.digest) problems.push(`kept tag ${k.repo}:${k.tag} should point at ${k.digest}, got ${head?.digest ?? "404"}`);
     }
-  }
+  });
   const stored = await storedBlobs();
   for (const d of reachable) if (!stored.has(d)) problems.push(`reachable blob ${d} is not in storage`);
   for (const d of stored) if (!reachable.has(d)) problems.push(`unreferenced blob ${d} is still stored`);
