@@ -208,7 +208,7 @@ export function createApp(options: AppOptions): App {
       if (proxy && "name" in route) {
         if (isWrite(route, req.method)) proxy.refuseWrite(route.name);
         else if (isProxiedRead(route, req.method)) {
-          const resolution = await proxy.resolve(route.name, url.searchParams.get("ns") ?? undefined);
+          const resolution = await proxy.resolve(route.name, url.searchParams.get("ns") ?? undefined, route.kind);
           if (resolution.kind === "proxy") {
             proxied = resolution.target;
             route = { ...route, name: proxied.local };

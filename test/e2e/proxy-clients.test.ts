@@ -99,6 +99,22 @@ describe("pull-through cache: skopeo by path prefix and podman with a registries
     await assertCached(p.berth.url, "docker.io/library/multi", arm.manifestDigest, arm.manifestDigest);
   });
 
+  it("skopeo push of a pulled image to a new repository works: a name not yet local is not answered from the cache", async () => {
+    const pulled = join(root, `copy-${++copies}`);
+    await tool("skopeo", ["copy", "--src-tls-verify=false", `docker://${p.berth.host}/docker.io/library/alpine:3.20`, `dir:${pulled}`]);
+    const from = requestLog(p.berth).length;
+    const before = p.hub.requests().length;
+    // skopeo HEADs each blob in team/base first; its layers are in Berth (docker.io/library/alpine) already
+    await tool("skopeo", ["copy", "--dest-tls-verify=false", `dir:${pulled}`, `docker://${p.berth.host}/team/base:1`]);
+    const sent = await settledLog(p.berth, from);
+    const heads = sent.filter((r) => r.method === "HEAD" && r.path.startsWith("/v2/team/base/blobs/"));
+    assert.ok(heads.length > 0 && heads.every((r) => r.status === 404), `team/base is a new local repository to skopeo:\n${showRequests(sent)}`);
+    assert.deepEqual(p.hub.requests().slice(before).map((r) => r.path), [], "the upstream was not asked about a push");
+    const copy = await copyToDir("team/base:1");
+    assert.equal(copy.manifestDigest, alpine.manifestDigest, "the pushed image reads back whole from Berth's own team/base");
+    assert.equal((await fetch(`${p.berth.url}/v2/team/base/manifests/1`, { method: "HEAD" })).headers.get("cache-status"), null, "served as a local repository");
+  });
+
   it("podman pull docker.io/library/busybox:1.36 with a registries.conf mirror goes through Berth (no prefix) into docker.io/library/busybox", async () => {
     const busybox = await p.hub.push("library/busybox", "1.36", { layerBytes: 200 * KiB });
     const conf = join(root, "registries.conf");
