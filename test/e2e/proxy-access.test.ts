@@ -7,6 +7,7 @@ import { randomBytes } from "node:crypto";
 import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
+import { startDockerd } from "../helpers/dockerd.js";
 import { writeImageLayout } from "../helpers/oci-layout.js";
 import { run, skipUnlessTools } from "../helpers/tools.js";
 import type { SeededImage } from "../helpers/upstream.js";
@@ -143,9 +144,22 @@ describe("pull-through cache with access control on", { skip: skipUnlessTools("d
     assert.equal(pulled.code, 0, `anonymous pull of library/alpine once docker.io is public: ${clientSays(pulled.stderr)}`);
     assert.equal((await readDirImage(dest)).manifestDigest, alpine.manifestDigest);
     // the token asked for library/alpine already carries pull on docker.io/library/alpine: no client
-    // has to retry with the scope of an insufficient_scope challenge (skopeo does, not every client does)
+    // has to retry with the scope of an insufficient_scope challenge (skopeo does; dockerd does not)
     const sent = await settledLog(p.berth, fromLog);
     const reads = sent.filter((r) => r.path.startsWith("/v2/library/alpine/"));
     assert.ok(reads.length >= 3 && reads.every((r) => r.status === 200), `every read answered with the first token:\n${showRequests(sent)}`);
+  });
+
+  it("dockerd with --registry-mirror pulls anonymously through Berth once docker.io is public", { skip: skipUnlessTools("dockerd", "docker") }, async () => {
+    await berthCli(p.data, ["ns", "add", "docker.io", "--public"]);
+    const hello = await p.hub.push("library/hello", "1.0", { layerBytes: 100 * KiB });
+    const dockerd = await startDockerd({ extraArgs: ["--registry-mirror", p.berth.url] });
+    try {
+      await run("docker", ["pull", "hello:1.0"], { env: dockerd.env, timeoutMs: 120_000 });
+      const id = JSON.parse((await run("docker", ["image", "inspect", "--format", "{{json .Id}}", "hello:1.0"], { env: dockerd.env })).stdout) as string;
+      assert.equal(id, hello.configDigest, "dockerd got the image through the mirror (registry-1.docker.io is unreachable)");
+    } finally {
+      await dockerd.stop();
+    }
   });
 });
