@@ -97,6 +97,18 @@ describe("pull-through cache as the Docker Hub mirror of dockerd and containerd"
     await assertCached(p.berth.url, "docker.io/library/redis", "7", redis.manifestDigest);
   });
 
+  it("ctr with a ghcr.io hosts.toml sends ?ns=ghcr.io and gets the image from the second upstream", async () => {
+    const app = await p.ghcr.push("org/app", "v1", { layerBytes: 100 * KiB });
+    await p.ghcr.clearLogs();
+    await p.hub.clearLogs();
+    await hostsToml("ghcr.io", "https://ghcr.io");
+    await ctr(["images", "pull", "--hosts-dir", certsDir, "ghcr.io/org/app:v1"]);
+    assert.equal(await listedDigest("ghcr.io/org/app:v1"), app.manifestDigest);
+    assert.equal(p.ghcr.blobGets(app.layerDigests[0]!), 1, "the layer came from ghcr.io's upstream");
+    assert.deepEqual(upstreamRequestsFor(p.hub, "org/app"), [], "not from the default upstream");
+    await assertCached(p.berth.url, "ghcr.io/org/app", "v1", app.manifestDigest);
+  });
+
   it("ctr with a quay.io hosts.toml (?ns=quay.io, no such upstream) gets Berth's own repositories only", async () => {
     await hostsToml("quay.io", "https://quay.io");
     // A repository of Berth's own, pushed as usual.
