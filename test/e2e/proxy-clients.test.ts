@@ -115,7 +115,7 @@ describe("pull-through cache: skopeo by path prefix and podman with a registries
     assert.equal((await fetch(`${p.berth.url}/v2/team/base/manifests/1`, { method: "HEAD" })).headers.get("cache-status"), null, "served as a local repository");
   });
 
-  it("podman pull docker.io/library/busybox:1.36 with a registries.conf mirror goes through Berth (no prefix) into docker.io/library/busybox", async () => {
+  it("podman pull with registries.conf mirrors: docker.io/library/busybox (no prefix, the default upstream) and ghcr.io/org/tool (a location with the ghcr.io/ prefix)", async () => {
     const busybox = await p.hub.push("library/busybox", "1.36", { layerBytes: 200 * KiB });
     const conf = join(root, "registries.conf");
     await writeFile(conf, [
@@ -126,6 +126,14 @@ describe("pull-through cache: skopeo by path prefix and podman with a registries
       "",
       "[[registry.mirror]]",
       `location = "${p.berth.host}"`,
+      "insecure = true",
+      "",
+      // any other registry: a mirror location with the upstream's prefix
+      "[[registry]]",
+      'location = "ghcr.io"',
+      "",
+      "[[registry.mirror]]",
+      `location = "${p.berth.host}/ghcr.io"`,
       "insecure = true",
       "",
     ].join("\n"));
@@ -145,5 +153,11 @@ describe("pull-through cache: skopeo by path prefix and podman with a registries
     assert.ok(manifest && manifest.status === 200, `podman asked the mirror for library/busybox without a prefix:\n${showRequests(sent)}`);
     assert.equal(p.hub.blobGets(busybox.layerDigests[0]!), 1);
     await assertCached(p.berth.url, "docker.io/library/busybox", "1.36", busybox.manifestDigest);
+
+    const tool2 = await p.ghcr.push("org/tool", "2", { layerBytes: 50 * KiB });
+    await tool("podman", ["pull", "--quiet", "ghcr.io/org/tool:2"], podmanEnv);
+    const [viaPrefix] = JSON.parse((await tool("podman", ["image", "inspect", "ghcr.io/org/tool:2"], podmanEnv)).stdout) as { Digest: string }[];
+    assert.equal(viaPrefix?.Digest, tool2.manifestDigest, "ghcr.io through a mirror location with the ghcr.io/ prefix");
+    await assertCached(p.berth.url, "ghcr.io/org/tool", "2", tool2.manifestDigest);
   });
 });
