@@ -1,7 +1,9 @@
 // The pull-through cache with access control on: reads of upstream content are authorized on the
-// cache repository (`docker.io/library/x`, namespace `docker.io`), so a reader of that namespace
-// pulls through with skopeo --src-creds, a user without a role there is refused before anything is
-// asked upstream, and a push under `docker.io/` is refused, saying it is a pull-through cache.
+// cache repository (`docker.io/library/x`, namespace `docker.io`), whatever form the client used. A
+// reader of that namespace pulls through the prefix (skopeo --src-creds) and the mirror form (podman
+// logged in to Berth); anonymous clients (skopeo, dockerd) once it is public; a user without a role
+// there is refused before anything is asked upstream; a push under `docker.io/` is refused, saying it
+// is a pull-through cache, while pushes to new repositories elsewhere work for everyone.
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { writeFile } from "node:fs/promises";
