@@ -80,7 +80,6 @@ export async function createBerth(config: Config, logger: Logger): Promise<Berth
     logger.warn("PASSWORDS OVER PLAIN HTTP: access control is on and Berth listens on a non-loopback address without TLS; use --tls-cert/--tls-key or a TLS proxy", { listen: config.listen });
   }
   if (pullOnly) logger.warn("no access control on a non-loopback address: anonymous users may only pull (set auth.enabled, or auth.allowAnonymousPush)");
-  const access = createAccess(services.auth, { tls, pullOnly });
   let draining = false;
   // Uploads of many GiB can take long: no overall request deadline, but headers must come promptly.
   const serverOptions = { requestTimeout: 0, headersTimeout: 60_000, keepAliveTimeout: 65_000 };
@@ -93,6 +92,11 @@ export async function createBerth(config: Config, logger: Logger): Promise<Berth
     observer: metrics.proxy,
   });
   if (proxy) logger.info("pull-through cache", { upstreams: upstreams.map((u) => `${u.name} ${new URL(u.url).origin}${u.default ? " (default)" : ""}`) });
+  const cacheRepositoryOf = proxy && (async (name: string) => {
+    const resolution = await proxy.resolve(name, undefined);
+    return resolution.kind === "proxy" && resolution.target.local !== name ? resolution.target.local : undefined;
+  });
+  const access = createAccess(services.auth, { tls, pullOnly, ...(cacheRepositoryOf ? { cacheRepositoryOf } : {}) });
   const app = createApp({ registry, logger, isDraining: () => draining, warnings, metrics, webhooks, ...access, ...(proxy ? { proxy } : {}) });
   const server: Server = tlsMaterial ? createHttpsServer({ ...serverOptions, ...tlsMaterial }, app) : createServer(serverOptions, app);
   server.on("clientError", (err, socket) => {

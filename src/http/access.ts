@@ -13,6 +13,8 @@ export interface AccessOptions {
   tls: boolean;
   /** Without access control: refuse push and delete (a non-loopback listener without `auth.allowAnonymousPush`). */
   pullOnly: boolean;
+  /** With a pull-through cache: the cache repository a read of a name is served from, when it is another name. */
+  cacheRepositoryOf?: (name: string) => Promise<string | undefined>;
 }
 
 /**
@@ -40,7 +42,15 @@ export function createAccess(services: AuthServices | undefined, options: Access
     basic: settings.basic,
     events,
   });
-  const tokenEndpoint = createTokenEndpoint({ store, tokens, authorizer, throttle, service: settings.service, events });
+  const tokenEndpoint = createTokenEndpoint({
+    store,
+    tokens,
+    authorizer,
+    throttle,
+    service: settings.service,
+    events,
+    ...(options.cacheRepositoryOf ? { cacheRepositoryOf: options.cacheRepositoryOf } : {}),
+  });
   return {
     guard,
     auth: {

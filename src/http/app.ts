@@ -140,6 +140,16 @@ export function createApp(options: AppOptions): App {
   const { registry, logger, isDraining = () => false, guard = createOpenGuard(false), auth, warnings = [], proxy } = options;
   const metrics = options.metrics ?? createMetrics({ registry, storageRefreshMs: 30_000, logger });
   const webhooks = options.webhooks ?? createWebhookOps({ store: registry.stores.metadataStore, endpoints: [] });
+  /** Records a refusal by the guard in the audit log; returns the error to throw. */
+  async function denied(err: unknown, route: Route, req: IncomingMessage, url: URL, origin: Origin): Promise<unknown> {
+    if (guard.enabled && err instanceof RegistryError && err.code === "DENIED") {
+      const { events } = registry;
+      const need = needOf(route, req.method ?? "GET");
+      await events.emit([events.event("auth.denied", { result: "denied", ...(need.repository ? { repository: need.repository } : {}), detail: { method: req.method, path: url.pathname } }, origin)]);
+    }
+    return err;
+  }
+
   return async (req, res) => {
     const started = process.hrtime.bigint();
     const sent = countBodyBytes(res);
@@ -193,26 +203,28 @@ export function createApp(options: AppOptions): App {
       if (!route) throw new RegistryError("UNSUPPORTED", "no such API endpoint", { path: url.pathname }, { status: 404 });
       // Upstream content is read, and authorized, under its cache repository's name.
       let proxied: ProxyTarget | undefined;
+      const asked = route;
       const requested = "name" in route ? route.name : "";
       if (proxy && "name" in route) {
         if (isWrite(route, req.method)) proxy.refuseWrite(route.name);
         else if (isProxiedRead(route, req.method)) {
-          const resolution = await proxy.resolve(route.name, url.searchParams.get("ns") ?? undefined);
+          const resolution = await proxy.resolve(route.name, url.searchParams.get("ns") ?? undefined, route.kind);
           if (resolution.kind === "proxy") {
             proxied = resolution.target;
             route = { ...route, name: proxied.local };
           }
         }
       }
-      const need = needOf(route, req.method ?? "GET");
       try {
-        ctx.caller = await guard.check(req, need, ctx.origin);
+        ctx.caller = await guard.check(req, needOf(route, req.method ?? "GET"), ctx.origin);
       } catch (err) {
-        if (guard.enabled && err instanceof RegistryError && err.code === "DENIED") {
-          const { events } = registry;
-          await events.emit([events.event("auth.denied", { result: "denied", ...(need.repository ? { repository: need.repository } : {}), detail: { method: req.method, path: url.pathname } }, ctx.origin)]);
-        }
-        throw err;
+        // A name without an upstream prefix is the default upstream's only for callers who may read its
+        // cache repository; for the others it stays a local name: a push to a new repository starts with
+        // reads of it (skopeo and podman HEAD each blob), which must not be refused for the cache's sake.
+        if (!(proxied && !requested.startsWith(`${proxied.upstream.name}/`) && err instanceof RegistryError && err.code === "DENIED")) throw await denied(err, route, req, url, ctx.origin);
+        proxied = undefined;
+        route = asked;
+        ctx.caller = await guard.check(req, needOf(route, req.method ?? "GET"), ctx.origin).catch(async (e: unknown) => Promise.reject(await denied(e, asked, req, url, ctx.origin)));
       }
       if (proxied && proxy && isProxiedRead(route, req.method)) await handleProxied(ctx, route, proxied, proxy, requested);
       else await dispatch(ctx, route);

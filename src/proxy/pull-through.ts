@@ -47,8 +47,12 @@ export type ListingOutcome<T> = { kind: "upstream"; value: T; cacheStatus: strin
  */
 export interface PullThrough {
   readonly upstreams: readonly Upstream[];
-  /** Where a read of `name` is served from (`ns`: containerd's mirror parameter). */
-  resolve(name: string, ns: string | undefined): Promise<Resolution>;
+  /**
+   * Where a read of `name` is served from (`ns`: containerd's mirror parameter). A blob read of a
+   * name without the upstream's prefix goes to the upstream only once a manifest came through its
+   * cache repository: before that it is a push to a new repository asking what it need not upload.
+   */
+  resolve(name: string, ns: string | undefined, kind?: "manifest" | "blob" | "tags" | "referrers"): Promise<Resolution>;
   /** Throws DENIED when `name` lies under an upstream's prefix: the cache is filled only by pulls. */
   refuseWrite(name: string): void;
   /** Makes the manifest available in `target.local`; resolves its Cache-Status. */
@@ -154,8 +158,12 @@ export function createPullThrough(options: PullThroughOptions): PullThrough {
   return {
     upstreams: upstreams.all,
 
-    resolve(name, ns) {
-      return upstreams.resolve(name, ns, (n) => metadata.repositoryExists(n));
+    async resolve(name, ns, kind) {
+      const resolution = await upstreams.resolve(name, ns, (n) => metadata.repositoryExists(n));
+      if (kind !== "blob" || resolution.kind === "local" || name.startsWith(`${resolution.target.upstream.name}/`)) return resolution;
+      // Answering from the cache here would tell a push (skopeo, podman and docker HEAD each blob) that
+      // the blob is there when it is linked only to the cache repository: the manifest PUT then fails.
+      return (await metadata.repositoryExists(resolution.target.local)) ? resolution : { kind: "local" };
     },
 
     refuseWrite(name) {

@@ -21,6 +21,12 @@ export interface TokenEndpointOptions {
   /** Told of each login and refresh-token check (metrics). */
   /** Where logins and issued tokens are recorded. */
   events?: EventLog;
+  /**
+   * The pull-through cache's repository that a read of `name` is served from, when that is another
+   * name (`docker.io/library/x` for `library/x` or `docker.io/x`); the guard authorizes such reads
+   * on it, so a token asked for `name` also carries the pull allowed there.
+   */
+  cacheRepositoryOf?: (name: string) => Promise<string | undefined>;
 }
 
 const REFRESH_TTL_MS = 30 * 24 * 3600 * 1000;
@@ -70,6 +76,11 @@ export function createTokenEndpoint(options: TokenEndpointOptions) {
       if (!isValidName(access.name)) continue;
       const actions = grantedActions(access.actions, await authorizer.allowed(identity, access.name));
       if (actions.length > 0) granted.push({ type: "repository", name: access.name, actions });
+      const cache = await options.cacheRepositoryOf?.(access.name);
+      if (cache === undefined) continue;
+      if (grantedActions(access.actions, await authorizer.allowed(identity, cache)).includes("pull")) {
+        granted.push({ type: "repository", name: cache, actions: ["pull"] });
+      }
     }
     return granted;
   }
