@@ -28,6 +28,9 @@ interface BearerRealm {
 
 const TOKEN_SLACK_MS = 10_000;
 
+/** The `code` of a RegistryClientError from the token endpoint itself (not the registry): the credentials or the request for a token were refused. */
+export const TOKEN_REFUSED = "TOKEN_REFUSED";
+
 export function createClientAuth(options: { credentials?: Credentials; connections: Connections; timeoutMs: number; userAgent: string }): ClientAuth {
   const { credentials, connections, timeoutMs, userAgent } = options;
   const basic = credentials ? `Basic ${Buffer.from(`${credentials.username}:${credentials.password}`).toString("base64")}` : undefined;
@@ -47,7 +50,7 @@ export function createClientAuth(options: { credentials?: Credentials; connectio
     const body = await readAll(res, 1 << 20);
     if (res.statusCode !== 200) {
       const status = res.statusCode ?? 0;
-      throw new RegistryClientError("status", `token endpoint ${url.host} answered ${status}${status === 401 ? " (credentials refused)" : ""}`, status);
+      throw new RegistryClientError("status", `token endpoint ${url.host} answered ${status}${status === 401 ? " (credentials refused)" : ""}`, status, TOKEN_REFUSED);
     }
     let parsed: { token?: string; access_token?: string; expires_in?: number };
     try {

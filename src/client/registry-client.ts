@@ -8,6 +8,7 @@ import { createUploads, type BlobSource, type PushBlobOptions } from "./uploads.
 
 export { RegistryClientError } from "./transport.js";
 export type { Credentials } from "./auth.js";
+export { TOKEN_REFUSED } from "./auth.js";
 export type { BlobSource, PushBlobOptions } from "./uploads.js";
 
 export interface RegistryClientOptions {

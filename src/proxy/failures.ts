@@ -7,7 +7,7 @@ import type { Upstream } from "./upstreams.js";
  * Berth backing off): then a cached copy is served stale rather than failing the pull.
  */
 export function upstreamUnavailable(err: unknown): boolean {
-  if (err instanceof UpstreamPaused) return true;
+  if (err instanceof UpstreamPaused) return upstreamUnavailable(err.reason);
   if (!(err instanceof RegistryClientError)) return false;
   return err.kind !== "status" || err.status === 429 || (err.status ?? 0) >= 500;
 }
@@ -37,6 +37,7 @@ export function upstreamError(err: unknown, upstream: Upstream, what: string): u
     const { reason } = err;
     if (reason.kind === "unreachable") return new RegistryError("UNAVAILABLE", `${where} is unreachable (${reason.message}); ${what} is not cached; Berth asks it again in ${seconds} s`, detail, { status: 502 });
     if (reason.kind === "timeout") return new RegistryError("UNAVAILABLE", `${where} did not answer in time; ${what} is not cached; Berth asks it again in ${seconds} s`, detail, { status: 504 });
+    if (reason.status === 401) return new RegistryError("DENIED", `${where} refused Berth's credentials (${reason.message}): check proxy.upstreams[${upstream.index}] credentials; Berth asks it again in ${seconds} s`, detail);
     return new RegistryError("UNAVAILABLE", `${where} is rate-limiting Berth (429); ${what} is not cached; retry in ${seconds} s`, detail, {
       headers: { "Retry-After": String(seconds) },
     });

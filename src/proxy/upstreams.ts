@@ -1,5 +1,5 @@
 import type { IncomingMessage } from "node:http";
-import { createRegistryClient, RegistryClientError, type RegistryClient } from "../client/registry-client.js";
+import { createRegistryClient, RegistryClientError, TOKEN_REFUSED, type RegistryClient } from "../client/registry-client.js";
 import type { UpstreamConfig } from "../config/schema.js";
 import { RegistryError } from "../oci/errors.js";
 import { globMatch } from "../oci/glob.js";
@@ -40,6 +40,8 @@ export type RateLimitObserver = (upstream: string, limit: number | undefined, re
 
 /** How long an unreachable upstream is left alone, so requests for what is not cached fail fast. */
 const UNREACHABLE_PAUSE_MS = 5_000;
+/** How long refused credentials keep requests off the upstream. */
+const CREDENTIALS_PAUSE_MS = 30_000;
 /** How long a 429 without Retry-After keeps requests off the upstream. */
 const RATE_LIMIT_PAUSE_MS = 60_000;
 
@@ -89,6 +91,8 @@ function createUpstream(config: UpstreamConfig, index: number, onRateLimit?: Rat
     failed(err) {
       if (!(err instanceof RegistryClientError)) return;
       if (err.status === 429) pausedUntil = Date.now() + (err.retryAfterMs ?? RATE_LIMIT_PAUSE_MS);
+      // Refused credentials are not retried on every pull: an upstream may lock the account.
+      else if (err.code === TOKEN_REFUSED && err.status === 401) pausedUntil = Date.now() + CREDENTIALS_PAUSE_MS;
       else if (err.kind !== "status") pausedUntil = Date.now() + UNREACHABLE_PAUSE_MS;
       else return;
       pauseReason = err;
