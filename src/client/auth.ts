@@ -61,8 +61,9 @@ export function createClientAuth(options: { credentials?: Credentials; connectio
     const value = parsed.token ?? parsed.access_token;
     if (!value) throw new RegistryClientError("status", `token endpoint ${url.host} answered no token`, 200);
     fetched++;
-    const lifetime = Math.max(60, Number(parsed.expires_in) || 60) * 1000;
-    tokens.set(scope ?? "", { value, until: Date.now() + lifetime - TOKEN_SLACK_MS });
+    // As long as the registry says (60 s when it says nothing), renewed a little before the end.
+    const lifetime = (Number(parsed.expires_in) > 0 ? Number(parsed.expires_in) : 60) * 1000;
+    tokens.set(scope ?? "", { value, until: Date.now() + lifetime - Math.min(TOKEN_SLACK_MS, lifetime / 4) });
     return value;
   }
 
