@@ -24,7 +24,7 @@ import { isIPv6 } from "node:net";
 import type { Origin } from "../registry/events.js";
 import type { EventRequest } from "../storage/event-store.js";
 import type { ProxyTarget, PullThrough } from "../proxy/pull-through.js";
-import { handleProxied, isProxiedRead, isWrite } from "./handlers/proxied.js";
+import { admitThroughCache, handleProxied, isProxiedRead } from "./handlers/proxied.js";
 
 export interface AppOptions {
   registry: Registry;
@@ -201,33 +201,18 @@ export function createApp(options: AppOptions): App {
       if (isDraining()) res.setHeader("Connection", "close");
       if (routeError !== undefined) throw routeError;
       if (!route) throw new RegistryError("UNSUPPORTED", "no such API endpoint", { path: url.pathname }, { status: 404 });
-      // Upstream content is read, and authorized, under its cache repository's name.
-      let proxied: ProxyTarget | undefined;
-      const asked = route;
       const requested = "name" in route ? route.name : "";
-      if (proxy && "name" in route) {
-        if (isWrite(route, req.method)) proxy.refuseWrite(route.name);
-        else if (isProxiedRead(route, req.method)) {
-          const resolution = await proxy.resolve(route.name, url.searchParams.get("ns") ?? undefined, route.kind);
-          if (resolution.kind === "proxy") {
-            proxied = resolution.target;
-            route = { ...route, name: proxied.local };
-          }
-        }
-      }
-      try {
-        ctx.caller = await guard.check(req, needOf(route, req.method ?? "GET"), ctx.origin);
-      } catch (err) {
-        // A name without an upstream prefix is the default upstream's only for callers who may read its
-        // cache repository; for the others it stays a local name: a push to a new repository starts with
-        // reads of it (skopeo and podman HEAD each blob), which must not be refused for the cache's sake.
-        if (!(proxied && !requested.startsWith(`${proxied.upstream.name}/`) && err instanceof RegistryError && err.code === "DENIED")) throw await denied(err, route, req, url, ctx.origin);
-        proxied = undefined;
-        route = asked;
-        ctx.caller = await guard.check(req, needOf(route, req.method ?? "GET"), ctx.origin).catch(async (e: unknown) => Promise.reject(await denied(e, asked, req, url, ctx.origin)));
-      }
-      if (proxied && proxy && isProxiedRead(route, req.method)) await handleProxied(ctx, route, proxied, proxy, requested);
-      else await dispatch(ctx, route);
+      const access = {
+        check: async (r: Route) => {
+          ctx.caller = await guard.check(req, needOf(r, req.method ?? "GET"), ctx.origin);
+        },
+        refused: (err: unknown, r: Route) => denied(err, r, req, url, ctx.origin),
+      };
+      const admitted: { route: Route; proxied?: ProxyTarget } = proxy
+        ? await admitThroughCache(ctx, route, proxy, access)
+        : await access.check(route).then(() => ({ route }), async (err: unknown) => Promise.reject(await access.refused(err, route)));
+      if (admitted.proxied && proxy && isProxiedRead(admitted.route, req.method)) await handleProxied(ctx, admitted.route, admitted.proxied, proxy, requested);
+      else await dispatch(ctx, admitted.route);
     } catch (err) {
       await replyError(req, res, err, logger);
     }

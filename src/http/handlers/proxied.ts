@@ -21,6 +21,44 @@ export function isWrite(route: Route, method: string | undefined): boolean {
   return route.kind === "uploads" || route.kind === "upload" || (route.kind === "manifest" && method === "PUT");
 }
 
+/**
+ * Where a /v2 request is served from, once the pull-through cache and the guard (`check`, which
+ * sets the caller or throws) had their say. Upstream content is read, and authorized, under its
+ * cache repository's name. A name without an upstream prefix is the default upstream's only for
+ * callers who may read its cache repository; for the others it stays a local name: a push to a new
+ * repository starts with reads of it (skopeo and podman HEAD each blob), which must not be refused
+ * for the cache's sake. Pushes under an upstream's prefix are refused before anything else.
+ */
+export async function admitThroughCache(
+  ctx: RequestContext,
+  route: Route,
+  proxy: PullThrough,
+  access: { check(route: Route): Promise<void>; refused(err: unknown, route: Route): Promise<unknown> },
+): Promise<{ route: Route; proxied?: ProxyTarget }> {
+  const admit = (r: Route, proxied?: ProxyTarget) =>
+    access.check(r).then(
+      () => (proxied ? { route: r, proxied } : { route: r }),
+      async (err: unknown) => Promise.reject(await access.refused(err, r)),
+    );
+  const method = ctx.req.method;
+  if (!("name" in route)) return admit(route);
+  if (isWrite(route, method)) proxy.refuseWrite(route.name);
+  if (!isProxiedRead(route, method)) return admit(route);
+  const resolution = await proxy.resolve(route.name, ctx.url.searchParams.get("ns") ?? undefined, route.kind);
+  if (resolution.kind === "local") return admit(route);
+  const { target } = resolution;
+  const cached = { ...route, name: target.local };
+  if (route.name.startsWith(`${target.upstream.name}/`)) return admit(cached, target);
+  try {
+    await access.check(cached);
+    return { route: cached, proxied: target };
+  } catch (err) {
+    // A caller served the local name instead was not refused: only a refusal that stands is audited.
+    if (!(err instanceof RegistryError) || err.code !== "DENIED") throw await access.refused(err, cached);
+    return admit(route);
+  }
+}
+
 type ProxiedRoute = Extract<Route, { kind: "manifest" | "blob" | "tags" | "referrers" }>;
 
 /**
