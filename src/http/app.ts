@@ -23,7 +23,7 @@ import { randomUUID } from "node:crypto";
 import { isIPv6 } from "node:net";
 import type { Origin } from "../registry/events.js";
 import type { EventRequest } from "../storage/event-store.js";
-import type { ProxyTarget, PullThrough } from "../proxy/pull-through.js";
+import type { PullThrough } from "../proxy/pull-through.js";
 import { admitThroughCache, handleProxied, isProxiedRead } from "./handlers/proxied.js";
 
 export interface AppOptions {
@@ -201,18 +201,24 @@ export function createApp(options: AppOptions): App {
       if (isDraining()) res.setHeader("Connection", "close");
       if (routeError !== undefined) throw routeError;
       if (!route) throw new RegistryError("UNSUPPORTED", "no such API endpoint", { path: url.pathname }, { status: 404 });
-      const requested = "name" in route ? route.name : "";
-      const access = {
-        check: async (r: Route) => {
-          ctx.caller = await guard.check(req, needOf(r, req.method ?? "GET"), ctx.origin);
-        },
-        refused: (err: unknown, r: Route) => denied(err, r, req, url, ctx.origin),
-      };
-      const admitted: { route: Route; proxied?: ProxyTarget } = proxy
-        ? await admitThroughCache(ctx, route, proxy, access)
-        : await access.check(route).then(() => ({ route }), async (err: unknown) => Promise.reject(await access.refused(err, route)));
-      if (admitted.proxied && proxy && isProxiedRead(admitted.route, req.method)) await handleProxied(ctx, admitted.route, admitted.proxied, proxy, requested);
-      else await dispatch(ctx, admitted.route);
+      if (proxy) {
+        const requested = "name" in route ? route.name : "";
+        const admitted = await admitThroughCache(ctx, route, proxy, {
+          check: async (r) => {
+            ctx.caller = await guard.check(req, needOf(r, req.method ?? "GET"), ctx.origin);
+          },
+          refused: (err, r) => denied(err, r, req, url, ctx.origin),
+        });
+        if (admitted.proxied && isProxiedRead(admitted.route, req.method)) await handleProxied(ctx, admitted.route, admitted.proxied, proxy, requested);
+        else await dispatch(ctx, admitted.route);
+        return;
+      }
+      try {
+        ctx.caller = await guard.check(req, needOf(route, req.method ?? "GET"), ctx.origin);
+      } catch (err) {
+        throw await denied(err, route, req, url, ctx.origin);
+      }
+      await dispatch(ctx, route);
     } catch (err) {
       await replyError(req, res, err, logger);
     }
