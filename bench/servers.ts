@@ -16,6 +16,8 @@ export interface Server {
   name: string;
   url: string;
   pid: number;
+  /** The data directory (Berth only). */
+  data?: string;
   stop(): Promise<void>;
 }
 
@@ -150,6 +152,7 @@ export async function startBerthServer(name: string, env: Record<string, string>
     name,
     url: berth.url,
     pid,
+    data: dir,
     async stop() {
       if (berth.child.exitCode === null && berth.child.signalCode === null) {
         const timer = setTimeout(() => berth.child.kill("SIGKILL"), 5000);
