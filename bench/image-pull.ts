@@ -53,6 +53,8 @@ export interface BlobTiming {
   digest: Digest;
   /** From the request to its first body byte. */
   ttfbMs: number;
+  /** From the chunk before the last to the last (a cache holding the last byte back until the blob is stored shows here). */
+  tailMs: number;
   /** The answer's Cache-Status header (Berth's pull-through cache), if any. */
   cacheStatus: string | undefined;
 }
@@ -71,9 +73,14 @@ async function fetchBlob(client: RegistryClient, repo: string, expected: { diges
   if (!answer) throw new Error(`${repo}@${expected.digest}: 404`);
   const hash = createHash("sha256");
   let ttfbMs = NaN;
+  let previous = NaN;
+  let last = NaN;
   let n = 0;
   for await (const chunk of answer.stream as AsyncIterable<Buffer>) {
-    if (n === 0) ttfbMs = performance.now() - t0;
+    const now = performance.now();
+    if (n === 0) ttfbMs = now - t0;
+    previous = last;
+    last = now;
     hash.update(chunk);
     n += chunk.length;
   }
@@ -82,7 +89,7 @@ async function fetchBlob(client: RegistryClient, repo: string, expected: { diges
     throw new Error(`${repo}@${expected.digest}: pulled ${n} bytes hashing to ${got}`);
   }
   const cacheStatus = answer.stream.headers["cache-status"];
-  return { digest: expected.digest, ttfbMs, cacheStatus: typeof cacheStatus === "string" ? cacheStatus : undefined };
+  return { digest: expected.digest, ttfbMs, tailMs: last - previous, cacheStatus: typeof cacheStatus === "string" ? cacheStatus : undefined };
 }
 
 /**

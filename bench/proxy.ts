@@ -14,16 +14,21 @@
  *
  * Writes bench/results/proxy-latest.md.
  *
- *   npm run bench:proxy -- [--rounds N] [--layers N] [--layer-size MiB] [--no-durable]
+ *   npm run bench:proxy -- [--rounds N] [--layers N] [--layer-size MiB] [--no-durable] [--old DIR]
+ *
+ * `--old DIR`: also a cold pull through the Berth of another built tree (its own bin/berth.js and
+ * dist/, started by its bench/servers.js) in every round, for a before/after of a change:
+ *
+ *   git worktree add ../proxy-old <commit> --detach && ln -s "$PWD/node_modules" ../proxy-old/ && (cd ../proxy-old && npx tsc -p .)
  */
 import { spawnSync } from "node:child_process";
 import { mkdir, mkdtemp, readdir, rm, writeFile } from "node:fs/promises";
 import { cpus, tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
+import { fileURLToPath, pathToFileURL } from "node:url";
 import { createRegistryClient } from "../src/client/registry-client.js";
 import { firstLayerTtfb, makeBenchImage, pullBenchImage, pushBenchImage, type BenchImage, type PullResult } from "./image-pull.js";
-import { cpuSeconds, peakRss, startBerthServer, startDistribution, type Server } from "./servers.js";
+import { cpuSeconds, cpuSplit, peakRss, startBerthServer, startDistribution, type Server } from "./servers.js";
 
 const MiB = 1024 * 1024;
 const UPSTREAM_REPO = "bench/proxy";
@@ -36,6 +41,8 @@ interface Options {
   layers: number;
   layerSize: number;
   durable: boolean;
+  /** Another built tree whose Berth also pulls cold, for a before/after. */
+  old?: string;
 }
 
 function parseArgs(argv: string[]): Options {
@@ -51,6 +58,7 @@ function parseArgs(argv: string[]): Options {
     else if (a === "--layers") o.layers = Math.floor(num());
     else if (a === "--layer-size") o.layerSize = Math.floor(num() * MiB);
     else if (a === "--no-durable") o.durable = false;
+    else if (a === "--old" && argv[i + 1]) o.old = argv[++i]!;
     else throw new Error(`unknown argument ${a}`);
   }
   return o;
@@ -93,19 +101,23 @@ const ROWS = {
   direct: "direct from distribution",
   cold: "cold through Berth (fsync off)",
   coldDurable: "cold through Berth (durable)",
+  coldOld: "cold through the old tree's Berth (fsync off)",
   warm: "warm through Berth (every blob a hit)",
   ordinary: "Berth's ordinary pull (pushed into Berth)",
   ttfbDirect: "first layer alone, direct from distribution",
   ttfbCold: "first layer alone, cold through Berth",
   ttfbPullDirect: "first layer in the direct pull",
   ttfbPullCold: "first layer in the cold pull",
-  coldCpu: "Berth CPU s during the cold pull (fsync off)",
+  tailDirect: "last byte of a layer after the one before, direct (slowest layer)",
+  tailCold: "last byte of a layer after the one before, cold (slowest layer)",
+  tailDurable: "last byte of a layer after the one before, cold durable (slowest layer)",
   coldRss: "Berth peak RSS after the cold pull (fsync off)",
-  coldDurableCpu: "Berth CPU s during the cold pull (durable)",
   coldDurableRss: "Berth peak RSS after the cold pull (durable)",
-  distCpuDirect: "distribution CPU s during the direct pull",
-  distCpuCold: "distribution CPU s during the cold pull (fsync off)",
 };
+/** CPU seconds each process spent during a pull, one row per pull kind (keys of ROWS). */
+const CPU_COLUMNS = ["berth", "berthSystem", "distribution", "client", "wall"] as const;
+type CpuColumn = (typeof CPU_COLUMNS)[number];
+const cpuRow = (pull: string, column: CpuColumn) => `cpu ${column} ${pull}`;
 
 function expectStatuses(what: string, pull: PullResult, wanted: RegExp): void {
   const wrong = pull.blobs.filter((b) => !wanted.test(b.cacheStatus ?? ""));
@@ -124,20 +136,32 @@ async function expectEmpty(dir: string, what: string): Promise<void> {
 }
 
 const mbps = (p: PullResult) => p.bytes / 1e6 / p.seconds;
+const slowestTail = (p: PullResult) => Math.max(...p.blobs.slice(1).map((b) => b.tailMs));
 
-/** One pull whose server-side CPU (Berth's, distribution's) is charged to rows. */
-async function measured(berth: Server | undefined, dist: Server, run: () => Promise<PullResult>, rows: { cpu?: string; dist?: string }): Promise<PullResult> {
-  const berth0 = berth ? cpuSeconds(berth.pid) : 0;
+/** One pull, with the CPU each process spent on it recorded under the row of `pull`. */
+async function measured(pull: string, berth: Server | undefined, dist: Server, run: () => Promise<PullResult>): Promise<PullResult> {
+  const berth0 = berth ? cpuSplit(berth.pid) : undefined;
   const dist0 = cpuSeconds(dist.pid);
-  const pull = await run();
-  if (berth && rows.cpu) record(rows.cpu, cpuSeconds(berth.pid) - berth0);
-  if (rows.dist) record(rows.dist, cpuSeconds(dist.pid) - dist0);
-  return pull;
+  const client0 = process.cpuUsage();
+  const result = await run();
+  const client = process.cpuUsage(client0);
+  if (berth && berth0) {
+    const berth1 = cpuSplit(berth.pid);
+    record(cpuRow(pull, "berth"), berth1.user + berth1.system - berth0.user - berth0.system);
+    record(cpuRow(pull, "berthSystem"), berth1.system - berth0.system);
+  }
+  record(cpuRow(pull, "distribution"), cpuSeconds(dist.pid) - dist0);
+  record(cpuRow(pull, "client"), (client.user + client.system) / 1e6);
+  record(cpuRow(pull, "wall"), result.seconds);
+  return result;
 }
 
-async function round(r: number, dist: Server, image: BenchImage, config: string): Promise<void> {
+type StartBerth = typeof startBerthServer;
+
+async function round(r: number, dist: Server, image: BenchImage, config: string, startOld: StartBerth | undefined): Promise<void> {
   const env = (fsync: boolean) => ({ BERTH_CONFIG: config, BERTH_FSYNC: String(fsync) });
-  const alternate = <T>(xs: T[]) => (r % 2 ? xs : [...xs].reverse());
+  /** Rotated one place per round, so that no side always goes first. */
+  const alternate = <T>(xs: T[]) => xs.slice((r - 1) % xs.length).concat(xs.slice(0, (r - 1) % xs.length));
   const log = (m: string) => console.error(`  round ${r}: ${m}`);
 
   const ttfbBerth = await started(startBerthServer("berth ttfb", env(false)));
@@ -156,21 +180,29 @@ async function round(r: number, dist: Server, image: BenchImage, config: string)
   await stopped(ttfbBerth);
 
   const berth = await started(startBerthServer("berth (fsync off)", env(false)));
-  for (const side of alternate(["direct", "cold"] as const)) {
-    if (side === "direct") {
-      const p = await measured(undefined, dist, () => pullBenchImage(dist.url, UPSTREAM_REPO, TAG, image), { dist: ROWS.distCpuDirect });
+  const old = startOld ? await started(startOld("berth (old tree)", env(false))) : undefined;
+  for (const side of alternate(old ? (["direct", "cold", "old"] as const) : (["direct", "cold"] as const))) {
+    if (side === "old") {
+      const p = await measured(ROWS.coldOld, old, dist, () => pullBenchImage(old!.url, VIA_BERTH, TAG, image));
+      record(ROWS.coldOld, mbps(p));
+      log(`cold, old tree ${mbps(p).toFixed(0)} MB/s (${p.seconds.toFixed(2)} s)`);
+    } else if (side === "direct") {
+      const p = await measured(ROWS.direct, undefined, dist, () => pullBenchImage(dist.url, UPSTREAM_REPO, TAG, image));
       record(ROWS.direct, mbps(p));
       record(ROWS.ttfbPullDirect, p.blobs[1]!.ttfbMs);
+      record(ROWS.tailDirect, slowestTail(p));
       log(`direct ${mbps(p).toFixed(0)} MB/s (${p.seconds.toFixed(2)} s)`);
     } else {
-      const p = await measured(berth, dist, () => pullBenchImage(berth.url, VIA_BERTH, TAG, image), { cpu: ROWS.coldCpu, dist: ROWS.distCpuCold });
+      const p = await measured(ROWS.cold, berth, dist, () => pullBenchImage(berth.url, VIA_BERTH, TAG, image));
       record(ROWS.coldRss, peakRss(berth.pid) / MiB);
       expectStatuses("cold pull", { ...p, blobs: p.blobs.slice(1) }, /^Berth; fwd=uri-miss; stored$/);
       record(ROWS.cold, mbps(p));
       record(ROWS.ttfbPullCold, p.blobs[1]!.ttfbMs);
+      record(ROWS.tailCold, slowestTail(p));
       log(`cold ${mbps(p).toFixed(0)} MB/s (${p.seconds.toFixed(2)} s)`);
     }
   }
+  if (old) await stopped(old);
   await expectEmpty(join(berth.data!, "proxy-spool"), "the spool directory after the cold pull");
   await expectEmpty(join(berth.data!, "uploads"), "the uploads directory after the cold pull");
 
@@ -192,10 +224,11 @@ async function round(r: number, dist: Server, image: BenchImage, config: string)
 
   if (opts.durable) {
     const durable = await started(startBerthServer("berth (durable)", env(true)));
-    const p = await measured(durable, dist, () => pullBenchImage(durable.url, VIA_BERTH, TAG, image), { cpu: ROWS.coldDurableCpu });
+    const p = await measured(ROWS.coldDurable, durable, dist, () => pullBenchImage(durable.url, VIA_BERTH, TAG, image));
     record(ROWS.coldDurableRss, peakRss(durable.pid) / MiB);
     expectStatuses("cold durable pull", { ...p, blobs: p.blobs.slice(1) }, /^Berth; fwd=uri-miss; stored$/);
     record(ROWS.coldDurable, mbps(p));
+    record(ROWS.tailDurable, slowestTail(p));
     log(`cold durable ${mbps(p).toFixed(0)} MB/s (${p.seconds.toFixed(2)} s)`);
     await expectEmpty(join(durable.data!, "proxy-spool"), "the spool directory after the durable cold pull");
     await stopped(durable);
@@ -247,6 +280,7 @@ function render(startedAt: Date, load0: string, load1: string): string {
   const durableRatio = paired(ROWS.coldDurable, ROWS.direct, (x, y) => x / y);
   const warmRatio = paired(ROWS.warm, ROWS.ordinary, (x, y) => x / y);
   const ttfbGap = paired(ROWS.ttfbCold, ROWS.ttfbDirect, (x, y) => x - y);
+  const oldRatio = paired(ROWS.cold, ROWS.coldOld, (x, y) => x / y);
   const ttfbPullGap = paired(ROWS.ttfbPullCold, ROWS.ttfbPullDirect, (x, y) => x - y);
 
   const lines = [
@@ -257,7 +291,7 @@ function render(startedAt: Date, load0: string, load1: string): string {
     `- machine: nproc ${sh("nproc", [])} (${cpus()[0]?.model ?? "?"}), Node.js ${process.version}; load average at start \`${load0}\`, at end \`${load1}\``,
     `- upstream: ${sh("docker-registry", ["--version"]) || "docker-registry"}, no auth, filesystem storage; Berth's \`proxy.upstreams[0].url\` is distribution itself`,
     `- image: ${opts.layers} layers × ${opts.layerSize / MiB} MiB of random bytes + config (${fmt((opts.layers * opts.layerSize) / 1e6)} MB); pulled with Berth's registry client (src/client), a fresh client per pull: manifest, config, then layers 3 at a time, every blob sha256-verified and discarded`,
-    `- rounds: ${opts.rounds}; each round: TTFB on a fresh Berth, then direct and cold on another fresh Berth, then warm and ordinary on that Berth${opts.durable ? ", then cold on a fresh durable Berth" : ""}; the pair order alternates per round. Ratios are medians of per-round ratios`,
+    `- rounds: ${opts.rounds}; each round: TTFB on a fresh Berth, then direct and cold on another fresh Berth, then warm and ordinary on that Berth${opts.durable ? ", then cold on a fresh durable Berth" : ""}; the order within each group rotates one place per round. Ratios are medians of per-round ratios`,
     `- checked every round: cold layers answered \`Berth; fwd=uri-miss; stored\`, warm blobs \`Berth; hit\`, spool and uploads/ empty after the cold pull`,
     ...notes,
     "",
@@ -265,16 +299,29 @@ function render(startedAt: Date, load0: string, load1: string): string {
     "|---|---|---|---|---|",
     target("cold pull / direct pull (fsync off)", coldRatio, "×", "≥ 0.9×", (v) => v >= 0.9),
     ...(opts.durable ? [target("cold pull / direct pull (durable)", durableRatio, "×", "≥ 0.9×", (v) => v >= 0.9)] : []),
+    ...(opts.old ? [target(`cold pull, this tree / old tree (${opts.old})`, oldRatio, "×", "> 1×", (v) => v > 1)] : []),
     target("warm pull / ordinary pull", warmRatio, "×", "≥ 1.0× (within noise)", (v) => v >= 0.97),
     target("first-layer TTFB, cold − direct", ttfbGap, " ms", "≤ 50 ms", (v) => v <= 50),
     "",
     "| measure | median | min–max | per round |",
     "|---|---|---|---|",
-    ...[ROWS.direct, ROWS.cold, ...(opts.durable ? [ROWS.coldDurable] : []), ROWS.warm, ROWS.ordinary].map((n) => row(n, "MB/s")),
+    ...[ROWS.direct, ROWS.cold, ...(opts.old ? [ROWS.coldOld] : []), ...(opts.durable ? [ROWS.coldDurable] : []), ROWS.warm, ROWS.ordinary].map((n) => row(n, "MB/s")),
     ...[ROWS.ttfbDirect, ROWS.ttfbCold, ROWS.ttfbPullDirect, ROWS.ttfbPullCold].map((n) => row(n, "ms")),
+    ...[ROWS.tailDirect, ROWS.tailCold, ...(opts.durable ? [ROWS.tailDurable] : [])].map((n) => row(n, "ms")),
     `| first layer in the pull, cold − direct (ms) | ${fmt(median(ttfbPullGap))} | | ${ttfbPullGap.map(fmt).join(", ")} |`,
-    ...[ROWS.coldCpu, ROWS.distCpuCold, ROWS.distCpuDirect, ...(opts.durable ? [ROWS.coldDurableCpu] : [])].map((n) => row(n, "s")),
     ...[ROWS.coldRss, ...(opts.durable ? [ROWS.coldDurableRss] : [])].map((n) => row(n, "MiB")),
+    "",
+    "CPU seconds spent during each pull (medians; client = this benchmark process, which pulls and hashes). With 2 cores, a pull cannot take less wall time than half the CPU all three processes need for it:",
+    "",
+    "| pull | Berth (user+sys) | of which system | distribution | client | total | total / 2 cores | wall |",
+    "|---|---|---|---|---|---|---|---|",
+    ...[ROWS.direct, ROWS.cold, ...(opts.old ? [ROWS.coldOld] : []), ...(opts.durable ? [ROWS.coldDurable] : [])].map((pull) => {
+      const m = (c: CpuColumn) => median(samples.get(cpuRow(pull, c)));
+      const berth = samples.has(cpuRow(pull, "berth")) ? m("berth") : 0;
+      const total = berth + m("distribution") + m("client");
+      const cell = (c: CpuColumn) => (samples.has(cpuRow(pull, c)) ? fmt(m(c)) : "–");
+      return `| ${pull} | ${cell("berth")} | ${cell("berthSystem")} | ${cell("distribution")} | ${cell("client")} | ${fmt(total)} | ${fmt(total / 2)} | ${cell("wall")} |`;
+    }),
   ];
   return lines.join("\n");
 }
@@ -290,7 +337,10 @@ async function main(): Promise<void> {
   configDir = await mkdtemp(join(tmpdir(), "bench-proxy-config-"));
   const config = join(configDir, "config.json");
   await writeFile(config, JSON.stringify({ proxy: { upstreams: [{ name: "docker.io", url: dist.url, default: true }] } }));
-  for (let r = 1; r <= opts.rounds; r++) await round(r, dist, image, config);
+  const startOld = opts.old
+    ? ((await import(pathToFileURL(join(opts.old, "dist", "bench", "servers.js")).href)) as { startBerthServer: StartBerth }).startBerthServer
+    : undefined;
+  for (let r = 1; r <= opts.rounds; r++) await round(r, dist, image, config, startOld);
   const load1 = loadavg();
   console.error(`load average at end: ${load1}`);
   const report = render(startedAt, load0, load1);

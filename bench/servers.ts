@@ -35,6 +35,13 @@ export function cpuSeconds(pid: number): number {
   return (Number(fields[11]) + Number(fields[12])) / CLK_TCK;
 }
 
+/** User and system CPU seconds the process has used so far, apart. */
+export function cpuSplit(pid: number): { user: number; system: number } {
+  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  return { user: Number(fields[11]) / CLK_TCK, system: Number(fields[12]) / CLK_TCK };
+}
+
 /** Peak resident set size (VmHWM) in bytes. */
 export function peakRss(pid: number): number {
   const status = readFileSync(`/proc/${pid}/status`, "utf8");
