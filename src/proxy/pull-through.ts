@@ -7,7 +7,7 @@ import { RegistryError } from "../oci/errors.js";
 import type { Reference } from "../oci/reference.js";
 import type { Origin } from "../registry/events.js";
 import type { Registry } from "../registry/registry.js";
-import { createBlobFetches, type BlobFetch } from "./blob-fetch.js";
+import { createBlobFetches, type BlobFetch, type BlobSink } from "./blob-fetch.js";
 import { cacheStatus, type CacheResult } from "./cache-status.js";
 import { upstreamError, upstreamUnavailable, UpstreamPaused } from "./failures.js";
 import { createUpstreams, type ProxyTarget, type Resolution, type Upstream } from "./upstreams.js";
@@ -139,6 +139,13 @@ export function createPullThrough(options: PullThroughOptions): PullThrough {
     }
   }
 
+  /** Into the cache repository: the spool file itself when the store can take it over, else the bytes as they arrive. */
+  function sinkOf(local: string, digest: Digest, origin: Origin): BlobSink {
+    const { putFile } = registry.uploads;
+    if (putFile) return { kind: "file", store: (path, hash, size) => putFile(local, digest, { path, size, hash }, origin) };
+    return { kind: "stream", store: (body, size) => registry.uploads.putWhole(local, digest, body, size, origin) };
+  }
+
   function counted(upstream: Upstream, stream: Readable): Readable {
     if (!observer) return stream;
     const counter = new Transform({
@@ -213,9 +220,16 @@ export function createPullThrough(options: PullThroughOptions): PullThrough {
           async () => {
             const answer = await upstream.client.blob(remote, digest);
             if (!answer) throw new RegistryError("BLOB_UNKNOWN", `not on upstream ${upstream.name}`, { upstream: upstream.name, digest });
+            // Before the fetch: a store taking the finished file reaches its quota check only once every byte is here.
+            if (answer.size !== undefined && registry.quotas.enabled) {
+              await registry.quotas.check(local, { blobs: [{ digest, size: answer.size }] }, originOf(upstream)).catch((err) => {
+                answer.stream.destroy();
+                throw err;
+              });
+            }
             return { ...(answer.size !== undefined ? { size: answer.size } : {}), stream: counted(upstream, answer.stream) };
           },
-          (body, size) => registry.uploads.putWhole(local, digest, body, size, originOf(upstream)),
+          sinkOf(local, digest, originOf(upstream)),
         );
         fetch.stored.catch((err) => {
           noted(upstream, err);
