@@ -89,6 +89,7 @@ export async function createBerth(config: Config, logger: Logger): Promise<Berth
     registry,
     upstreams,
     spoolDir: config.proxy.spoolDir ?? (config.storage.driver === "filesystem" ? join(config.storage.path ?? config.data, "proxy-spool") : join(tmpdir(), `berth-proxy-spool-${process.pid}`)),
+    durable: config.storage.driver === "filesystem" && config.storage.fsync,
     logger,
     observer: metrics.proxy,
   });

@@ -44,7 +44,12 @@ export interface BlobFetch {
  */
 export type BlobSink =
   | { kind: "stream"; store(body: Readable, size: number | undefined): Promise<unknown> }
-  | { kind: "file"; store(path: string, hash: Hash, size: number): Promise<unknown> };
+  | {
+      kind: "file";
+      /** Bytes between background fdatasyncs of the spool file, when the store fsyncs what it takes over. */
+      syncEvery?: number;
+      store(path: string, hash: Hash, size: number): Promise<unknown>;
+    };
 
 export interface BlobFetches {
   /**
@@ -198,7 +203,7 @@ export function createBlobFetches(spoolDir: string): BlobFetches {
       const created: Entry = { waiting: 0, starting: Promise.resolve(undefined as unknown as Fetch) };
       created.starting = (async () => {
         const body = await open();
-        const fetch = new Fetch(digest, body.size, new Spool(join(spoolDir, randomUUID())), (f) => run(f, body, sink));
+        const fetch = new Fetch(digest, body.size, new Spool(join(spoolDir, randomUUID()), sink.kind === "file" ? sink.syncEvery : undefined), (f) => run(f, body, sink));
         fetch.leases += created.waiting;
         created.fetch = fetch;
         void fetch.stored.finally(() => {

@@ -26,6 +26,8 @@ export interface PullThroughOptions {
   upstreams: readonly UpstreamConfig[];
   /** A local directory for blobs being fetched (emptied at start). */
   spoolDir: string;
+  /** Whether the blob store fsyncs what it commits: the spool is then synced as it grows, so that the fsync at commit is short. */
+  durable?: boolean;
   logger: Logger;
   observer?: ProxyObserver;
 }
@@ -60,6 +62,8 @@ export interface PullThrough {
 }
 
 const MAX_FRESH_ENTRIES = 100_000;
+/** As an upload's early flushes (filesystem-blob-store.ts EARLY_FLUSH). */
+const SPOOL_SYNC_EVERY = 32 << 20;
 
 export function createPullThrough(options: PullThroughOptions): PullThrough {
   const { registry, logger, observer } = options;
@@ -142,7 +146,9 @@ export function createPullThrough(options: PullThroughOptions): PullThrough {
   /** Into the cache repository: the spool file itself when the store can take it over, else the bytes as they arrive. */
   function sinkOf(local: string, digest: Digest, origin: Origin): BlobSink {
     const { putFile } = registry.uploads;
-    if (putFile) return { kind: "file", store: (path, hash, size) => putFile(local, digest, { path, size, hash }, origin) };
+    if (putFile) {
+      return { kind: "file", ...(options.durable ? { syncEvery: SPOOL_SYNC_EVERY } : {}), store: (path, hash, size) => putFile(local, digest, { path, size, hash }, origin) };
+    }
     return { kind: "stream", store: (body, size) => registry.uploads.putWhole(local, digest, body, size, origin) };
   }
 

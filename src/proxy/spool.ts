@@ -1,5 +1,5 @@
 import { EventEmitter } from "node:events";
-import { closeSync, openSync, read, writev } from "node:fs";
+import { closeSync, fdatasync, openSync, read, writev } from "node:fs";
 import type { Writable } from "node:stream";
 import { promisify } from "node:util";
 
@@ -12,6 +12,7 @@ const READ_CHUNK = 1 << 20;
 const POOL_LIMIT = 16;
 const pool: Buffer[] = [];
 const readAsync = promisify(read);
+const datasyncAsync = promisify(fdatasync);
 const writevAsync = promisify(writev);
 
 async function writeAllAt(fd: number, chunks: Buffer[], position: number): Promise<void> {
@@ -67,8 +68,17 @@ export class Spool extends EventEmitter {
   #writing: Promise<void> | undefined;
   #writeFailed: Error | undefined;
   #closed = false;
+  #unsynced = 0;
+  #syncing: Promise<void> | undefined;
 
-  constructor(readonly path: string) {
+  /**
+   * `syncEvery`: bytes written between background fdatasyncs, for a file a durable store will
+   * fsync when it takes it over (then that fsync finds little left to flush); none when undefined.
+   */
+  constructor(
+    readonly path: string,
+    readonly syncEvery?: number,
+  ) {
     super();
     this.setMaxListeners(0);
     this.fd = openSync(path, "w+");
@@ -93,12 +103,16 @@ export class Spool extends EventEmitter {
     return this.#unwrittenBytes >= MAX_UNWRITTEN ? this.#writing : undefined;
   }
 
-  /** Resolves once every byte received is in the file; rejects if a write failed. */
+  /** Resolves once every byte received is in the file (and no background sync runs); rejects if a write failed. */
   async flush(): Promise<void> {
-    for (;;) {
-      if (this.#writeFailed) throw this.#writeFailed;
-      if (this.#unwrittenBytes === 0 && !this.#writing) return;
-      await (this.#writing ??= this.#drain(1));
+    try {
+      for (;;) {
+        if (this.#writeFailed) throw this.#writeFailed;
+        if (this.#unwrittenBytes === 0 && !this.#writing) return;
+        await (this.#writing ??= this.#drain(1));
+      }
+    } finally {
+      await this.#syncing;
     }
   }
 
@@ -112,6 +126,12 @@ export class Spool extends EventEmitter {
         this.#unwritten.splice(0, chunks.length);
         this.#unwrittenBytes -= bytes;
         this.written += bytes;
+        this.#unsynced += bytes;
+        if (this.syncEvery !== undefined && this.#unsynced >= this.syncEvery && !this.#syncing) {
+          this.#unsynced = 0;
+          // A failed sync is not the blob's failure: the store's own fsync at commit still decides.
+          this.#syncing = datasyncAsync(this.fd).catch(() => {}).finally(() => (this.#syncing = undefined));
+        }
       }
     } catch (err) {
       this.#writeFailed = err as Error;
