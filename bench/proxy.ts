@@ -28,7 +28,7 @@ import { join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { createRegistryClient } from "../src/client/registry-client.js";
 import { firstLayerTtfb, makeBenchImage, pullBenchImage, pushBenchImage, type BenchImage, type PullResult } from "./image-pull.js";
-import { cpuSeconds, cpuSplit, peakRss, startBerthServer, startDistribution, type Server } from "./servers.js";
+import { cpuSeconds, cpuSplit, ddSpeed, peakRss, startBerthServer, startDistribution, type Server } from "./servers.js";
 
 const MiB = 1024 * 1024;
 const UPSTREAM_REPO = "bench/proxy";
@@ -262,7 +262,7 @@ function median(xs: number[] | undefined): number {
 const fmt = (n: number) => (!Number.isFinite(n) ? "n/a" : Math.abs(n) >= 100 ? n.toFixed(0) : Math.abs(n) >= 10 ? n.toFixed(1) : n.toFixed(2));
 const loadavg = () => spawnSync("cat", ["/proc/loadavg"], { encoding: "utf8" }).stdout.trim();
 
-function render(startedAt: Date, load0: string, load1: string): string {
+function render(startedAt: Date, load0: string, load1: string, dd: string): string {
   const sh = (cmd: string, args: string[]) => (spawnSync(cmd, args, { encoding: "utf8" }).stdout ?? "").trimEnd();
   const row = (name: string, unit: string) => {
     const xs = samples.get(name) ?? [];
@@ -289,6 +289,7 @@ function render(startedAt: Date, load0: string, load1: string): string {
     `- command: \`npm run bench:proxy -- ${process.argv.slice(2).join(" ")}\``.replace(/ `$/, "`"),
     `- date: ${startedAt.toISOString()}`,
     `- machine: nproc ${sh("nproc", [])} (${cpus()[0]?.model ?? "?"}), Node.js ${process.version}; load average at start \`${load0}\`, at end \`${load1}\``,
+    `- disk fsync'd write speed (dd bs=1M count=512 conv=fdatasync, in the temp dir the data dirs live in): ${dd}`,
     `- upstream: ${sh("docker-registry", ["--version"]) || "docker-registry"}, no auth, filesystem storage; Berth's \`proxy.upstreams[0].url\` is distribution itself`,
     `- image: ${opts.layers} layers × ${opts.layerSize / MiB} MiB of random bytes + config (${fmt((opts.layers * opts.layerSize) / 1e6)} MB); pulled with Berth's registry client (src/client), a fresh client per pull: manifest, config, then layers 3 at a time, every blob sha256-verified and discarded`,
     `- rounds: ${opts.rounds}; each round: TTFB on a fresh Berth, then direct and cold on another fresh Berth, then warm and ordinary on that Berth${opts.durable ? ", then cold on a fresh durable Berth" : ""}; the order within each group rotates one place per round. Ratios are medians of per-round ratios`,
@@ -330,6 +331,9 @@ async function main(): Promise<void> {
   const startedAt = new Date();
   const load0 = loadavg();
   console.error(`load average at start: ${load0}`);
+  const scratch = await mkdtemp(join(tmpdir(), "bench-proxy-dd-"));
+  const dd = await ddSpeed(scratch);
+  await rm(scratch, { recursive: true, force: true });
   const dist = await started(startDistribution());
   console.error(`seeding ${opts.layers} × ${opts.layerSize / MiB} MiB into distribution...`);
   const image = makeBenchImage(opts.layers, opts.layerSize);
@@ -343,7 +347,7 @@ async function main(): Promise<void> {
   for (let r = 1; r <= opts.rounds; r++) await round(r, dist, image, config, startOld);
   const load1 = loadavg();
   console.error(`load average at end: ${load1}`);
-  const report = render(startedAt, load0, load1);
+  const report = render(startedAt, load0, load1, dd);
   console.log(report);
   const dir = fileURLToPath(new URL("../../bench/results/", import.meta.url));
   await mkdir(dir, { recursive: true });
