@@ -16,6 +16,8 @@ export interface Server {
   name: string;
   url: string;
   pid: number;
+  /** The data directory (Berth only). */
+  data?: string;
   stop(): Promise<void>;
 }
 
@@ -31,6 +33,13 @@ export function cpuSeconds(pid: number): number {
   const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
   // fields[0] is field 3 (state); utime is field 14, stime field 15
   return (Number(fields[11]) + Number(fields[12])) / CLK_TCK;
+}
+
+/** User and system CPU seconds the process has used so far, apart. */
+export function cpuSplit(pid: number): { user: number; system: number } {
+  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  return { user: Number(fields[11]) / CLK_TCK, system: Number(fields[12]) / CLK_TCK };
 }
 
 /** Peak resident set size (VmHWM) in bytes. */
@@ -150,6 +159,7 @@ export async function startBerthServer(name: string, env: Record<string, string>
     name,
     url: berth.url,
     pid,
+    data: dir,
     async stop() {
       if (berth.child.exitCode === null && berth.child.signalCode === null) {
         const timer = setTimeout(() => berth.child.kill("SIGKILL"), 5000);

@@ -87,7 +87,8 @@ export async function createBerth(config: Config, logger: Logger): Promise<Berth
   const proxy = upstreams.length === 0 ? undefined : createPullThrough({
     registry,
     upstreams,
-    spoolDir: config.proxy.spoolDir ?? (config.storage.driver === "filesystem" ? join(config.data, "proxy-spool") : join(tmpdir(), `berth-proxy-spool-${process.pid}`)),
+    spoolDir: config.proxy.spoolDir ?? (config.storage.driver === "filesystem" ? join(config.storage.path ?? config.data, "proxy-spool") : join(tmpdir(), `berth-proxy-spool-${process.pid}`)),
+    durable: config.storage.driver === "filesystem" && config.storage.fsync,
     logger,
     observer: metrics.proxy,
   });

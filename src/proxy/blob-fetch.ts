@@ -1,10 +1,12 @@
-import { EventEmitter, once } from "node:events";
-import { closeSync, mkdirSync, openSync, readdirSync, read, rmSync, write } from "node:fs";
-import { promisify } from "node:util";
+import { once } from "node:events";
+import { mkdirSync, readdirSync, rmSync } from "node:fs";
+import { rm } from "node:fs/promises";
 import { join } from "node:path";
-import { PassThrough, Readable } from "node:stream";
-import { randomUUID } from "node:crypto";
-import type { Digest } from "../oci/digest.js";
+import { PassThrough, Readable, type Writable } from "node:stream";
+import { randomUUID, type Hash } from "node:crypto";
+import { createDigester, digestAlgorithm, type Digest } from "../oci/digest.js";
+import type { DirectReadable } from "../storage/blob-store.js";
+import { Spool } from "./spool.js";
 
 /** What an upstream answered for a blob: its body and, when it said, its size. */
 export interface UpstreamBody {
@@ -14,15 +16,18 @@ export interface UpstreamBody {
 
 /**
  * One blob being fetched from an upstream, once for every client that wants it on this node.
- * The bytes are spooled to a local file as they arrive; each client reads that file behind the
- * fetch, so a slow client never slows the others or the fetch. The last byte is held back until
- * the blob is verified and stored: a client of a fetch that fails gets a short body, never a
- * complete-looking wrong one.
+ * The bytes are spooled to a local file as they arrive (spool.ts); each client is handed them
+ * from memory while it keeps up and reads that file when it falls behind, so a slow client never
+ * slows the others or the fetch. The last byte is held back until the blob is verified and
+ * stored: a client of a fetch that fails gets a short body, never a complete-looking wrong one.
  */
 export interface BlobFetch {
   readonly digest: Digest;
   readonly size: number | undefined;
-  /** Bytes `start` to `end` (inclusive) as they arrive; fails when the fetch fails. Takes over one lease. */
+  /**
+   * Bytes `start` to `end` (inclusive) as they arrive; fails when the fetch fails. Takes over one
+   * lease. A DirectReadable: `writeTo` copies without the stream machinery.
+   */
   reader(start?: number, end?: number): Readable;
   /** Gives back a lease without reading (HEAD, or an error before reading). */
   release(): void;
@@ -30,47 +35,45 @@ export interface BlobFetch {
   readonly stored: Promise<void>;
 }
 
+/**
+ * How a fetched blob is stored, verified against its digest and committed: `stream` is given the
+ * bytes as they arrive (an object store uploads while the fetch runs); `file` is given the
+ * finished spool file, its hash taken as it was written, and moves it into the store (a store on
+ * the local filesystem renames it instead of writing every byte a second time). Either rejects
+ * when the bytes are not the blob.
+ */
+export type BlobSink =
+  | { kind: "stream"; store(body: Readable, size: number | undefined): Promise<unknown> }
+  | {
+      kind: "file";
+      /** Bytes between background fdatasyncs of the spool file, when the store fsyncs what it takes over. */
+      syncEvery?: number;
+      store(path: string, hash: Hash, size: number): Promise<unknown>;
+    };
+
 export interface BlobFetches {
   /**
    * The fetch of `digest` in progress, joined (`collapsed: true`), or a new one started with
-   * `open` (the upstream request) and `store` (verifies and commits the bytes it is given).
+   * `open` (the upstream request) and stored through `sink`.
    * The caller holds one lease on the result and must call `reader` or `release`.
    */
-  obtain(
-    digest: Digest,
-    open: () => Promise<UpstreamBody>,
-    store: (body: Readable, size: number | undefined) => Promise<unknown>,
-  ): Promise<{ fetch: BlobFetch; collapsed: boolean }>;
+  obtain(digest: Digest, open: () => Promise<UpstreamBody>, sink: BlobSink): Promise<{ fetch: BlobFetch; collapsed: boolean }>;
   /** Fetches in progress (metrics, tests). */
   readonly inFlight: number;
 }
 
-const READ_SIZE = 256 << 10;
-const writeAll = promisify(write);
-
-async function writeAt(fd: number, chunk: Buffer, position: number): Promise<void> {
-  for (let done = 0; done < chunk.length; ) {
-    const { bytesWritten } = await writeAll(fd, chunk, done, chunk.length - done, position + done);
-    done += bytesWritten;
-  }
-}
-
-class Fetch extends EventEmitter implements BlobFetch {
-  written = 0;
-  finished = false;
-  failure: Error | undefined;
+class Fetch implements BlobFetch {
   leases = 1;
-  stored: Promise<void>;
+  readonly stored: Promise<void>;
   #settled = false;
+  #removed = false;
 
   constructor(
     readonly digest: Digest,
     readonly size: number | undefined,
-    readonly path: string,
+    readonly spool: Spool,
     run: (fetch: Fetch) => Promise<void>,
   ) {
-    super();
-    this.setMaxListeners(0);
     this.stored = run(this).then(
       () => this.#settle(),
       (err: Error) => this.#settle(err),
@@ -79,21 +82,9 @@ class Fetch extends EventEmitter implements BlobFetch {
   }
 
   #settle(err?: Error): void {
-    if (err) this.failure = err;
-    else this.finished = true;
+    this.spool.settle(err);
     this.#settled = true;
-    this.emit("progress");
     this.#maybeRemove();
-  }
-
-  /** How far a reader may read now: everything once stored, all but the last byte before. */
-  get available(): number {
-    return this.finished ? this.written : Math.max(0, this.written - 1);
-  }
-
-  progressed(bytes: number): void {
-    this.written += bytes;
-    this.emit("progress");
   }
 
   release(): void {
@@ -102,46 +93,47 @@ class Fetch extends EventEmitter implements BlobFetch {
   }
 
   #maybeRemove(): void {
-    if (this.#settled && this.leases <= 0) rmSync(this.path, { force: true });
+    if (!this.#settled || this.leases > 0 || this.#removed) return;
+    this.#removed = true;
+    this.spool.close();
+    // Gone already when the store took the file over. Not rmSync: unlinking a big file takes milliseconds.
+    rm(this.spool.path, { force: true }).catch(() => {});
   }
 
   reader(start = 0, end?: number): Readable {
-    const fd = openSync(this.path, "r");
+    const { spool } = this;
+    const last = end === undefined ? undefined : end + 1;
     let position = start;
-    let closed = false;
-    const fetch = this;
-    const close = () => {
-      if (closed) return;
-      closed = true;
-      closeSync(fd);
-      fetch.release();
+    let released = false;
+    const release = () => {
+      if (released) return;
+      released = true;
+      this.release();
     };
-    return new Readable({
-      highWaterMark: READ_SIZE,
+    const stream = new Readable({
       read() {
-        const pump = () => {
-          const last = end === undefined ? undefined : end + 1;
-          if (fetch.failure) return this.destroy(fetch.failure);
-          const limit = last === undefined ? fetch.available : Math.min(last, fetch.available);
-          if (position >= limit) {
-            if (fetch.finished && (last === undefined || position >= last)) return this.push(null);
-            fetch.once("progress", pump);
-            return;
-          }
-          const buffer = Buffer.allocUnsafe(Math.min(READ_SIZE, limit - position));
-          read(fd, buffer, 0, buffer.length, position, (err, bytes) => {
-            if (err) return this.destroy(err);
-            position += bytes;
-            this.push(bytes === buffer.length ? buffer : buffer.subarray(0, bytes));
-          });
-        };
-        pump();
+        spool.next(position, last).then(
+          (bytes) => {
+            if (bytes) position += bytes.length;
+            this.push(bytes);
+          },
+          (err: Error) => this.destroy(err),
+        );
       },
       destroy(err, callback) {
-        close();
+        release();
         callback(err);
       },
     });
+    return Object.assign(stream, {
+      async writeTo(dest: Writable) {
+        try {
+          await spool.copyTo(dest, start, last);
+        } finally {
+          stream.destroy();
+        }
+      },
+    }) satisfies DirectReadable;
   }
 }
 
@@ -157,36 +149,42 @@ export function createBlobFetches(spoolDir: string): BlobFetches {
   }
   const pending = new Map<string, Entry>();
 
-  async function run(fetch: Fetch, body: UpstreamBody, store: (body: Readable, size: number | undefined) => Promise<unknown>): Promise<void> {
-    const fd = openSync(fetch.path, "w");
-    const toStore = new PassThrough({ highWaterMark: 1 << 20 });
+  async function run(fetch: Fetch, body: UpstreamBody, sink: BlobSink): Promise<void> {
+    const { spool } = fetch;
+    const hash = sink.kind === "file" ? createDigester(digestAlgorithm(fetch.digest)) : undefined;
+    const toStore = sink.kind === "stream" ? new PassThrough({ highWaterMark: 1 << 20 }) : undefined;
     // The store learns of a failed fetch by reading; it may not have started (it awaits its
     // metadata first), and an 'error' no one listens to would take the whole process down.
-    toStore.on("error", () => {});
-    const storing = store(toStore, fetch.size);
+    toStore?.on("error", () => {});
+    const storing = sink.kind === "stream" ? sink.store(toStore!, fetch.size) : undefined;
     let storeFailed: Error | undefined;
-    storing.catch((err: Error) => {
+    storing?.catch((err: Error) => {
       storeFailed = err;
       body.stream.destroy();
     });
     try {
       for await (const chunk of body.stream as AsyncIterable<Buffer>) {
         if (storeFailed) break;
-        await writeAt(fd, chunk, fetch.written);
-        fetch.progressed(chunk.length);
-        if (!toStore.write(chunk)) await Promise.race([once(toStore, "drain"), storing.catch(() => {})]);
+        hash?.update(chunk);
+        const behind = spool.append(chunk);
+        if (behind) await behind;
+        if (toStore && !toStore.write(chunk)) await Promise.race([once(toStore, "drain"), storing!.catch(() => {})]);
       }
-      if (fetch.size !== undefined && fetch.written !== fetch.size && !storeFailed) {
-        throw new Error(`the upstream sent ${fetch.written} of ${fetch.size} bytes`);
+      await spool.flush();
+      if (fetch.size !== undefined && spool.written !== fetch.size && !storeFailed) {
+        throw new Error(`the upstream sent ${spool.written} of ${fetch.size} bytes`);
       }
-      toStore.end();
+      if (sink.kind === "file") {
+        await sink.store(spool.path, hash!, spool.written);
+        return;
+      }
+      toStore!.end();
       await storing;
     } catch (err) {
-      toStore.destroy(err as Error);
-      await storing.catch(() => {});
+      await spool.flush().catch(() => {});
+      toStore?.destroy(err as Error);
+      await storing?.catch(() => {});
       throw storeFailed ?? err;
-    } finally {
-      closeSync(fd);
     }
   }
 
@@ -194,9 +192,9 @@ export function createBlobFetches(spoolDir: string): BlobFetches {
     get inFlight() {
       return pending.size;
     },
-    async obtain(digest, open, store) {
+    async obtain(digest, open, sink) {
       const entry = pending.get(digest);
-      if (entry?.fetch && !entry.fetch.failure) {
+      if (entry?.fetch && !entry.fetch.spool.failure) {
         // Counted before any await, so the spool file outlives this caller's wait.
         entry.fetch.leases++;
         return { fetch: entry.fetch, collapsed: true };
@@ -208,7 +206,7 @@ export function createBlobFetches(spoolDir: string): BlobFetches {
       const created: Entry = { waiting: 0, starting: Promise.resolve(undefined as unknown as Fetch) };
       created.starting = (async () => {
         const body = await open();
-        const fetch = new Fetch(digest, body.size, join(spoolDir, randomUUID()), (f) => run(f, body, store));
+        const fetch = new Fetch(digest, body.size, new Spool(join(spoolDir, randomUUID()), sink.kind === "file" ? sink.syncEvery : undefined), (f) => run(f, body, sink));
         fetch.leases += created.waiting;
         created.fetch = fetch;
         void fetch.stored.finally(() => {

@@ -7,7 +7,7 @@ import { RegistryError } from "../oci/errors.js";
 import type { Reference } from "../oci/reference.js";
 import type { Origin } from "../registry/events.js";
 import type { Registry } from "../registry/registry.js";
-import { createBlobFetches, type BlobFetch } from "./blob-fetch.js";
+import { createBlobFetches, type BlobFetch, type BlobSink } from "./blob-fetch.js";
 import { cacheStatus, type CacheResult } from "./cache-status.js";
 import { upstreamError, upstreamUnavailable, UpstreamPaused } from "./failures.js";
 import { createUpstreams, type ProxyTarget, type Resolution, type Upstream } from "./upstreams.js";
@@ -26,6 +26,8 @@ export interface PullThroughOptions {
   upstreams: readonly UpstreamConfig[];
   /** A local directory for blobs being fetched (emptied at start). */
   spoolDir: string;
+  /** Whether the blob store fsyncs what it commits: the spool is then synced as it grows, so that the fsync at commit is short. */
+  durable?: boolean;
   logger: Logger;
   observer?: ProxyObserver;
 }
@@ -64,6 +66,8 @@ export interface PullThrough {
 }
 
 const MAX_FRESH_ENTRIES = 100_000;
+/** As an upload's early flushes (filesystem-blob-store.ts EARLY_FLUSH). */
+const SPOOL_SYNC_EVERY = 32 << 20;
 
 export function createPullThrough(options: PullThroughOptions): PullThrough {
   const { registry, logger, observer } = options;
@@ -141,6 +145,15 @@ export function createPullThrough(options: PullThroughOptions): PullThrough {
       logger.warn("upstream unavailable: serving a cached tag stale", { upstream: upstream.name, repository: target.local, tag, error: String((err as Error).message) });
       return "stale";
     }
+  }
+
+  /** Into the cache repository: the spool file itself when the store can take it over, else the bytes as they arrive. */
+  function sinkOf(local: string, digest: Digest, origin: Origin): BlobSink {
+    const { putFile } = registry.uploads;
+    if (putFile) {
+      return { kind: "file", ...(options.durable ? { syncEvery: SPOOL_SYNC_EVERY } : {}), store: (path, hash, size) => putFile(local, digest, { path, size, hash }, origin) };
+    }
+    return { kind: "stream", store: (body, size) => registry.uploads.putWhole(local, digest, body, size, origin) };
   }
 
   function counted(upstream: Upstream, stream: Readable): Readable {
@@ -223,9 +236,16 @@ export function createPullThrough(options: PullThroughOptions): PullThrough {
           async () => {
             const answer = await upstream.client.blob(remote, digest);
             if (!answer) throw new RegistryError("BLOB_UNKNOWN", `not on upstream ${upstream.name}`, { upstream: upstream.name, digest });
+            // Before the fetch: a store taking the finished file reaches its quota check only once every byte is here.
+            if (answer.size !== undefined && registry.quotas.enabled) {
+              await registry.quotas.check(local, { blobs: [{ digest, size: answer.size }] }, originOf(upstream)).catch((err) => {
+                answer.stream.destroy();
+                throw err;
+              });
+            }
             return { ...(answer.size !== undefined ? { size: answer.size } : {}), stream: counted(upstream, answer.stream) };
           },
-          (body, size) => registry.uploads.putWhole(local, digest, body, size, originOf(upstream)),
+          sinkOf(local, digest, originOf(upstream)),
         );
         fetch.stored.catch((err) => {
           noted(upstream, err);

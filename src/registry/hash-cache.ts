@@ -12,6 +12,8 @@ import type { UploadState } from "../storage/blob-store.js";
 export interface HashCache {
   /** A hash of exactly the staged bytes of upload `id` as they are in `state`. */
   get(id: string, algorithm: DigestAlgorithm, state: UploadState, rehash: () => Promise<Readable>): Promise<Hash>;
+  /** Takes `hash`, computed by the caller over exactly the staged bytes of `id` as they are in `state`. */
+  seed(id: string, algorithm: DigestAlgorithm, hash: Hash, state: UploadState): void;
   /** Records that the cached hash of `id` now covers the staged bytes as they are in `state`. */
   advance(id: string, state: UploadState): void;
   forget(id: string): void;
@@ -36,6 +38,11 @@ export function createHashCache(maxEntries = 10_000): HashCache {
       if (entries.size >= maxEntries) entries.delete(entries.keys().next().value!);
       entries.set(id, { algorithm, hash, version: state.version });
       return hash;
+    },
+    seed(id, algorithm, hash, state) {
+      entries.delete(id);
+      if (entries.size >= maxEntries) entries.delete(entries.keys().next().value!);
+      entries.set(id, { algorithm, hash, version: state.version });
     },
     advance(id, state) {
       const entry = entries.get(id);

@@ -1,4 +1,4 @@
-import { randomUUID } from "node:crypto";
+import { randomUUID, type Hash } from "node:crypto";
 import type { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { digestAlgorithm, formatDigest, type Digest, type DigestAlgorithm } from "../oci/digest.js";
@@ -45,6 +45,13 @@ export interface Uploads {
   mount(repo: string, digest: Digest, from: string | undefined, algorithm: DigestAlgorithm, origin?: Origin): Promise<MountResult>;
   /** A whole blob in one request: stream, verify, commit. */
   putWhole(repo: string, digest: Digest, body: Readable, length?: number, origin?: Origin): Promise<CommittedBlob>;
+  /**
+   * A whole blob already in a local file, `hash` taken over exactly its bytes as they were
+   * written: verified and committed like putWhole, but the store takes the file over instead of
+   * the bytes being copied. Present only when the blob store can (a local filesystem); the file
+   * is moved or left to the caller to remove.
+   */
+  putFile?(repo: string, digest: Digest, file: { path: string; size: number; hash: Hash }, origin?: Origin): Promise<CommittedBlob>;
   status(repo: string, id: string): Promise<UploadStatus>;
   /** Appends a chunk; `range`, when given, must start where the upload ends (else RANGE_INVALID 416). */
   append(repo: string, id: string, body: Readable, range?: ByteRange, length?: number, origin?: Origin): Promise<UploadStatus>;
@@ -213,6 +220,22 @@ export function createUploads(blobs: BlobStore, metadata: MetadataStore, options
     return { digest, size: state.size };
   }
 
+  async function putFile(repo: string, digest: Digest, file: { path: string; size: number; hash: Hash }, origin?: Origin): Promise<CommittedBlob> {
+    await checkDeclared(repo, origin, file.size, undefined, digest);
+    const algorithm = digestAlgorithm(digest);
+    const s = await create(repo, algorithm);
+    return exclusive(s.id, undefined, async () => {
+      try {
+        const state = await blobs.adoptUpload!(s.id, file.path);
+        hashes.seed(s.id, algorithm, file.hash, state);
+        return warned(repo, await finishLocked(repo, s, origin, digest));
+      } catch (err) {
+        await discard(s.id);
+        throw err;
+      }
+    });
+  }
+
   return {
     async start(repo, algorithm, origin) {
       await quotas?.check(repo, { session: true }, origin);
@@ -250,6 +273,8 @@ export function createUploads(blobs: BlobStore, metadata: MetadataStore, options
         }
       });
     },
+
+    ...(blobs.adoptUpload ? { putFile } : {}),
 
     async status(repo, id) {
       await session(repo, id);

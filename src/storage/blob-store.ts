@@ -41,6 +41,14 @@ export interface BlobStore {
    */
   appendUpload(id: string, offset: number, body: Readable): Promise<UploadState>;
 
+  /**
+   * Optional, for stores on the local filesystem: makes the file at `path` (written by this
+   * process, on a local disk) the staged bytes of upload `id`, which holds nothing yet, by moving
+   * it rather than copying its bytes. The file is gone from `path` once this resolves. Open
+   * descriptors of it stay valid: the bytes never change after they are handed over.
+   */
+  adoptUpload?(id: string, path: string): Promise<UploadState>;
+
   /** Reads upload `id`'s staged bytes from the start, to re-hash them (after a restart, on another node). */
   readUpload(id: string): Promise<Readable>;
 

@@ -1,5 +1,5 @@
 import { constants } from "node:fs";
-import { mkdir, open, readdir, rename, rm, stat, writeFile, type FileHandle } from "node:fs/promises";
+import { copyFile, mkdir, open, readdir, rename, rm, stat, writeFile, type FileHandle } from "node:fs/promises";
 import type { Readable } from "node:stream";
 import { join } from "node:path";
 import { digestAlgorithm, digestHex, type Digest } from "../../oci/digest.js";
@@ -179,6 +179,19 @@ export async function createFilesystemBlobStore(options: FilesystemBlobStoreOpti
       } finally {
         await handle.close();
       }
+    },
+
+    async adoptUpload(id, path) {
+      const target = uploadPath(id);
+      try {
+        await rename(path, target);
+      } catch (err) {
+        // The spool on another filesystem than the store: one copy after all.
+        if ((err as NodeJS.ErrnoException).code !== "EXDEV") throw err;
+        await copyFile(path, target);
+        await rm(path, { force: true });
+      }
+      return stateOf(target);
     },
 
     async readUpload(id) {
