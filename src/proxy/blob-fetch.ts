@@ -31,6 +31,8 @@ export interface BlobFetch {
   reader(start?: number, end?: number): Readable;
   /** Gives back a lease without reading (HEAD, or an error before reading). */
   release(): void;
+  /** Resolves once the upstream sent a first byte; rejects when the fetch failed before it did. */
+  started(): Promise<void>;
   /** Settles when the blob is stored (or the fetch failed). */
   readonly stored: Promise<void>;
 }
@@ -85,6 +87,10 @@ class Fetch implements BlobFetch {
     this.spool.settle(err);
     this.#settled = true;
     this.#maybeRemove();
+  }
+
+  started(): Promise<void> {
+    return this.spool.started();
   }
 
   release(): void {

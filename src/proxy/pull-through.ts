@@ -4,6 +4,7 @@ import type { UpstreamConfig } from "../config/schema.js";
 import type { Logger } from "../logger.js";
 import type { Digest } from "../oci/digest.js";
 import { RegistryError } from "../oci/errors.js";
+import { RegistryClientError } from "../client/registry-client.js";
 import type { Reference } from "../oci/reference.js";
 import type { Origin } from "../registry/events.js";
 import type { Registry } from "../registry/registry.js";
@@ -250,6 +251,11 @@ export function createPullThrough(options: PullThroughOptions): PullThrough {
         fetch.stored.catch((err) => {
           noted(upstream, err);
           logger.warn("fetching a blob from the upstream failed: nothing was stored", { upstream: upstream.name, repository: local, digest, error: String((err as Error).message) });
+        });
+        // Answered with the first byte: an upstream failing before it sends one is a 5xx naming it, not a cut connection.
+        await fetch.started().catch((err: unknown) => {
+          fetch.release();
+          throw err instanceof RegistryError || err instanceof RegistryClientError ? err : new RegistryClientError("status", `the blob's body broke off before its first byte (${(err as Error).message})`, 502);
         });
         return { kind: "fetch", fetch, cacheStatus: report(upstream, "blob", collapsed ? "collapsed" : "miss") };
       } catch (err) {

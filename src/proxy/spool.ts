@@ -1,4 +1,4 @@
-import { EventEmitter } from "node:events";
+import { EventEmitter, once } from "node:events";
 import { closeSync, fdatasync, openSync, read, writev } from "node:fs";
 import type { Writable } from "node:stream";
 import { promisify } from "node:util";
@@ -137,6 +137,14 @@ export class Spool extends EventEmitter {
       this.#writeFailed = err as Error;
     } finally {
       this.#writing = undefined;
+    }
+  }
+
+  /** Resolves once a first byte arrived (or the spool finished empty); rejects when it failed before one did. */
+  async started(): Promise<void> {
+    while (this.received === 0 && !this.finished) {
+      if (this.failure) throw this.failure;
+      await once(this, "progress");
     }
   }
 

@@ -155,8 +155,10 @@ describe("pull-through cache when the upstream fails", { skip: skipUnlessTools("
       assert.match(retry.headers.get("cache-status")!, /^Berth; fwd=uri-miss/, "a miss again: nothing was stored");
 
       up.cutBlobsAfter(0, { match: new RegExp(layer) });
-      const headOnly = await drain(url);
-      assert.ok(headOnly.error && headOnly.bytes === 0, "a body that never started fails too (the connection closes)");
+      const headOnly = await get(url);
+      assert.equal(headOnly.status, 502, "an upstream failing before its first byte is a 502 naming it, not a cut connection");
+      assert.equal(firstError(headOnly).code, "UNAVAILABLE");
+      assert.match(firstError(headOnly).message, /upstream docker\.io/);
       assert.ok(await eventually(() => isEmptyDir(proxy.spoolDir)));
 
       up.cutBlobsAfter(undefined);
