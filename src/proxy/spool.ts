@@ -2,15 +2,12 @@ import { EventEmitter, once } from "node:events";
 import { closeSync, fdatasync, openSync, read, writev } from "node:fs";
 import type { Writable } from "node:stream";
 import { promisify } from "node:util";
+import { giveBack, prematureClose, takeBuffer, writeChunk as write } from "../storage/drivers/file-transfer.js";
 
 /** Bytes gathered in memory before one spool write. */
 const WRITE_BATCH = 1 << 20;
 /** Bytes not yet written beyond which `append` asks the caller to wait for the disk. */
 const MAX_UNWRITTEN = 8 << 20;
-const READ_CHUNK = 1 << 20;
-/** Spare read buffers kept between copies (1 MiB each). */
-const POOL_LIMIT = 16;
-const pool: Buffer[] = [];
 const readAsync = promisify(read);
 const datasyncAsync = promisify(fdatasync);
 const writevAsync = promisify(writev);
@@ -29,24 +26,6 @@ async function writeAllAt(fd: number, chunks: Buffer[], position: number): Promi
     }
     buffers = rest;
   }
-}
-
-function prematureClose(): Error {
-  return Object.assign(new Error("destination closed before the body was written"), { code: "ERR_STREAM_PREMATURE_CLOSE" });
-}
-
-/** Resolves once `dest` has handed `chunk` on (so its buffer may be reused), rejects if it closes first. */
-function write(dest: Writable, chunk: Buffer): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (dest.destroyed) return reject(prematureClose());
-    const onClose = () => reject(prematureClose());
-    dest.once("close", onClose);
-    dest.write(chunk, (err) => {
-      dest.off("close", onClose);
-      if (err) reject(err);
-      else resolve();
-    });
-  });
 }
 
 /**
@@ -174,7 +153,7 @@ export class Spool extends EventEmitter {
       }
     }
     const end = Math.min(limit, this.written);
-    const into = buffer ?? Buffer.allocUnsafe(Math.min(READ_CHUNK, end - position));
+    const into = buffer ?? Buffer.allocUnsafe(Math.min(1 << 20, end - position));
     const { bytesRead } = await readAsync(this.fd, into, 0, Math.min(into.length, end - position), position);
     if (bytesRead === 0) throw new Error(`the spool file ended at ${position}, before byte ${limit}`);
     return into.subarray(0, bytesRead);
@@ -227,7 +206,7 @@ export class Spool extends EventEmitter {
         const limit = await this.#ready(position, last, dest);
         if (limit === undefined) break;
         const fromFile = position < this.written;
-        const bytes = await this.#bytesAt(position, limit, fromFile ? (buffers[i & 1] ??= pool.pop() ?? Buffer.allocUnsafeSlow(READ_CHUNK)) : undefined);
+        const bytes = await this.#bytesAt(position, limit, fromFile ? (buffers[i & 1] ??= takeBuffer(1 << 20)) : undefined);
         if (fromFile) i++;
         position += bytes.length;
         await pending;
@@ -238,7 +217,7 @@ export class Spool extends EventEmitter {
       await pending;
     } finally {
       // A rejected write may leave the buffer queued in the destination: reuse only after success.
-      if (pending) await pending.then(() => buffers.forEach((b) => pool.length < POOL_LIMIT && pool.push(b)), () => {});
+      if (pending) await pending.then(() => buffers.forEach(giveBack), () => {});
     }
   }
 }

@@ -7,7 +7,6 @@
 // (a `docker save` tarball, e.g. of packaging/docker/make-local-base.sh's images).
 import assert from "node:assert/strict";
 import { chmod, mkdtemp, rm, writeFile } from "node:fs/promises";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -15,7 +14,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { after, before, describe, it } from "node:test";
 import { startDockerd, type Dockerd } from "../helpers/dockerd.js";
 import { writeImageLayout } from "../helpers/oci-layout.js";
-import { run, skipUnlessTools } from "../helpers/tools.js";
+import { freePort, run, skipUnlessTools } from "../helpers/tools.js";
 
 const CHECKOUT = fileURLToPath(new URL("../../../", import.meta.url));
 const BUILD_IMAGE = process.env.BERTH_TEST_DOCKER_BUILD_IMAGE ?? "node:20-bookworm";
@@ -26,16 +25,6 @@ const skip =
   process.env.BERTH_TEST_DOCKER_IMAGE === "1"
     ? skipUnlessTools("docker", "dockerd", "skopeo")
     : "builds the Docker image (tens of minutes): set BERTH_TEST_DOCKER_IMAGE=1 to run it";
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer().listen(0, "127.0.0.1", () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-    server.on("error", reject);
-  });
-}
 
 describe("Docker image", { skip, timeout: 90 * 60_000 }, () => {
   let root: string;

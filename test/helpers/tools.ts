@@ -1,3 +1,4 @@
+import { createServer, type AddressInfo } from "node:net";
 import { spawn } from 'node:child_process';
 import { accessSync, constants, statSync } from 'node:fs';
 import { constants as osConstants } from 'node:os';
@@ -148,4 +149,16 @@ export function run(cmd: string, args: string[], opts: RunOptions = {}): Promise
       child.stdin.end(opts.input);
     }
   });
+}
+
+/** A free loopback port, for servers that take no port 0 (docker-registry, dockerd's listeners). */
+export async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", resolve);
+  });
+  const { port } = server.address() as AddressInfo;
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
 }

@@ -4,9 +4,8 @@
  */
 import { spawn } from "node:child_process";
 import { writeFile } from "node:fs/promises";
-import { createServer } from "node:net";
 import { join } from "node:path";
-import { whichSync } from "./tools.js";
+import { freePort, whichSync } from "./tools.js";
 
 /** One line of distribution's access log (Apache combined format). */
 export interface DistributionAccess {
@@ -51,17 +50,6 @@ export interface Distribution {
 
 const ACCESS = /^\S+ - \S+ \[[^\]]+\] "(\S+) (\S+) [^"]*" (\d{3}) (\d+|-) /;
 const FLUSH = "upstream-fixture-flush=";
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once("error", reject);
-    srv.listen(0, "127.0.0.1", () => {
-      const port = (srv.address() as { port: number }).port;
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
 function config(dir: string, port: number, auth: DistributionTokenAuth | DistributionBasicAuth | undefined): string {
   const lines = [

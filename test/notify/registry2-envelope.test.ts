@@ -2,7 +2,6 @@ import assert from "node:assert/strict";
 import { spawn, type ChildProcess } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
-import { createServer, type AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
@@ -10,17 +9,8 @@ import { renderEvent } from "../../src/notify/formats.js";
 import type { Digest } from "../../src/oci/digest.js";
 import { makeImage } from "../helpers/fixtures.js";
 import { pushImage, withClient } from "../helpers/push.js";
-import { skipUnlessTools } from "../helpers/tools.js";
+import { freePort, skipUnlessTools } from "../helpers/tools.js";
 import { startReceiver, type Receiver } from "./receiver.js";
-
-/** A free loopback port (docker-registry takes no port 0). */
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
 
 /** Keys and value types, recursively. */
 function shape(v: unknown): unknown {

@@ -7,23 +7,26 @@ const CHUNK = 1024 * 1024;
 const POOL_LIMIT = 16;
 const pool: Buffer[] = [];
 
-function takeBuffer(size: number): Buffer {
+/** A read buffer of `size` bytes (at most 1 MiB), reused from the pool when it is a full one. */
+export function takeBuffer(size: number): Buffer {
   if (size < CHUNK) return Buffer.allocUnsafeSlow(size);
   return pool.pop() ?? Buffer.allocUnsafeSlow(CHUNK);
 }
 
-function giveBack(buffer: Buffer): void {
+/** Returns a buffer from takeBuffer for reuse. */
+export function giveBack(buffer: Buffer): void {
   if (buffer.length === CHUNK && pool.length < POOL_LIMIT) pool.push(buffer);
 }
 
-function prematureClose(): Error {
+/** The error of a copy whose destination closed first (what `pipeline` calls it too). */
+export function prematureClose(): Error {
   return Object.assign(new Error("destination closed before the body was written"), {
     code: "ERR_STREAM_PREMATURE_CLOSE",
   });
 }
 
 /** Resolves once `dest` has handed `chunk` on (so its buffer may be reused), rejects if it closes first. */
-function write(dest: Writable, chunk: Buffer): Promise<void> {
+export function writeChunk(dest: Writable, chunk: Buffer): Promise<void> {
   return new Promise((resolve, reject) => {
     if (dest.destroyed) return reject(prematureClose());
     const onClose = () => reject(prematureClose());
@@ -53,7 +56,7 @@ async function copyRange(handle: FileHandle, start: number, end: number | undefi
       }
       position += bytesRead;
       await pending;
-      pending = write(dest, bytesRead === buffer.length ? buffer : buffer.subarray(0, bytesRead));
+      pending = writeChunk(dest, bytesRead === buffer.length ? buffer : buffer.subarray(0, bytesRead));
       // Observed at the next iteration's await; until then a rejection must not count as unhandled.
       pending.catch(() => {});
     }
