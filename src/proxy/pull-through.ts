@@ -104,8 +104,19 @@ export function createPullThrough(options: PullThroughOptions): PullThrough {
     if (pause) throw new UpstreamPaused(pause.until, pause.reason);
   }
 
+  /** Records a failure with the upstream; says so in the log when it makes Berth leave the upstream alone. */
   function noted(upstream: Upstream, err: unknown): unknown {
+    const before = upstream.backingOff();
     upstream.failed(err);
+    const after = upstream.backingOff();
+    if (after && !before) {
+      logger.warn("upstream failing: Berth leaves it alone for a while (cached tags are served stale meanwhile)", {
+        upstream: upstream.name,
+        url: upstream.url,
+        error: after.reason.message,
+        retry_in_ms: after.until - Date.now(),
+      });
+    }
     return err;
   }
 
