@@ -154,7 +154,8 @@ export function createPullThrough(options: PullThroughOptions): PullThrough {
       return "revalidated";
     } catch (err) {
       if (cached === undefined || !upstreamUnavailable(err)) throw upstreamError(err, upstream, `${target.remote}:${tag}`);
-      logger.warn("upstream unavailable: serving a cached tag stale", { upstream: upstream.name, repository: target.local, tag, error: String((err as Error).message) });
+      // While the upstream is left alone its pause was logged once already; each stale answer is then debug.
+      (err instanceof UpstreamPaused ? logger.debug : logger.warn).call(logger, "upstream unavailable: serving a cached tag stale", { upstream: upstream.name, repository: target.local, tag, error: String((err as Error).message) });
       return "stale";
     }
   }
