@@ -24,6 +24,7 @@ export async function migrateCommand(from: string | undefined, to: string | unde
     await source.close();
     throw err;
   });
+  const caches = new Set([...fromConfig.proxy.upstreams, ...toConfig.proxy.upstreams].map((u) => u.name));
   const bar = createProgressBar();
   try {
     const report = await migrateRegistry({ ...source.registry.stores, authStore: source.authStore }, { ...target.registry.stores, authStore: target.authStore }, (p) =>
@@ -32,6 +33,7 @@ export async function migrateCommand(from: string | undefined, to: string | unde
         p.bytesTotal,
         `${formatBytes(p.bytesDone)} / ${formatBytes(p.bytesTotal)}  repositories ${p.repositoriesDone}/${p.repositories}  blobs copied ${p.blobsCopied}, present ${p.blobsPresent}`,
       ),
+      { isCacheRepository: (repo) => repo.includes("/") && caches.has(repo.split("/")[0]!) },
     );
     bar.finish();
     process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);

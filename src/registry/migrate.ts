@@ -56,6 +56,13 @@ export async function migrateRegistry(
   source: Stores,
   target: Stores,
   onProgress: (progress: MigrationProgress) => void = () => {},
+  options: {
+    /**
+     * Pull-through cache repositories (`docker.io/…`): their manifests are copied without the
+     * layers and platforms never pulled, as the cache stored them (see `lazyReferences`).
+     */
+    isCacheRepository?: (repo: string) => boolean;
+  } = {},
 ): Promise<MigrationReport> {
   const report: MigrationReport = {
     repositories: 0,
@@ -113,6 +120,7 @@ export async function migrateRegistry(
   }
 
   async function copyManifests(repo: string): Promise<void> {
+    const lazy = options.isCacheRepository?.(repo) ?? false;
     let pending: Digest[] = [];
     for await (const m of eachItem((page) => source.metadataStore.listManifests(repo, page), (m) => m.digest, PAGE)) {
       if (!(await target.metadataStore.getManifest(repo, m.digest))) pending.push(m.digest);
@@ -127,7 +135,7 @@ export async function migrateRegistry(
           continue;
         }
         const record = manifestRecord(digest, stored.content, parseManifest(stored.content, stored.mediaType));
-        const result = await target.metadataStore.putManifest(repo, record, []);
+        const result = await target.metadataStore.putManifest(repo, record, [], lazy ? { lazyReferences: true } : {});
         if (result.ok) report.manifests++;
         else if ("missingManifest" in result) waiting.push(digest);
         else if ("missingBlob" in result) report.problems.push(`${repo}@${digest}: references blob ${result.missingBlob}, absent from the source repository; skipped`);
@@ -145,7 +153,7 @@ export async function migrateRegistry(
       const stored = await target.metadataStore.getManifest(repo, digest);
       if (!stored) continue;
       const record = manifestRecord(digest, stored.content, parseManifest(stored.content, stored.mediaType));
-      if ((await target.metadataStore.putManifest(repo, record, [tag])).ok) report.tags++;
+      if ((await target.metadataStore.putManifest(repo, record, [tag], options.isCacheRepository?.(repo) ? { lazyReferences: true } : {})).ok) report.tags++;
     }
   }
 
