@@ -33,7 +33,7 @@ export interface SendOptions {
   timeoutMs: number;
 }
 
-/** Keep-alive connection pools, one per scheme, shared by every request of one client. */
+/** Keep-alive connection pools, one per scheme, shared by every request of one client (or of the webhook dispatcher); `destroy()` them when done. */
 export interface Connections {
   readonly http: HttpAgent;
   readonly https: HttpsAgent;

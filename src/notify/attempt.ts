@@ -1,5 +1,6 @@
-import { Agent as HttpAgent, request as httpRequest, type IncomingHttpHeaders } from "node:http";
-import { Agent as HttpsAgent, request as httpsRequest } from "node:https";
+import { request as httpRequest, type IncomingHttpHeaders } from "node:http";
+import { request as httpsRequest } from "node:https";
+import { retryAfterMs, type Connections } from "../client/transport.js";
 import { RESERVED_WEBHOOK_HEADERS } from "../config/schema.js";
 import { formatDuration } from "../config/units.js";
 import type { WebhookEndpoint } from "./endpoints.js";
@@ -43,26 +44,6 @@ export interface AttemptOutcome {
   retryAfterMs?: number;
   /** Aborted by `stop`: not an attempt to record. */
   stopped?: boolean;
-}
-
-function retryAfter(value: string | string[] | undefined): number | undefined {
-  if (typeof value !== "string" || !value) return undefined;
-  if (/^\d+$/.test(value.trim())) return Number(value.trim()) * 1000;
-  const at = Date.parse(value);
-  return Number.isNaN(at) ? undefined : Math.max(0, at - Date.now());
-}
-
-/** Keep-alive connections to the receivers, per dispatcher: `destroy()` them when it stops. */
-export interface Connections {
-  http: HttpAgent;
-  https: HttpsAgent;
-  destroy(): void;
-}
-
-export function createConnections(): Connections {
-  const http = new HttpAgent({ keepAlive: true });
-  const https = new HttpsAgent({ keepAlive: true });
-  return { http, https, destroy: () => (http.destroy(), https.destroy()) };
 }
 
 /**
@@ -142,7 +123,7 @@ export async function sendDelivery(
     const headers = requestHeaders(endpoint, userAgent, rendered.contentType, signer.headers(eventId, now, rendered.body));
     const res = await post(new URL(endpoint.url), headers, rendered.body, connections, abort.signal);
     if (res.status >= 200 && res.status < 300) return { delivered: true, status: res.status, ms: ms() };
-    const after = res.status === 429 || res.status === 503 ? retryAfter(res.headers["retry-after"]) : undefined;
+    const after = res.status === 429 || res.status === 503 ? retryAfterMs(res.headers) : undefined;
     return { delivered: false, status: res.status, error: `HTTP ${res.status}`, ms: ms(), ...(after !== undefined ? { retryAfterMs: after } : {}) };
   } catch (err) {
     if (stop.aborted) return { delivered: false, error: "stopped", ms: ms(), stopped: true };

@@ -1,6 +1,7 @@
 import type { Logger } from "../logger.js";
 import type { ClaimedDelivery, EventStore } from "../storage/event-store.js";
-import { createConnections, nextAttemptAt, sendDelivery, type AttemptOutcome } from "./attempt.js";
+import { createConnections } from "../client/transport.js";
+import { nextAttemptAt, sendDelivery, type AttemptOutcome } from "./attempt.js";
 import { acceptsEvent, type WebhookEndpoint } from "./endpoints.js";
 import { renderEvent, type RenderContext, type RenderedDelivery } from "./formats.js";
 import { createSigner, type Signer } from "./sign.js";
@@ -104,7 +105,8 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
   const concurrency = options.concurrency ?? 4;
   const userAgent = options.userAgent ?? "Berth-Webhooks";
   const stopping = new AbortController();
-  const connections = createConnections();
+  // Keep-alive connections to the receivers, unbounded per host (each endpoint caps its own deliveries in flight).
+  const connections = createConnections(Infinity);
   const loops: Loop[] = endpoints.map((endpoint) => ({
     endpoint,
     signer: createSigner(endpoint.secret),
