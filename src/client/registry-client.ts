@@ -94,6 +94,16 @@ const REDIRECTS = [301, 302, 303, 307, 308];
 
 const scopeOf = (repo: string, actions: string) => `repository:${repo}:${actions}`;
 
+/** `res` when its status is one of `ok`; undefined for a 404 (its body dropped); otherwise the error its body carries. */
+async function answered(res: IncomingMessage, ok: readonly number[], what: string): Promise<IncomingMessage | undefined> {
+  if (ok.includes(res.statusCode ?? 0)) return res;
+  if (res.statusCode === 404) {
+    discard(res);
+    return undefined;
+  }
+  throw await failure(res, what);
+}
+
 export function createRegistryClient(options: RegistryClientOptions): RegistryClient {
   const base = new URL(options.url.replace(/\/+$/, "") + "/");
   const timeoutMs = options.timeoutMs ?? 30_000;
@@ -125,12 +135,8 @@ export function createRegistryClient(options: RegistryClientOptions): RegistryCl
   async function manifest(repo: string, reference: string, opts: { method?: "GET" | "HEAD"; accept?: readonly string[] } = {}): Promise<ManifestAnswer | undefined> {
     const method = opts.method ?? "GET";
     const accept = (opts.accept ?? [...MANIFEST_MEDIA_TYPES, MediaType.DockerSchema1Signed]).join(", ");
-    const res = await call(method, `v2/${repo}/manifests/${reference}`, scopeOf(repo, "pull"), { headers: { accept } });
-    if (res.statusCode === 404) {
-      discard(res);
-      return undefined;
-    }
-    if (res.statusCode !== 200) throw await failure(res, `manifest ${repo}:${reference}`);
+    const res = await answered(await call(method, `v2/${repo}/manifests/${reference}`, scopeOf(repo, "pull"), { headers: { accept } }), [200], `manifest ${repo}:${reference}`);
+    if (!res) return undefined;
     const mediaType = String(res.headers["content-type"] ?? "").split(";")[0]!.trim();
     const header = tryParseDigest(String(res.headers["docker-content-digest"] ?? ""));
     const wanted = tryParseDigest(reference);
@@ -163,11 +169,7 @@ export function createRegistryClient(options: RegistryClientOptions): RegistryCl
         : await send(next, connections, { method: "GET", headers: { "user-agent": userAgent, ...headers }, timeoutMs });
       url = next;
     }
-    if (res.statusCode === 404) {
-      discard(res);
-      return undefined;
-    }
-    if (res.statusCode !== 200 && res.statusCode !== 206) throw await failure(res, `blob ${repo}@${digest}`);
+    if (!(await answered(res, [200, 206], `blob ${repo}@${digest}`))) return undefined;
     const length = res.headers["content-length"];
     const start = res.statusCode === 206 ? Number(/bytes (\d+)-/.exec(String(res.headers["content-range"] ?? ""))?.[1] ?? 0) : 0;
     return { ...(length !== undefined ? { size: Number(length) } : {}), start, stream: res };
@@ -224,12 +226,8 @@ export function createRegistryClient(options: RegistryClientOptions): RegistryCl
       const query = new URLSearchParams();
       if (page.n !== undefined) query.set("n", String(page.n));
       if (page.last !== undefined) query.set("last", page.last);
-      const res = await call("GET", `v2/${repo}/tags/list${query.size > 0 ? `?${query}` : ""}`, scopeOf(repo, "pull"));
-      if (res.statusCode === 404) {
-        discard(res);
-        return undefined;
-      }
-      if (res.statusCode !== 200) throw await failure(res, `tags of ${repo}`);
+      const res = await answered(await call("GET", `v2/${repo}/tags/list${query.size > 0 ? `?${query}` : ""}`, scopeOf(repo, "pull")), [200], `tags of ${repo}`);
+      if (!res) return undefined;
       const list = JSON.parse((await readAll(res, 16 << 20)).toString("utf8")) as { name: string; tags: string[] | null };
       const link = String(res.headers.link ?? "");
       const next = /[?&]last=([^&>]+)/.exec(link)?.[1];
@@ -237,12 +235,12 @@ export function createRegistryClient(options: RegistryClientOptions): RegistryCl
     },
     async referrers(repo, digest, artifactType) {
       const query = artifactType ? `?artifactType=${encodeURIComponent(artifactType)}` : "";
-      const res = await call("GET", `v2/${repo}/referrers/${digest}${query}`, scopeOf(repo, "pull"), { headers: { accept: "application/vnd.oci.image.index.v1+json" } });
-      if (res.statusCode === 404) {
-        discard(res);
-        return undefined;
-      }
-      if (res.statusCode !== 200) throw await failure(res, `referrers of ${repo}@${digest}`);
+      const res = await answered(
+        await call("GET", `v2/${repo}/referrers/${digest}${query}`, scopeOf(repo, "pull"), { headers: { accept: MediaType.OciIndex } }),
+        [200],
+        `referrers of ${repo}@${digest}`,
+      );
+      if (!res) return undefined;
       const filters = res.headers["oci-filters-applied"];
       return { content: await readAll(res, MAX_MANIFEST), ...(typeof filters === "string" ? { filtersApplied: filters } : {}) };
     },
