@@ -12,6 +12,8 @@ import { Spool } from "./spool.js";
 export interface UpstreamBody {
   size?: number;
   stream: Readable;
+  /** Told of each chunk's size as it arrives (metrics). */
+  received?: (bytes: number) => void;
 }
 
 /**
@@ -171,6 +173,7 @@ export function createBlobFetches(spoolDir: string): BlobFetches {
     try {
       for await (const chunk of body.stream as AsyncIterable<Buffer>) {
         if (storeFailed) break;
+        body.received?.(chunk.length);
         hash?.update(chunk);
         const behind = spool.append(chunk);
         if (behind) await behind;

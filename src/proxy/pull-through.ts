@@ -1,5 +1,3 @@
-import type { Readable } from "node:stream";
-import { Transform } from "node:stream";
 import type { UpstreamConfig } from "../config/schema.js";
 import type { Logger } from "../logger.js";
 import type { Digest } from "../oci/digest.js";
@@ -169,18 +167,6 @@ export function createPullThrough(options: PullThroughOptions): PullThrough {
     return { kind: "stream", store: (body, size) => registry.uploads.putWhole(local, digest, body, size, origin) };
   }
 
-  function counted(upstream: Upstream, stream: Readable): Readable {
-    if (!observer) return stream;
-    const counter = new Transform({
-      transform(chunk: Buffer, _encoding, done) {
-        observer.fetched(upstream.name, chunk.length);
-        done(null, chunk);
-      },
-    });
-    stream.on("error", (err) => counter.destroy(err));
-    return stream.pipe(counter);
-  }
-
   return {
     upstreams: upstreams.all,
 
@@ -256,7 +242,11 @@ export function createPullThrough(options: PullThroughOptions): PullThrough {
                 throw err;
               });
             }
-            return { ...(answer.size !== undefined ? { size: answer.size } : {}), stream: counted(upstream, answer.stream) };
+            return {
+              ...(answer.size !== undefined ? { size: answer.size } : {}),
+              stream: answer.stream,
+              ...(observer ? { received: (bytes: number) => observer.fetched(upstream.name, bytes) } : {}),
+            };
           },
           sinkOf(local, digest, originOf(upstream)),
         );

@@ -2,6 +2,7 @@
 // each gets the right bytes, and the upstream (distribution's own access log) sends each blob once.
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
+import { scrape, value } from "../helpers/prometheus.js";
 import { skipUnlessTools } from "../helpers/tools.js";
 import { startUpstream, type SeededImage, type Upstream } from "../helpers/upstream.js";
 import { blobsOf, eventually, isEmptyDir, pullAll, startHubProxy, type HubProxy } from "./hub-support.js";
@@ -48,6 +49,8 @@ describe("pull-through cache: concurrent cold pulls", { skip: skipUnlessTools("d
     for (const digest of blobs) assert.equal(await up.distributionBlobSends(digest), 1, `distribution sent ${digest} once`);
     const manifestGets = up.requests().filter((r) => r.method === "GET" && r.status === 200 && r.path.includes("/manifests/"));
     assert.equal(manifestGets.length, 1);
+    const received = value(await scrape(proxy.url), "berth_proxy_upstream_bytes_total", { upstream: "docker.io" });
+    assert.equal(received, pulls[0]!.blobs.reduce((sum, b) => sum + b.bytes, 0), "the metric counts each blob's bytes once");
     assert.ok(await eventually(() => isEmptyDir(proxy.spoolDir)), "no spool file is left");
   });
 });
