@@ -208,11 +208,12 @@ export function createPullThrough(options: PullThroughOptions): PullThrough {
       const key = `${local}:${reference.tag}`;
       const cached = await metadata.getManifestByTag(local, reference.tag);
       const checkedAt = confirmed.get(key);
-      if (cached && checkedAt !== undefined && Date.now() - checkedAt < upstream.tagTtlMs) {
-        return report(upstream, "manifest", "hit", Math.round((checkedAt + upstream.tagTtlMs - Date.now()) / 1000));
-      }
+      // Until the tag is asked about again; negative once it is overdue.
+      const leftMs = checkedAt === undefined ? undefined : checkedAt + upstream.tagTtlMs - Date.now();
+      const seconds = leftMs === undefined ? undefined : Math.round(leftMs / 1000);
+      if (cached && leftMs !== undefined && leftMs > 0) return report(upstream, "manifest", "hit", seconds);
       const result = await once(`t ${key}`, () => refreshTag(target, reference.tag, key, cached?.digest));
-      return report(upstream, "manifest", result, result === "stale" && checkedAt !== undefined ? Math.round((checkedAt + upstream.tagTtlMs - Date.now()) / 1000) : undefined);
+      return report(upstream, "manifest", result, result === "stale" ? seconds : undefined);
     },
 
     async blob(target, digest, method) {
@@ -250,10 +251,13 @@ export function createPullThrough(options: PullThroughOptions): PullThrough {
           },
           sinkOf(local, digest, originOf(upstream)),
         );
-        fetch.stored.catch((err) => {
-          noted(upstream, err);
-          logger.warn("fetching a blob from the upstream failed: nothing was stored", { upstream: upstream.name, repository: local, digest, error: String((err as Error).message) });
-        });
+        // Once per fetch, by the request that started it, not once more per client that joined.
+        if (!collapsed) {
+          fetch.stored.catch((err) => {
+            noted(upstream, err);
+            logger.warn("fetching a blob from the upstream failed: nothing was stored", { upstream: upstream.name, repository: local, digest, error: String((err as Error).message) });
+          });
+        }
         // Answered with the first byte: an upstream failing before it sends one is a 5xx naming it, not a cut connection.
         await fetch.started().catch((err: unknown) => {
           fetch.release();
