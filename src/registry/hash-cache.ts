@@ -27,6 +27,11 @@ interface Entry {
 
 export function createHashCache(maxEntries = 10_000): HashCache {
   const entries = new Map<string, Entry>();
+  const seed = (id: string, algorithm: DigestAlgorithm, hash: Hash, state: UploadState) => {
+    entries.delete(id);
+    if (entries.size >= maxEntries) entries.delete(entries.keys().next().value!);
+    entries.set(id, { algorithm, hash, version: state.version });
+  };
   return {
     async get(id, algorithm, state, rehash) {
       const entry = entries.get(id);
@@ -34,16 +39,10 @@ export function createHashCache(maxEntries = 10_000): HashCache {
       const hash = createDigester(algorithm);
       // Nothing staged yet (a new upload): nothing to read back.
       if (state.size > 0) for await (const chunk of await rehash()) hash.update(chunk as Buffer);
-      entries.delete(id);
-      if (entries.size >= maxEntries) entries.delete(entries.keys().next().value!);
-      entries.set(id, { algorithm, hash, version: state.version });
+      seed(id, algorithm, hash, state);
       return hash;
     },
-    seed(id, algorithm, hash, state) {
-      entries.delete(id);
-      if (entries.size >= maxEntries) entries.delete(entries.keys().next().value!);
-      entries.set(id, { algorithm, hash, version: state.version });
-    },
+    seed,
     advance(id, state) {
       const entry = entries.get(id);
       if (entry) entry.version = state.version;

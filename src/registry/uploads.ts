@@ -220,21 +220,31 @@ export function createUploads(blobs: BlobStore, metadata: MetadataStore, options
     return { digest, size: state.size };
   }
 
-  async function putFile(repo: string, digest: Digest, file: { path: string; size: number; hash: Hash }, origin?: Origin): Promise<CommittedBlob> {
-    await checkDeclared(repo, origin, file.size, undefined, digest);
-    const algorithm = digestAlgorithm(digest);
-    const s = await create(repo, algorithm);
-    return exclusive(s.id, undefined, async () => {
+  /**
+   * A whole blob in one go: the quota checked against its length first, a session of its own,
+   * verified and committed, or discarded on any failure. `stage` puts the bytes in place when they
+   * do not come as `body`.
+   */
+  async function whole(repo: string, digest: Digest, length: number | undefined, origin: Origin | undefined, body?: Readable, stage?: (s: UploadSession) => Promise<void>): Promise<CommittedBlob> {
+    await checkDeclared(repo, origin, length, undefined, digest);
+    const s = await create(repo, digestAlgorithm(digest));
+    return exclusive(s.id, body, async () => {
       try {
-        const state = await blobs.adoptUpload!(s.id, file.path);
-        hashes.seed(s.id, algorithm, file.hash, state);
-        return warned(repo, await finishLocked(repo, s, origin, digest));
+        await stage?.(s);
+        return warned(repo, await finishLocked(repo, s, origin, digest, body));
       } catch (err) {
         await discard(s.id);
         throw err;
       }
     });
   }
+
+  async function putFile(repo: string, digest: Digest, file: { path: string; size: number; hash: Hash }, origin?: Origin): Promise<CommittedBlob> {
+    return whole(repo, digest, file.size, origin, undefined, async (s) => {
+      hashes.seed(s.id, digestAlgorithm(digest), file.hash, await blobs.adoptUpload!(s.id, file.path));
+    });
+  }
+
 
   return {
     async start(repo, algorithm, origin) {
@@ -261,17 +271,8 @@ export function createUploads(blobs: BlobStore, metadata: MetadataStore, options
       return { mounted: false, upload: warned(repo, { id: s.id, size: 0 }) };
     },
 
-    async putWhole(repo, digest, body, length, origin) {
-      await checkDeclared(repo, origin, length, undefined, digest);
-      const s = await create(repo, digestAlgorithm(digest));
-      return exclusive(s.id, body, async () => {
-        try {
-          return warned(repo, await finishLocked(repo, s, origin, digest, body));
-        } catch (err) {
-          await discard(s.id);
-          throw err;
-        }
-      });
+    putWhole(repo, digest, body, length, origin) {
+      return whole(repo, digest, length, origin, body);
     },
 
     ...(blobs.adoptUpload ? { putFile } : {}),
