@@ -1,11 +1,27 @@
 import { parseDigest } from "../../oci/digest.js";
 import { RegistryError } from "../../oci/errors.js";
-import { parseRangeHeader } from "../../oci/range.js";
+import { parseRangeHeader, type ByteRange } from "../../oci/range.js";
 import type { Handler } from "../context.js";
 import { reply, replyStream, type Headers } from "../respond.js";
 import type { Route } from "../routes.js";
 
 type BlobRoute = Extract<Route, { kind: "blob" }>;
+
+/** The byte range a `Range` header asks of a blob of `size` bytes: undefined for the whole; 416 RANGE_INVALID when it lies outside. */
+export function requestedRange(header: string | undefined, size: number): ByteRange | undefined {
+  const range = parseRangeHeader(header, size);
+  if (range.kind === "unsatisfiable") {
+    throw new RegistryError("RANGE_INVALID", "requested range not satisfiable", { size }, {
+      headers: { "Content-Range": `bytes */${size}` },
+    });
+  }
+  return range.kind === "satisfiable" ? range.range : undefined;
+}
+
+/** The length and Content-Range of a 206 answer. */
+export function partialHeaders({ start, end }: ByteRange, size: number): Headers {
+  return { "Content-Length": end - start + 1, "Content-Range": `bytes ${start}-${end}/${size}` };
+}
 
 /** GET / HEAD / DELETE /v2/<name>/blobs/<digest> */
 export const handleBlob: Handler<BlobRoute> = async (ctx, route) => {
@@ -31,24 +47,14 @@ export const handleBlob: Handler<BlobRoute> = async (ctx, route) => {
     ETag: `"${digest}"`,
     "Cache-Control": "max-age=31536000",
   };
-  const range = parseRangeHeader(req.headers.range, size);
-  if (range.kind === "unsatisfiable") {
-    throw new RegistryError("RANGE_INVALID", "requested range not satisfiable", { size }, {
-      headers: { "Content-Range": `bytes */${size}` },
-    });
-  }
+  const range = requestedRange(req.headers.range, size);
   if (req.method === "HEAD") {
     reply(res, 200, { ...headers, "Content-Length": size });
     return;
   }
-  if (range.kind === "satisfiable") {
-    const { start, end } = range.range;
-    const body = await registry.blobs.open(route.name, digest, range.range);
-    await replyStream(res, 206, {
-      ...headers,
-      "Content-Length": end - start + 1,
-      "Content-Range": `bytes ${start}-${end}/${size}`,
-    }, body.stream);
+  if (range) {
+    const body = await registry.blobs.open(route.name, digest, range);
+    await replyStream(res, 206, { ...headers, ...partialHeaders(range, size) }, body.stream);
     return;
   }
   const body = await registry.blobs.open(route.name, digest);

@@ -1,13 +1,12 @@
 import { parseDigest } from "../../oci/digest.js";
 import { RegistryError } from "../../oci/errors.js";
 import { MediaType } from "../../oci/media-types.js";
-import { parseRangeHeader } from "../../oci/range.js";
 import { parseReference } from "../../oci/reference.js";
 import type { ProxyTarget, PullThrough } from "../../proxy/pull-through.js";
 import type { RequestContext } from "../context.js";
 import { reply, replyStream, type Headers } from "../respond.js";
 import type { Route } from "../routes.js";
-import { handleBlob } from "./blobs.js";
+import { handleBlob, partialHeaders, requestedRange } from "./blobs.js";
 import { handleReferrers, nextLink, pageParams } from "./listing.js";
 import { handleManifest } from "./manifests.js";
 
@@ -94,15 +93,14 @@ export async function handleProxied(ctx: RequestContext, route: ProxiedRoute, ta
       const headers: Headers = { "Content-Type": "application/octet-stream", "Docker-Content-Digest": digest };
       if (outcome.kind === "head") return reply(res, 200, { ...headers, "Content-Length": outcome.size });
       const { fetch } = outcome;
-      const range = fetch.size === undefined ? { kind: "none" as const } : parseRangeHeader(req.headers.range, fetch.size);
-      if (range.kind === "unsatisfiable") {
+      let range;
+      try {
+        range = fetch.size === undefined ? undefined : requestedRange(req.headers.range, fetch.size);
+      } catch (err) {
         fetch.release();
-        throw new RegistryError("RANGE_INVALID", "requested range not satisfiable", { size: fetch.size }, { headers: { "Content-Range": `bytes */${fetch.size}` } });
+        throw err;
       }
-      if (range.kind === "satisfiable") {
-        const { start, end } = range.range;
-        return replyStream(res, 206, { ...headers, "Content-Length": end - start + 1, "Content-Range": `bytes ${start}-${end}/${fetch.size}` }, fetch.reader(start, end));
-      }
+      if (range) return replyStream(res, 206, { ...headers, ...partialHeaders(range, fetch.size!) }, fetch.reader(range.start, range.end));
       if (fetch.size !== undefined) headers["Content-Length"] = fetch.size;
       return replyStream(res, 200, headers, fetch.reader());
     }
