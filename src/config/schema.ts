@@ -1,26 +1,17 @@
 import { z } from "zod";
 import { LOG_LEVELS } from "../logger.js";
 import { tagPatternProblem } from "../oci/tag-rules.js";
-import { formatDuration, parseBoolean, parseDuration, parseListen, parseSize } from "./units.js";
+import { bool, duration, size } from "./primitives.js";
+import { formatDuration, parseListen } from "./units.js";
 import { webhookSecretKey } from "./webhook-secret.js";
+import { supplySchema } from "./supply-schema.js";
 
 /**
  * The configuration file's shape (YAML or JSON). Every key is optional; see docs/configuration.md.
  * Durations take `30s`/`10m`/`24h` (a bare number is seconds), sizes `4MiB`/`512k` (a bare number is bytes).
  */
 
-/** Exported so `berth config` can show these settings in their units again (config/display.ts). */
-export const duration = z.union([z.string(), z.number()]).transform((v, ctx) => {
-  const ms = parseDuration(v);
-  if (ms === undefined) ctx.addIssue({ code: z.ZodIssueCode.custom, message: `not a duration: ${v} (try 30s, 10m, 24h)` });
-  return ms ?? 0;
-});
-
-export const size = z.union([z.string(), z.number()]).transform((v, ctx) => {
-  const bytes = parseSize(v);
-  if (bytes === undefined) ctx.addIssue({ code: z.ZodIssueCode.custom, message: `not a size: ${v} (try 4MiB, 512k)` });
-  return bytes ?? 0;
-});
+export { duration, size };
 
 /**
  * A duration with a floor. Values below it are refused rather than quietly raised, so what the
@@ -28,12 +19,6 @@ export const size = z.union([z.string(), z.number()]).transform((v, ctx) => {
  */
 const durationAtLeast = (minMs: number, why: string) =>
   duration.refine((ms) => ms >= minMs, (ms) => ({ message: `${formatDuration(ms)} is too short: at least ${formatDuration(minMs)} (${why})` }));
-
-const bool = z.union([z.boolean(), z.string()]).transform((v, ctx) => {
-  const b = parseBoolean(v);
-  if (b === undefined) ctx.addIssue({ code: z.ZodIssueCode.custom, message: `not a boolean: ${v}` });
-  return b ?? false;
-});
 
 const listen = z.string().refine((v) => parseListen(v) !== undefined, (v) => ({
   message: `not a listen address: ${v} (expected host:port, e.g. 127.0.0.1:5000)`,
@@ -370,6 +355,7 @@ export const configSchema = z
       })
       .strict()
       .default({}),
+    ...supplySchema,
     tls: z
       .object({ cert: z.string().min(1).optional(), key: z.string().min(1).optional() })
       .strict()

@@ -4,6 +4,7 @@ import type { UsageStore } from "./usage-store.js";
 import type { Page } from "./page.js";
 import type { RetentionStore } from "./retention-store.js";
 import type { EventRecord, EventStore } from "./event-store.js";
+import type { SupplyStore } from "./supply-store.js";
 
 export type { Page };
 
@@ -22,7 +23,7 @@ export type { Page };
  * (the method resolved true, `ok`, a size, or a non-empty list), so an acknowledged change never
  * loses its event and a refused one records none. Without `events` nothing is recorded.
  */
-export interface MetadataStore extends LifecycleStore, RetentionStore, UsageStore, EventStore {
+export interface MetadataStore extends LifecycleStore, RetentionStore, UsageStore, EventStore, SupplyStore {
   repositoryExists(name: string): Promise<boolean>;
   /**
    * Creates an empty repository (no blobs, manifests or tags), as `berth migrate` copies one;

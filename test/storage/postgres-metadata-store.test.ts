@@ -12,6 +12,7 @@ import type { ManifestRecord, MetadataStore } from "../../src/storage/metadata-s
 import { createTestDatabase, skipUnlessPostgres } from "../helpers/services.js";
 import { describeLifecycleContract } from "./lifecycle-store-contract.js";
 import { describeRetentionContract } from "./retention-store-contract.js";
+import { describeSupplyContract } from "./supply-store-contract.js";
 import { describeMetadataStoreContract } from "./metadata-store-contract.js";
 import { describeUsageContract } from "./usage-store-contract.js";
 import { describeEventStoreContract } from "./event-store-contract.js";
@@ -30,6 +31,7 @@ describe("postgres", { skip: skipUnlessPostgres() }, () => {
   describeLifecycleContract("postgres", create);
   describeUsageContract("postgres", create);
   describeRetentionContract("postgres", create);
+  describeSupplyContract("postgres", create);
   describeEventStoreContract("postgres", create);
 });
 

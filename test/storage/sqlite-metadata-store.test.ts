@@ -8,6 +8,7 @@ import { digestOf } from "../../src/oci/digest.js";
 import { createSqliteMetadataStore } from "../../src/storage/drivers/sqlite-metadata-store.js";
 import { describeLifecycleContract } from "./lifecycle-store-contract.js";
 import { describeRetentionContract } from "./retention-store-contract.js";
+import { describeSupplyContract } from "./supply-store-contract.js";
 import { describeMetadataStoreContract } from "./metadata-store-contract.js";
 import { describeUsageContract } from "./usage-store-contract.js";
 import { describeEventStoreContract } from "./event-store-contract.js";
@@ -20,6 +21,7 @@ describeMetadataStoreContract("sqlite", create);
 describeLifecycleContract("sqlite", create);
 describeUsageContract("sqlite", create);
 describeRetentionContract("sqlite", create);
+describeSupplyContract("sqlite", create);
 describeEventStoreContract("sqlite", create);
 
 describe("sqlite MetadataStore", () => {

@@ -3,6 +3,7 @@ import { openPool } from "./postgres-pool.js";
 import { createPostgresLifecycle } from "./postgres-lifecycle.js";
 import { createPostgresUsage } from "./postgres-usage.js";
 import { createPostgresRetention } from "./postgres-retention.js";
+import { createPostgresSupply } from "./postgres-supply.js";
 import { createPostgresCatalog } from "./postgres-catalog.js";
 import { changeWithEvents, createPostgresEvents, insertEvents } from "./postgres-events.js";
 import type { EventRecord } from "../event-store.js";
@@ -175,6 +176,7 @@ export async function createPostgresMetadataStore(options: PostgresMetadataStore
     ...createPostgresLifecycle(pool),
     ...createPostgresUsage(pool),
     ...createPostgresRetention(pool),
+    ...createPostgresSupply(pool),
     ...createPostgresCatalog(pool),
     ...createPostgresEvents(pool),
     async repositoryExists(name) {

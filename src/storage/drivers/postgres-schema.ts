@@ -127,4 +127,18 @@ export const POSTGRES_MIGRATIONS: readonly string[] = [
   CREATE INDEX webhook_deliveries_order ON webhook_deliveries(endpoint, repository, seq) WHERE state = 'pending';
   CREATE INDEX webhook_deliveries_seq ON webhook_deliveries(seq);
   `,
+  // 4: supply-chain records (see sqlite-schema.ts).
+  `
+  CREATE TABLE supply_records (
+    kind TEXT COLLATE "C" NOT NULL,
+    key TEXT COLLATE "C" NOT NULL,
+    value TEXT NOT NULL,
+    updated_at BIGINT NOT NULL,
+    PRIMARY KEY (kind, key)
+  );
+  CREATE TABLE supply_generations (
+    kind TEXT COLLATE "C" PRIMARY KEY,
+    generation BIGINT NOT NULL
+  );
+  `,
 ];

@@ -8,6 +8,7 @@ import type {
 import { createSqliteLifecycle } from "./sqlite-lifecycle.js";
 import { createSqliteUsage } from "./sqlite-usage.js";
 import { createSqliteRetention } from "./sqlite-retention.js";
+import { createSqliteSupply } from "./sqlite-supply.js";
 import { createSqliteCatalog } from "./sqlite-catalog.js";
 import { createSqliteEvents } from "./sqlite-events.js";
 import type { EventRecord } from "../event-store.js";
@@ -183,6 +184,7 @@ export function createSqliteMetadataStore(options: SqliteMetadataStoreOptions): 
     ...createSqliteLifecycle(db, ensureRepo, recordEvents),
     ...createSqliteUsage(db),
     ...createSqliteRetention(db, recordEvents),
+    ...createSqliteSupply(db),
     ...createSqliteCatalog(db, recordEvents),
     ...events,
     async repositoryExists(name) {

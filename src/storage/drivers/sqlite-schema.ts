@@ -116,4 +116,18 @@ export const SQLITE_MIGRATIONS: readonly string[] = [
   CREATE INDEX webhook_deliveries_order ON webhook_deliveries(endpoint, repository, seq) WHERE state = 'pending';
   CREATE INDEX webhook_deliveries_seq ON webhook_deliveries(seq);
   `,
+  // 4: supply-chain records (supply-store.ts): the vulnerability database, scan results, SBOM index.
+  `
+  CREATE TABLE supply_records (
+    kind TEXT NOT NULL,
+    key TEXT NOT NULL,
+    value TEXT NOT NULL,
+    updated_at INTEGER NOT NULL,
+    PRIMARY KEY (kind, key)
+  ) WITHOUT ROWID;
+  CREATE TABLE supply_generations (
+    kind TEXT PRIMARY KEY,
+    generation INTEGER NOT NULL
+  ) WITHOUT ROWID;
+  `,
 ];
