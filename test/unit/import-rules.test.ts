@@ -20,6 +20,7 @@ const LAYERS: { name: string; rank: number; holds: (path: string) => boolean }[]
   { name: "auth/", rank: 4, holds: (p) => p.startsWith("src/auth/") },
   { name: "notify/", rank: 4, holds: (p) => p.startsWith("src/notify/") },
   { name: "proxy/", rank: 4, holds: (p) => p.startsWith("src/proxy/") },
+  { name: "supply/", rank: 4, holds: (p) => p.startsWith("src/supply/") },
   { name: "http/", rank: 5, holds: (p) => p.startsWith("src/http/") },
   { name: "root (server.ts, compose.ts, preflight.ts, periodic-job.ts)", rank: 6, holds: (p) => /^src\/[^/]+\.ts$/.test(p) },
   { name: "cli/", rank: 7, holds: (p) => p.startsWith("src/cli/") },
