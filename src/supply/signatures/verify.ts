@@ -20,9 +20,11 @@ import type { FetchBlob, SignatureArtifact, SignatureCheck, TrustMaterial, Verif
 export type { FetchBlob, SignatureArtifact, SignatureCheck, TrustMaterial, TrustedIdentity, VerificationResult, VerifyOptions } from "./types.js";
 export { loadTrustMaterial, trustFingerprint, type TrustFiles } from "./trust.js";
 
-/** Whether a manifest is a signature Berth recognises (cosign `.sig`, sigstore bundle referrer, notation referrer). */
-export function isSignatureArtifact(mediaType: string, content: Buffer): boolean {
-  void mediaType;
+/**
+ * Whether a manifest is a signature Berth recognises (cosign `.sig`, sigstore bundle referrer, notation referrer).
+ * The content decides: OCI and Docker manifests both carry signatures, so the media type is not looked at.
+ */
+export function isSignatureArtifact(_mediaType: string, content: Buffer): boolean {
   const manifest = parseSignatureManifest(content);
   return manifest !== undefined && signatureFormat(manifest) !== undefined;
 }
