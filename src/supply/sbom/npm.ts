@@ -60,7 +60,9 @@ export function parseNpmLockfile(text: string, location: string): Package[] {
     if (typeof deps !== "object" || deps === null) return;
     for (const [name, entry] of Object.entries(deps as Record<string, Record<string, unknown>>)) {
       const version = str(entry?.version);
-      if (version && !/^(file|link):/.test(version)) out.push(npmPackage(name, version, location));
+      const alias = version && /^npm:(@?[^@]+)@(.+)$/.exec(version);
+      if (alias) out.push(npmPackage(alias[1]!, alias[2]!, location));
+      else if (version && !/^(file|link|git\+?[a-z]*|https?):/.test(version)) out.push(npmPackage(name, version, location));
       walk(entry?.dependencies);
     }
   };
