@@ -106,17 +106,29 @@ export function createGoBuildInfoScanner(): GoBuildInfoScanner {
         tryDecode();
         return;
       }
-      const buf = carry.length ? Buffer.concat([carry, chunk]) : chunk;
-      for (let i = buf.indexOf(MAGIC); i >= 0; i = buf.indexOf(MAGIC, i + 1)) {
-        if ((offset + i) % ALIGN !== 0) continue;
-        info = [buf.subarray(i)];
-        infoLength = buf.length - i;
+      const keep = MAGIC.length - 1;
+      const base = offset + carry.length; // file offset of chunk[0]
+      // A magic straddling the previous chunk and this one: search only the seam, never copy whole chunks.
+      if (carry.length > 0) {
+        const seam = Buffer.concat([carry, chunk.subarray(0, keep)]);
+        for (let i = seam.indexOf(MAGIC); i >= 0 && i < carry.length; i = seam.indexOf(MAGIC, i + 1)) {
+          if ((offset + i) % ALIGN !== 0) continue;
+          info = [carry.subarray(i), chunk];
+          infoLength = carry.length - i + chunk.length;
+          tryDecode();
+          return;
+        }
+      }
+      for (let i = chunk.indexOf(MAGIC); i >= 0; i = chunk.indexOf(MAGIC, i + 1)) {
+        if ((base + i) % ALIGN !== 0) continue;
+        info = [chunk.subarray(i)];
+        infoLength = chunk.length - i;
         tryDecode();
         return;
       }
-      const keep = Math.min(buf.length, MAGIC.length - 1);
-      carry = Buffer.from(buf.subarray(buf.length - keep));
-      offset += buf.length - keep;
+      const tail = chunk.length >= keep ? chunk.subarray(chunk.length - keep) : Buffer.concat([carry, chunk]).subarray(-keep);
+      offset = base + chunk.length - tail.length;
+      carry = Buffer.from(tail);
     },
     get done() {
       return done;
