@@ -50,7 +50,7 @@ describe("SBOMs of images pushed with skopeo", { skip: skipUnlessTools("skopeo")
 
   before(async () => {
     root = await lowercaseTempDir("berth-sbom-e2e");
-    berth = await startBerth();
+    berth = await startBerth({ BERTH_SBOMS: "true" });
     image = await writeImageLayout(join(root, "app"), {
       ref: "1.0",
       layers: [{ files: debianFiles }, { files: { "srv/app/node_modules/commander/package.json": JSON.stringify({ name: "commander", version: "14.0.3" }) } }],
