@@ -22,6 +22,8 @@ import { createWebhookOps } from "./notify/ops.js";
 import type { Origin } from "./registry/events.js";
 import { createPullThrough } from "./proxy/pull-through.js";
 import { join } from "node:path";
+import { createSboms, type Sboms } from "./supply/sbom/sboms.js";
+import { berthVersion } from "./version.js";
 
 /** What periodic jobs change is the schedule's doing, whoever started the process. */
 const SCHEDULE: Origin = { actor: "schedule" };
@@ -32,6 +34,8 @@ export interface Berth {
   readonly services: BerthServices;
   readonly registry: Registry;
   readonly server: Server;
+  /** SBOM generation for pushed images, running in the background (supply/sbom/sboms.ts). */
+  readonly sboms: Sboms;
   /** Starts listening; resolves with the bound address (port 0 in the config picks a free one). */
   start(): Promise<AddressInfo>;
   /** Stops accepting, drains in-flight requests up to the shutdown timeout, then closes the stores. */
@@ -104,6 +108,7 @@ export async function createBerth(config: Config, logger: Logger): Promise<Berth
     logger.debug("client error", { error: err.message });
     if (socket.writable) socket.end("HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: 0\r\n\r\n");
   });
+  const sboms = createSboms({ registry, config: config.sboms, logger, tool: { name: "berth", version: berthVersion() } });
   const purge = createPeriodicJob(logger, "upload purge", async () => {
     const purged = await registry.uploads.purgeStale();
     if (purged > 0) logger.info("purged expired uploads", { count: purged });
@@ -147,6 +152,7 @@ export async function createBerth(config: Config, logger: Logger): Promise<Berth
     services,
     registry,
     server,
+    sboms,
     async start() {
       await new Promise<void>((resolve, reject) => {
         const failed = (err: Error) => reject(listenError(err, config.listen));
@@ -186,6 +192,7 @@ export async function createBerth(config: Config, logger: Logger): Promise<Berth
       unsubscribe();
       await dispatcher?.stop();
       proxy?.close();
+      await sboms.close();
       await services.close();
     },
   };

@@ -37,6 +37,7 @@ export const ENV_KEYS: Record<string, string> = {
   BERTH_UPLOAD_PURGE_INTERVAL: "uploads.purgeInterval",
   BERTH_MANIFEST_MAX_SIZE: "manifests.maxSize",
   BERTH_METRICS_STORAGE_REFRESH: "metrics.storageRefresh",
+  BERTH_SBOMS: "sboms.enabled",
   BERTH_GC_SCHEDULE: "gc.schedule",
   BERTH_GC_GRACE: "gc.grace",
   BERTH_GC_DELETE_UNTAGGED: "gc.deleteUntagged",

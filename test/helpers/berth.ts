@@ -25,6 +25,12 @@ export interface TestBerth {
 }
 
 /**
+ * Test servers generate no SBOMs unless a test asks (`BERTH_SBOMS: "true"`): an SBOM referrer per
+ * pushed image would change the blob, manifest and event counts other suites assert.
+ */
+export const SBOMS_OFF: Record<string, string> = { BERTH_SBOMS: "false" };
+
+/**
  * Where the stores of test servers live. `embedded` (the default) is filesystem + SQLite;
  * `s3-postgres` (BERTH_TEST_BACKEND=s3-postgres) puts each test server on its own bucket of the
  * test S3 engine and its own PostgreSQL database, so any HTTP suite can run on the scale-out setup.
@@ -66,7 +72,7 @@ export async function startBerth(env: Record<string, string> = {}): Promise<Test
   const data = await mkdtemp(join(tmpdir(), "berth-test-"));
   const backend = await backendEnv();
   const config = loadConfig({
-    env: { BERTH_DATA: data, BERTH_LISTEN: "127.0.0.1:0", BERTH_FSYNC: "false", ...backend.env, ...env },
+    env: { BERTH_DATA: data, BERTH_LISTEN: "127.0.0.1:0", BERTH_FSYNC: "false", ...SBOMS_OFF, ...backend.env, ...env },
   });
   const berth = await createBerth(config, silentLogger);
   const address = await berth.start();
@@ -120,7 +126,7 @@ export function configFromEnv(env: Record<string, string | undefined>, data: str
 
 /** Runs `berth serve` as a real process (bin/berth.js) on a free port; resolves once it logged its address. */
 export function spawnBerth(data: string, env: Record<string, string> = {}): Promise<BerthProcess> {
-  return spawnServer([process.execPath, BERTH_BIN, "serve", "--listen", "127.0.0.1:0", "--data", data], { env: { ...process.env, ...env } });
+  return spawnServer([process.execPath, BERTH_BIN, "serve", "--listen", "127.0.0.1:0", "--data", data], { env: { ...SBOMS_OFF, ...process.env, ...env } });
 }
 
 /**
