@@ -75,6 +75,7 @@ export function createTextScan(rules: readonly SecretRule[], source: TextSource)
   let buf = "";
   let fresh = 0;
   let linesBefore = 0;
+  let charsBefore = 0;
   const found: SecretFinding[] = [];
   const seen = new Set<string>();
   const waiting = rules.filter((r) => r.requires);
@@ -93,10 +94,13 @@ export function createTextScan(rules: readonly SecretRule[], source: TextSource)
         if (m.index + m[0].length <= freshFrom) continue;
         const secret = secretOf(rule, m);
         if (secret === undefined) continue;
+        // One secret is reported once: by the first rule that sees it (specific rules come before generic ones).
+        const at = charsBefore + m.index + Math.max(0, m[0].indexOf(secret));
         const line = linesBefore + countLines(text, m.index) + 1;
         const key = `${rule.id}\0${line}`;
-        if (seen.has(key)) continue;
+        if (seen.has(key) || seen.has(`@${at}`)) continue;
         seen.add(key);
+        seen.add(`@${at}`);
         const finding: SecretFinding = { rule: rule.id, description: rule.description, ...source, line, hint: hintOf(secret) };
         if (rule.requires) held.set(rule, [...(held.get(rule) ?? []), finding]);
         else if (found.length < MAX_PER_FILE) found.push(finding);
@@ -111,6 +115,7 @@ export function createTextScan(rules: readonly SecretRule[], source: TextSource)
       scan(buf, fresh);
       const keep = buf.slice(-OVERLAP);
       linesBefore += countLines(buf, buf.length - keep.length);
+      charsBefore += buf.length - keep.length;
       buf = keep;
       fresh = keep.length;
     },
