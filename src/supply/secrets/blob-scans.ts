@@ -31,8 +31,8 @@ export type BlobRole = "layer" | "config";
  * repeated, and at most `concurrency` scans run at a time in this process.
  */
 export interface BlobScans {
-  /** The stored result, else a scan (joined if one is running). `background` scans of blobs that turn out not to be layers store nothing. */
-  scan(role: BlobRole, digest: Digest, options?: { background?: boolean }): Promise<BlobScan | undefined>;
+  /** The stored result, else a scan (joined if one is running). */
+  scan(role: BlobRole, digest: Digest): Promise<BlobScan>;
   /** Stored results of these blobs, by `role:digest`; those never scanned are absent. */
   stored(blobs: readonly { role: BlobRole; digest: Digest }[]): Promise<Map<string, BlobScan>>;
   /** Whether a scan of the blob runs in this process now. */
@@ -81,13 +81,13 @@ async function readAll(stream: AsyncIterable<Buffer>, limit: number): Promise<Bu
 }
 
 export function createBlobScans({ blobStore, store, rules, maxFileSize, maxConfigSize = 16 << 20, concurrency = 2, logger }: BlobScansOptions): BlobScans {
-  const inflight = new Map<string, Promise<BlobScan | undefined>>();
+  const inflight = new Map<string, Promise<BlobScan>>();
   const limit = limiter(concurrency);
   let performed = 0;
   const id = (role: BlobRole, digest: Digest) => `${role}:${digest}`;
   const keyOf = (role: BlobRole, digest: Digest) => `${id(role, digest)}:${rules.fingerprint}`;
 
-  async function run(role: BlobRole, digest: Digest, background: boolean): Promise<BlobScan | undefined> {
+  async function run(role: BlobRole, digest: Digest): Promise<BlobScan> {
     const started = Date.now();
     let result: BlobScan;
     const stream = await blobStore.read(digest);
@@ -103,8 +103,7 @@ export function createBlobScans({ blobStore, store, rules, maxFileSize, maxConfi
       } catch (err) {
         stream.destroy();
         if (!(err instanceof LayerFormatError)) throw err;
-        // A blob pushed alone may be a config or an artifact's payload: only a manifest says it is a layer.
-        if (background) return undefined;
+        // Kept like a finding: a config or an artifact's payload scanned as a pushed blob is not read again either.
         result = { findings: [], unreadable: err.message };
       }
     }
@@ -115,19 +114,14 @@ export function createBlobScans({ blobStore, store, rules, maxFileSize, maxConfi
   }
 
   return {
-    async scan(role, digest, { background = false } = {}) {
+    async scan(role, digest) {
       const key = keyOf(role, digest);
       const joined = inflight.get(key);
-      if (joined) {
-        // A background scan that found no layer stores nothing; a manifest naming it as one asks again.
-        const result = await joined;
-        if (result || background) return result;
-        return this.scan(role, digest);
-      }
+      if (joined) return joined;
       const task = (async () => {
         const record = await store.getSupplyRecord(SECRETS_KIND, key);
         if (record) return JSON.parse(record.value) as BlobScan;
-        return limit(() => run(role, digest, background));
+        return limit(() => run(role, digest));
       })().finally(() => inflight.delete(key));
       inflight.set(key, task);
       return task;

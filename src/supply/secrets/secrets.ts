@@ -170,7 +170,7 @@ export function createSecretScanner({ registry, config, logger, concurrency = 2 
       if (!repo || !digest || e.result === "refused") continue;
       const policy = active(repo);
       if (!policy) continue;
-      if (e.type === "blob.pushed") track("secret scan of a pushed blob failed", scans.scan("layer", digest, { background: true }));
+      if (e.type === "blob.pushed") track("secret scan of a pushed blob failed", scans.scan("layer", digest));
       else if (e.type === "manifest.pushed" && policy.mode === "warn") track("secret scan of a pushed image failed", warnAbout(e, policy));
     }
   });
