@@ -169,7 +169,8 @@ export const BUILTIN_RULES: readonly RuleSpec[] = [
     id: "generic-secret-assignment",
     description: "High-entropy value assigned to a secret, token, password or API key",
     kind: "content",
-    pattern: String.raw`[A-Za-z0-9_.-]*(?:secret|token|password|passwd|api[_-]?key)[A-Za-z0-9_.-]*["']?[ \t]*[:=][ \t]*["']?(?<secret>[A-Za-z0-9/+_=-]{20,})`,
+    // Starts at the word itself: a leading name pattern would be retried at every character of every word.
+    pattern: String.raw`(?:secret|token|passw(?:or)?d|api[_-]?key)[A-Za-z0-9_.-]{0,40}["']?[ \t]*[:=][ \t]*["']?(?<secret>[A-Za-z0-9/+_=-]{20,})`,
     flags: "i",
     keywords: ["secret", "token", "passw", "api"],
     entropy: 4.0,
