@@ -1,4 +1,4 @@
-import type { RuleSpec } from "./rules.js";
+import type { RuleSpec } from "./rule-spec.js";
 
 /**
  * The rules Berth ships (docs/secret-rules.md lists them). Patterns are JavaScript RegExp sources;
