@@ -42,7 +42,7 @@ describe("scanLayer", () => {
     await assert.rejects(scanLayer(Readable.from([Buffer.from('{"architecture":"amd64"}'.padEnd(1024, " "))]), rules, { maxFileSize: 1 << 20 }), LayerFormatError);
   });
 
-  it("throughput on a large layer of text (reported, and at least 20 MB/s)", async () => {
+  it("throughput on a large layer of text (reported; at least 5 MB/s, so a backtracking pattern cannot slip in)", async () => {
     // Source-like text: lines of code with the usual words (token, password, key) that wake keyword pre-filters up.
     const line = (i: number) => `  const value${i} = config.get("service.${i % 97}.timeout") ?? options.password_policy; // token refresh after key rotation ${random(12)}\n`;
     const file = Array.from({ length: 8000 }, (_, i) => line(i)).join("");
@@ -60,7 +60,7 @@ describe("scanLayer", () => {
     const mbps = tar.length / 1e6 / seconds;
     console.log(`# secret scan: ${(tar.length / 1e6).toFixed(1)} MB of text in ${seconds.toFixed(2)} s = ${mbps.toFixed(1)} MB/s (gunzip included), rss +${((process.memoryUsage().rss - rss) / 1e6).toFixed(0)} MB`);
     assert.deepEqual(result.findings.map((f) => [f.rule, f.file]), [["github-token", "usr/lib/app/module-7.js"]]);
-    assert.ok(mbps > 20, `${mbps.toFixed(1)} MB/s`);
+    assert.ok(mbps > 5, `${mbps.toFixed(1)} MB/s`);
   });
 });
 
