@@ -8,6 +8,8 @@ import { wantedCategories } from "./notify/endpoints.js";
 import type { AuthStore } from "./storage/auth-store.js";
 import { createAuthStore, createStores, openExistingAuthStore, openMetadataStore, type OpenOptions } from "./storage/create-stores.js";
 import type { MetadataStore } from "./storage/metadata-store.js";
+import type { PushAdmission } from "./registry/manifests.js";
+import { createSecretScanner, secretScanningWanted, type SecretScanner } from "./supply/secrets/secrets.js";
 
 /**
  * The composition root: the one place that turns a configuration into stores, the registry,
@@ -47,6 +49,8 @@ export interface BerthServices {
   readonly authStore?: AuthStore;
   /** Access control's services over `authStore`, whenever it is open. */
   readonly auth?: AuthServices;
+  /** Secret scanning of pushes, when some `secrets.policies` entry is not off. */
+  readonly secrets?: SecretScanner;
   /** Detaches the subscribers, then closes the registry and the auth store. */
   close(): Promise<void>;
 }
@@ -61,11 +65,12 @@ export interface AuthOnlyServices extends AuthServices {
  * store's outbox (failures to record or to notify a subscriber go to `logger`); only `create`
  * makes a new registry.
  */
-export async function createRegistryFromConfig(config: Config, open: OpenOptions = {}, logger: Logger = silentLogger): Promise<Registry> {
+export async function createRegistryFromConfig(config: Config, open: OpenOptions = {}, logger: Logger = silentLogger, admitPush?: PushAdmission): Promise<Registry> {
   const { blobStore, metadataStore } = await createStores(config, open);
   return createRegistry({
     blobStore,
     metadataStore,
+    ...(admitPush ? { admitPush } : {}),
     events: configuredEventLog(config, metadataStore, logger),
     options: {
       deleteEnabled: config.delete.enabled,
@@ -116,15 +121,22 @@ function builtInSubscribers(logger: Logger | undefined): Subscriber[] {
 export async function openBerthServices(config: Config, options: OpenServicesOptions = {}): Promise<BerthServices> {
   const create = options.create ?? false;
   const logger = options.logger;
-  const registry = await createRegistryFromConfig(config, { create }, logger);
+  // The scanner needs the registry and the registry asks the scanner: bound once both exist.
+  let admit: PushAdmission | undefined;
+  const scanning = secretScanningWanted(config.secrets);
+  const registry = await createRegistryFromConfig(config, { create }, logger, scanning ? (push) => admit?.(push) ?? Promise.resolve() : undefined);
   const authStore = await openAuthStore(config, options.auth ?? "none", create).catch(async (err: unknown) => {
     await registry.close();
     throw err;
   });
   const detach: (() => void | Promise<void>)[] = [];
+  let secrets: SecretScanner | undefined;
   const services: BerthServices = {
     config,
     registry,
+    get secrets() {
+      return secrets;
+    },
     ...(authStore ? { authStore, auth: createAuthServices(authStore, config, registry.events) } : {}),
     async close() {
       for (const d of detach.splice(0).reverse()) await d();
@@ -133,6 +145,12 @@ export async function openBerthServices(config: Config, options: OpenServicesOpt
     },
   };
   try {
+    if (scanning) {
+      secrets = createSecretScanner({ registry, config: config.secrets, logger: logger ?? silentLogger });
+      admit = secrets.admitPush;
+      const scanner = secrets;
+      detach.push(() => scanner.close());
+    }
     for (const subscribe of builtInSubscribers(logger)) {
       const d = subscribe(services);
       if (d) detach.push(d);

@@ -22,6 +22,7 @@ const ENTRIES: { [T in DomainEvent["type"]]?: (e: DomainEvent) => Entry | undefi
     return { action: "gc", detail: { manifests: d.manifestsDeleted ?? 0, blobs: d.blobsDeleted ?? 0, bytes: d.bytesReclaimed ?? 0, outcome: d.outcome } };
   },
   "retention.completed": (e) => (isRun(e) ? { action: "retention", detail: e.detail! } : undefined),
+  "secret.found": (e) => ({ action: "secret.found", repository: e.repository!, target: e.target!.digest!, ...withDetail(e.detail) }),
   "quota.refused": (e) => ({ action: "quota.refused", repository: e.repository!, ...withDetail(e.detail) }),
   "auth.denied": (e) => ({ action: "denied", ...(e.repository !== undefined ? { repository: e.repository } : {}), ...withDetail(e.detail) }),
   // Basic on /v2/ checks credentials on every uncached request: counted in metrics, not audited.

@@ -106,7 +106,7 @@ const webhookHeaders = z.record(z.string()).superRefine((headers, ctx) => {
  * What an endpoint's `actions` may name: the event categories of registry/events.ts (config/ sits
  * below registry/, so the list is written here too; test/notify/config.test.ts keeps them equal).
  */
-export const WEBHOOK_ACTIONS = ["push", "mount", "delete", "pull", "tag", "gc", "retention", "quota", "auth", "access"] as const;
+export const WEBHOOK_ACTIONS = ["push", "mount", "delete", "pull", "tag", "gc", "retention", "quota", "auth", "access", "scan"] as const;
 export type WebhookAction = (typeof WEBHOOK_ACTIONS)[number];
 
 /** What an endpoint hears when `actions` is not written: every category but pulls and access decisions (see docs/webhooks.md). */

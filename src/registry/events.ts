@@ -26,6 +26,7 @@ export const EVENT_CATEGORY = {
   "auth.login": "auth",
   "auth.token_issued": "auth",
   "access.changed": "access",
+  "secret.found": "scan",
 } as const;
 
 export type EventType = keyof typeof EVENT_CATEGORY;

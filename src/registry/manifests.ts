@@ -38,6 +38,14 @@ export interface PutManifestOutcome {
   quotaWarning?: string;
 }
 
+/**
+ * Decides whether a pushed manifest may be stored (secret scanning under a `block` policy): resolves
+ * to let it in, rejects (a RegistryError, DENIED) to refuse it, in which case nothing is stored.
+ * Called after the manifest is parsed and its tags checked, before quotas; never for content a
+ * pull-through cache fetched. An index is admitted as is: its children were admitted when pushed.
+ */
+export type PushAdmission = (push: { repository: string; digest: Digest; manifest: ParsedManifest; origin?: Origin | undefined }) => Promise<void>;
+
 export interface Manifests {
   put(repo: string, input: PutManifestInput): Promise<PutManifestOutcome>;
   /** Rejects with MANIFEST_UNKNOWN when absent. */
@@ -79,6 +87,7 @@ export function createManifests(
   options: RegistryOptions,
   events: EventLog,
   quotas?: Quotas,
+  admitPush?: PushAdmission,
 ): Manifests {
   const tagRules = createTagRules(options.tagRules);
 
@@ -138,6 +147,7 @@ export function createManifests(
         const rule = tagRules.immutableRule(repo, tag);
         if (rule) immutable.set(tag, rule);
       }
+      if (admitPush && !fromUpstream) await admitPush({ repository: repo, digest, manifest: parsed, origin });
       const record = manifestRecord(digest, content, parsed);
       if (record.blobs.includes(EMPTY_JSON_DIGEST) && !fromUpstream) await ensureEmptyJson(repo);
       if (quotas?.enabled) {

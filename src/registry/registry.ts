@@ -3,7 +3,7 @@ import type { MetadataStore } from "../storage/metadata-store.js";
 import { createBlobs, type Blobs } from "./blobs.js";
 import { createGarbageCollector, type GarbageCollector } from "./gc.js";
 import { createListing, type Listing } from "./listing.js";
-import { createManifests, type Manifests } from "./manifests.js";
+import { createManifests, type Manifests, type PushAdmission } from "./manifests.js";
 import { DEFAULT_REGISTRY_OPTIONS, type RegistryOptions } from "./options.js";
 import { createQuotas, type Quotas } from "./quotas.js";
 import { createUsageReports, type UsageReports } from "./usage.js";
@@ -47,9 +47,11 @@ export interface RegistryDeps {
   options?: Partial<RegistryOptions>;
   /** Where events go; by default a log over the metadata store's outbox with no endpoint wanting pulls. */
   events?: EventLog;
+  /** Asked before each manifest push is stored (registry/manifests.ts PushAdmission); may refuse it. */
+  admitPush?: PushAdmission;
 }
 
-export function createRegistry({ blobStore, metadataStore, options: overrides, events = createEventLog({ store: metadataStore }) }: RegistryDeps): Registry {
+export function createRegistry({ blobStore, metadataStore, options: overrides, events = createEventLog({ store: metadataStore }), admitPush }: RegistryDeps): Registry {
   const options = { ...DEFAULT_REGISTRY_OPTIONS, ...overrides };
   const quotas = createQuotas(metadataStore, options.quotas, events);
   const uploads = createUploads(blobStore, metadataStore, options, events, quotas);
@@ -59,7 +61,7 @@ export function createRegistry({ blobStore, metadataStore, options: overrides, e
     events,
     blobs: createBlobs(blobStore, metadataStore, options, events),
     uploads,
-    manifests: createManifests(blobStore, metadataStore, uploads, options, events, quotas),
+    manifests: createManifests(blobStore, metadataStore, uploads, options, events, quotas, admitPush),
     listing: createListing(metadataStore, options),
     gc: createGarbageCollector(blobStore, metadataStore, uploads, options.gc, events),
     retention: createRetention(metadataStore, options.retention, options.tagRules, events),

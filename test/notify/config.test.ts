@@ -39,7 +39,7 @@ describe("notifications configuration", () => {
       const { notifications } = loadConfig({ file, env: {} });
       const [e] = notifications.endpoints;
       assert.equal(e!.format, "distribution");
-      assert.deepEqual(e!.actions, ["push", "mount", "delete", "tag", "gc", "retention", "quota", "access"]);
+      assert.deepEqual(e!.actions, ["push", "mount", "delete", "tag", "gc", "retention", "quota", "access", "scan"]);
       assert.equal(e!.repositories, undefined);
       assert.equal(e!.timeout, 5000);
       assert.equal(e!.retryFor, 24 * 3600 * 1000);
