@@ -50,7 +50,8 @@ async function tarStreamOf(layer: Readable): Promise<Readable[]> {
       for (let next = await chunks.next(); !next.done; next = await chunks.next()) yield next.value;
     })(),
   );
-  return startsWith(head, GZIP) ? [bytes, createGunzip()] : [bytes];
+  // 256 KiB output chunks: the default 16 KiB makes tar parsing cost more than inflating (measured 6.3 s → 3.9 s on a 777 MiB tar).
+  return startsWith(head, GZIP) ? [bytes, createGunzip({ chunkSize: 256 * 1024 })] : [bytes];
 }
 
 function typeOf(header: Headers): LayerEntry["type"] {
