@@ -199,6 +199,7 @@ export async function createBerth(config: Config, logger: Logger): Promise<Berth
       unsubscribe();
       await dispatcher?.stop();
       proxy?.close();
+      signatures.close();
       await services.close();
     },
   };

@@ -168,6 +168,18 @@ describe("signature policies on manifest pulls (HTTP)", () => {
     assert.equal((await pull("prod/later", "v1")).status, 200);
   });
 
+  it("refuses again once the signature is deleted", async () => {
+    const digest = await push("prod/revoked", "v1");
+    const sigDigest = await sign("prod/revoked", digest);
+    assert.equal((await pull("prod/revoked", "v1")).status, 200);
+    assert.equal((await pull("prod/revoked", "v1")).status, 200, "served again from the verified cache");
+    const deleted = await fetch(`${berth.url}/v2/prod/revoked/manifests/${sigDigest}`, { method: "DELETE" });
+    assert.equal(deleted.status, 202);
+    const refused = await pull("prod/revoked", "v1");
+    assert.equal(refused.status, 403);
+    assert.equal(refused.signature, "unsigned");
+  });
+
   it("serves a platform manifest by digest when the index listing it is signed", async () => {
     const amd = makeImage({ layers: [makeLayer({ id: randomUUID() })], platform: { architecture: "amd64" } });
     const arm = makeImage({ layers: [makeLayer({ id: randomUUID() })], platform: { architecture: "arm64" } });

@@ -31,6 +31,8 @@ export interface SignatureStatus {
   status(repo: string, digest: Digest): Promise<SignatureStatusReport>;
   /** The signatures half of the pull gate (`Berth-Signature` header, refusals under enforce). */
   readonly pullCheck: PullCheck;
+  /** Stops listening to the registry's events. */
+  close(): void;
 }
 
 export interface SignatureStatusOptions {
@@ -41,6 +43,11 @@ export interface SignatureStatusOptions {
   cacheEntries?: number;
   /** How long a result is reused at most, so time-bound verdicts (certificate expiry) are redone; 10 minutes by default. */
   cacheMs?: number;
+  /**
+   * How long a pull of a manifest found verified skips even the signature look-ups; 10 s by default. A signature
+   * deleted on this node ends it at once (registry events), one deleted through another node within this time.
+   */
+  verifiedReuseMs?: number;
 }
 
 /** Signature payloads, bundles and envelopes are small; a larger blob is not read. */
@@ -71,6 +78,26 @@ export async function createSignatureStatus(options: SignatureStatusOptions): Pr
   const metadata = registry.stores.metadataStore;
   const policies = createPolicyResolver(await loadSignaturePolicies(options.config));
   const cache = createResultCache(options.cacheEntries ?? 10_000, options.cacheMs ?? 10 * 60_000);
+  const reuseMs = options.verifiedReuseMs ?? 10_000;
+  const maxEntries = options.cacheEntries ?? 10_000;
+  /** `repo\0digest` → until when a verified pull is served without look-ups. */
+  const recentlyVerified = new Map<string, number>();
+  /** Manifest digest → gated or not (content is immutable under its digest). */
+  const gatedness = new Map<string, boolean>();
+  const isGated = (manifest: StoredManifest) => {
+    let gated = gatedness.get(manifest.digest);
+    if (gated === undefined) {
+      gated = isGatedManifest(manifest.mediaType, manifest.content);
+      if (gatedness.size >= maxEntries) gatedness.clear();
+      gatedness.set(manifest.digest, gated);
+    }
+    return gated;
+  };
+  const unsubscribe = registry.events.subscribe((events) => {
+    if (events.some((e) => e.type === "manifest.deleted" || e.type === "tag.moved" || e.type === "tag.deleted" || e.type === "repository.deleted")) {
+      recentlyVerified.clear();
+    }
+  });
 
   const fetchBlob = (repo: string) => async (digest: Digest, wanted: number): Promise<Buffer> => {
     const maxBytes = Math.min(wanted, MAX_SIGNATURE_BLOB);
@@ -157,10 +184,22 @@ export async function createSignatureStatus(options: SignatureStatusOptions): Pr
       appliesTo: (repo) => policies.active(repo) !== undefined,
       async check(repo, manifest, headers) {
         const policy = policies.active(repo);
-        if (!policy || !isGatedManifest(manifest.mediaType, manifest.content)) return undefined;
+        if (!policy || !isGated(manifest)) return undefined;
+        const key = `${repo}\0${manifest.digest}`;
+        const now = Date.now();
+        if ((recentlyVerified.get(key) ?? 0) > now) {
+          headers["Berth-Signature"] = "verified";
+          return undefined;
+        }
         const { result } = await evaluate(repo, manifest, policy);
         headers["Berth-Signature"] = stateOf(result);
-        if (result.verified) return undefined;
+        if (result.verified) {
+          if (reuseMs > 0) {
+            if (recentlyVerified.size >= maxEntries) recentlyVerified.clear();
+            recentlyVerified.set(key, now + reuseMs);
+          }
+          return undefined;
+        }
         const message = refusalMessage(policy, manifest.digest, result.checks);
         if (policy.mode === "report") {
           logger.debug("pulled without a valid signature (report only)", { repository: repo, digest: manifest.digest, policy: policy.name, reason: message });
@@ -169,6 +208,7 @@ export async function createSignatureStatus(options: SignatureStatusOptions): Pr
         return { policy: policy.name, message };
       },
     },
+    close: unsubscribe,
   };
 }
 

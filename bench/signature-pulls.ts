@@ -1,0 +1,83 @@
+/**
+ * Manifest GET latency under a signature policy in `enforce` against no policy: two in-process
+ * Berths (filesystem + SQLite) hold the same cosign-signed image in `prod/app`; rounds of 2,000
+ * GETs by tag alternate between them, sequentially and 8 at a time. With the verification cached,
+ * an enforced pull costs two more metadata look-ups (the `.sig` tag and the referrers).
+ *
+ *   npx tsc -p . && node dist/bench/signature-pulls.js
+ */
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { Agent, request } from "node:http";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { startBerth, type TestBerth } from "../test/helpers/berth.js";
+import { createCosignKeyPair } from "../test/helpers/cosign-keys.js";
+import { makeImage } from "../test/helpers/fixtures.js";
+import { clientOf, pushBlob, pushImage, pushManifest } from "../test/helpers/push.js";
+import { cosignSign, cosignSignatureManifest, simpleSigningPayload } from "../test/helpers/signatures.js";
+
+const GETS = 2_000;
+const ROUNDS = 5;
+const agent = new Agent({ keepAlive: true, maxSockets: 16 });
+
+function get(berth: TestBerth, path: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const req = request(`${berth.url}${path}`, { agent, headers: { accept: "application/vnd.oci.image.manifest.v1+json" } }, (res) => {
+      res.resume();
+      res.on("end", () => resolve(res.statusCode ?? 0));
+    });
+    req.on("error", reject);
+    req.end();
+  });
+}
+
+async function round(berth: TestBerth, concurrency: number): Promise<number> {
+  let next = 0;
+  const start = process.hrtime.bigint();
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (next++ < GETS) {
+        const status = await get(berth, "/v2/prod/app/manifests/v1");
+        if (status !== 200) throw new Error(`GET answered ${status}`);
+      }
+    }),
+  );
+  return Number(process.hrtime.bigint() - start) / 1e6;
+}
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+
+const dir = await mkdtemp(join(tmpdir(), "berth-bench-sig-"));
+const keys = await createCosignKeyPair(join(dir, "keys"));
+const config = join(dir, "berth.yaml");
+await writeFile(config, JSON.stringify({ signatures: { policies: [{ repositories: ["prod/*"], mode: "enforce", cosignKeys: [keys.publicKeyPath] }] } }));
+const plain = await startBerth();
+const enforced = await startBerth({ BERTH_CONFIG: config });
+try {
+  const image = makeImage();
+  const payload = simpleSigningPayload(image.manifestDigest);
+  const sig = cosignSignatureManifest([{ payload, signature: cosignSign(keys.privateKey, payload) }]);
+  for (const berth of [plain, enforced]) {
+    const client = clientOf(berth.url);
+    await pushImage(client, "prod/app", "v1", image);
+    client.close();
+    for (const blob of sig.blobs.values()) await pushBlob(berth.url, "prod/app", blob);
+    await pushManifest(berth.url, "prod/app", `${image.manifestDigest.replace(":", "-")}.sig`, sig.artifact.content, sig.artifact.mediaType);
+    await round(berth, 4); // warm-up: JIT, SQLite page cache, the verification cache
+  }
+  console.log(`| concurrency | no policy (ms / ${GETS} GETs) | enforce (ms / ${GETS} GETs) | ratio |\n|---|---|---|---|`);
+  for (const concurrency of [1, 8]) {
+    const times = { plain: [] as number[], enforced: [] as number[] };
+    for (let r = 0; r < ROUNDS; r++) {
+      times.plain.push(await round(plain, concurrency));
+      times.enforced.push(await round(enforced, concurrency));
+    }
+    const [a, b] = [median(times.plain), median(times.enforced)];
+    console.log(`| ${concurrency} | ${a.toFixed(0)} | ${b.toFixed(0)} | ${(b / a).toFixed(3)} |`);
+  }
+} finally {
+  agent.destroy();
+  await plain.stop();
+  await enforced.stop();
+  await rm(dir, { recursive: true, force: true });
+}
