@@ -51,8 +51,11 @@ export function createPullGate(checks: readonly PullCheck[]): PullGate {
     appliesTo: (repo) => checks.length > 0 && checksFor(repo).length > 0,
     async admit(repo, manifest) {
       const headers: Record<string, string> = {};
-      const refusals = await Promise.all(checksFor(repo).map((c) => c.check(repo, manifest, headers)));
-      const refusal = refusals.find((r) => r !== undefined);
+      const applying = checksFor(repo);
+      // One check is the common case: awaited directly, without Promise.all's extra promises per pull.
+      const refusal = applying.length === 1
+        ? await applying[0]!.check(repo, manifest, headers)
+        : (await Promise.all(applying.map((c) => c.check(repo, manifest, headers)))).find((r) => r !== undefined);
       if (refusal) throw new RegistryError("DENIED", refusal.message, { policy: refusal.policy, digest: manifest.digest }, { headers });
       return headers;
     },
