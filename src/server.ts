@@ -24,6 +24,8 @@ import { createPullThrough } from "./proxy/pull-through.js";
 import { join } from "node:path";
 import { createSboms, type Sboms } from "./supply/sbom/sboms.js";
 import { berthVersion } from "./version.js";
+import { createPullGate } from "./supply/pull-gate.js";
+import { createSignatureStatus, type SignatureStatus } from "./supply/signatures/status.js";
 
 /** What periodic jobs change is the schedule's doing, whoever started the process. */
 const SCHEDULE: Origin = { actor: "schedule" };
@@ -33,6 +35,8 @@ export interface Berth {
   /** What the composition root opened: the registry, access control, subscribers. */
   readonly services: BerthServices;
   readonly registry: Registry;
+  /** Signature policies: each manifest's status, and the check the pull gate runs. */
+  readonly signatures: SignatureStatus;
   readonly server: Server;
   /** SBOM generation for pushed images, running in the background (supply/sbom/sboms.ts). */
   readonly sboms: Sboms;
@@ -76,6 +80,14 @@ export async function createBerth(config: Config, logger: Logger): Promise<Berth
   const warnings = await checkAccessControl(config, logger);
   const services = await openBerthServices(config, { create: true, auth: "configured", logger });
   const { registry } = services;
+  let signatures: SignatureStatus;
+  try {
+    signatures = await createSignatureStatus({ registry, config: config.signatures, logger });
+  } catch (err) {
+    await services.close();
+    throw err;
+  }
+  const pullChecks = config.signatures.policies.some((p) => p.mode !== "off") ? [signatures.pullCheck] : [];
   const { endpoints } = config.notifications;
   const webhooks = createWebhookOps({ store: registry.stores.metadataStore, endpoints });
   const metrics = createMetrics({ registry, storageRefreshMs: config.metrics.storageRefresh, logger, ...(endpoints.length > 0 ? { webhooks } : {}) });
@@ -102,7 +114,7 @@ export async function createBerth(config: Config, logger: Logger): Promise<Berth
     return resolution.kind === "proxy" && resolution.target.local !== name ? resolution.target.local : undefined;
   });
   const access = createAccess(services.auth, { tls, pullOnly, ...(cacheRepositoryOf ? { cacheRepositoryOf } : {}) });
-  const app = createApp({ registry, logger, isDraining: () => draining, warnings, metrics, webhooks, ...access, ...(proxy ? { proxy } : {}) });
+  const app = createApp({ registry, logger, isDraining: () => draining, warnings, metrics, webhooks, ...access, ...(proxy ? { proxy } : {}), ...(pullChecks.length > 0 ? { pullGate: createPullGate(pullChecks) } : {}) });
   const server: Server = tlsMaterial ? createHttpsServer({ ...serverOptions, ...tlsMaterial }, app) : createServer(serverOptions, app);
   server.on("clientError", (err, socket) => {
     logger.debug("client error", { error: err.message });
@@ -151,6 +163,7 @@ export async function createBerth(config: Config, logger: Logger): Promise<Berth
   return {
     services,
     registry,
+    signatures,
     server,
     sboms,
     async start() {
@@ -193,6 +206,7 @@ export async function createBerth(config: Config, logger: Logger): Promise<Berth
       await dispatcher?.stop();
       proxy?.close();
       await sboms.close();
+      signatures.close();
       await services.close();
     },
   };

@@ -25,6 +25,7 @@ import type { Origin } from "../registry/events.js";
 import type { EventRequest } from "../storage/event-store.js";
 import type { PullThrough } from "../proxy/pull-through.js";
 import { admitThroughCache, handleProxied, isProxiedRead } from "./handlers/proxied.js";
+import type { PullGate } from "../supply/pull-gate.js";
 
 export interface AppOptions {
   registry: Registry;
@@ -49,6 +50,8 @@ export interface AppOptions {
   webhooks?: WebhookOps;
   /** The pull-through cache, when upstreams are configured. */
   proxy?: PullThrough;
+  /** Checked on every manifest GET and HEAD (supply/pull-gate.ts); every pull is served when absent. */
+  pullGate?: PullGate;
 }
 
 export type App = (req: IncomingMessage, res: ServerResponse) => Promise<void>;
@@ -137,7 +140,7 @@ function countBodyBytes(res: ServerResponse): { bytes: number } {
 
 /** The request handler: routes, the one error mapper, and one access-log line per request. */
 export function createApp(options: AppOptions): App {
-  const { registry, logger, isDraining = () => false, guard = createOpenGuard(false), auth, warnings = [], proxy } = options;
+  const { registry, logger, isDraining = () => false, guard = createOpenGuard(false), auth, warnings = [], proxy, pullGate } = options;
   const metrics = options.metrics ?? createMetrics({ registry, storageRefreshMs: 30_000, logger });
   const webhooks = options.webhooks ?? createWebhookOps({ store: registry.stores.metadataStore, endpoints: [] });
   /** Records a refusal by the guard in the audit log; returns the error to throw. */
@@ -182,7 +185,7 @@ export function createApp(options: AppOptions): App {
         aborted: !res.headersSent || sent.bytes < expected ? true : undefined,
       });
     });
-    const ctx = { req, res, url, registry, logger, guard, caller: { identity: { kind: "anonymous" } } } as RequestContext;
+    const ctx = { req, res, url, registry, logger, guard, caller: { identity: { kind: "anonymous" } }, ...(pullGate ? { pullGate } : {}) } as RequestContext;
     ctx.origin = new RequestOrigin(ctx);
     try {
       if (url.pathname === "/healthz" || url.pathname === "/readyz") return await health(ctx, isDraining(), warnings);

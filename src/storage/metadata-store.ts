@@ -89,6 +89,11 @@ export interface MetadataStore extends LifecycleStore, RetentionStore, UsageStor
   listTags(repo: string, page: Page): Promise<string[]>;
   /** Manifests of `repo` whose `subject` is `subject`, optionally only those of one artifact type, by digest. */
   listReferrers(repo: string, subject: Digest, artifactType?: string): Promise<ReferrerRecord[]>;
+  /**
+   * Manifests of `repo` that list `digest` as a child (the indexes a platform manifest belongs to), by digest.
+   * A signature on such an index vouches for its children, which clients then fetch by digest.
+   */
+  listParentManifests(repo: string, digest: Digest): Promise<Digest[]>;
 
   /** Blobs linked to `repo` with their sizes, by digest (for migration and garbage collection). */
   listBlobLinks(repo: string, page: Page): Promise<{ digest: Digest; size: number }[]>;

@@ -77,6 +77,23 @@ export function describeMetadataStoreContract(
       assert.deepEqual(await store.putManifest("m/index", index, ["multi"]), { ok: true, created: true });
     });
 
+    it("lists the indexes of a repository that list a manifest, and no others", async () => {
+      const child = manifest([]);
+      const other = manifest([]);
+      const index = (children: Digest[]) => manifest([], { children, mediaType: "application/vnd.oci.image.index.v1+json" });
+      const both = index([child.digest, other.digest]);
+      const only = index([child.digest]);
+      const unrelated = index([other.digest]);
+      for (const record of [child, other, both, only, unrelated]) assert.equal((await store.putManifest("parents/app", record, [])).ok, true);
+      await store.putManifest("parents/copy", child, []);
+      await store.putManifest("parents/copy", index([child.digest, other.digest]), []);
+      assert.deepEqual(await store.listParentManifests("parents/app", child.digest), [both.digest, only.digest].sort());
+      assert.deepEqual(await store.listParentManifests("parents/app", both.digest), [], "an index nobody lists has no parent");
+      assert.deepEqual(await store.listParentManifests("parents/none", child.digest), [], "another repository's indexes do not count");
+      await store.deleteManifest("parents/app", only.digest);
+      assert.deepEqual(await store.listParentManifests("parents/app", child.digest), [both.digest], "a deleted index is no parent");
+    });
+
     it("stores a pull-through cache's manifest before what it references (lazyReferences), and a later child fills in", async () => {
       const layer = blob();
       const child = manifest([layer]);

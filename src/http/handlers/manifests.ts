@@ -38,7 +38,7 @@ function referenceOf(method: string | undefined, value: string): Reference {
  * what Docker, containerd, podman and skopeo rely on; a client that cannot handle the type fails
  * as it would on a 404, with the type in hand.
  */
-export const handleManifest: Handler<ManifestRoute> = async ({ req, res, url, registry, logger, origin }, route) => {
+export const handleManifest: Handler<ManifestRoute> = async ({ req, res, url, registry, logger, origin, pullGate }, route) => {
   const reference = referenceOf(req.method, route.reference);
   switch (req.method) {
     case "PUT": {
@@ -67,8 +67,11 @@ export const handleManifest: Handler<ManifestRoute> = async ({ req, res, url, re
       return;
     default: {
       const manifest = await registry.manifests.get(route.name, reference);
+      // Signature and vulnerability policies: refused here (403 DENIED), before any answer, 304 included.
+      const policyHeaders = pullGate?.appliesTo(route.name) ? await pullGate.admit(route.name, manifest) : undefined;
       const etag = `"${manifest.digest}"`;
       const headers = {
+        ...policyHeaders,
         "Content-Type": manifest.mediaType,
         "Docker-Content-Digest": manifest.digest,
         ETag: etag,

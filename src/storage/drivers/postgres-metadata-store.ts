@@ -252,6 +252,14 @@ export async function createPostgresMetadataStore(options: PostgresMetadataStore
       );
       return rows.map(toReferrer);
     },
+    async listParentManifests(repo, digest) {
+      const { rows } = await pool.query<{ manifest_digest: Digest }>(
+        `SELECT mr.manifest_digest FROM manifest_references mr
+         WHERE mr.repository_id = ${REPO_ID} AND mr.kind = 'manifest' AND mr.digest = $2 ORDER BY mr.manifest_digest`,
+        [repo, digest],
+      );
+      return rows.map((r) => r.manifest_digest);
+    },
     async listBlobLinks(repo, page) {
       const { rows } = await pool.query<{ digest: Digest; size: number }>(
         `SELECT rb.digest, b.size FROM repository_blobs rb JOIN blobs b ON b.digest = rb.digest

@@ -91,6 +91,10 @@ export function createSqliteMetadataStore(options: SqliteMetadataStoreOptions): 
       `SELECT m.digest, m.media_type, m.size, m.artifact_type, m.annotations FROM manifests m
        JOIN repositories r ON r.id = m.repository_id WHERE r.name = ? AND m.subject = ? ORDER BY m.digest`,
     ),
+    parents: db.prepare<[string, string], { manifest_digest: string }>(
+      `SELECT mr.manifest_digest FROM manifest_references mr JOIN repositories r ON r.id = mr.repository_id
+       WHERE r.name = ? AND mr.kind = 'manifest' AND mr.digest = ? ORDER BY mr.manifest_digest`,
+    ),
     listLinks: db.prepare<[string, string, number], { digest: string; size: number }>(
       `SELECT rb.digest, b.size FROM repository_blobs rb JOIN repositories r ON r.id = rb.repository_id
        JOIN blobs b ON b.digest = rb.digest WHERE r.name = ? AND rb.digest > ? ORDER BY rb.digest LIMIT ?`,
@@ -228,6 +232,9 @@ export function createSqliteMetadataStore(options: SqliteMetadataStoreOptions): 
     async listReferrers(repo, subject, artifactType) {
       const rows = q.referrers.all(repo, subject);
       return rows.filter((row) => artifactType === undefined || row.artifact_type === artifactType).map(toReferrer);
+    },
+    async listParentManifests(repo, digest) {
+      return q.parents.all(repo, digest).map((r) => r.manifest_digest as Digest);
     },
     async listBlobLinks(repo, page) {
       return q.listLinks.all(repo, page.last ?? "", page.limit).map((r) => ({ digest: r.digest as Digest, size: r.size }));
