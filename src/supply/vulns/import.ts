@@ -1,0 +1,263 @@
+import { basename } from "node:path";
+import type { SupplyStore } from "../../storage/supply-store.js";
+import { compactRecord } from "./compact.js";
+import {
+  OSV_IDS_KIND,
+  OSV_KIND,
+  OSV_META_KIND,
+  familyOfKey,
+  type CompactAdvisory,
+  type OsvIdRecord,
+  type OsvMeta,
+} from "./osv-keys.js";
+import { osvEntries } from "./osv-files.js";
+
+/** Per ecosystem family, what an import did. */
+export interface EcosystemImport {
+  ecosystem: string;
+  /** Records read that name a package of this family (now or before this import). */
+  records: number;
+  /** Advisories new to the database. */
+  added: number;
+  /** Advisories already there whose modified time or packages changed (withdrawn ones included). */
+  updated: number;
+  malformed: number;
+  /** Advisories of this family the database holds after the import. */
+  total: number;
+}
+
+export interface Malformed {
+  file: string;
+  /** The zip entry (or the file itself for a plain JSON file). */
+  entry: string;
+  id?: string;
+  reason: string;
+}
+
+export interface ImportSummary {
+  records: number;
+  malformed: number;
+  /** The first few malformed records, for the operator to look at. */
+  firstMalformed: Malformed[];
+  ecosystems: EcosystemImport[];
+  /** The `osv` generation after the import (bumped only when something changed). */
+  generation: number;
+  elapsedMs: number;
+}
+
+export interface ImportProgress {
+  file: string;
+  records: number;
+  malformed: number;
+}
+
+export interface ImportOptions {
+  store: SupplyStore;
+  /** OSV `all.zip` exports or single-record `.json` files, imported in order. */
+  files: readonly string[];
+  /** Called every `progressEvery` records read (default 5,000) and at the end of each file. */
+  onProgress?: (p: ImportProgress) => void;
+  progressEvery?: number;
+  /** Package keys per write transaction (default 500). */
+  batchKeys?: number;
+  now?: () => number;
+}
+
+const FIRST_MALFORMED = 10;
+
+interface Pending {
+  modified: string;
+  byKey: Map<string, CompactAdvisory>;
+  file: string;
+}
+
+const familiesOf = (keys: Iterable<string>) => new Set([...keys].map(familyOfKey));
+const sameKeys = (a: readonly string[], b: Iterable<string>) => {
+  const set = new Set(b);
+  return a.length === set.size && a.every((k) => set.has(k));
+};
+
+/**
+ * Imports OSV records into the SupplyStore, updating in place: an advisory replaces what was
+ * stored under its id, also under packages it no longer names (found through `osv-ids`); one
+ * whose modified time and packages are unchanged is not rewritten. Records are read one at a
+ * time and written in batches of about `batchKeys` package keys, each batch merged with the
+ * stored values. A malformed record is counted and skipped; an unreadable file throws (records
+ * already written stay, each advisory whole). Two imports running at once on different nodes
+ * may lose each other's changes to a package both touch: run one at a time.
+ */
+export async function importOsv(options: ImportOptions): Promise<ImportSummary> {
+  const { store, files } = options;
+  const now = options.now ?? Date.now;
+  const batchKeys = options.batchKeys ?? 500;
+  const progressEvery = options.progressEvery ?? 5000;
+  const started = Date.now();
+  const stats = new Map<string, EcosystemImport>();
+  const stat = (ecosystem: string) => {
+    let s = stats.get(ecosystem);
+    if (!s) stats.set(ecosystem, (s = { ecosystem, records: 0, added: 0, updated: 0, malformed: 0, total: 0 }));
+    return s;
+  };
+  const delta = new Map<string, number>();
+  const sourceOf = new Map<string, string>();
+  const firstMalformed: Malformed[] = [];
+  let records = 0;
+  let malformed = 0;
+  let changed = 0;
+
+  let pending = new Map<string, Pending>();
+  let pendingKeys = 0;
+
+  const flush = async () => {
+    if (pending.size === 0) return;
+    const batch = pending;
+    pending = new Map();
+    pendingKeys = 0;
+    const prevRecords = await store.getSupplyRecords(OSV_IDS_KIND, [...batch.keys()]);
+    const touched = new Set<string>();
+    const idsBefore = new Map<string, OsvIdRecord>();
+    for (const [id, p] of batch) {
+      const prevText = prevRecords.get(id)?.value;
+      const prev = prevText ? (JSON.parse(prevText) as OsvIdRecord) : undefined;
+      const families = familiesOf([...p.byKey.keys(), ...(prev?.keys ?? [])]);
+      for (const f of families) {
+        stat(f).records++;
+        sourceOf.set(f, basename(p.file));
+      }
+      if (prev && prev.modified === p.modified && sameKeys(prev.keys, p.byKey.keys())) {
+        batch.delete(id);
+        continue;
+      }
+      if (prev) idsBefore.set(id, prev);
+      if (!prev && p.byKey.size === 0) {
+        batch.delete(id);
+        continue;
+      }
+      changed++;
+      const before = familiesOf(prev?.keys ?? []);
+      const after = familiesOf(p.byKey.keys());
+      for (const f of families) {
+        if (prev) stat(f).updated++;
+        else stat(f).added++;
+        delta.set(f, (delta.get(f) ?? 0) + (after.has(f) ? 1 : 0) - (before.has(f) ? 1 : 0));
+      }
+      for (const k of p.byKey.keys()) touched.add(k);
+      for (const k of prev?.keys ?? []) touched.add(k);
+    }
+    if (batch.size === 0) return;
+
+    const existing = await store.getSupplyRecords(OSV_KIND, [...touched]);
+    const puts: { key: string; value: string }[] = [];
+    const deletes: string[] = [];
+    for (const key of touched) {
+      const text = existing.get(key)?.value;
+      const byId = new Map<string, CompactAdvisory>(text ? (JSON.parse(text) as CompactAdvisory[]).map((a) => [a.id, a]) : []);
+      for (const [id, p] of batch) {
+        const advisory = p.byKey.get(key);
+        if (advisory) byId.set(id, advisory);
+        else if (idsBefore.get(id)?.keys.includes(key)) byId.delete(id);
+      }
+      if (byId.size === 0) deletes.push(key);
+      else puts.push({ key, value: JSON.stringify([...byId.values()].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))) });
+    }
+    const idRecord = (p: Pending, extra: readonly string[] = []) => JSON.stringify({ modified: p.modified, keys: [...new Set([...p.byKey.keys(), ...extra])] } satisfies OsvIdRecord);
+    // Until the packages are written, an id lists every key it may still be under (old and new), so a
+    // retry after a crash between these writes still finds and removes the stale entries.
+    const shrinking = [...batch].filter(([id, p]) => idsBefore.get(id)?.keys.some((k) => !p.byKey.has(k)));
+    const at = now();
+    await store.putSupplyRecords(OSV_IDS_KIND, [...batch].map(([id, p]) => ({ key: id, value: idRecord(p, idsBefore.get(id)?.keys) })), at);
+    if (puts.length > 0) await store.putSupplyRecords(OSV_KIND, puts, at);
+    if (deletes.length > 0) await store.deleteSupplyRecords(OSV_KIND, deletes);
+    if (shrinking.length > 0) {
+      await store.putSupplyRecords(OSV_IDS_KIND, shrinking.map(([id, p]) => ({ key: id, value: idRecord(p) })), at);
+    }
+  };
+
+  for (const file of files) {
+    let unattributed = 0;
+    const familiesSeen = new Map<string, number>();
+    let fileRecords = 0;
+    let fileMalformed = 0;
+    const bad = (entry: string, reason: string, id?: string, family?: string) => {
+      malformed++;
+      fileMalformed++;
+      if (family) stat(family).malformed++;
+      else unattributed++;
+      if (firstMalformed.length < FIRST_MALFORMED) firstMalformed.push({ file, entry, ...(id ? { id } : {}), reason });
+    };
+    for await (const entry of osvEntries(file)) {
+      records++;
+      fileRecords++;
+      if (fileRecords % progressEvery === 0) options.onProgress?.({ file, records: fileRecords, malformed: fileMalformed });
+      if ("error" in entry) {
+        bad(entry.name, entry.error);
+        continue;
+      }
+      let json: unknown;
+      try {
+        json = JSON.parse(entry.text);
+      } catch (err) {
+        bad(entry.name, `not JSON: ${(err as Error).message}`);
+        continue;
+      }
+      const record = compactRecord(json);
+      if (!record.ok) {
+        bad(entry.name, record.reason, record.id, guessFamily(json));
+        continue;
+      }
+      for (const f of familiesOf(record.byKey.keys())) familiesSeen.set(f, (familiesSeen.get(f) ?? 0) + 1);
+      if (!pending.has(record.id)) pendingKeys += record.byKey.size + 1;
+      pending.set(record.id, { modified: record.modified, byKey: record.byKey, file });
+      if (pendingKeys >= batchKeys) await flush();
+    }
+    await flush();
+    // A record too broken to name its package counts against the ecosystem the file is mostly about.
+    if (unattributed > 0) {
+      const main = [...familiesSeen].sort((a, b) => b[1] - a[1])[0]?.[0] ?? "(unknown)";
+      stat(main).malformed += unattributed;
+    }
+    if (fileRecords % progressEvery !== 0) options.onProgress?.({ file, records: fileRecords, malformed: fileMalformed });
+  }
+
+  const families = [...stats.keys()].filter((f) => f !== "(unknown)");
+  const metas = await store.getSupplyRecords(OSV_META_KIND, families);
+  const at = now();
+  const metaPuts: { key: string; value: string }[] = [];
+  for (const f of families) {
+    const old = metas.get(f)?.value;
+    const before = old ? (JSON.parse(old) as OsvMeta).records : 0;
+    const meta: OsvMeta = { records: Math.max(0, before + (delta.get(f) ?? 0)), importedAt: at, source: sourceOf.get(f) ?? basename(files[files.length - 1] ?? "") };
+    stat(f).total = meta.records;
+    if (sourceOf.has(f)) metaPuts.push({ key: f, value: JSON.stringify(meta) });
+  }
+  if (metaPuts.length > 0) await store.putSupplyRecords(OSV_META_KIND, metaPuts, at);
+  const generation = changed > 0 ? await store.bumpSupplyGeneration(OSV_KIND) : await store.supplyGeneration(OSV_KIND);
+  return {
+    records,
+    malformed,
+    firstMalformed,
+    ecosystems: [...stats.values()].sort((a, b) => (a.ecosystem < b.ecosystem ? -1 : 1)),
+    generation,
+    elapsedMs: Date.now() - started,
+  };
+}
+
+/** The family a malformed record would have belonged to, when its first package says so. */
+function guessFamily(json: unknown): string | undefined {
+  const affected = (json as { affected?: unknown } | null)?.affected;
+  const first = Array.isArray(affected) ? (affected[0] as { package?: { ecosystem?: unknown } } | undefined) : undefined;
+  const eco = first?.package?.ecosystem;
+  return typeof eco === "string" && eco !== "" ? eco.split(":")[0] : undefined;
+}
+
+/** What `osv-meta` holds, per ecosystem family, and the `osv` generation: the database's state. */
+export async function osvStatus(store: SupplyStore): Promise<{ generation: number; ecosystems: ({ ecosystem: string } & OsvMeta)[] }> {
+  const ecosystems: ({ ecosystem: string } & OsvMeta)[] = [];
+  for (let last: string | undefined; ; ) {
+    const page = await store.listSupplyRecords(OSV_META_KIND, { ...(last !== undefined ? { last } : {}), limit: 100 });
+    for (const r of page) ecosystems.push({ ecosystem: r.key, ...(JSON.parse(r.value) as OsvMeta) });
+    if (page.length < 100) break;
+    last = page[page.length - 1]!.key;
+  }
+  return { generation: await store.supplyGeneration(OSV_KIND), ecosystems };
+}
