@@ -249,15 +249,3 @@ function guessFamily(json: unknown): string | undefined {
   const eco = first?.package?.ecosystem;
   return typeof eco === "string" && eco !== "" ? eco.split(":")[0] : undefined;
 }
-
-/** What `osv-meta` holds, per ecosystem family, and the `osv` generation: the database's state. */
-export async function osvStatus(store: SupplyStore): Promise<{ generation: number; ecosystems: ({ ecosystem: string } & OsvMeta)[] }> {
-  const ecosystems: ({ ecosystem: string } & OsvMeta)[] = [];
-  for (let last: string | undefined; ; ) {
-    const page = await store.listSupplyRecords(OSV_META_KIND, { ...(last !== undefined ? { last } : {}), limit: 100 });
-    for (const r of page) ecosystems.push({ ecosystem: r.key, ...(JSON.parse(r.value) as OsvMeta) });
-    if (page.length < 100) break;
-    last = page[page.length - 1]!.key;
-  }
-  return { generation: await store.supplyGeneration(OSV_KIND), ecosystems };
-}

@@ -1,9 +1,12 @@
+import type { SupplyStore } from "../../storage/supply-store.js";
+
 /**
  * How the offline vulnerability database is laid out in the SupplyStore, shared by the importer
  * (import.ts) and the matching service (vulns.ts):
  *
- *   osv       `<ecosystem family>\0<package name>` → JSON array of CompactAdvisory, by id
- *             (`Debian\0openssl`, `npm\0lodash`, `PyPI\0python-multipart`: PyPI names PEP 503-normalised)
+ *   osv       `<ecosystem family>/<package name>` → JSON array of CompactAdvisory, by id
+ *             (`Debian/openssl`, `npm/@types/node`, `PyPI/python-multipart`: PyPI names PEP 503-normalised;
+ *             no family has a `/`, so the first one separates; not NUL, which PostgreSQL text refuses)
  *   osv-ids   advisory id → OsvIdRecord: the keys it was stored under, so a re-import can remove it
  *             from a package it no longer affects
  *   osv-meta  ecosystem family → OsvMeta: advisories held, when and from which file last imported
@@ -28,12 +31,12 @@ export function keyName(family: string, name: string): string {
 
 export function osvKey(ecosystem: string, name: string): string {
   const family = ecosystemFamily(ecosystem);
-  return `${family}\0${keyName(family, name)}`;
+  return `${family}/${keyName(family, name)}`;
 }
 
-/** The family part of a key (`Debian\0openssl` → `Debian`). */
+/** The family part of a key (`Debian/openssl` → `Debian`). */
 export function familyOfKey(key: string): string {
-  return key.slice(0, key.indexOf("\0"));
+  return key.slice(0, key.indexOf("/"));
 }
 
 /** An OSV range event: exactly one of the fields is set. */
@@ -88,4 +91,16 @@ export interface OsvMeta {
   importedAt: number;
   /** The base name of the file last imported for this family. */
   source: string;
+}
+
+/** What `osv-meta` holds, per ecosystem family, and the `osv` generation: the database's state. */
+export async function osvStatus(store: SupplyStore): Promise<{ generation: number; ecosystems: ({ ecosystem: string } & OsvMeta)[] }> {
+  const ecosystems: ({ ecosystem: string } & OsvMeta)[] = [];
+  for (let last: string | undefined; ; ) {
+    const page = await store.listSupplyRecords(OSV_META_KIND, { ...(last !== undefined ? { last } : {}), limit: 100 });
+    for (const r of page) ecosystems.push({ ecosystem: r.key, ...(JSON.parse(r.value) as OsvMeta) });
+    if (page.length < 100) break;
+    last = page[page.length - 1]!.key;
+  }
+  return { generation: await store.supplyGeneration(OSV_KIND), ecosystems };
 }
