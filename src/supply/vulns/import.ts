@@ -1,6 +1,7 @@
 import { basename } from "node:path";
 import type { SupplyStore } from "../../storage/supply-store.js";
 import { compactRecord } from "./compact.js";
+import { parseOsvRecord } from "./osv.js";
 import {
   OSV_IDS_KIND,
   OSV_KIND,
@@ -198,6 +199,14 @@ export async function importOsv(options: ImportOptions): Promise<ImportSummary> 
         json = JSON.parse(entry.text);
       } catch (err) {
         bad(entry.name, `not JSON: ${(err as Error).message}`);
+        continue;
+      }
+      // The matcher's own parser first: a record it would refuse at scan time is refused here, with its reason.
+      try {
+        parseOsvRecord(json);
+      } catch (err) {
+        const id = (json as { id?: unknown } | null)?.id;
+        bad(entry.name, (err as Error).message, typeof id === "string" && id !== "" ? id : undefined, guessFamily(json));
         continue;
       }
       const record = compactRecord(json);
