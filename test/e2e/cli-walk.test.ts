@@ -111,10 +111,10 @@ describe("every berth command, from the program definition", () => {
 
   it("the definition has the commands operators reach for", () => {
     const names = leaves.map((c) => commandPath(c).join(" "));
-    for (const name of ["serve", "config", "migrate", "gc", "retention", "usage", "user add", "token create", "ns list", "ns del", "ns member add", "repo list", "repo delete", "tag list", "tag delete", "audit", "key rotate", "events list", "events endpoints", "events replay"]) {
+    for (const name of ["serve", "config", "migrate", "gc", "retention", "usage", "user add", "token create", "ns list", "ns del", "ns member add", "repo list", "repo delete", "tag list", "tag delete", "audit", "key rotate", "events list", "events endpoints", "events replay", "vulndb import", "vulndb status"]) {
       assert.ok(names.includes(name), `berth ${name} is defined`);
     }
-    assert.deepEqual(groups.map((g) => commandPath(g).join(" ")), ["user", "token", "ns", "ns member", "repo", "tag", "key", "events"]);
+    assert.deepEqual(groups.map((g) => commandPath(g).join(" ")), ["user", "token", "ns", "ns member", "repo", "tag", "key", "events", "vulndb"]);
   });
 
   it("--help and -h on every command print its help, exit 0 and change nothing", async () => {

@@ -176,7 +176,7 @@ export async function importOsv(options: ImportOptions): Promise<ImportSummary> 
 
   for (const file of files) {
     let unattributed = 0;
-    const familiesSeen = new Map<string, number>();
+    const familiesSeen = new Set<string>();
     let fileRecords = 0;
     let fileMalformed = 0;
     const bad = (entry: string, reason: string, id?: string, family?: string) => {
@@ -214,17 +214,14 @@ export async function importOsv(options: ImportOptions): Promise<ImportSummary> 
         bad(entry.name, record.reason, record.id, guessFamily(json));
         continue;
       }
-      for (const f of familiesOf(record.byKey.keys())) familiesSeen.set(f, (familiesSeen.get(f) ?? 0) + 1);
+      for (const f of familiesOf(record.byKey.keys())) familiesSeen.add(f);
       if (!pending.has(record.id)) pendingKeys += record.byKey.size + 1;
       pending.set(record.id, { modified: record.modified, byKey: record.byKey, file });
       if (pendingKeys >= batchKeys) await flush();
     }
     await flush();
-    // A record too broken to name its package counts against the ecosystem the file is mostly about.
-    if (unattributed > 0) {
-      const main = [...familiesSeen].sort((a, b) => b[1] - a[1])[0]?.[0] ?? "(unknown)";
-      stat(main).malformed += unattributed;
-    }
+    // A record too broken to name its package counts against the file's ecosystem, when it has one (an all.zip does).
+    if (unattributed > 0) stat(familiesSeen.size === 1 ? [...familiesSeen][0]! : "(unknown)").malformed += unattributed;
     if (fileRecords % progressEvery !== 0) options.onProgress?.({ file, records: fileRecords, malformed: fileMalformed });
   }
 

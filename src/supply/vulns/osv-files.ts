@@ -1,4 +1,4 @@
-import { open, readFile } from "node:fs/promises";
+import { open, readFile, stat } from "node:fs/promises";
 import type { Readable } from "node:stream";
 import yauzl from "yauzl";
 
@@ -67,5 +67,30 @@ export async function* osvEntries(file: string, maxEntryBytes = MAX_ENTRY_BYTES)
     }
   } finally {
     zip.close();
+  }
+}
+
+/**
+ * Throws a one-line reason when `file` cannot be imported at all: absent, unreadable, a directory,
+ * or a zip whose central directory cannot be read. Reads only the directory, not the records.
+ */
+export async function checkOsvFile(file: string): Promise<void> {
+  let zip: boolean;
+  try {
+    const info = await stat(file);
+    if (!info.isFile()) throw new Error(`${file} is not a file`);
+    zip = await isZip(file);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === "ENOENT") throw new Error(`${file}: no such file`);
+    if (code === "EACCES") throw new Error(`${file}: permission denied`);
+    throw err;
+  }
+  if (!zip) return;
+  try {
+    const archive = await yauzl.openPromise(file, { autoClose: false });
+    archive.close();
+  } catch (err) {
+    throw new Error(`${file}: not a readable zip archive (${(err as Error).message})`);
   }
 }
