@@ -30,18 +30,16 @@ function formatSummary(s: ImportSummary, files: readonly string[]): string {
  * `berth vulndb import FILE…` and `berth vulndb status`: the offline vulnerability database in
  * the registry's metadata store (SQLite beside the data, or the configured PostgreSQL, so every
  * node sees one import). Import checks every file before writing anything: a missing or unreadable
- * one is exit 1 with nothing imported. Malformed records are counted and the first few named on
+ * one is exit 1 (naming each) with nothing imported. Malformed records are counted and the first few named on
  * stderr; they do not fail the import. Progress goes to stderr, the summary to stdout.
  */
 export async function vulndbCommand(config: Config, command: VulndbCommandName, files: string[], flags: { json?: boolean }): Promise<number> {
   if (command === "vulndb import") {
-    for (const file of files) {
-      try {
-        await checkOsvFile(file);
-      } catch (err) {
-        process.stderr.write(`berth vulndb import: ${(err as Error).message}; nothing imported\n`);
-        return 1;
-      }
+    const problems: string[] = [];
+    for (const file of files) await checkOsvFile(file).catch((err: Error) => problems.push(err.message));
+    if (problems.length > 0) {
+      process.stderr.write(`berth vulndb import: ${problems.join("; ")}; nothing imported\n`);
+      return 1;
     }
   }
   const store = await openMetadataStore(config);

@@ -34,17 +34,17 @@ export const recordEntry = (r: { id: string }) => ({ name: `${r.id}.json`, text:
 
 /**
  * `count` records shaped as the real ones of each ecosystem (ids, ranges, versions lists, CVSS
- * vectors, Debian upstream), over a realistic spread of packages: most advisories name one of a
+ * vectors, Debian upstream), over a realistic spread of packages (`revision` > 0: the same advisories, all modified later): most advisories name one of a
  * few thousand packages, a few name the handful of packages with hundreds (linux, chromium…).
  */
-export function* syntheticRecords(count: number): Generator<{ name: string; text: string }> {
+export function* syntheticRecords(count: number, revision = 0): Generator<{ name: string; text: string }> {
   const templates = allOsvFixtures();
   for (let i = 0; i < count; i++) {
     const base = structuredClone(templates[i % templates.length]!);
     const hot = i % 10 === 0;
     const pkg = hot ? `hot-${i % 7}` : `pkg-${(i * 7919) % 4000}`;
     base.id = `${base.id}-S${i}`;
-    base.modified = new Date(Date.UTC(2025, 0, 1) + i * 1000).toISOString();
+    base.modified = new Date(Date.UTC(2025, 0, 1 + revision) + i * 1000).toISOString();
     for (const a of base.affected) {
       const p = a.package as { name: string } | undefined;
       if (p) p.name = pkg;

@@ -122,6 +122,22 @@ export function describeVulndbImport(driver: string, create: CreateStore): void 
       assert.equal(await store.getSupplyRecord(OSV_IDS_KIND, "GHSA-bad-event"), undefined);
     });
 
+    it("merges many small flushes into one package's value, each advisory whole and sorted", async () => {
+      const records = Array.from({ length: 30 }, (_, i) => {
+        const r = osvFixture("npm", "GHSA-whgm-jr23-g3j9");
+        r.id = `GHSA-merge-${String(29 - i).padStart(3, "0")}`;
+        (r.affected[0]!.package as { name: string }).name = "merge-pkg";
+        return r;
+      });
+      const zip = join(dir, "merge.zip");
+      await writeZip(zip, records.map(recordEntry));
+      const summary = await importOsv({ store, files: [zip], pendingBytes: 1500, batchKeys: 3 });
+      assert.equal(eco(summary, "npm")?.added, 30);
+      const stored = (await advisories(store, "npm/merge-pkg"))!;
+      assert.deepEqual(stored.map((a) => a.id), records.map((r) => r.id).sort());
+      assert.deepEqual(stored[0]!.affected[0]!.ranges, [{ type: "SEMVER", events: [{ introduced: "0" }, { fixed: "0.0.8" }] }]);
+    });
+
     it("removes a withdrawn advisory from every package it named", async () => {
       const withdrawn = osvFixture("Go", "GO-2022-0493");
       withdrawn.withdrawn = "2026-05-01T00:00:00Z";

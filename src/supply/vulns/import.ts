@@ -7,11 +7,11 @@ import {
   OSV_KIND,
   OSV_META_KIND,
   familyOfKey,
-  type CompactAdvisory,
   type OsvIdRecord,
   type OsvMeta,
 } from "./osv-keys.js";
 import { osvEntries } from "./osv-files.js";
+import { advisoryLine, mergeValue } from "./osv-values.js";
 
 /** Per ecosystem family, what an import did. */
 export interface EcosystemImport {
@@ -61,6 +61,12 @@ export interface ImportOptions {
   progressEvery?: number;
   /** Package keys per write transaction (default 500). */
   batchKeys?: number;
+  /**
+   * Records are held (compacted) until they reach this many bytes (default 32 MiB), then merged
+   * into the store: a package named by many advisories is rewritten once per flush, not once
+   * per advisory.
+   */
+  pendingBytes?: number;
   now?: () => number;
 }
 
@@ -68,7 +74,8 @@ const FIRST_MALFORMED = 10;
 
 interface Pending {
   modified: string;
-  byKey: Map<string, CompactAdvisory>;
+  /** The advisory's line (osv-values.ts) under each package key it names. */
+  lines: Map<string, string>;
   file: string;
 }
 
@@ -77,20 +84,22 @@ const sameKeys = (a: readonly string[], b: Iterable<string>) => {
   const set = new Set(b);
   return a.length === set.size && a.every((k) => set.has(k));
 };
+const chunks = <T>(items: readonly T[], size: number) => Array.from({ length: Math.ceil(items.length / size) }, (_, i) => items.slice(i * size, (i + 1) * size));
 
 /**
  * Imports OSV records into the SupplyStore, updating in place: an advisory replaces what was
  * stored under its id, also under packages it no longer names (found through `osv-ids`); one
  * whose modified time and packages are unchanged is not rewritten. Records are read one at a
- * time and written in batches of about `batchKeys` package keys, each batch merged with the
- * stored values. A malformed record is counted and skipped; an unreadable file throws (records
- * already written stay, each advisory whole). Two imports running at once on different nodes
- * may lose each other's changes to a package both touch: run one at a time.
+ * time, held compacted up to `pendingBytes`, then merged into the stored values in transactions
+ * of `batchKeys` package keys. A malformed record is counted and skipped; an unreadable file
+ * throws (records already written stay, each advisory whole). Two imports running at once on
+ * different nodes may lose each other's changes to a package both touch: run one at a time.
  */
 export async function importOsv(options: ImportOptions): Promise<ImportSummary> {
   const { store, files } = options;
   const now = options.now ?? Date.now;
   const batchKeys = options.batchKeys ?? 500;
+  const maxPending = options.pendingBytes ?? 32 * 1024 * 1024;
   const progressEvery = options.progressEvery ?? 5000;
   const started = Date.now();
   const stats = new Map<string, EcosystemImport>();
@@ -107,70 +116,74 @@ export async function importOsv(options: ImportOptions): Promise<ImportSummary> 
   let changed = 0;
 
   let pending = new Map<string, Pending>();
-  let pendingKeys = 0;
+  let pendingSize = 0;
 
   const flush = async () => {
     if (pending.size === 0) return;
     const batch = pending;
     pending = new Map();
-    pendingKeys = 0;
+    pendingSize = 0;
     const prevRecords = await store.getSupplyRecords(OSV_IDS_KIND, [...batch.keys()]);
-    const touched = new Set<string>();
     const idsBefore = new Map<string, OsvIdRecord>();
     for (const [id, p] of batch) {
       const prevText = prevRecords.get(id)?.value;
       const prev = prevText ? (JSON.parse(prevText) as OsvIdRecord) : undefined;
-      const families = familiesOf([...p.byKey.keys(), ...(prev?.keys ?? [])]);
+      const families = familiesOf([...p.lines.keys(), ...(prev?.keys ?? [])]);
       for (const f of families) {
         stat(f).records++;
         sourceOf.set(f, basename(p.file));
       }
-      if (prev && prev.modified === p.modified && sameKeys(prev.keys, p.byKey.keys())) {
+      if ((prev && prev.modified === p.modified && sameKeys(prev.keys, p.lines.keys())) || (!prev && p.lines.size === 0)) {
         batch.delete(id);
         continue;
       }
       if (prev) idsBefore.set(id, prev);
-      if (!prev && p.byKey.size === 0) {
-        batch.delete(id);
-        continue;
-      }
       changed++;
       const before = familiesOf(prev?.keys ?? []);
-      const after = familiesOf(p.byKey.keys());
+      const after = familiesOf(p.lines.keys());
       for (const f of families) {
         if (prev) stat(f).updated++;
         else stat(f).added++;
         delta.set(f, (delta.get(f) ?? 0) + (after.has(f) ? 1 : 0) - (before.has(f) ? 1 : 0));
       }
-      for (const k of p.byKey.keys()) touched.add(k);
-      for (const k of prev?.keys ?? []) touched.add(k);
     }
     if (batch.size === 0) return;
 
-    const existing = await store.getSupplyRecords(OSV_KIND, [...touched]);
-    const puts: { key: string; value: string }[] = [];
-    const deletes: string[] = [];
-    for (const key of touched) {
-      const text = existing.get(key)?.value;
-      const byId = new Map<string, CompactAdvisory>(text ? (JSON.parse(text) as CompactAdvisory[]).map((a) => [a.id, a]) : []);
-      for (const [id, p] of batch) {
-        const advisory = p.byKey.get(key);
-        if (advisory) byId.set(id, advisory);
-        else if (idsBefore.get(id)?.keys.includes(key)) byId.delete(id);
+    const upserts = new Map<string, Map<string, string>>();
+    const removals = new Map<string, Set<string>>();
+    for (const [id, p] of batch) {
+      for (const [key, line] of p.lines) {
+        if (!upserts.has(key)) upserts.set(key, new Map());
+        upserts.get(key)!.set(id, line);
       }
-      if (byId.size === 0) deletes.push(key);
-      else puts.push({ key, value: JSON.stringify([...byId.values()].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))) });
+      for (const key of idsBefore.get(id)?.keys ?? []) {
+        if (p.lines.has(key)) continue;
+        if (!removals.has(key)) removals.set(key, new Set());
+        removals.get(key)!.add(id);
+      }
     }
-    const idRecord = (p: Pending, extra: readonly string[] = []) => JSON.stringify({ modified: p.modified, keys: [...new Set([...p.byKey.keys(), ...extra])] } satisfies OsvIdRecord);
+    const idRecord = (p: Pending, extra: readonly string[] = []) => JSON.stringify({ modified: p.modified, keys: [...new Set([...p.lines.keys(), ...extra])] } satisfies OsvIdRecord);
+    const at = now();
     // Until the packages are written, an id lists every key it may still be under (old and new), so a
     // retry after a crash between these writes still finds and removes the stale entries.
-    const shrinking = [...batch].filter(([id, p]) => idsBefore.get(id)?.keys.some((k) => !p.byKey.has(k)));
-    const at = now();
-    await store.putSupplyRecords(OSV_IDS_KIND, [...batch].map(([id, p]) => ({ key: id, value: idRecord(p, idsBefore.get(id)?.keys) })), at);
-    if (puts.length > 0) await store.putSupplyRecords(OSV_KIND, puts, at);
-    if (deletes.length > 0) await store.deleteSupplyRecords(OSV_KIND, deletes);
-    if (shrinking.length > 0) {
-      await store.putSupplyRecords(OSV_IDS_KIND, shrinking.map(([id, p]) => ({ key: id, value: idRecord(p) })), at);
+    for (const part of chunks([...batch], batchKeys)) {
+      await store.putSupplyRecords(OSV_IDS_KIND, part.map(([id, p]) => ({ key: id, value: idRecord(p, idsBefore.get(id)?.keys) })), at);
+    }
+    for (const part of chunks([...new Set([...upserts.keys(), ...removals.keys()])], batchKeys)) {
+      const existing = await store.getSupplyRecords(OSV_KIND, part);
+      const puts: { key: string; value: string }[] = [];
+      const deletes: string[] = [];
+      for (const key of part) {
+        const value = mergeValue(existing.get(key)?.value, upserts.get(key), removals.get(key));
+        if (value === undefined) deletes.push(key);
+        else puts.push({ key, value });
+      }
+      if (puts.length > 0) await store.putSupplyRecords(OSV_KIND, puts, at);
+      if (deletes.length > 0) await store.deleteSupplyRecords(OSV_KIND, deletes);
+    }
+    const shrinking = [...batch].filter(([id, p]) => idsBefore.get(id)?.keys.some((k) => !p.lines.has(k)));
+    for (const part of chunks(shrinking, batchKeys)) {
+      await store.putSupplyRecords(OSV_IDS_KIND, part.map(([id, p]) => ({ key: id, value: idRecord(p) })), at);
     }
   };
 
@@ -215,9 +228,10 @@ export async function importOsv(options: ImportOptions): Promise<ImportSummary> 
         continue;
       }
       for (const f of familiesOf(record.byKey.keys())) familiesSeen.add(f);
-      if (!pending.has(record.id)) pendingKeys += record.byKey.size + 1;
-      pending.set(record.id, { modified: record.modified, byKey: record.byKey, file });
-      if (pendingKeys >= batchKeys) await flush();
+      const lines = new Map([...record.byKey].map(([key, advisory]) => [key, advisoryLine(advisory)]));
+      for (const line of lines.values()) pendingSize += line.length;
+      pending.set(record.id, { modified: record.modified, lines, file });
+      if (pendingSize >= maxPending) await flush();
     }
     await flush();
     // A record too broken to name its package counts against the file's ecosystem, when it has one (an all.zip does).
