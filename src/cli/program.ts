@@ -5,6 +5,7 @@ import { parseDuration, parsePositiveInteger } from "../config/units.js";
 import type { AdminCommand, AdminFlags } from "./admin.js";
 import type { CatalogCommandName } from "./catalog-commands.js";
 import type { EventsCommandName, EventsFlags } from "./events.js";
+import type { VulndbCommandName } from "./vulndb.js";
 import { UsageError } from "./usage-error.js";
 
 /**
@@ -238,6 +239,17 @@ export function createProgram(version: string): BerthProgram {
     .requiredOption("--endpoint <name>", "the endpoint, as configured")
     .addOption(new Option("--since <time>", "events at or after this ISO time").argParser(instant))
     .option("--from <event-id>", "this event and every later one"), "events replay");
+
+  const supply = "Supply chain (docs/supply-chain.md):";
+  const vulndbCommand = (cmd: Command, command: VulndbCommandName) =>
+    act(storeOptions(cmd).option("--json", "print JSON"), async ([files], o) =>
+      (await import("./vulndb.js")).vulndbCommand(configFrom(o), command, (files ?? []) as unknown as string[], { json: o.json === true }),
+    );
+  const vulndb = group(program, "vulndb", "the offline vulnerability database (OSV exports)").helpGroup(supply);
+  vulndbCommand(vulndb.command("import").summary("load OSV all.zip exports (or .json records); re-import updates in place")
+    .description("load OSV vulnerability data: the per-ecosystem all.zip exports (Debian, Alpine, Ubuntu, npm, PyPI, Go, …) or single .json records; a re-import updates the database in place, on every node")
+    .argument("<file...>", "OSV all.zip exports or .json records"), "vulndb import");
+  vulndbCommand(vulndb.command("status").description("per ecosystem: advisories held, when and from which file last imported; the database generation"), "vulndb status");
 
   // Commander's own `help` command looks one level deep; this one follows the whole path (`help ns member add`).
   program.helpCommand(false);
