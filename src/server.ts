@@ -22,10 +22,8 @@ import { createWebhookOps } from "./notify/ops.js";
 import type { Origin } from "./registry/events.js";
 import { createPullThrough } from "./proxy/pull-through.js";
 import { join } from "node:path";
-import { createSboms, type Sboms } from "./supply/sbom/sboms.js";
+import { createSupplyChain, type SupplyChain } from "./supply/supply-chain.js";
 import { berthVersion } from "./version.js";
-import { createPullGate } from "./supply/pull-gate.js";
-import { createSignatureStatus, type SignatureStatus } from "./supply/signatures/status.js";
 
 /** What periodic jobs change is the schedule's doing, whoever started the process. */
 const SCHEDULE: Origin = { actor: "schedule" };
@@ -35,11 +33,9 @@ export interface Berth {
   /** What the composition root opened: the registry, access control, subscribers. */
   readonly services: BerthServices;
   readonly registry: Registry;
-  /** Signature policies: each manifest's status, and the check the pull gate runs. */
-  readonly signatures: SignatureStatus;
+  /** Signatures, SBOMs (generated in the background), vulnerabilities and secrets (supply/supply-chain.ts). */
+  readonly supply: SupplyChain;
   readonly server: Server;
-  /** SBOM generation for pushed images, running in the background (supply/sbom/sboms.ts). */
-  readonly sboms: Sboms;
   /** Starts listening; resolves with the bound address (port 0 in the config picks a free one). */
   start(): Promise<AddressInfo>;
   /** Stops accepting, drains in-flight requests up to the shutdown timeout, then closes the stores. */
@@ -80,14 +76,14 @@ export async function createBerth(config: Config, logger: Logger): Promise<Berth
   const warnings = await checkAccessControl(config, logger);
   const services = await openBerthServices(config, { create: true, auth: "configured", logger });
   const { registry } = services;
-  let signatures: SignatureStatus;
+  let supply: SupplyChain;
   try {
-    signatures = await createSignatureStatus({ registry, config: config.signatures, logger });
+    const secrets = services.secrets;
+    supply = await createSupplyChain({ registry, config, logger, ...(secrets ? { secrets } : {}), background: true, tool: { name: "berth", version: berthVersion() } });
   } catch (err) {
     await services.close();
     throw err;
   }
-  const pullChecks = config.signatures.policies.some((p) => p.mode !== "off") ? [signatures.pullCheck] : [];
   const { endpoints } = config.notifications;
   const webhooks = createWebhookOps({ store: registry.stores.metadataStore, endpoints });
   const metrics = createMetrics({ registry, storageRefreshMs: config.metrics.storageRefresh, logger, ...(endpoints.length > 0 ? { webhooks } : {}) });
@@ -114,13 +110,12 @@ export async function createBerth(config: Config, logger: Logger): Promise<Berth
     return resolution.kind === "proxy" && resolution.target.local !== name ? resolution.target.local : undefined;
   });
   const access = createAccess(services.auth, { tls, pullOnly, ...(cacheRepositoryOf ? { cacheRepositoryOf } : {}) });
-  const app = createApp({ registry, logger, isDraining: () => draining, warnings, metrics, webhooks, ...access, ...(proxy ? { proxy } : {}), ...(pullChecks.length > 0 ? { pullGate: createPullGate(pullChecks) } : {}) });
+  const app = createApp({ registry, logger, isDraining: () => draining, warnings, metrics, webhooks, ...access, ...(proxy ? { proxy } : {}), supply });
   const server: Server = tlsMaterial ? createHttpsServer({ ...serverOptions, ...tlsMaterial }, app) : createServer(serverOptions, app);
   server.on("clientError", (err, socket) => {
     logger.debug("client error", { error: err.message });
     if (socket.writable) socket.end("HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: 0\r\n\r\n");
   });
-  const sboms = createSboms({ registry, config: config.sboms, logger, tool: { name: "berth", version: berthVersion() } });
   const purge = createPeriodicJob(logger, "upload purge", async () => {
     const purged = await registry.uploads.purgeStale();
     if (purged > 0) logger.info("purged expired uploads", { count: purged });
@@ -163,9 +158,8 @@ export async function createBerth(config: Config, logger: Logger): Promise<Berth
   return {
     services,
     registry,
-    signatures,
+    supply,
     server,
-    sboms,
     async start() {
       await new Promise<void>((resolve, reject) => {
         const failed = (err: Error) => reject(listenError(err, config.listen));
@@ -205,8 +199,7 @@ export async function createBerth(config: Config, logger: Logger): Promise<Berth
       unsubscribe();
       await dispatcher?.stop();
       proxy?.close();
-      await sboms.close();
-      signatures.close();
+      await supply.close();
       await services.close();
     },
   };

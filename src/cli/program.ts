@@ -250,6 +250,13 @@ export function createProgram(version: string): BerthProgram {
     .description("load OSV vulnerability data: the per-ecosystem all.zip exports (Debian, Alpine, Ubuntu, npm, PyPI, Go, …) or single .json records; a re-import updates the database in place, on every node")
     .argument("<file...>", "OSV all.zip exports or .json records"), "vulndb import");
   vulndbCommand(vulndb.command("status").description("per ecosystem: advisories held, when and from which file last imported; the database generation"), "vulndb status");
+  act(
+    storeOptions(program.command("scan").summary("an image's signatures, SBOM, vulnerabilities and secrets").helpGroup(supply)
+      .description("the supply-chain report of a stored image: signature status under the configured policies, its SBOM (generated now when missing), vulnerabilities matched against the imported database, secrets found in its layers and config"))
+      .argument("<image>", "NAME:TAG or NAME@DIGEST, e.g. team/app:1.0")
+      .option("--json", "print the report as JSON"),
+    async ([image], o) => (await import("./scan.js")).scanCommand(configFrom(o), image!, o.json === true),
+  );
 
   // Commander's own `help` command looks one level deep; this one follows the whole path (`help ns member add`).
   program.helpCommand(false);

@@ -25,7 +25,8 @@ import type { Origin } from "../registry/events.js";
 import type { EventRequest } from "../storage/event-store.js";
 import type { PullThrough } from "../proxy/pull-through.js";
 import { admitThroughCache, handleProxied, isProxiedRead } from "./handlers/proxied.js";
-import type { PullGate } from "../supply/pull-gate.js";
+import type { SupplyChain } from "../supply/supply-chain.js";
+import { handleScanApi, SCAN_PREFIX } from "./handlers/scan-api.js";
 
 export interface AppOptions {
   registry: Registry;
@@ -50,8 +51,8 @@ export interface AppOptions {
   webhooks?: WebhookOps;
   /** The pull-through cache, when upstreams are configured. */
   proxy?: PullThrough;
-  /** Checked on every manifest GET and HEAD (supply/pull-gate.ts); every pull is served when absent. */
-  pullGate?: PullGate;
+  /** Signatures, SBOMs, vulnerabilities, secrets: the pull gate on every manifest GET and HEAD, and /api/v1/scan. */
+  supply?: SupplyChain;
 }
 
 export type App = (req: IncomingMessage, res: ServerResponse) => Promise<void>;
@@ -140,7 +141,8 @@ function countBodyBytes(res: ServerResponse): { bytes: number } {
 
 /** The request handler: routes, the one error mapper, and one access-log line per request. */
 export function createApp(options: AppOptions): App {
-  const { registry, logger, isDraining = () => false, guard = createOpenGuard(false), auth, warnings = [], proxy, pullGate } = options;
+  const { registry, logger, isDraining = () => false, guard = createOpenGuard(false), auth, warnings = [], proxy, supply } = options;
+  const pullGate = supply?.pullGate;
   const metrics = options.metrics ?? createMetrics({ registry, storageRefreshMs: 30_000, logger });
   const webhooks = options.webhooks ?? createWebhookOps({ store: registry.stores.metadataStore, endpoints: [] });
   /** Records a refusal by the guard in the audit log; returns the error to throw. */
@@ -199,6 +201,7 @@ export function createApp(options: AppOptions): App {
       if (maintenance) return await maintenance(ctx);
       if (WEBHOOK_PATHS.has(url.pathname)) return await handleWebhooksApi(ctx, webhooks);
       if (isCatalogRequest(req.method, url.pathname)) return await handleCatalogApi(ctx, auth?.access);
+      if (url.pathname.startsWith(SCAN_PREFIX)) return await handleScanApi(ctx, supply);
       if (auth && url.pathname.startsWith("/api/v1/")) return await auth.adminApi(req, res, url, ctx.origin);
       res.setHeader("Docker-Distribution-Api-Version", "registry/2.0");
       if (isDraining()) res.setHeader("Connection", "close");

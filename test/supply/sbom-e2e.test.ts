@@ -64,7 +64,7 @@ describe("SBOMs of images pushed with skopeo", { skip: skipUnlessTools("skopeo")
 
   it("lists the image's Debian, Python and npm packages in a CycloneDX referrer", async () => {
     await skopeo(`oci:${image.dir}:1.0`, `docker://${berth.host}/team/app:1.0`);
-    await berth.berth.sboms.settled();
+    await berth.berth.supply.sboms.settled();
     const sbom = await sbomOf("team/app", image.manifestDigest);
     assert.equal(sbom.manifest.artifactType, CYCLONEDX);
     assert.equal(sbom.manifest.config.mediaType, "application/vnd.oci.empty.v1+json");
@@ -78,9 +78,9 @@ describe("SBOMs of images pushed with skopeo", { skip: skipUnlessTools("skopeo")
     assert.deepEqual(libc.source, { name: "glibc", version: "2.36-9+deb12u14" });
     assert.ok(sbom.packages.some((p) => p.ecosystem === "PyPI" && p.name === "PyYAML" && p.version === "6.0"));
     assert.ok(sbom.packages.some((p) => p.ecosystem === "npm" && p.purl === "pkg:npm/commander@14.0.3"));
-    const report = await berth.berth.sboms.report("team/app", image.manifestDigest as never);
+    const report = await berth.berth.supply.sboms.report("team/app", image.manifestDigest as never);
     assert.deepEqual(report, { status: "ready", referrer: sbom.referrer.digest, packages: 14, ecosystems: { "Debian:12": 12, PyPI: 1, npm: 1 }, os: "Debian:12" });
-    assert.deepEqual((await berth.berth.sboms.packagesOf("team/app", image.manifestDigest as never))?.packages.length, 14);
+    assert.deepEqual((await berth.berth.supply.sboms.packagesOf("team/app", image.manifestDigest as never))?.packages.length, 14);
     // The audit log and webhooks say who pushed it.
     const events = await berth.berth.registry.stores.metadataStore.listEvents({ limit: 1000 });
     const pushed = events.find((e) => e.type === "manifest.pushed" && e.target?.digest === sbom.referrer.digest);
@@ -91,7 +91,7 @@ describe("SBOMs of images pushed with skopeo", { skip: skipUnlessTools("skopeo")
     const first = (await referrers("team/app", image.manifestDigest)).manifests;
     await skopeo(`oci:${image.dir}:1.0`, `docker://${berth.host}/team/app:again`);
     await skopeo(`oci:${image.dir}:1.0`, `docker://${berth.host}/other/copy:1.0`);
-    await berth.berth.sboms.settled();
+    await berth.berth.supply.sboms.settled();
     assert.deepEqual((await referrers("team/app", image.manifestDigest)).manifests, first);
     // A regenerated SBOM would carry a new serial number, hence another referrer digest.
     assert.deepEqual((await referrers("other/copy", image.manifestDigest)).manifests.map((m) => m.digest), first.map((m) => m.digest));
@@ -103,12 +103,12 @@ describe("SBOMs of images pushed with skopeo", { skip: skipUnlessTools("skopeo")
       platforms: [{ arch: "amd64", layers: [{ files: debianFiles }] }, { arch: "arm64", layers: [{ files: alpineFiles }] }],
     });
     await skopeo("--all", `oci:${multi.dir}:1.0`, `docker://${berth.host}/team/multi:1.0`);
-    await berth.berth.sboms.settled();
+    await berth.berth.supply.sboms.settled();
     const [amd64, arm64] = await Promise.all(multi.manifestDigests.map((d) => sbomOf("team/multi", d)));
     assert.equal(amd64!.os?.ecosystem, "Debian:12");
     assert.equal(arm64!.os?.ecosystem, "Alpine:v3.19");
     assert.deepEqual(arm64!.packages.find((p) => p.name === "busybox-binsh")?.source, { name: "busybox", version: "1.36.1-r15" });
     assert.equal((await referrers("team/multi", multi.indexDigest)).manifests.length, 0);
-    assert.equal((await berth.berth.sboms.report("team/multi", multi.indexDigest as never)).status, "none");
+    assert.equal((await berth.berth.supply.sboms.report("team/multi", multi.indexDigest as never)).status, "none");
   });
 });

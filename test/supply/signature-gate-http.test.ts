@@ -85,7 +85,7 @@ describe("signature policies on manifest pulls (HTTP)", () => {
     await sign("prod/app", digest);
     assert.deepEqual(await pull("prod/app", "v1"), { status: 200, signature: "verified", message: undefined, code: undefined });
     assert.equal((await pull("prod/app", digest, "HEAD")).status, 200);
-    const status = await berth.berth.signatures.status("prod/app", digest);
+    const status = await berth.berth.supply.signatures.status("prod/app", digest);
     assert.deepEqual(
       { policy: status.policy, mode: status.mode, gated: status.gated, verified: status.verified, state: status.state, signers: status.checks.map((c) => c.signer) },
       { policy: "signatures.policies[0]", mode: "enforce", gated: true, verified: true, state: "verified", signers: [keys.publicKeyPath] },
@@ -193,7 +193,7 @@ describe("signature policies on manifest pulls (HTTP)", () => {
     await sign("prod/multi", index.digest);
     assert.equal((await pull("prod/multi", "v1")).status, 200);
     assert.deepEqual(await pull("prod/multi", amd.manifestDigest), { status: 200, signature: "verified", message: undefined, code: undefined });
-    assert.equal((await berth.berth.signatures.status("prod/multi", amd.manifestDigest as Digest)).verifiedBy, index.digest);
+    assert.equal((await berth.berth.supply.signatures.status("prod/multi", amd.manifestDigest as Digest)).verifiedBy, index.digest);
     const lone = await push("prod/multi", "lone");
     assert.equal((await pull("prod/multi", lone)).status, 403, "an image no signed index lists stays refused");
   });
