@@ -4,6 +4,7 @@ import { RegistryError } from "../oci/errors.js";
 import { parseName, parseReference } from "../oci/reference.js";
 import { openBerthServices } from "../compose.js";
 import { createSupplyChain, type ImageSupplyReport, type SupplyReport } from "../supply/supply-chain.js";
+import { groupFindings } from "../supply/vulns/pull-policy.js";
 import { berthVersion } from "../version.js";
 import { cliLogger } from "./cli-logger.js";
 import { UsageError } from "./usage-error.js";
@@ -36,9 +37,11 @@ function imageLines(image: ImageSupplyReport, indent: string): string[] {
   else {
     const counts = Object.entries(v.counts).filter(([, n]) => n > 0).map(([s, n]) => `${s} ${n}`).join(", ");
     lines.push(`${indent}vulnerabilities  ${v.findings.length}${counts ? ` (${counts})` : ""}, database generation ${v.database.generation}${v.database.importedAt ? ` imported ${v.database.importedAt}` : ""}`);
-    for (const f of v.findings) {
+    for (const { finding: f, packages } of groupFindings(v.findings)) {
       const alias = f.aliases.find((a) => a !== f.id);
-      lines.push(`${indent}  ${f.severity.toUpperCase().padEnd(8)} ${f.id}${alias ? ` (${alias})` : ""}  ${f.package} ${f.installed}${f.fixed ? ` → ${f.fixed}` : " (no fix)"}`);
+      const what = f.source ? `${f.source.name} ${f.source.version}` : `${f.package} ${f.installed}`;
+      const binaries = f.source ? `  (${packages.length > 3 ? `${packages.slice(0, 3).join(", ")}, +${packages.length - 3}` : packages.join(", ")})` : "";
+      lines.push(`${indent}  ${f.severity.toUpperCase().padEnd(8)} ${f.id}${alias ? ` (${alias})` : ""}  ${what}${f.fixed ? ` → ${f.fixed}` : " (no fix)"}${binaries}`);
     }
   }
   return lines;

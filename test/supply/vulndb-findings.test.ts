@@ -162,10 +162,10 @@ describe("vulnerability findings from stored SBOMs", () => {
     assert.equal(refused?.policy, "vulnerabilities.policies[0]");
     assert.equal(
       refused?.message,
-      "vulnerabilities.policies[0] (prod/*) refuses images with findings at or above high: 1 found " +
-        "(GHSA-whgm-jr23-g3j9 high in ansi-html 0.0.7, fixed in 0.0.8); allow them in the policy or rebuild the image",
+      "vulnerabilities.policies[0] (prod/*) refuses images with findings at or above high: 1 vulnerability " +
+        "(GHSA-whgm-jr23-g3j9 (CVE-2021-23424) high in ansi-html 0.0.7, fixed in 0.0.8); allow them in the policy or rebuild the image",
     );
-    assert.match((await vulns.checkPull("prod/ubuntu", UBUNTU))!.message, /UBUNTU-CVE-2024-6387 high in openssh-client 1:8\.9p1-3ubuntu0\.6 \(source openssh 1:8\.9p1-3ubuntu0\.6\), fixed in 1:8\.9p1-3ubuntu0\.10/);
+    assert.match((await vulns.checkPull("prod/ubuntu", UBUNTU))!.message, /UBUNTU-CVE-2024-6387 \(CVE-2024-6387\) high in openssh 1:8\.9p1-3ubuntu0\.6 \(openssh-client\), fixed in 1:8\.9p1-3ubuntu0\.10/);
     // The GHSA is allowed by its CVE alias; medium and unknown findings stay below the threshold.
     assert.equal(await vulns.checkPull("lab/app", APP), undefined);
     assert.equal(await vulns.checkPull("other/app", APP), undefined);
@@ -173,6 +173,6 @@ describe("vulnerability findings from stored SBOMs", () => {
     // No SBOM yet: allowed, and asked again next time.
     assert.equal(await vulns.checkPull("prod/app", "sha256:" + "e".repeat(64)), undefined);
     const strict = await vulns.checkPull("strict/app", APP);
-    assert.match(strict!.message, /at or above low: 2 found \(GHSA-whgm-jr23-g3j9 high .*; GHSA-p8p7-x288-28g6 medium in request 2\.88\.2, no fix yet\)/);
+    assert.match(strict!.message, /at or above low: 2 vulnerabilities \(GHSA-whgm-jr23-g3j9 \(CVE-2021-23424\) high .*; GHSA-p8p7-x288-28g6 .*medium in request 2\.88\.2, no fix yet\)/);
   });
 });

@@ -5,7 +5,8 @@ import type { Package } from "../packages.js";
 import { matchPackage, type Finding } from "./match.js";
 import { parseOsvRecord, type OsvRecord } from "./osv.js";
 import { ecosystemFamily, osvKey, osvStatus, OSV_KIND } from "./osv-keys.js";
-import { policyFor, refusal, type PullRefusal } from "./pull-policy.js";
+import type { PullRefusal } from "../pull-gate.js";
+import { policyFor, refusal } from "./pull-policy.js";
 import { severityRank, type Severity } from "./severity.js";
 
 /** Where the packages of an image come from: its stored SBOM (sbom/), never its layers. */
