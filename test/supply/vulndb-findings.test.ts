@@ -48,10 +48,13 @@ const APP_PACKAGES: Package[] = [
 const ALPINE = "sha256:" + "b".repeat(64);
 const UBUNTU = "sha256:" + "c".repeat(64);
 const PATCHED = "sha256:" + "d".repeat(64);
+/** A package whose source no advisory names: looked up, and compared, by its own name and version. */
+const FALLBACK = "sha256:" + "f".repeat(64);
 const IMAGES: Record<string, Package[]> = {
   [APP]: APP_PACKAGES,
   [ALPINE]: [pkg("Alpine:v3.19", "musl-utils", "1.2.4_git20230717-r4", ["musl", "1.2.4_git20230717-r4"])],
   [UBUNTU]: [pkg("Ubuntu:22.04:LTS", "openssh-client", "1:8.9p1-3ubuntu0.6", ["openssh", "1:8.9p1-3ubuntu0.6"])],
+  [FALLBACK]: [deb("openssl", "1.1.0l-1~deb9u1", ["openssl-local", "9.9-1"])],
   [PATCHED]: [deb("libssl1.1", "1.1.0l-1~deb9u6", ["openssl", "1.1.0l-1~deb9u6"]), pkg("npm", "ansi-html", "0.0.8"), pkg("PyPI", "django", "3.2.4")],
 };
 
@@ -119,6 +122,7 @@ describe("vulnerability findings from stored SBOMs", () => {
     const ubuntu = await vulns.findings("team/ubuntu", UBUNTU);
     assert.deepEqual(ubuntu?.map((f) => [f.id, f.package, f.fixed, f.severity]), [["UBUNTU-CVE-2024-6387", "openssh-client", "1:8.9p1-3ubuntu0.10", "high"]]);
     assert.deepEqual(await vulns.findings("team/app", PATCHED), []);
+    assert.deepEqual((await vulns.findings("team/app", FALLBACK))?.map((f) => [f.id, f.package, f.installed, f.fixed, f.source]), [["DLA-3008-1", "openssl", "1.1.0l-1~deb9u1", "1.1.0l-1~deb9u6", undefined]]);
     assert.equal((await vulns.report("team/app", "sha256:" + "e".repeat(64))).status, "no-sbom");
   });
 

@@ -21,11 +21,11 @@ export function allOsvFixtures(): OsvJson[] {
     .flatMap((d) => readdirSync(join(OSV_FIXTURES, d.name)).map((f) => osvFixture(d.name, f.replace(/\.json$/, ""))));
 }
 
-/** Writes a zip as OSV publishes it: one deflated `<name>` entry per record (or raw text). */
-export async function writeZip(path: string, entries: { name: string; text: string }[] | AsyncIterable<{ name: string; text: string }> | Iterable<{ name: string; text: string }>): Promise<void> {
+/** Writes a zip as OSV publishes it: one deflated `<name>` entry per record (`store`: uncompressed). */
+export async function writeZip(path: string, entries: { name: string; text: string; store?: boolean }[] | Iterable<{ name: string; text: string; store?: boolean }>): Promise<void> {
   const zip = new yazl.ZipFile();
   const done = pipeline(zip.outputStream, createWriteStream(path));
-  for await (const e of entries as AsyncIterable<{ name: string; text: string }>) zip.addBuffer(Buffer.from(e.text), e.name, { compress: true });
+  for (const e of entries) zip.addBuffer(Buffer.from(e.text), e.name, { compress: e.store !== true });
   zip.end();
   await done;
 }

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
@@ -99,25 +99,34 @@ export function describeVulndbImport(driver: string, create: CreateStore): void 
       const noId = osvFixture("npm", "GHSA-whgm-jr23-g3j9");
       delete (noId as Record<string, unknown>).id;
       const zip = join(dir, "mixed.zip");
-      await writeZip(zip, [
+      const entries = [
         { name: "GHSA-truncated.json", text: '{"id": "GHSA-truncated", "affected": [' },
         recordEntry(good),
         recordEntry(badEvent),
         { name: "no-id.json", text: JSON.stringify(noId) },
         { name: "README.txt", text: "not a record" },
-      ]);
+      ];
+      // A stored (uncompressed) entry with one byte changed after the archive was written: its CRC no longer matches.
+      const corrupt = osvFixture("npm", "GHSA-whgm-jr23-g3j9");
+      corrupt.id = "GHSA-corrupted";
+      await writeZip(zip, [...entries, { ...recordEntry(corrupt), store: true }]);
+      const bytes = await readFile(zip);
+      const at = bytes.indexOf("Uncontrolled Resource Consumption", bytes.indexOf("GHSA-corrupted.json"));
+      bytes[at] = "u".charCodeAt(0);
+      await writeFile(zip, bytes);
       const plain = join(dir, "PYSEC-2023-62.json");
       await writeFile(plain, JSON.stringify(osvFixture("PyPI", "PYSEC-2023-62")));
       const progress: number[] = [];
       const summary = await importOsv({ store, files: [zip, plain], progressEvery: 2, onProgress: (p) => progress.push(p.records) });
-      assert.equal(summary.records, 5);
-      assert.equal(summary.malformed, 3);
-      assert.equal(eco(summary, "npm")?.malformed, 3);
-      assert.deepEqual(summary.firstMalformed.map((m) => [m.entry, m.id]), [["GHSA-truncated.json", undefined], ["GHSA-bad-event.json", "GHSA-bad-event"], ["no-id.json", undefined]]);
+      assert.equal(summary.records, 6);
+      assert.equal(summary.malformed, 4);
+      assert.equal(eco(summary, "npm")?.malformed, 4);
+      assert.deepEqual(summary.firstMalformed.map((m) => [m.entry, m.id]), [["GHSA-truncated.json", undefined], ["GHSA-bad-event.json", "GHSA-bad-event"], ["no-id.json", undefined], ["GHSA-corrupted.json", undefined]]);
+      assert.match(summary.firstMalformed[3]!.reason, /CRC mismatch/);
       assert.match(summary.firstMalformed[0]!.reason, /not JSON/);
       assert.match(summary.firstMalformed[1]!.reason, /event/);
       assert.match(summary.firstMalformed[2]!.reason, /id/);
-      assert.deepEqual(progress, [2, 4, 1]);
+      assert.deepEqual(progress, [2, 4, 5, 1]);
       assert.deepEqual((await advisories(store, "npm/ansi-html"))?.map((a) => a.id), ["GHSA-good-0001", "GHSA-whgm-jr23-g3j9"]);
       assert.equal(await store.getSupplyRecord(OSV_IDS_KIND, "GHSA-bad-event"), undefined);
     });

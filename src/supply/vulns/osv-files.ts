@@ -1,12 +1,27 @@
 import { open, readFile, stat } from "node:fs/promises";
 import type { Readable } from "node:stream";
+import * as zlib from "node:zlib";
 import yauzl from "yauzl";
+import { BlockReader } from "./block-reader.js";
 
 /** One record's text as read from a file, or why it could not be read. */
 export type OsvEntry = { name: string; text: string } | { name: string; error: string };
 
 /** Larger entries are refused without being read: the biggest real advisories are a few hundred KiB. */
 export const MAX_ENTRY_BYTES = 32 * 1024 * 1024;
+
+// zlib.crc32 arrived in Node 20.15; earlier 20.x releases get the table-driven one.
+const CRC_TABLE = Array.from({ length: 256 }, (_, n) => {
+  let c = n;
+  for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+  return c >>> 0;
+});
+const crc32 = (data: Buffer): number => {
+  if (typeof zlib.crc32 === "function") return zlib.crc32(data) >>> 0;
+  let c = 0xffffffff;
+  for (const byte of data) c = CRC_TABLE[(c ^ byte) & 0xff]! ^ (c >>> 8);
+  return (c ^ 0xffffffff) >>> 0;
+};
 
 async function isZip(file: string): Promise<boolean> {
   const handle = await open(file, "r");
@@ -20,7 +35,7 @@ async function isZip(file: string): Promise<boolean> {
   }
 }
 
-async function readAll(stream: Readable, limit: number): Promise<string> {
+async function readAll(stream: Readable, limit: number): Promise<Buffer> {
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of stream as AsyncIterable<Buffer>) {
@@ -31,7 +46,21 @@ async function readAll(stream: Readable, limit: number): Promise<string> {
     }
     chunks.push(chunk);
   }
-  return Buffer.concat(chunks).toString("utf8");
+  return Buffer.concat(chunks);
+}
+
+/**
+ * An entry's text, inflated here in one synchronous call and checked against its size and CRC:
+ * records are small, and yauzl's inflating stream costs a thread-pool round trip per entry.
+ */
+async function entryText(zip: yauzl.ZipFile, entry: yauzl.Entry, limit: number): Promise<string> {
+  if (entry.isEncrypted()) throw new Error("encrypted");
+  if (entry.compressionMethod !== 0 && entry.compressionMethod !== 8) throw new Error(`unsupported compression method ${entry.compressionMethod}`);
+  const raw = Buffer.from(await readAll(await zip.openReadStreamPromise(entry, { decodeFileData: false }), limit));
+  const data = entry.compressionMethod === 8 ? zlib.inflateRawSync(raw, { maxOutputLength: Math.max(1, limit) }) : raw;
+  if (data.length !== entry.uncompressedSize) throw new Error(`${data.length} bytes where the archive says ${entry.uncompressedSize}`);
+  if (crc32(data) !== entry.crc32 >>> 0) throw new Error("CRC mismatch: the entry is corrupt");
+  return data.toString("utf8");
 }
 
 /**
@@ -47,7 +76,14 @@ export async function* osvEntries(file: string, maxEntryBytes = MAX_ENTRY_BYTES)
     yield { name: file, text };
     return;
   }
-  const zip = await yauzl.openPromise(file, { autoClose: true, validateEntrySizes: true });
+  const handle = await open(file, "r");
+  let zip: yauzl.ZipFile;
+  try {
+    zip = await yauzl.fromRandomAccessReaderPromise(new BlockReader(handle, (await handle.stat()).size), (await handle.stat()).size, { autoClose: true, validateEntrySizes: true });
+  } catch (err) {
+    await handle.close();
+    throw err;
+  }
   try {
     for await (const entry of zip.eachEntry()) {
       const name = entry.fileName;
@@ -58,7 +94,7 @@ export async function* osvEntries(file: string, maxEntryBytes = MAX_ENTRY_BYTES)
       }
       let text: string;
       try {
-        text = await readAll(await zip.openReadStreamPromise(entry), maxEntryBytes);
+        text = await entryText(zip, entry, maxEntryBytes);
       } catch (err) {
         yield { name, error: (err as Error).message };
         continue;
