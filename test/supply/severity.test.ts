@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { parseOsvRecord } from "../../src/supply/vulns/osv.js";
-import { atOrAbove, bandOf, cvssBaseScore, severityOf, severityRank, type Severity } from "../../src/supply/vulns/severity.js";
+import { atOrAbove, bandOf, cvss2BaseScore, cvssBaseScore, severityOf, severityRank, type Severity } from "../../src/supply/vulns/severity.js";
 
 describe("CVSS base scores", () => {
   it("match FIRST's calculator for v3.1, v3.0 and v4.0 vectors", () => {
@@ -60,5 +60,26 @@ describe("severityRank and atOrAbove", () => {
     assert.ok(!atOrAbove("medium", "high"));
     assert.ok(!atOrAbove("unknown", "low"));
     assert.ok(!atOrAbove("critical", "none"));
+  });
+});
+
+describe("severity from CVSS v2 and Debian urgencies", () => {
+  const record = (extra: object) =>
+    parseOsvRecord({ id: "DEBIAN-CVE-2021-3999", modified: "2024-01-01T00:00:00Z", affected: [{ package: { ecosystem: "Debian:12", name: "glibc" }, ...extra }] });
+
+  it("rates a CVSS v2 vector by NVD's v2 bands (no critical)", () => {
+    assert.equal(cvss2BaseScore("AV:N/AC:L/Au:N/C:C/I:C/A:C"), 10);
+    assert.equal(cvss2BaseScore("AV:N/AC:M/Au:N/C:P/I:N/A:N"), 4.3);
+    assert.equal(cvss2BaseScore("not a vector"), undefined);
+    const r = parseOsvRecord({ id: "X-1", modified: "2024-01-01T00:00:00Z", severity: [{ type: "CVSS_V2", score: "AV:N/AC:L/Au:N/C:C/I:C/A:C" }] });
+    assert.deepEqual(severityOf(r), { severity: "high", score: 10 });
+  });
+
+  it("reads Debian's urgency, settled or not, and leaves 'not yet assigned' unknown", () => {
+    const rated = (urgency: string) => severityOf(record({ ecosystem_specific: { urgency } }), record({ ecosystem_specific: { urgency } }).affected[0]).severity;
+    assert.equal(rated("high"), "high");
+    assert.equal(rated("medium**"), "medium");
+    assert.equal(rated("unimportant"), "low");
+    assert.equal(rated("not yet assigned"), "unknown");
   });
 });

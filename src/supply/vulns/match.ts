@@ -85,29 +85,6 @@ export function matchPackage(record: OsvRecord, pkg: MatchablePackage): Finding 
   };
 }
 
-/**
- * Index keys (`ecosystem\0name`) under which a vulnerability store files `record`: one per affected
- * package, with the name as matching compares it (PEP 503 for PyPI). `packageKeys` gives the keys to
- * look up for an installed package; the two always meet when `matchPackage` could match.
- */
-export function recordKeys(record: OsvRecord): string[] {
-  const keys = record.affected.flatMap((a) =>
-    a.package ? [`${a.package.ecosystem}\0${keyName(ecosystemBase(a.package.ecosystem), a.package.name)}`] : [],
-  );
-  return [...new Set(keys)];
-}
-
-/** The keys to read for `pkg`: its own ecosystem and the release-less one (`Debian:12`, `Debian`). */
-export function packageKeys(pkg: MatchablePackage): string[] {
-  const base = ecosystemBase(pkg.ecosystem);
-  const name = keyName(base, BY_SOURCE.has(base) && pkg.source ? pkg.source.name : pkg.name);
-  return [...new Set([`${pkg.ecosystem}\0${name}`, `${base}\0${name}`])];
-}
-
-function keyName(base: string, name: string): string {
-  return base === "PyPI" ? pep503(name) : name;
-}
-
 function pep503(name: string): string {
   return name.toLowerCase().replace(/[-_.]+/g, "-");
 }

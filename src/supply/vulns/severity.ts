@@ -42,6 +42,16 @@ export function cvssBaseScore(vector: string): number | undefined {
         ? () => new cvss.Cvss4P0(v)
         : undefined;
   if (!make) return undefined;
+  return scoreOf(make);
+}
+
+/** The base score of a CVSS v2 vector (`AV:N/AC:L/Au:N/C:P/I:P/A:P`, no prefix), or undefined. */
+export function cvss2BaseScore(vector: string): number | undefined {
+  const v = vector.trim().replace(/^\(|\)$/g, "");
+  return /^AV:[LAN]\/AC:[HML]\/Au:[MSN]\/C:[NPC]\/I:[NPC]\/A:[NPC]/.test(v) ? scoreOf(() => new cvss.Cvss2(v)) : undefined;
+}
+
+function scoreOf(make: () => { calculateScores(): { base?: unknown } }): number | undefined {
   try {
     const base = make().calculateScores().base;
     return typeof base === "number" && Number.isFinite(base) && base >= 0 && base <= 10 ? base : undefined;
@@ -53,7 +63,8 @@ export function cvssBaseScore(vector: string): number | undefined {
 /** The advisory words OSV sources use: GHSA (MODERATE), Ubuntu priorities, Debian urgencies, Red Hat. */
 export function severityOfWord(word: unknown): Severity {
   if (typeof word !== "string") return "unknown";
-  switch (word.trim().toLowerCase()) {
+  // Debian marks urgencies it has not settled with asterisks (`medium**`).
+  switch (word.trim().toLowerCase().replace(/\*+$/, "")) {
     case "critical":
       return "critical";
     case "high":
@@ -65,6 +76,7 @@ export function severityOfWord(word: unknown): Severity {
     case "low":
     case "negligible":
     case "minor":
+    case "unimportant":
       return "low";
     default:
       return "unknown";
@@ -72,9 +84,10 @@ export function severityOfWord(word: unknown): Severity {
 }
 
 /**
- * A record's severity for one affected entry: a CVSS v3 score first, then CVSS v4, then the
- * advisory's own words (`severity[].type = Ubuntu`, `database_specific.severity`,
- * `ecosystem_specific.severity` / `ubuntu_priority`); `unknown` when none says anything.
+ * A record's severity for one affected entry: a CVSS v3 score first, then CVSS v4, then CVSS v2,
+ * then the advisory's own words (`severity[].type = Ubuntu`, `database_specific.severity`,
+ * `ecosystem_specific.severity` / `ubuntu_priority` / Debian's `urgency`); `unknown` when none
+ * says anything (Go's and Alpine's advisories never do).
  */
 export function severityOf(record: OsvRecord, affected?: OsvAffected): { severity: Severity; score?: number } {
   const entries: OsvSeverity[] = [...(affected?.severity ?? []), ...record.severity];
@@ -84,11 +97,17 @@ export function severityOf(record: OsvRecord, affected?: OsvAffected): { severit
       if (score !== undefined && score <= 10) return { severity: bandOf(score), score };
     }
   }
+  // NVD's v2 bands have no critical: 7.0 and above is high.
+  for (const s of entries.filter((e) => e.type === "CVSS_V2")) {
+    const score = /^\d+(\.\d+)?$/.test(s.score.trim()) ? Number(s.score) : cvss2BaseScore(s.score);
+    if (score !== undefined && score <= 10) return { severity: score >= 7 ? "high" : score >= 4 ? "medium" : "low", score };
+  }
   const words = [
     ...entries.filter((e) => e.type === "Ubuntu").map((e) => e.score),
     record.database_specific?.severity,
     affected?.ecosystem_specific?.severity,
     affected?.ecosystem_specific?.ubuntu_priority,
+    affected?.ecosystem_specific?.urgency,
     affected?.database_specific?.severity,
   ];
   for (const word of words) {
