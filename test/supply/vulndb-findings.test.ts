@@ -9,7 +9,7 @@ import type { MetadataStore } from "../../src/storage/metadata-store.js";
 import type { Package } from "../../src/supply/packages.js";
 import { importOsv } from "../../src/supply/vulns/import.js";
 import { createVulnerabilities, type SbomSource } from "../../src/supply/vulns/vulns.js";
-import { allOsvFixtures, osvFixture, recordEntry, writeZip } from "./vulndb-fixtures.js";
+import { allOsvFixtures, recordEntry, writeAdvisoryUpdate, writeZip } from "./vulndb-fixtures.js";
 
 const deb = (name: string, version: string, source?: [string, string]): Package => ({
   ecosystem: "Debian:9",
@@ -135,14 +135,8 @@ describe("vulnerability findings from stored SBOMs", () => {
     assert.equal(sboms.calls, 1);
     assert.equal(before?.find((f) => f.package === "openssl")?.fixed, "1.1.0l-1~deb9u6");
 
-    const dla = osvFixture("Debian", "DLA-3008-1");
-    (dla.affected[0]!.ranges as { events: Record<string, string>[] }[])[0]!.events[1] = { fixed: "1.1.0l-1~deb9u7" };
-    dla.modified = "2026-04-01T00:00:00Z";
-    const ghsa = osvFixture("npm", "GHSA-p8p7-x288-28g6");
-    ghsa.affected = ghsa.affected.filter((a) => (a.package as { name: string }).name === "request");
-    ghsa.modified = "2026-04-01T00:00:00Z";
     const update = join(dir, "update.zip");
-    await writeZip(update, [recordEntry(dla), recordEntry(ghsa)]);
+    await writeAdvisoryUpdate(update);
     assert.equal((await importOsv({ store, files: [update] })).generation, 2);
 
     const after = await vulns.findings("team/app", APP);

@@ -33,6 +33,20 @@ export async function writeZip(path: string, entries: { name: string; text: stri
 export const recordEntry = (r: { id: string }) => ({ name: `${r.id}.json`, text: JSON.stringify(r, null, 2) });
 
 /**
+ * A zip at `path` updating two real advisories: DLA-3008-1's fix moved to `1.1.0l-1~deb9u7`, and
+ * GHSA-p8p7-x288-28g6 no longer naming any package but `request`.
+ */
+export async function writeAdvisoryUpdate(path: string): Promise<void> {
+  const dla = osvFixture("Debian", "DLA-3008-1");
+  (dla.affected[0]!.ranges as { events: Record<string, string>[] }[])[0]!.events[1] = { fixed: "1.1.0l-1~deb9u7" };
+  dla.modified = "2026-04-01T00:00:00Z";
+  const ghsa = osvFixture("npm", "GHSA-p8p7-x288-28g6");
+  ghsa.affected = ghsa.affected.filter((a) => (a.package as { name: string }).name === "request");
+  ghsa.modified = "2026-04-01T00:00:00Z";
+  await writeZip(path, [recordEntry(dla), recordEntry(ghsa)]);
+}
+
+/**
  * `count` records shaped as the real ones of each ecosystem (ids, ranges, versions lists, CVSS
  * vectors, Debian upstream), over a realistic spread of packages (`revision` > 0: the same advisories, all modified later): most advisories name one of a
  * few thousand packages, a few name the handful of packages with hundreds (linux, chromium…).

@@ -6,7 +6,7 @@ import { after, before, describe, it } from "node:test";
 import type { MetadataStore } from "../../src/storage/metadata-store.js";
 import { importOsv, type ImportSummary } from "../../src/supply/vulns/import.js";
 import { OSV_IDS_KIND, OSV_KIND, osvStatus, type CompactAdvisory } from "../../src/supply/vulns/osv-keys.js";
-import { allOsvFixtures, osvFixture, recordEntry, writeZip } from "./vulndb-fixtures.js";
+import { allOsvFixtures, osvFixture, recordEntry, writeAdvisoryUpdate, writeZip } from "./vulndb-fixtures.js";
 
 export type CreateStore = () => Promise<{ store: MetadataStore; cleanup(): Promise<void> }>;
 
@@ -68,14 +68,8 @@ export function describeVulndbImport(driver: string, create: CreateStore): void 
       );
 
       // A fix moved, and an advisory that stops naming one of its packages.
-      const dla = osvFixture("Debian", "DLA-3008-1");
-      (dla.affected[0]!.ranges as { events: Record<string, string>[] }[])[0]!.events[1] = { fixed: "1.1.0l-1~deb9u7" };
-      dla.modified = "2026-04-01T00:00:00Z";
-      const ghsa = osvFixture("npm", "GHSA-p8p7-x288-28g6");
-      ghsa.affected = ghsa.affected.filter((a) => (a.package as { name: string }).name === "request");
-      ghsa.modified = "2026-04-01T00:00:00Z";
       const update = join(dir, "update.zip");
-      await writeZip(update, [recordEntry(dla), recordEntry(ghsa)]);
+      await writeAdvisoryUpdate(update);
       const second = await importOsv({ store, files: [update] });
       assert.equal(second.generation, 2);
       assert.deepEqual(eco(second, "Debian"), { ecosystem: "Debian", records: 1, added: 0, updated: 1, malformed: 0, total: 1 });
