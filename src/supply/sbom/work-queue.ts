@@ -9,6 +9,8 @@ export interface WorkQueue {
   readonly size: number;
   /** Resolves once nothing is queued or running. */
   settled(): Promise<void>;
+  /** Forgets the jobs not started yet (shutdown); resolves how many. Running ones go on. */
+  drop(): number;
 }
 
 export function createWorkQueue(run: (key: string) => Promise<void>, concurrency: number): WorkQueue {
@@ -52,6 +54,12 @@ export function createWorkQueue(run: (key: string) => Promise<void>, concurrency
     settled() {
       if (keys.size === 0) return Promise.resolve();
       return new Promise((resolve) => idle.push(resolve));
+    },
+    drop() {
+      const dropped = waiting.splice(0);
+      for (const key of dropped) keys.delete(key);
+      pump();
+      return dropped.length;
     },
   };
 }
