@@ -47,6 +47,7 @@ const PACKAGE_OF: Record<string, string> = {
   newuidmap: 'uidmap',
   newgidmap: 'uidmap',
   'systemd-analyze': 'systemd',
+  'ssh-keygen': 'openssh-client',
 };
 
 function debianPackage(tool: string): string {

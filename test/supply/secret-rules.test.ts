@@ -7,7 +7,7 @@ import { join } from "node:path";
 import { after, describe, it } from "node:test";
 import { createTextScan, OVERLAP, scanText, WINDOW, type SecretFinding } from "../../src/supply/secrets/match.js";
 import { loadSecretRules, type SecretRuleSet } from "../../src/supply/secrets/rules.js";
-import { missingTools } from "../helpers/tools.js";
+import { skipUnlessTools } from "../helpers/tools.js";
 
 const rules = loadSecretRules();
 const tmp = mkdtempSync(join(tmpdir(), "berth-secret-rules-"));
@@ -122,7 +122,7 @@ describe("secret rules: real-looking files are caught", () => {
     for (const pem of pems) assert.deepEqual(ruleIds(scanFile("etc/ssl/private/server.key", pem)), ["private-key"], pem.split("\n")[0]);
   });
 
-  it("an OpenSSH private key made by ssh-keygen, with and without a passphrase; its public key is not a secret", { skip: missingTools("ssh-keygen").length > 0 && "needs ssh-keygen" }, () => {
+  it("an OpenSSH private key made by ssh-keygen, with and without a passphrase; its public key is not a secret", { skip: skipUnlessTools("ssh-keygen") }, () => {
     for (const passphrase of ["", "correct horse"]) {
       const key = join(tmp, `id_ed25519_${passphrase.length}`);
       execFileSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", passphrase, "-C", "deploy@ci", "-f", key]);
@@ -147,7 +147,7 @@ describe("secret rules: what must not fire", () => {
     assert.deepEqual(scanFile("usr/share/doc/app/README.md", text), []);
   });
 
-  it("a PEM public key and an X.509 certificate", { skip: missingTools("openssl").length > 0 && "needs openssl" }, () => {
+  it("a PEM public key and an X.509 certificate", { skip: skipUnlessTools("openssl") }, () => {
     const { publicKey } = generateKeyPairSync("rsa", { modulusLength: 2048 });
     assert.deepEqual(scanFile("etc/keys/release.pub", publicKey.export({ type: "spki", format: "pem" }) as string), []);
     const key = join(tmp, "cert.key");
