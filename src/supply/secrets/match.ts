@@ -1,3 +1,4 @@
+import { keywordIndexOf, type KeywordIndex } from "./keywords.js";
 import type { SecretRule } from "./rules.js";
 
 /**
@@ -71,7 +72,8 @@ export interface TextScan {
   end(): SecretFinding[];
 }
 
-export function createTextScan(rules: readonly SecretRule[], source: TextSource): TextScan {
+/** `keywords` may cover more rules than `rules` (one index for a whole layer saves building one per file). */
+export function createTextScan(rules: readonly SecretRule[], source: TextSource, keywords: KeywordIndex = keywordIndexOf(rules)): TextScan {
   let buf = "";
   let fresh = 0;
   let linesBefore = 0;
@@ -83,10 +85,10 @@ export function createTextScan(rules: readonly SecretRule[], source: TextSource)
   const held = new Map<SecretRule, SecretFinding[]>();
 
   function scan(text: string, freshFrom: number): void {
-    const lower = text.toLowerCase();
+    const present = keywords.present(text);
     for (const rule of waiting) if (!requiresMet.has(rule) && rule.requires!.test(text)) requiresMet.add(rule);
     for (const rule of rules) {
-      if (rule.keywords.length > 0 && !rule.keywords.some((k) => lower.includes(k))) continue;
+      if (rule.keywords.length > 0 && !rule.keywords.some((k) => present.has(k))) continue;
       const re = rule.pattern;
       re.lastIndex = 0;
       for (let m = re.exec(text); m !== null; m = re.exec(text)) {

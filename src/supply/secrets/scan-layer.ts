@@ -1,5 +1,6 @@
 import type { Readable } from "node:stream";
 import { readLayerEntries } from "../layer-entries.js";
+import { keywordIndexOf } from "./keywords.js";
 import { createTextScan, type SecretFinding } from "./match.js";
 import type { SecretRuleSet } from "./rules.js";
 
@@ -35,6 +36,7 @@ export async function scanLayer(layer: Readable, rules: SecretRuleSet, { maxFile
   const contentRules = rules.rules.filter((r) => r.kind === "content");
   const unlimited = contentRules.filter((r) => !r.pathLimited);
   const limited = contentRules.filter((r) => r.pathLimited);
+  const keywords = keywordIndexOf(contentRules);
   const result: LayerScan = { findings: [], files: 0, scannedFiles: 0, bytes: 0 };
   const add = (findings: SecretFinding[]) => {
     for (const f of findings) {
@@ -53,7 +55,7 @@ export async function scanLayer(layer: Readable, rules: SecretRuleSet, { maxFile
     if (entry.size > maxFileSize) return;
     const applicable = limited.length === 0 ? unlimited : [...unlimited, ...limited.filter((r) => r.appliesTo(entry.path))];
     if (applicable.length === 0) return;
-    const scan = createTextScan(applicable, { file: entry.path });
+    const scan = createTextScan(applicable, { file: entry.path }, keywords);
     let sniffed = 0;
     let binary = false;
     for await (const chunk of body as AsyncIterable<Buffer>) {
