@@ -78,6 +78,13 @@ describe("secret rules: real-looking files are caught", () => {
     assert.deepEqual(ruleIds(scanFile("app/values.yaml", values)).filter((r) => r === "kubeconfig-credentials"), []);
   });
 
+  it("a random token in a YAML that is not a kubeconfig is still found, by the generic rule; in a kubeconfig once, by the kubeconfig rule", () => {
+    const token = randomOf(32);
+    assert.deepEqual(ruleIds(scanFile("app/values.yaml", `replicaCount: 2\nauth:\n  token: ${token}\n`)), ["generic-secret-assignment"]);
+    const kubeconfig = `apiVersion: v1\nkind: Config\nusers:\n- name: ci\n  user:\n    token: ${token}\n`;
+    assert.deepEqual(ruleIds(scanFile("root/.kube/config", kubeconfig)), ["kubeconfig-credentials"]);
+  });
+
   it(".env assignments of real values; placeholders, variables, file paths and public values are not", () => {
     const env = [
       "NODE_ENV=production",

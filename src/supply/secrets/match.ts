@@ -82,7 +82,10 @@ export function createTextScan(rules: readonly SecretRule[], source: TextSource,
   const seen = new Set<string>();
   const waiting = rules.filter((r) => r.requires);
   const requiresMet = new Set<SecretRule>();
-  const held = new Map<SecretRule, SecretFinding[]>();
+  // Findings of rules with `requires`, kept until the file shows whether it is met; they do not claim
+  // their secret meanwhile, so in a file that is not (say) a kubeconfig a generic rule still reports it.
+  const held = new Map<SecretRule, { at: number; finding: SecretFinding }[]>();
+  const foundAt = new Map<SecretFinding, number>();
 
   function scan(text: string, freshFrom: number): void {
     const present = keywords.present(text);
@@ -102,10 +105,16 @@ export function createTextScan(rules: readonly SecretRule[], source: TextSource,
         const key = `${rule.id}\0${line}`;
         if (seen.has(key) || seen.has(`@${at}`)) continue;
         seen.add(key);
-        seen.add(`@${at}`);
         const finding: SecretFinding = { rule: rule.id, description: rule.description, ...source, line, hint: hintOf(secret) };
-        if (rule.requires) held.set(rule, [...(held.get(rule) ?? []), finding]);
-        else if (found.length < MAX_PER_FILE) found.push(finding);
+        if (rule.requires) {
+          held.set(rule, [...(held.get(rule) ?? []), { at, finding }]);
+          continue;
+        }
+        seen.add(`@${at}`);
+        if (found.length < MAX_PER_FILE) {
+          found.push(finding);
+          foundAt.set(finding, at);
+        }
       }
     }
   }
@@ -124,8 +133,11 @@ export function createTextScan(rules: readonly SecretRule[], source: TextSource,
     end() {
       if (buf.length > fresh || (fresh === 0 && buf.length > 0)) scan(buf, fresh);
       buf = "";
-      for (const [rule, findings] of held) if (requiresMet.has(rule)) found.push(...findings);
-      return found.slice(0, MAX_PER_FILE).sort((a, b) => (a.line ?? 0) - (b.line ?? 0));
+      const kept = [...held].filter(([rule]) => requiresMet.has(rule)).flatMap(([, findings]) => findings);
+      // The specific rule whose condition is met reports its secret instead of a generic one at the same place.
+      const claimed = new Set(kept.map((k) => k.at));
+      const result = [...found.filter((f) => !claimed.has(foundAt.get(f)!)), ...kept.map((k) => k.finding)];
+      return result.slice(0, MAX_PER_FILE).sort((a, b) => (a.line ?? 0) - (b.line ?? 0));
     },
   };
 }
