@@ -22,7 +22,7 @@ import { createWebhookOps } from "./notify/ops.js";
 import type { Origin } from "./registry/events.js";
 import { createPullThrough } from "./proxy/pull-through.js";
 import { join } from "node:path";
-import { createSupplyChain, type SupplyChain } from "./supply/supply-chain.js";
+import { checkSupplyFiles, createSupplyChain, type SupplyChain } from "./supply/supply-chain.js";
 import { berthVersion } from "./version.js";
 
 /** What periodic jobs change is the schedule's doing, whoever started the process. */
@@ -74,6 +74,7 @@ export async function createBerth(config: Config, logger: Logger): Promise<Berth
   await checkListen(listen.host, listen.port, config.listen);
   checkDirectories(config);
   const warnings = await checkAccessControl(config, logger);
+  await checkSupplyFiles(config);
   const services = await openBerthServices(config, { create: true, auth: "configured", logger });
   const { registry } = services;
   let supply: SupplyChain;

@@ -8,7 +8,9 @@ import { isGatedManifest } from "./gated.js";
 import { createPullGate, type PullCheck, type PullGate } from "./pull-gate.js";
 import { createSboms, type SbomReport, type Sboms } from "./sbom/sboms.js";
 import type { SecretReport, SecretScanner } from "./secrets/secrets.js";
+import { loadSignaturePolicies } from "./signatures/policy.js";
 import { createSignatureStatus, type SignatureStatus, type SignatureStatusReport } from "./signatures/status.js";
+import { loadSecretRules } from "./secrets/rules.js";
 import { policyFor } from "./vulns/pull-policy.js";
 import { createVulnerabilities, type Vulnerabilities, type VulnerabilityReport } from "./vulns/vulns.js";
 
@@ -79,6 +81,16 @@ function vulnerabilityCheck(vulnerabilities: Vulnerabilities, config: SupplyChai
 function platformOf(platform: Record<string, unknown> | undefined): string {
   if (!platform) return "unknown";
   return [platform.os, platform.architecture, platform.variant].filter((p) => typeof p === "string" && p !== "").join("/");
+}
+
+/**
+ * Reads the files the supply-chain configuration names (signature keys and certificates, the secret
+ * rules file) and throws a ConfigError naming the first bad one: `berth serve` calls it before it
+ * opens (or creates) anything, so a typo in a key path leaves no empty registry behind.
+ */
+export async function checkSupplyFiles(config: Pick<Config, "signatures" | "secrets">): Promise<void> {
+  await loadSignaturePolicies(config.signatures);
+  loadSecretRules(config.secrets.rulesFile);
 }
 
 /** Loads the signature trust material (a bad key file is a ConfigError naming it) and builds the checks. */

@@ -1,10 +1,13 @@
 import assert from "node:assert/strict";
+import { existsSync } from "node:fs";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { loadConfig, ConfigError } from "../../src/config/load.js";
+import { silentLogger } from "../../src/logger.js";
 import { RegistryError } from "../../src/oci/errors.js";
+import { createBerth } from "../../src/server.js";
 import type { StoredManifest } from "../../src/storage/metadata-store.js";
 import { isGatedManifest } from "../../src/supply/gated.js";
 import { createPullGate, type PullCheck } from "../../src/supply/pull-gate.js";
@@ -107,6 +110,18 @@ describe("signature policies", () => {
     );
     const off = await loadSignaturePolicies(await configWith([{ repositories: ["prod/*"], mode: "off", cosignKeys: [missing] }]));
     assert.equal(off[0]!.mode, "off", "an off policy reads no file");
+  });
+
+  it("berth serve refuses a bad key file or secret rules file before it creates a registry", async () => {
+    const data = join(dir, "never-created");
+    const file = join(dir, "bad-key.yaml");
+    await writeFile(file, `signatures:\n  policies:\n    - repositories: ["prod/*"]\n      mode: enforce\n      cosignKeys: [${join(dir, "absent.pub")}]\n`);
+    await assert.rejects(createBerth(loadConfig({ file, env: { BERTH_DATA: data, BERTH_LISTEN: "127.0.0.1:0" } }), silentLogger), /absent\.pub/);
+    const rules = join(dir, "rules.yaml");
+    await writeFile(rules, "rules:\n  - id: broken\n    description: x\n    kind: content\n    pattern: \"(unclosed\"\n");
+    await writeFile(file, `secrets:\n  rulesFile: ${rules}\n`);
+    await assert.rejects(createBerth(loadConfig({ file, env: { BERTH_DATA: data, BERTH_LISTEN: "127.0.0.1:0" } }), silentLogger), /rules\[0\] \(broken\)/);
+    assert.equal(existsSync(data), false, "no data directory was created");
   });
 
   it("fingerprints the trust, so other keys after a restart give other cache keys", async () => {
