@@ -4,6 +4,7 @@ import type { AddressInfo } from "node:net";
 import type { Config } from "./config/schema.js";
 import { parseListen } from "./config/units.js";
 import { createApp } from "./http/app.js";
+import { capConnections, createRequestLimiter } from "./http/limits.js";
 import { createMetrics } from "./http/metrics.js";
 import type { Logger } from "./logger.js";
 import { createPeriodicJob } from "./periodic-job.js";
@@ -94,8 +95,16 @@ export async function createBerth(config: Config, logger: Logger): Promise<Berth
   }
   if (pullOnly) logger.warn("no access control on a non-loopback address: anonymous users may only pull (set auth.enabled, or auth.allowAnonymousPush)");
   let draining = false;
-  // Uploads of many GiB can take long: no overall request deadline, but headers must come promptly.
-  const serverOptions = { requestTimeout: 0, headersTimeout: 60_000, keepAliveTimeout: 65_000 };
+  const { limits } = config;
+  // Uploads of many GiB can take long: no overall request deadline (slow bodies are cut by rate,
+  // http/limits.ts), but headers must come promptly. Node checks that deadline every
+  // connectionsCheckingInterval, so the check runs often enough for a 408 close to the deadline.
+  const serverOptions = {
+    requestTimeout: 0,
+    headersTimeout: limits.headerTimeout,
+    connectionsCheckingInterval: Math.min(1000, Math.max(100, (limits.headerTimeout || 1000) / 4)),
+    keepAliveTimeout: 65_000,
+  };
   const { upstreams } = config.proxy;
   const proxy = upstreams.length === 0 ? undefined : createPullThrough({
     registry,
@@ -111,12 +120,19 @@ export async function createBerth(config: Config, logger: Logger): Promise<Berth
     return resolution.kind === "proxy" && resolution.target.local !== name ? resolution.target.local : undefined;
   });
   const access = createAccess(services.auth, { tls, pullOnly, ...(cacheRepositoryOf ? { cacheRepositoryOf } : {}) });
-  const app = createApp({ registry, logger, isDraining: () => draining, warnings, metrics, webhooks, ...access, ...(proxy ? { proxy } : {}), supply });
+  const limiter = createRequestLimiter(limits, logger);
+  const app = createApp({ registry, logger, isDraining: () => draining, warnings, metrics, webhooks, ...access, ...(proxy ? { proxy } : {}), supply, limiter });
   const server: Server = tlsMaterial ? createHttpsServer({ ...serverOptions, ...tlsMaterial }, app) : createServer(serverOptions, app);
-  server.on("clientError", (err, socket) => {
+  server.on("clientError", (err: NodeJS.ErrnoException, socket) => {
+    if (err.code === "ERR_HTTP_REQUEST_TIMEOUT") {
+      logger.info("closed slow client", { remote: (socket as import("node:net").Socket).remoteAddress, reason: "headers not complete in time", timeout_ms: limits.headerTimeout });
+      if (socket.writable) socket.end("HTTP/1.1 408 Request Timeout\r\nConnection: close\r\nContent-Length: 0\r\n\r\n");
+      return;
+    }
     logger.debug("client error", { error: err.message });
     if (socket.writable) socket.end("HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: 0\r\n\r\n");
   });
+  capConnections(server, limits.maxConnections, tls);
   const purge = createPeriodicJob(logger, "upload purge", async () => {
     const purged = await registry.uploads.purgeStale();
     if (purged > 0) logger.info("purged expired uploads", { count: purged });

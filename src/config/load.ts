@@ -46,6 +46,15 @@ export const ENV_KEYS: Record<string, string> = {
   BERTH_ANONYMOUS_MOUNT: "mount.anonymous",
   BERTH_MAX_PAGE_SIZE: "pagination.maxEntries",
   BERTH_SHUTDOWN_TIMEOUT: "shutdown.timeout",
+  BERTH_HEADER_TIMEOUT: "limits.headerTimeout",
+  BERTH_IDLE_TIMEOUT: "limits.idleTimeout",
+  BERTH_MIN_TRANSFER_RATE: "limits.minTransferRate",
+  BERTH_TRANSFER_RATE_WINDOW: "limits.transferRateWindow",
+  BERTH_MAX_CONNECTIONS: "limits.maxConnections",
+  BERTH_MAX_UPLOADS: "limits.maxUploads",
+  BERTH_RATE_PER_ADDRESS: "limits.rate.perAddress",
+  BERTH_RATE_PER_USER: "limits.rate.perUser",
+  BERTH_RATE_BURST: "limits.rate.burst",
   BERTH_AUTH: "auth.enabled",
   BERTH_AUTH_SERVICE: "auth.service",
   BERTH_AUTH_TOKEN_TTL: "auth.tokenTtl",
@@ -95,7 +104,7 @@ export interface LoadConfigOptions {
   overrides?: Record<string, unknown>;
 }
 
-const NUMERIC_KEYS = new Set(["pagination.maxEntries", "database.poolSize"]);
+const NUMERIC_KEYS = new Set(["pagination.maxEntries", "database.poolSize", "limits.maxConnections", "limits.maxUploads", "limits.rate.burst"]);
 
 /** Settings that may hold secrets: `X_FILE` in the environment (or `xFile` in the file) reads them from a file. */
 const SECRET_ENV = ["BERTH_S3_ACCESS_KEY", "BERTH_S3_SECRET_KEY", "BERTH_DATABASE_URL", "BERTH_ADMIN_PASSWORD"];

@@ -5,6 +5,7 @@ import { bool, duration, size } from "./primitives.js";
 import { formatDuration, parseListen } from "./units.js";
 import { webhookSecretKey } from "./webhook-secret.js";
 import { supplySchema } from "./supply-schema.js";
+import { limitsSchema } from "./limits-schema.js";
 
 /**
  * The configuration file's shape (YAML or JSON). Every key is optional; see docs/configuration.md.
@@ -249,6 +250,7 @@ export const configSchema = z
     mount: z.object({ anonymous: bool.default(true) }).strict().default({}),
     pagination: z.object({ maxEntries: z.number().int().min(1).max(100_000).default(1000) }).strict().default({}),
     shutdown: z.object({ timeout: duration.default("30s") }).strict().default({}),
+    limits: limitsSchema,
     auth: z
       .object({
         /**

@@ -15,7 +15,7 @@ import { countRequestBytes, createMetrics, routeKindOf, type Metrics } from "./m
 import { handleCatalogApi, isCatalogRequest } from "./handlers/catalog-api.js";
 import type { CatalogOptions } from "../registry/catalog.js";
 import { handleUpload, handleUploads } from "./handlers/uploads.js";
-import { reply, replyError } from "./respond.js";
+import { hasBody, reply, replyError } from "./respond.js";
 import { parseV2Path, type Route } from "./routes.js";
 import { createOpenGuard, type Guard, type Need } from "./guard.js";
 import { describeIdentity } from "../auth/authorizer.js";
@@ -27,6 +27,7 @@ import type { PullThrough } from "../proxy/pull-through.js";
 import { admitThroughCache, handleProxied, isProxiedRead } from "./handlers/proxied.js";
 import type { SupplyChain } from "../supply/supply-chain.js";
 import { handleScanApi, SCAN_PREFIX } from "./handlers/scan-api.js";
+import type { RequestLimiter } from "./limits.js";
 
 export interface AppOptions {
   registry: Registry;
@@ -53,6 +54,8 @@ export interface AppOptions {
   proxy?: PullThrough;
   /** Signatures, SBOMs, vulnerabilities, secrets: the pull gate on every manifest GET and HEAD, and /api/v1/scan. */
   supply?: SupplyChain;
+  /** Request rates, uploads in flight and slow bodies (`limits`); nothing is limited when absent. */
+  limiter?: RequestLimiter;
 }
 
 export type App = (req: IncomingMessage, res: ServerResponse) => Promise<void>;
@@ -141,7 +144,7 @@ function countBodyBytes(res: ServerResponse): { bytes: number } {
 
 /** The request handler: routes, the one error mapper, and one access-log line per request. */
 export function createApp(options: AppOptions): App {
-  const { registry, logger, isDraining = () => false, guard = createOpenGuard(false), auth, warnings = [], proxy, supply } = options;
+  const { registry, logger, isDraining = () => false, guard = createOpenGuard(false), auth, warnings = [], proxy, supply, limiter } = options;
   const pullGate = supply?.pullGate;
   const metrics = options.metrics ?? createMetrics({ registry, storageRefreshMs: 30_000, logger });
   const webhooks = options.webhooks ?? createWebhookOps({ store: registry.stores.metadataStore, endpoints: [] });
@@ -168,6 +171,8 @@ export function createApp(options: AppOptions): App {
     } catch (err) {
       routeError = err;
     }
+    // Read now: once the socket is gone (a hang-up), it no longer tells.
+    const remote = req.socket.remoteAddress;
     const finished = metrics.startRequest(req.method, routeKindOf(url.pathname, routeError === undefined ? route : null));
     res.on("close", () => {
       const expected = req.method === "HEAD" ? 0 : Number(res.getHeader("Content-Length") ?? sent.bytes);
@@ -183,10 +188,20 @@ export function createApp(options: AppOptions): App {
         bytesIn: received.bytes || undefined,
         chunked: req.headers["content-length"] === undefined && req.headers["transfer-encoding"] !== undefined ? true : undefined,
         duration_ms: Number((process.hrtime.bigint() - started) / 1000n) / 1000,
-        remote: req.socket.remoteAddress,
+        remote,
         aborted: !res.headersSent || sent.bytes < expected ? true : undefined,
       });
     });
+    if (limiter && hasBody(req)) limiter.watchBody(req, received);
+    /** Per-user rate and the uploads-in-flight count, once the caller is known. */
+    const admit = (r: Route) => {
+      if (!limiter) return;
+      limiter.admitUser(describeIdentity(ctx.caller.identity));
+      const method = req.method ?? "GET";
+      if (r.kind === "uploads" || (r.kind === "upload" && (method === "PATCH" || method === "PUT"))) {
+        res.once("close", limiter.upload(r.kind === "uploads"));
+      }
+    };
     const ctx = { req, res, url, registry, logger, guard, caller: { identity: { kind: "anonymous" } }, ...(pullGate ? { pullGate } : {}) } as RequestContext;
     ctx.origin = new RequestOrigin(ctx);
     try {
@@ -197,6 +212,7 @@ export function createApp(options: AppOptions): App {
         const exposition = await metrics.render();
         return reply(res, 200, { "Content-Type": exposition.contentType }, Buffer.from(exposition.body));
       }
+      limiter?.admitAddress(req);
       const maintenance = maintenanceRoute(url.pathname);
       if (maintenance) return await maintenance(ctx);
       if (WEBHOOK_PATHS.has(url.pathname)) return await handleWebhooksApi(ctx, webhooks);
@@ -215,6 +231,7 @@ export function createApp(options: AppOptions): App {
           },
           refused: (err, r) => denied(err, r, req, url, ctx.origin),
         });
+        admit(admitted.route);
         if (admitted.proxied && isProxiedRead(admitted.route, req.method)) await handleProxied(ctx, admitted.route, admitted.proxied, proxy, requested);
         else await dispatch(ctx, admitted.route);
         return;
@@ -224,6 +241,7 @@ export function createApp(options: AppOptions): App {
       } catch (err) {
         throw await denied(err, route, req, url, ctx.origin);
       }
+      admit(route);
       await dispatch(ctx, route);
     } catch (err) {
       await replyError(req, res, err, logger);

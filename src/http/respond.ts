@@ -69,9 +69,24 @@ async function drainSmallBody(req: IncomingMessage): Promise<boolean> {
   });
 }
 
+const HANG_UP_CODES = new Set(["ECONNRESET", "ECONNABORTED", "EPIPE", "ERR_STREAM_PREMATURE_CLOSE"]);
+
+/** Whether `err` is the request's connection closing under it (the client hung up or was cut), not a fault of ours. */
+export function clientGone(req: IncomingMessage, err: unknown): boolean {
+  if (!req.socket.destroyed || err instanceof RegistryError) return false;
+  const code = (err as NodeJS.ErrnoException | undefined)?.code;
+  return (code !== undefined && HANG_UP_CODES.has(code)) || (err instanceof Error && err.message === "aborted");
+}
+
 export async function replyError(req: IncomingMessage, res: ServerResponse, err: unknown, logger: Logger): Promise<void> {
   const error =
     err instanceof RegistryError ? err : new RegistryError("UNKNOWN", "internal error", undefined, { cause: err });
+  if (clientGone(req, err)) {
+    // A hang-up is the client's doing: the access log records it (499, aborted), no stack trace.
+    logger.debug("client went away mid-request", { method: req.method, path: req.url, error: (err as Error).message });
+    res.destroy();
+    return;
+  }
   if (!(err instanceof RegistryError)) {
     logger.error("request failed", {
       method: req.method,

@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { loadConfig } from "../../src/config/load.js";
 import type { Config } from "../../src/config/schema.js";
-import { silentLogger } from "../../src/logger.js";
+import { silentLogger, type Logger } from "../../src/logger.js";
 import { createBerth, type Berth } from "../../src/server.js";
 import { createTestDatabase, deleteBucket, s3Settings, uniqueBucket } from "./services.js";
 
@@ -66,15 +66,16 @@ export async function scaleOutEnv(): Promise<{ env: Record<string, string>; clea
 
 /**
  * An in-process Berth on a free loopback port with its own temporary data directory.
- * `env` takes BERTH_* settings exactly as an operator would set them.
+ * `env` takes BERTH_* settings exactly as an operator would set them; `logger` (silent unless
+ * given) lets a test read what the server logs.
  */
-export async function startBerth(env: Record<string, string> = {}): Promise<TestBerth> {
+export async function startBerth(env: Record<string, string> = {}, { logger = silentLogger }: { logger?: Logger } = {}): Promise<TestBerth> {
   const data = await mkdtemp(join(tmpdir(), "berth-test-"));
   const backend = await backendEnv();
   const config = loadConfig({
     env: { BERTH_DATA: data, BERTH_LISTEN: "127.0.0.1:0", BERTH_FSYNC: "false", ...SBOMS_OFF, ...backend.env, ...env },
   });
-  const berth = await createBerth(config, silentLogger);
+  const berth = await createBerth(config, logger);
   const address = await berth.start();
   const host = `127.0.0.1:${address.port}`;
   return {
