@@ -192,7 +192,7 @@ export function createApp(options: AppOptions): App {
         aborted: !res.headersSent || sent.bytes < expected ? true : undefined,
       });
     });
-    if (limiter && hasBody(req)) limiter.watchBody(req, received);
+    if (limiter && hasBody(req)) res.once("close", limiter.watchBody(req, received));
     /** Per-user rate and the uploads-in-flight count, once the caller is known. */
     const admit = (r: Route) => {
       if (!limiter) return;

@@ -112,6 +112,13 @@ export function createRequestLimiter(limits: Config["limits"], logger: Logger): 
       };
       const timer = setInterval(() => {
         const t = Date.now();
+        // Bytes waiting unread: the server (a slow store, a lock) holds the body back, not the client.
+        if (req.readableLength > 0) {
+          samples.splice(0, samples.length, { at: t, bytes: received.bytes });
+          lastBytes = received.bytes;
+          lastByteAt = t;
+          return;
+        }
         if (received.bytes !== lastBytes) {
           lastBytes = received.bytes;
           lastByteAt = t;

@@ -1,5 +1,11 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
+import { loadConfig } from "../../src/config/load.js";
+import { createRequestLimiter } from "../../src/http/limits.js";
+import { countRequestBytes } from "../../src/http/metrics.js";
+import { silentLogger } from "../../src/logger.js";
 import { startBerth } from "../helpers/berth.js";
 import { digestOf, randomBlob, uniqueName } from "./client.js";
 import { capturingLogger, rawClient, requestHead, sleep, trickle } from "./limits-support.js";
@@ -119,6 +125,31 @@ describe("limits: slow and idle clients", () => {
       assert.ok(!lines.some((l) => l.level === "error" || l.level === "warn"), JSON.stringify(lines.filter((l) => l.level !== "info" && l.level !== "debug")));
     } finally {
       await b.stop();
+    }
+  });
+
+  it("never blames the client for a body the server holds back (a slow store): a stall on the server side is not a slow client", async () => {
+    const { limits } = loadConfig({ env: { BERTH_DATA: "/nonexistent", BERTH_MIN_TRANSFER_RATE: "1KiB/s", BERTH_TRANSFER_RATE_WINDOW: "1s", BERTH_IDLE_TIMEOUT: "1s" } });
+    const limiter = createRequestLimiter(limits, silentLogger);
+    const server = createServer((req, res) => {
+      const stop = limiter.watchBody(req, countRequestBytes(req));
+      // The handler reads nothing for three windows, as a stalled object store would.
+      setTimeout(async () => {
+        let bytes = 0;
+        for await (const chunk of req) bytes += (chunk as Buffer).length;
+        stop();
+        res.end(String(bytes));
+      }, 3000);
+    });
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    try {
+      const { port } = server.address() as AddressInfo;
+      const body = randomBlob(4 * 1024 * 1024);
+      const res = await fetch(`http://127.0.0.1:${port}/`, { method: "PUT", body: new Uint8Array(body) });
+      assert.equal(await res.text(), String(body.length));
+    } finally {
+      server.closeAllConnections();
+      server.close();
     }
   });
 });
