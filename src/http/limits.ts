@@ -36,9 +36,9 @@ export function createTokenBuckets(ratePerSecond: number, burst: number, maxKeys
       refill(b, t);
       if (b.tokens >= capacity) buckets.delete(key);
     }
-    // Still full of busy keys: the oldest go, so memory stays bounded whatever the address space.
+    // Still full of busy keys: the oldest go, a tenth at once so a flood of new keys sweeps rarely.
     for (const key of buckets.keys()) {
-      if (buckets.size < maxKeys) break;
+      if (buckets.size < maxKeys * 0.9) break;
       buckets.delete(key);
     }
   };

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
+import { createTokenBuckets } from "../../src/http/limits.js";
 import { startBerth } from "../helpers/berth.js";
 import { uniqueName } from "./client.js";
 import { rawClient, requestHead, sleep, trickle } from "./limits-support.js";
@@ -69,6 +70,30 @@ describe("limits: caps answer 429 with Retry-After, never hang", () => {
     } finally {
       await b.stop();
     }
+  });
+
+  it("limits requests per signed-in user; anonymous callers are not counted against a user", async () => {
+    const b = await startBerth({ BERTH_AUTH: "on", BERTH_ADMIN_PASSWORD: "admin-password", BERTH_RATE_PER_USER: "1/s", BERTH_RATE_BURST: "2" });
+    try {
+      const basic = { Authorization: `Basic ${Buffer.from("admin:admin-password").toString("base64")}` };
+      const statuses: number[] = [];
+      for (let i = 0; i < 3; i++) statuses.push((await fetch(`${b.url}/v2/`, { headers: basic })).status);
+      assert.deepEqual(statuses, [200, 200, 429]);
+      assert.equal((await fetch(`${b.url}/v2/`)).status, 401);
+    } finally {
+      await b.stop();
+    }
+  });
+
+  it("keeps at most maxKeys rate buckets, dropping full (idle) ones first", () => {
+    let now = 0;
+    const buckets = createTokenBuckets(10, 1, 100, () => now);
+    for (let i = 0; i < 1000; i++) assert.equal(buckets.take(`10.0.${i >> 8}.${i & 255}`), 0);
+    assert.ok(buckets.size <= 100, `${buckets.size} buckets`);
+    assert.ok(buckets.take("10.0.3.231") > 0, "a busy address stays limited");
+    now += 1000;
+    buckets.take("192.0.2.1");
+    assert.ok(buckets.size <= 100);
   });
 
   it("shuts down within shutdown.timeout with a client trickling an upload and an idle keep-alive connected", async () => {
