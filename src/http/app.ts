@@ -206,13 +206,14 @@ export function createApp(options: AppOptions): App {
     ctx.origin = new RequestOrigin(ctx);
     try {
       if (url.pathname === "/healthz" || url.pathname === "/readyz") return await health(ctx, isDraining(), warnings);
+      // Probes and scrapes come from a few known addresses and must not be refused when busy.
+      if (url.pathname !== "/metrics") limiter?.admitAddress(req);
       if (auth && url.pathname === "/token") return await auth.tokenEndpoint(req, res, url, ctx.origin);
       if (auth && url.pathname === "/.well-known/jwks.json") return reply(res, 200, {}, await auth.jwks());
       if (url.pathname === "/metrics") {
         const exposition = await metrics.render();
         return reply(res, 200, { "Content-Type": exposition.contentType }, Buffer.from(exposition.body));
       }
-      limiter?.admitAddress(req);
       const maintenance = maintenanceRoute(url.pathname);
       if (maintenance) return await maintenance(ctx);
       if (WEBHOOK_PATHS.has(url.pathname)) return await handleWebhooksApi(ctx, webhooks);
