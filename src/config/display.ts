@@ -2,6 +2,7 @@ import { z } from "zod";
 import { configSource, redactConfig } from "./load.js";
 import { configSchema, duration, size, type Config } from "./schema.js";
 import { formatDuration, formatSize } from "./units.js";
+import { requestRate, transferRate } from "./limits-schema.js";
 
 /**
  * The configuration as `berth config` prints it: secrets masked, and durations and sizes the way
@@ -27,6 +28,11 @@ function humanize(schema: z.ZodTypeAny, value: unknown, raw: unknown): unknown {
     if (typeof value !== "number") return value;
     if (typeof raw === "string" && raw.trim() !== "") return raw.trim();
     return schema === duration ? formatDuration(value) : formatSize(value);
+  }
+  if (schema === transferRate || schema === requestRate) {
+    if (typeof value !== "number") return value;
+    if (typeof raw === "string" && raw.trim() !== "") return raw.trim();
+    return value === 0 ? 0 : schema === transferRate ? `${formatSize(value)}/s` : `${value}/s`;
   }
   if (schema instanceof z.ZodDefault) {
     return humanize(schema._def.innerType as z.ZodTypeAny, value, raw ?? (schema._def.defaultValue as () => unknown)());

@@ -10,13 +10,15 @@ export function parseRequestRate(value: string | number): number | undefined {
   return Number(match[1]) / { s: 1, m: 60, h: 3600 }[(match[2] ?? "s") as "s" | "m" | "h"];
 }
 
-const transferRate = z.union([z.string(), z.number()]).transform((v, ctx) => {
+/** Bytes per second: `1KiB/s`, `512` (bytes/s), `0` (off). */
+export const transferRate = z.union([z.string(), z.number()]).transform((v, ctx) => {
   const bytes = parseSize(typeof v === "number" ? v : v.trim().replace(/\/s$/i, ""));
   if (bytes === undefined) ctx.addIssue({ code: z.ZodIssueCode.custom, message: `not a transfer rate: ${v} (try 1KiB/s, 0 to turn it off)` });
   return bytes ?? 0;
 });
 
-const requestRate = z.union([z.string(), z.number()]).transform((v, ctx) => {
+/** Requests per second: `200/s`, `600/m`, `0` (off). */
+export const requestRate = z.union([z.string(), z.number()]).transform((v, ctx) => {
   const rate = parseRequestRate(v);
   if (rate === undefined) ctx.addIssue({ code: z.ZodIssueCode.custom, message: `not a request rate: ${v} (try 200/s, 600/m, 0 to turn it off)` });
   return rate ?? 0;

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
+import { displayConfig } from "../../src/config/display.js";
 import { loadConfig } from "../../src/config/load.js";
 
 describe("limits configuration", () => {
@@ -31,5 +32,16 @@ describe("limits configuration", () => {
     assert.throws(() => loadConfig({ env: { BERTH_RATE_PER_USER: "lots/s" } }), /limits\.rate\.perUser: not a request rate/);
     assert.throws(() => loadConfig({ env: { BERTH_HEADER_TIMEOUT: "200ms" } }), /limits\.headerTimeout/);
     assert.throws(() => loadConfig({ env: { BERTH_MAX_UPLOADS: "-1" } }), /limits\.maxUploads/);
+  });
+
+  it("berth config shows rates as written, defaults in their units, and that loads back the same", () => {
+    const config = loadConfig({ env: { BERTH_RATE_PER_ADDRESS: "600/m", BERTH_RATE_PER_USER: "2.5" } });
+    const shown = displayConfig(config) as { limits: Record<string, unknown> & { rate: Record<string, unknown> } };
+    assert.equal(shown.limits.minTransferRate, "1KiB/s");
+    assert.equal(shown.limits.rate.perAddress, "600/m");
+    assert.equal(shown.limits.rate.perUser, "2.5");
+    const again = loadConfig({ env: { BERTH_MIN_TRANSFER_RATE: String(shown.limits.minTransferRate), BERTH_RATE_PER_ADDRESS: String(shown.limits.rate.perAddress) } });
+    assert.equal(again.limits.minTransferRate, config.limits.minTransferRate);
+    assert.equal(again.limits.rate.perAddress, config.limits.rate.perAddress);
   });
 });
