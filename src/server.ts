@@ -1,6 +1,6 @@
 import { createServer, type Server } from "node:http";
 import { createServer as createHttpsServer } from "node:https";
-import type { AddressInfo } from "node:net";
+import type { AddressInfo, Socket } from "node:net";
 import type { Config } from "./config/schema.js";
 import { parseListen } from "./config/units.js";
 import { createApp } from "./http/app.js";
@@ -125,7 +125,7 @@ export async function createBerth(config: Config, logger: Logger): Promise<Berth
   const server: Server = tlsMaterial ? createHttpsServer({ ...serverOptions, ...tlsMaterial }, app) : createServer(serverOptions, app);
   server.on("clientError", (err: NodeJS.ErrnoException, socket) => {
     if (err.code === "ERR_HTTP_REQUEST_TIMEOUT") {
-      logger.info("closed slow client", { remote: (socket as import("node:net").Socket).remoteAddress, reason: "headers not complete in time", timeout_ms: limits.headerTimeout });
+      logger.info("closed slow client", { remote: (socket as Socket).remoteAddress, reason: "headers not complete in time", timeout_ms: limits.headerTimeout });
       if (socket.writable) socket.end("HTTP/1.1 408 Request Timeout\r\nConnection: close\r\nContent-Length: 0\r\n\r\n");
       return;
     }
