@@ -120,11 +120,12 @@ export async function createBerth(config: Config, logger: Logger): Promise<Berth
     return resolution.kind === "proxy" && resolution.target.local !== name ? resolution.target.local : undefined;
   });
   const access = createAccess(services.auth, { tls, pullOnly, ...(cacheRepositoryOf ? { cacheRepositoryOf } : {}) });
-  const limiter = createRequestLimiter(limits, logger);
+  const limiter = createRequestLimiter(limits, logger, metrics.observeLimit);
   const app = createApp({ registry, logger, isDraining: () => draining, warnings, metrics, webhooks, ...access, ...(proxy ? { proxy } : {}), supply, limiter });
   const server: Server = tlsMaterial ? createHttpsServer({ ...serverOptions, ...tlsMaterial }, app) : createServer(serverOptions, app);
   server.on("clientError", (err: NodeJS.ErrnoException, socket) => {
     if (err.code === "ERR_HTTP_REQUEST_TIMEOUT") {
+      metrics.observeLimit("header_timeout");
       logger.info("closed slow client", { remote: (socket as Socket).remoteAddress, reason: "headers not complete in time", timeout_ms: limits.headerTimeout });
       if (socket.writable) socket.end("HTTP/1.1 408 Request Timeout\r\nConnection: close\r\nContent-Length: 0\r\n\r\n");
       return;
@@ -132,7 +133,7 @@ export async function createBerth(config: Config, logger: Logger): Promise<Berth
     logger.debug("client error", { error: err.message });
     if (socket.writable) socket.end("HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: 0\r\n\r\n");
   });
-  capConnections(server, limits.maxConnections, tls);
+  capConnections(server, limits.maxConnections, tls, metrics.observeLimit);
   const purge = createPeriodicJob(logger, "upload purge", async () => {
     const purged = await registry.uploads.purgeStale();
     if (purged > 0) logger.info("purged expired uploads", { count: purged });

@@ -3,6 +3,7 @@ import type { Socket } from "node:net";
 import type { Config } from "../config/schema.js";
 import type { Logger } from "../logger.js";
 import { RegistryError } from "../oci/errors.js";
+import type { LimitName } from "./metrics.js";
 
 /** What a node enforces per request, from `limits` (docs/configuration.md, "Limits"). */
 export interface RequestLimiter {
@@ -64,7 +65,8 @@ export function createTokenBuckets(ratePerSecond: number, burst: number, maxKeys
   };
 }
 
-export function createRequestLimiter(limits: Config["limits"], logger: Logger): RequestLimiter {
+/** `observe` hears every refusal and cut (the `berth_http_limited_total` counter). */
+export function createRequestLimiter(limits: Config["limits"], logger: Logger, observe: (limit: LimitName) => void = () => {}): RequestLimiter {
   const { rate } = limits;
   const byAddress = rate.perAddress > 0 ? createTokenBuckets(rate.perAddress, rate.burst) : undefined;
   const byUser = rate.perUser > 0 ? createTokenBuckets(rate.perUser, rate.burst) : undefined;
@@ -72,14 +74,21 @@ export function createRequestLimiter(limits: Config["limits"], logger: Logger): 
   return {
     admitAddress(req) {
       const wait = byAddress?.take(req.socket.remoteAddress ?? "unknown") ?? 0;
-      if (wait > 0) throw tooMany("too many requests from this address; slow down", wait);
+      if (wait > 0) {
+        observe("rate_address");
+        throw tooMany("too many requests from this address; slow down", wait);
+      }
     },
     admitUser(user) {
       const wait = user === undefined ? 0 : byUser?.take(user) ?? 0;
-      if (wait > 0) throw tooMany("too many requests from this user; slow down", wait);
+      if (wait > 0) {
+        observe("rate_user");
+        throw tooMany("too many requests from this user; slow down", wait);
+      }
     },
     upload(starts) {
       if (starts && limits.maxUploads > 0 && uploads >= limits.maxUploads) {
+        observe("uploads");
         throw tooMany(`this node has ${uploads} uploads in flight, its limit; try again shortly`, 1000);
       }
       uploads += 1;
@@ -98,8 +107,9 @@ export function createRequestLimiter(limits: Config["limits"], logger: Logger): 
       // (time, bytes) samples over the last window: the rate is what arrived across it.
       const samples: { at: number; bytes: number }[] = [{ at: started, bytes: received.bytes }];
       const tick = Math.max(100, Math.min(1000, (Math.min(idleTimeout || Infinity, minTransferRate ? transferRateWindow : Infinity)) / 10));
-      const cut = (reason: string, bytesPerSecond: number) => {
+      const cut = (reason: "idle" | "below minimum transfer rate", bytesPerSecond: number) => {
         stop();
+        observe(reason === "idle" ? "idle_body" : "slow_body");
         logger.info("closed slow client", {
           remote: req.socket.remoteAddress,
           method: req.method,
@@ -149,13 +159,14 @@ export function createRequestLimiter(limits: Config["limits"], logger: Logger): 
  * Caps open connections: one beyond `max` gets a bare 429 with Retry-After and is closed, before
  * a byte of its request is parsed (the HTTP layer never sees it); over TLS it is only closed.
  */
-export function capConnections(server: Server, max: number, tls = false): void {
+export function capConnections(server: Server, max: number, tls = false, observe: (limit: LimitName) => void = () => {}): void {
   if (max <= 0) return;
   let open = 0;
   const http = server.listeners("connection") as ((socket: Socket) => void)[];
   server.removeAllListeners("connection");
   server.on("connection", (socket: Socket) => {
     if (open >= max) {
+      observe("connections");
       socket.on("error", () => {});
       // Over TLS no handshake has happened: plain text would reach the client as garbage.
       if (tls) return void socket.destroy();

@@ -65,9 +65,14 @@ export interface Metrics {
   readonly observeWebhookAttempt: (report: AttemptReport) => void;
   /** Hears the pull-through cache (hand to createPullThrough as `observer`). */
   readonly proxy: ProxyObserver;
+  /** Counts a client a limit refused or cut (http/limits.ts), by the limit's name. */
+  readonly observeLimit: (limit: LimitName) => void;
   /** The exposition in the Prometheus text format. */
   render(): Promise<{ contentType: string; body: string }>;
 }
+
+/** The limits of `limits` (docs/configuration.md) as the `limit` label of `berth_http_limited_total`. */
+export type LimitName = "header_timeout" | "idle_body" | "slow_body" | "connections" | "uploads" | "rate_address" | "rate_user";
 
 export interface MetricsOptions {
   registry: Registry;
@@ -118,6 +123,17 @@ export function createMetrics({ registry, storageRefreshMs, logger, webhooks }: 
     collect() {
       this.reset();
       for (const { method, route, status, count } of traffic.values()) this.inc({ method, route, status }, count);
+    },
+  });
+  const limited = new Map<LimitName, number>();
+  new Counter({
+    name: "berth_http_limited_total",
+    help: "Clients a limit refused (429, 408) or cut (a stalled or too slow body), by limit.",
+    labelNames: ["limit"] as const,
+    registers,
+    collect() {
+      this.reset();
+      for (const [limit, count] of limited) this.inc({ limit }, count);
     },
   });
   const latency = new Histogram({
@@ -186,6 +202,7 @@ export function createMetrics({ registry, storageRefreshMs, logger, webhooks }: 
   };
 
   return {
+    observeLimit: (limit) => void limited.set(limit, (limited.get(limit) ?? 0) + 1),
     startRequest(rawMethod, route) {
       const method = methodLabel(rawMethod);
       const upload = route === "blob_upload" && (method === "POST" || method === "PATCH" || method === "PUT");

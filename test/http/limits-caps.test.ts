@@ -65,6 +65,7 @@ describe("limits: caps answer 429 with Retry-After, never hang", () => {
       assert.ok(Number(refused.headers.get("retry-after")) >= 1);
       assert.equal(((await refused.json()) as { errors: { code: string }[] }).errors[0]!.code, "TOOMANYREQUESTS");
       assert.equal((await fetch(`${b.url}/healthz`)).status, 200);
+      assert.match(await (await fetch(`${b.url}/metrics`)).text(), /^berth_http_limited_total\{limit="rate_address"\} 2$/m);
       await sleep(600);
       assert.equal((await fetch(`${b.url}/v2/`)).status, 200);
     } finally {

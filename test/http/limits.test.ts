@@ -56,6 +56,7 @@ describe("limits: slow and idle clients", () => {
       assert.equal(cut?.path, location);
       assert.ok(typeof cut?.bytes === "number" && typeof cut?.rate === "string" && cut?.remote === "127.0.0.1", JSON.stringify(cut));
       assert.ok(!lines.some((l) => l.level === "error"), "a slow client is no server error");
+      assert.match(await (await fetch(`${b.url}/metrics`)).text(), /^berth_http_limited_total\{limit="slow_body"\} 1$/m);
 
       const digest = digestOf(blob);
       assert.equal((await fetch(`${b.url}/v2/${name}/blobs/${digest}`, { method: "HEAD" })).status, 404);
