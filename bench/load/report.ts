@@ -17,7 +17,7 @@ function slow(s: SlowSummary): string {
 
 function errors(r: StormResult): string {
   const entries = Object.entries(r.errors);
-  return entries.length ? entries.map(([k, n]) => `${n}× ${k}`).join("; ") : "0";
+  return entries.length ? `${entries.map(([k, n]) => `${n}× ${k}`).join("; ")} (first at ${r.firstErrorAtS?.toFixed(0)} s)` : "0";
 }
 
 export function renderReport(shape: StormShape, flags: string, results: StormResult[]): string {

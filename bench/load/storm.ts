@@ -34,6 +34,8 @@ export interface StormResult {
   /** Well-behaved clients' errors by `operation: kind`. */
   errors: Record<string, number>;
   errorSamples: string[];
+  /** Seconds into the storm of the first well-behaved error. */
+  firstErrorAtS?: number;
   pushesStarted: number;
   pushesCompleted: number;
   rssStart: number;
@@ -105,7 +107,9 @@ export async function runStorm(target: LoadTarget, shape: StormShape, log: (line
   const latencies: number[] = [];
   const errors: Record<string, number> = {};
   const errorSamples: string[] = [];
+  let firstErrorAt: number | undefined;
   const fail = (op: string, e: unknown) => {
+    firstErrorAt ??= Date.now();
     const kind = e instanceof RequestFailure ? e.kind : String(e);
     errors[`${op}: ${kind}`] = (errors[`${op}: ${kind}`] ?? 0) + 1;
     if (errorSamples.length < 5) errorSamples.push(`${op}: ${e instanceof Error ? e.message : String(e)}`);
@@ -194,6 +198,7 @@ export async function runStorm(target: LoadTarget, shape: StormShape, log: (line
     p99: percentile(sorted, 99),
     errors,
     errorSamples,
+    firstErrorAtS: firstErrorAt === undefined ? undefined : (firstErrorAt - (deadline - shape.durationMs)) / 1000,
     pushesStarted,
     pushesCompleted,
     rssStart,
