@@ -20,6 +20,8 @@ export interface RawOutcome {
 export interface RawClients {
   outcomes: RawOutcome[];
   open(): number;
+  /** Hangs up `count` still-open connections of `kind` from our side; returns how many. */
+  hangUp(kind: RawOutcome["kind"], count: number): number;
   /** Closes our side of connections of the given kinds (all when omitted). */
   close(kinds?: RawOutcome["kind"][]): void;
 }
@@ -101,6 +103,17 @@ export async function createRawClients(base: string, counts: { idle: number; slo
   return {
     outcomes,
     open: () => sockets.filter((s) => !s.socket.destroyed && s.outcome.closedAt === undefined).length,
+    hangUp(kind, count) {
+      let n = 0;
+      for (const { outcome, socket } of sockets) {
+        if (n >= count) break;
+        if (outcome.kind !== kind || socket.destroyed || outcome.closedAt !== undefined) continue;
+        (socket as Socket & { byUs?: boolean }).byUs = true;
+        socket.destroy();
+        n++;
+      }
+      return n;
+    },
     close(kinds) {
       for (const { outcome, socket } of sockets) {
         if (kinds && !kinds.includes(outcome.kind)) continue;

@@ -32,9 +32,10 @@ export function renderReport(shape: StormShape, flags: string, results: StormRes
     ["slow headers: cut by the server", (r) => slow(r.slowHeaders)],
     ["slow bodies (1 B/s PATCH): cut by the server", (r) => slow(r.slowBodies)],
     ["upload sessions left: well-behaved / slow bodies", (r) => `${r.sessionsWellBehaved} / ${r.sessionsSlow}`],
+    ["error-level log lines after hanging up on N slow bodies (with stack)", (r) => `${r.hangUpErrorLines} (${r.hangUpErrorWithStack}) for ${r.hungUp}`],
     ["error-level log lines incl. shutdown (with stack)", (r) => `${r.errorLogLines} (${r.errorLogWithStack})`],
     [
-      `SIGTERM → exit (timeout ${shape.shutdownTimeoutMs / 1000} s)`,
+      `SIGTERM with the other slow senders attached → exit (timeout ${shape.shutdownTimeoutMs / 1000} s)`,
       (r) => `${(r.shutdown.ms / 1000).toFixed(1)} s, ${r.shutdown.withinTimeout ? "within" : r.shutdown.exited ? "over" : "SIGKILLed, over"} timeout`,
     ],
   ];

@@ -48,6 +48,10 @@ export interface StormResult {
   idleClosedByServer: number;
   slowHeaders: SlowSummary;
   slowBodies: SlowSummary;
+  /** Slow bodies we hung up on mid-request before SIGTERM, and the error-level log lines that followed (with stack). */
+  hungUp: number;
+  hangUpErrorLines: number;
+  hangUpErrorWithStack: number;
   /** Upload sessions left after the storm: well-behaved pushers' and the slow bodies'. */
   sessionsWellBehaved: number;
   sessionsSlow: number;
@@ -183,7 +187,11 @@ export async function runStorm(target: LoadTarget, shape: StormShape, log: (line
   }
   const summaries = { slowHeaders: summarize(raw.outcomes, "slow-headers", settledAt), slowBodies: summarize(raw.outcomes, "slow-body", settledAt) };
   const idleClosedByServer = raw.outcomes.filter((o) => o.kind === "idle" && o.closedAt !== undefined && o.closedAt < deadline).length;
-  log(`${target.name}: SIGTERM with ${slowStillOpen} slow senders attached`);
+  const logsBefore = target.errorLogs();
+  const hungUp = raw.hangUp("slow-body", Math.ceil(shape.slowBodies / 2));
+  await sleep(2000);
+  const logsHangUp = target.errorLogs();
+  log(`${target.name}: hung up ${hungUp} slow bodies; SIGTERM with ${raw.open()} slow senders attached`);
   const shutdown = await target.shutdown();
   raw.close();
   const logs = target.errorLogs();
@@ -211,6 +219,9 @@ export async function runStorm(target: LoadTarget, shape: StormShape, log: (line
     ...summaries,
     sessionsWellBehaved,
     sessionsSlow,
+    hungUp,
+    hangUpErrorLines: logsHangUp.lines - logsBefore.lines,
+    hangUpErrorWithStack: logsHangUp.withStack - logsBefore.withStack,
     errorLogLines: logs.lines,
     errorLogWithStack: logs.withStack,
     errorLogSample: logs.sample,
