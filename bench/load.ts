@@ -2,7 +2,7 @@
  * `npm run bench:load`: the issue-15 storm against Berth and then CNCF distribution 2.8, same
  * shape, one after the other; results to bench/results/load-latest.md.
  *
- *   --quick               200 connections, 20 s
+ *   --quick               200 connections, 20 s, shutdown timeout 10 s
  *   --connections N       total connections (split 50 % idle, 15 % slow, 10 % pushers, rest pullers)
  *   --duration S          storm seconds
  *   --idle/--slow-headers/--slow-bodies/--pushers/--pullers N   override one kind
@@ -31,7 +31,7 @@ const overrides: Partial<StormShape> = {};
 for (const [f, key] of [["idle", "idle"], ["slow-headers", "slowHeaders"], ["slow-bodies", "slowBodies"], ["pushers", "pushers"], ["pullers", "pullers"]] as const) {
   if (num(f) !== undefined) overrides[key] = num(f)!;
 }
-overrides.shutdownTimeoutMs = (num("shutdown-timeout") ?? 30) * 1000;
+overrides.shutdownTimeoutMs = (num("shutdown-timeout") ?? (quick ? 10 : 30)) * 1000;
 const shape = createShape(num("connections") ?? preset.connections, (num("duration") ?? preset.durationMs / 1000) * 1000, overrides);
 const only = flag("only");
 const log = (l: string) => console.log(`[${new Date().toISOString().slice(11, 19)}] ${l}`);
