@@ -182,7 +182,9 @@ export async function createBerth(config: Config, logger: Logger): Promise<Berth
       await new Promise<void>((resolve, reject) => {
         const failed = (err: Error) => reject(listenError(err, config.listen));
         server.once("error", failed);
-        server.listen(listen.port, listen.host, () => {
+        // Node's default accept queue (511) overflows when a deploy storm connects at once; Go's
+        // servers (distribution) ask for 4096. The kernel caps it at net.core.somaxconn.
+        server.listen({ port: listen.port, host: listen.host, backlog: 4096 }, () => {
           server.off("error", failed);
           resolve();
         });
