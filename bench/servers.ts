@@ -76,7 +76,7 @@ export function registryBinary(): string {
 async function waitReady(url: string, child: ChildProcess, output: string[]): Promise<void> {
   const deadline = Date.now() + 20_000;
   while (Date.now() < deadline) {
-    if (child.exitCode !== null) throw new Error(`docker-registry exited with ${child.exitCode}:\n${output.join("")}`);
+    if (child.exitCode !== null) throw new Error(`docker-registry exited with ${child.exitCode}:\n${output.join("\n")}`);
     try {
       const res = await fetch(`${url}/v2/`);
       await res.arrayBuffer();
@@ -84,33 +84,53 @@ async function waitReady(url: string, child: ChildProcess, output: string[]): Pr
     } catch {
       /* not listening yet */
     }
-    await new Promise((r) => setTimeout(r, 100));
+    await new Promise((r) => setTimeout(r, 50));
   }
   child.kill("SIGKILL");
-  throw new Error(`docker-registry did not answer GET /v2/ with 200 in 20 s:\n${output.join("")}`);
+  throw new Error(`docker-registry did not answer GET /v2/ with 200 in 20 s:\n${output.join("\n")}`);
 }
 
-/** CNCF distribution on a free loopback port with a fresh filesystem root. */
-export async function startDistribution(): Promise<Server> {
+/** A running distribution process, as the benches drive it. */
+export interface DistributionProcess {
+  child: ChildProcess;
+  url: string;
+  /** Its temporary directory (config and storage root); the caller removes it. */
+  dir: string;
+  /** The storage root directory. */
+  root: string;
+  /** Its output so far, a line each. */
+  output: string[];
+  exited: Promise<void>;
+}
+
+/**
+ * CNCF distribution on a free loopback port with a fresh filesystem root, answering `GET /v2/`.
+ * `log`, `storage` and `http` are extra lines for those sections of its configuration.
+ */
+export async function spawnDistribution(options: { logLevel: string; log?: string[]; storage?: string[]; http?: string[] }): Promise<DistributionProcess> {
   const bin = registryBinary();
   const dir = await mkdtemp(join(tmpdir(), "bench-distribution-"));
   const port = await freePort();
+  const root = join(dir, "data");
   const config = join(dir, "config.yml");
   await writeFile(
     config,
     [
       "version: 0.1",
       "log:",
-      "  level: error",
+      `  level: ${options.logLevel}`,
+      ...(options.log ?? []),
       "  accesslog:",
       "    disabled: true",
       "storage:",
       "  filesystem:",
-      `    rootdirectory: ${join(dir, "data")}`,
+      `    rootdirectory: ${root}`,
       "  delete:",
       "    enabled: true",
+      ...(options.storage ?? []),
       "http:",
       `  addr: 127.0.0.1:${port}`,
+      ...(options.http ?? []),
       "",
     ].join("\n"),
   );
@@ -118,11 +138,18 @@ export async function startDistribution(): Promise<Server> {
   delete env.AWS_CA_BUNDLE;
   const child = spawn(bin, ["serve", config], { env, stdio: ["ignore", "pipe", "pipe"] });
   const output: string[] = [];
-  child.stdout!.on("data", (b: Buffer) => output.push(b.toString()));
-  child.stderr!.on("data", (b: Buffer) => output.push(b.toString()));
+  const onData = (b: Buffer) => output.push(...b.toString().split("\n").filter(Boolean));
+  child.stdout!.on("data", onData);
+  child.stderr!.on("data", onData);
   const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
   const url = `http://127.0.0.1:${port}`;
   await waitReady(url, child, output);
+  return { child, url, dir, root, output, exited };
+}
+
+/** CNCF distribution on a free loopback port with a fresh filesystem root. */
+export async function startDistribution(): Promise<Server> {
+  const { child, url, dir, exited } = await spawnDistribution({ logLevel: "error" });
   return {
     name: "distribution",
     url,

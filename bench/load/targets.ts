@@ -3,15 +3,13 @@
  * loopback port: Berth (`node bin/berth.js serve`) and CNCF distribution 2.8 (`docker-registry`).
  * Each reports its upload sessions left, its log lines at error level, and how its SIGTERM went.
  */
-import { spawn } from "node:child_process";
 import { existsSync } from "node:fs";
-import { mkdtemp, readdir, rm, writeFile } from "node:fs/promises";
+import { mkdtemp, readdir, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import Database from "better-sqlite3";
 import { spawnBerth } from "../../test/helpers/berth.js";
-import { freePort } from "../../test/helpers/tools.js";
-import { registryBinary } from "../servers.js";
+import { spawnDistribution } from "../servers.js";
 
 /** How a SIGTERM went. */
 export interface ShutdownResult {
@@ -96,58 +94,12 @@ export async function startBerthTarget(shutdownTimeoutMs: number, env: Record<st
 }
 
 export async function startDistributionTarget(shutdownTimeoutMs: number): Promise<LoadTarget> {
-  const bin = registryBinary();
-  const dir = await mkdtemp(join(tmpdir(), "load-distribution-"));
-  const port = await freePort();
-  const root = join(dir, "data");
-  const config = join(dir, "config.yml");
-  await writeFile(
-    config,
-    [
-      "version: 0.1",
-      "log:",
-      "  level: warn",
-      "  formatter: text",
-      "  accesslog:",
-      "    disabled: true",
-      "storage:",
-      "  filesystem:",
-      `    rootdirectory: ${root}`,
-      "  delete:",
-      "    enabled: true",
-      "  maintenance:",
-      "    uploadpurging:",
-      "      enabled: false",
-      "http:",
-      `  addr: 127.0.0.1:${port}`,
-      `  draintimeout: ${Math.ceil(shutdownTimeoutMs / 1000)}s`,
-      "",
-    ].join("\n"),
-  );
-  const env = { ...process.env };
-  delete env.AWS_CA_BUNDLE;
-  const child = spawn(bin, ["serve", config], { env, stdio: ["ignore", "pipe", "pipe"] });
-  const output: string[] = [];
-  const onData = (b: Buffer) => output.push(...b.toString().split("\n").filter(Boolean));
-  child.stdout!.on("data", onData);
-  child.stderr!.on("data", onData);
-  const url = `http://127.0.0.1:${port}`;
-  const deadline = Date.now() + 20_000;
-  for (;;) {
-    if (child.exitCode !== null) throw new Error(`docker-registry exited with ${child.exitCode}:\n${output.join("\n")}`);
-    try {
-      const res = await fetch(`${url}/v2/`);
-      await res.arrayBuffer();
-      if (res.status === 200) break;
-    } catch {
-      // not listening yet
-    }
-    if (Date.now() > deadline) {
-      child.kill("SIGKILL");
-      throw new Error(`docker-registry did not answer in 20 s:\n${output.join("\n")}`);
-    }
-    await new Promise((r) => setTimeout(r, 50));
-  }
+  const { child, url, dir, root, output } = await spawnDistribution({
+    logLevel: "warn",
+    log: ["  formatter: text"],
+    storage: ["  maintenance:", "    uploadpurging:", "      enabled: false"],
+    http: [`  draintimeout: ${Math.ceil(shutdownTimeoutMs / 1000)}s`],
+  });
   const repos = join(root, "docker/registry/v2/repositories");
   return {
     name: "distribution",
