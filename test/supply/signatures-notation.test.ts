@@ -139,7 +139,7 @@ describe("notation signatures over a CA chain (openssl PKI)", { skip: skipUnless
   test("a signature for another digest, a tampered signature, a foreign critical header are refused", async () => {
     const other = await verify(await notationSignature({ subject: digestOf(Buffer.from("other")), leaf, chain: [leaf, root] }));
     assert.match(other.checks[0]!.reason!, /^artifact's subject is sha256:/);
-    const flipped = await verify(await notationSignature({ subject: SUBJECT, leaf, chain: [leaf, root], edit: (e) => (e.signature = `A${e.signature.slice(1)}`) }));
+    const flipped = await verify(await notationSignature({ subject: SUBJECT, leaf, chain: [leaf, root], edit: (e) => (e.signature = `${e.signature.startsWith("A") ? "B" : "A"}${e.signature.slice(1)}`) }));
     assert.match(flipped.checks[0]!.reason!, /JWS signature does not verify/);
     const plugin = await verify(await notationSignature({
       subject: SUBJECT, leaf, chain: [leaf, root],
