@@ -3,6 +3,7 @@ import { createServer as createHttpsServer } from "node:https";
 import type { AddressInfo, Socket } from "node:net";
 import type { Config } from "./config/schema.js";
 import { parseListen } from "./config/units.js";
+import { addAcceptHandles, type AcceptHandles } from "./http/accept-handles.js";
 import { createApp } from "./http/app.js";
 import { capConnections, createRequestLimiter } from "./http/limits.js";
 import { createMetrics } from "./http/metrics.js";
@@ -95,6 +96,7 @@ export async function createBerth(config: Config, logger: Logger): Promise<Berth
   }
   if (pullOnly) logger.warn("no access control on a non-loopback address: anonymous users may only pull (set auth.enabled, or auth.allowAnonymousPush)");
   let draining = false;
+  let acceptHandles: AcceptHandles | undefined;
   const { limits } = config;
   // Uploads of many GiB can take long: no overall request deadline (slow bodies are cut by rate,
   // http/limits.ts), but headers must come promptly. Node checks that deadline every
@@ -189,6 +191,7 @@ export async function createBerth(config: Config, logger: Logger): Promise<Berth
           resolve();
         });
       });
+      acceptHandles = await addAcceptHandles(server, limits.acceptHandles - 1, logger);
       purge.start(config.uploads.purgeInterval, true);
       if (config.gc.schedule !== "off") collect.start(config.gc.schedule);
       if (config.retention.schedule !== "off") retain.start(config.retention.schedule);
@@ -200,7 +203,7 @@ export async function createBerth(config: Config, logger: Logger): Promise<Berth
       draining = true;
       // Background runs stop between batches while requests drain; the stores close after both.
       const jobsStopped = Promise.all([purge.stop(), collect.stop(), retain.stop()]);
-      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      const closed = Promise.all([new Promise<void>((resolve) => server.close(() => resolve())), acceptHandles?.close()]);
       // Keep-alive connections finish their current response, then must not linger until the timeout.
       server.closeIdleConnections();
       const reaper = setInterval(() => server.closeIdleConnections(), 50);

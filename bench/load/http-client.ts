@@ -49,9 +49,18 @@ export function send(
         });
       },
     );
+    const sentAt = performance.now();
+    const seen: string[] = [];
+    const mark = (what: string) => seen.push(`${what} +${Math.round(performance.now() - sentAt)} ms`);
+    req.on("socket", (s) => {
+      mark(s.connecting ? "new socket" : "reused socket");
+      if (s.connecting) s.once("connect", () => mark("connected"));
+    });
+    req.on("finish", () => mark("request sent"));
+    req.on("response", () => mark("response headers"));
     const timer = setTimeout(() => {
       req.destroy();
-      reject(new RequestFailure("timeout", `${method} ${u.pathname}: no answer in ${timeoutMs} ms`));
+      reject(new RequestFailure("timeout", `${method} ${u.pathname}: no answer in ${timeoutMs} ms (${seen.join(", ") || "no socket"})`));
     }, timeoutMs);
     req.on("error", (e: NodeJS.ErrnoException) => {
       clearTimeout(timer);

@@ -116,7 +116,7 @@ export async function runStorm(target: LoadTarget, shape: StormShape, log: (line
     firstErrorAt ??= Date.now();
     const kind = e instanceof RequestFailure ? e.kind : String(e);
     errors[`${op}: ${kind}`] = (errors[`${op}: ${kind}`] ?? 0) + 1;
-    if (errorSamples.length < 5) errorSamples.push(`${op}: ${e instanceof Error ? e.message : String(e)}`);
+    if (errorSamples.length < 12) errorSamples.push(`${op}: ${e instanceof Error ? e.message : String(e)}`);
   };
   let blobGets = 0;
   let pushesStarted = 0;

@@ -37,6 +37,8 @@ export const limitsSchema = z
     /** A request body slower than this, averaged over `transferRateWindow`, is cut; 0 turns it off. */
     minTransferRate: transferRate.default("1KiB/s"),
     transferRateWindow: duration.refine((ms) => ms >= 1000, { message: "at least 1s" }).default("60s"),
+    /** Listening handles on the socket: up to this many new connections are accepted per event-loop turn. */
+    acceptHandles: z.number().int().min(1).max(64).default(16),
     /** Open connections per node; those beyond get a bare 429 and are closed. 0: no cap. */
     maxConnections: z.number().int().min(0).default(0),
     /** Upload bodies in flight per node; while at it, new uploads (POST /blobs/uploads/) get 429. 0: no cap. */

@@ -51,6 +51,7 @@ export const ENV_KEYS: Record<string, string> = {
   BERTH_MIN_TRANSFER_RATE: "limits.minTransferRate",
   BERTH_TRANSFER_RATE_WINDOW: "limits.transferRateWindow",
   BERTH_MAX_CONNECTIONS: "limits.maxConnections",
+  BERTH_ACCEPT_HANDLES: "limits.acceptHandles",
   BERTH_MAX_UPLOADS: "limits.maxUploads",
   BERTH_RATE_PER_ADDRESS: "limits.rate.perAddress",
   BERTH_RATE_PER_USER: "limits.rate.perUser",
@@ -104,7 +105,7 @@ export interface LoadConfigOptions {
   overrides?: Record<string, unknown>;
 }
 
-const NUMERIC_KEYS = new Set(["pagination.maxEntries", "database.poolSize", "limits.maxConnections", "limits.maxUploads", "limits.rate.burst"]);
+const NUMERIC_KEYS = new Set(["pagination.maxEntries", "database.poolSize", "limits.maxConnections", "limits.acceptHandles", "limits.maxUploads", "limits.rate.burst"]);
 
 /** Settings that may hold secrets: `X_FILE` in the environment (or `xFile` in the file) reads them from a file. */
 const SECRET_ENV = ["BERTH_S3_ACCESS_KEY", "BERTH_S3_SECRET_KEY", "BERTH_DATABASE_URL", "BERTH_ADMIN_PASSWORD"];

@@ -10,6 +10,7 @@ describe("limits configuration", () => {
       idleTimeout: 60_000,
       minTransferRate: 1024,
       transferRateWindow: 60_000,
+      acceptHandles: 16,
       maxConnections: 0,
       maxUploads: 0,
       rate: { perAddress: 0, perUser: 0, burst: 0 },
@@ -32,6 +33,7 @@ describe("limits configuration", () => {
     assert.throws(() => loadConfig({ env: { BERTH_RATE_PER_USER: "lots/s" } }), /limits\.rate\.perUser: not a request rate/);
     assert.throws(() => loadConfig({ env: { BERTH_HEADER_TIMEOUT: "200ms" } }), /limits\.headerTimeout/);
     assert.throws(() => loadConfig({ env: { BERTH_MAX_UPLOADS: "-1" } }), /limits\.maxUploads/);
+    assert.throws(() => loadConfig({ env: { BERTH_ACCEPT_HANDLES: "0" } }), /limits\.acceptHandles/);
   });
 
   it("berth config shows rates as written, defaults in their units, and that loads back the same", () => {
