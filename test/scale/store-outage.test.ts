@@ -205,6 +205,41 @@ describe("a stalled or stopped store under Berth on S3 + PostgreSQL", { skip: sk
     assert.deepEqual(pulled.body, layer, "the retried push pulls byte-exact");
   });
 
+  it("a blob download is bounded by the store's silence, never by a slow puller", async () => {
+    const big = randomBytes(24 * 1024 * 1024);
+    const client = clientOf(berth.url);
+    const digest = await client.pushBlob("outage/app", big).finally(() => client.close());
+    const reader = async () => {
+      const res = await fetch(`${berth.url}/v2/outage/app/blobs/${digest}`);
+      assert.equal(res.status, 200);
+      return res.body!.getReader();
+    };
+
+    // A puller that stops reading for longer than storage.s3.timeout (2 s) still gets every byte.
+    const slow = await reader();
+    const got: Uint8Array[] = [];
+    const first = await slow.read();
+    got.push(first.value!);
+    await sleep(3500);
+    for (let r = await slow.read(); !r.done; r = await slow.read()) got.push(r.value);
+    assert.deepEqual(Buffer.concat(got), big, "a slow puller is not cut");
+
+    // A store that stalls mid-transfer cuts the download (the status is sent): an error, not a hang.
+    const cut = await reader();
+    await cut.read();
+    rgw.freeze();
+    const started = Date.now();
+    try {
+      await assert.rejects(async () => {
+        for (let r = await cut.read(); !r.done; r = await cut.read());
+      }, "the download is cut");
+    } finally {
+      rgw.thaw();
+    }
+    assert.ok(Date.now() - started < BOUND_MS, `cut after ${Date.now() - started} ms`);
+    await waitReady();
+  });
+
   it("stopped (port closed) and restarted: 503 at once, then back without restarting Berth", async () => {
     await pg.kill();
     try {
