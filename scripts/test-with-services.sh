@@ -6,7 +6,7 @@
 # Starts, in parallel and in temp dirs under /tmp, a single-node Ceph radosgw (scripts/ceph.sh)
 # and a PostgreSQL server (scripts/postgres.sh), exports what they write to DIR/env
 # (BERTH_TEST_S3_ENDPOINT, BERTH_TEST_S3_ACCESS_KEY, BERTH_TEST_S3_SECRET_KEY, BERTH_TEST_S3_REGION,
-# BERTH_TEST_DATABASE_URL), runs the command, stops both whatever happens (failure, Ctrl-C) and
+# BERTH_TEST_DATABASE_URL, and BERTH_TEST_CEPH_DIR), runs the command, stops both whatever happens (failure, Ctrl-C) and
 # exits with the command's status.
 #
 # An engine that is not installed: under CI=true this fails at once; otherwise one line says
@@ -106,6 +106,8 @@ if [[ -n $ceph_starter ]]; then
   set -a
   . "$ceph_dir/env"
   set +a
+  # for suites that start a gateway of their own on this cluster (test/helpers/outage.ts)
+  export BERTH_TEST_CEPH_DIR=$ceph_dir
 fi
 if [[ -n $pg_starter ]]; then
   wait "$pg_starter" || {

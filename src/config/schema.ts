@@ -197,6 +197,10 @@ export const configSchema = z
             redirect: bool.default(false),
             redirectTtl: durationAtLeast(1000, "presigned URLs are signed in whole seconds").default("15m"),
             createBucket: bool.default(true),
+            /** Opening a connection to the endpoint; beyond it the request answers 503. */
+            connectTimeout: durationAtLeast(100, "a connection needs time to open").default("5s"),
+            /** Longest silence from the store (headers, or the next bytes of a body Berth waits for); never a bound on a whole transfer. */
+            timeout: durationAtLeast(100, "a store needs time to answer").default("30s"),
           })
           .strict()
           .default({}),
@@ -218,6 +222,10 @@ export const configSchema = z
         url: z.string().optional(),
         urlFile: z.string().min(1).optional(),
         poolSize: z.number().int().min(1).max(1000).default(10),
+        /** PostgreSQL: opening a connection, or waiting for a free one of the pool; beyond it the request answers 503. */
+        connectTimeout: durationAtLeast(100, "a connection needs time to open").default("5s"),
+        /** PostgreSQL: one statement, from sending it to its last row; beyond it the request answers 503. */
+        queryTimeout: durationAtLeast(100, "a statement needs time to run").default("30s"),
       })
       .strict()
       .default({}),

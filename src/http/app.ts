@@ -28,6 +28,7 @@ import { admitThroughCache, handleProxied, isProxiedRead } from "./handlers/prox
 import type { SupplyChain } from "../supply/supply-chain.js";
 import { handleScanApi, SCAN_PREFIX } from "./handlers/scan-api.js";
 import type { RequestLimiter } from "./limits.js";
+import { RETRY_AFTER_SECONDS } from "../storage/unavailable.js";
 
 export interface AppOptions {
   registry: Registry;
@@ -115,13 +116,16 @@ function needOf(route: Route, method: string): Need {
 async function health(ctx: RequestContext, draining: boolean, warnings: readonly string[]): Promise<void> {
   if (ctx.url.pathname === "/healthz") return reply(ctx.res, 200, {}, { status: "ok" });
   if (draining) return reply(ctx.res, 503, {}, { status: "draining" });
-  try {
-    await ctx.registry.ping();
-    reply(ctx.res, 200, {}, { status: "ready", ...(warnings.length > 0 ? { warnings } : {}) });
-  } catch (err) {
-    ctx.logger.warn("not ready", { error: String(err) });
-    reply(ctx.res, 503, {}, { status: "unavailable" });
+  const { blobStore, metadataStore } = ctx.registry.stores;
+  const [metadata, blobs] = await Promise.allSettled([metadataStore.ping(), blobStore.ping()]);
+  const failing: Record<string, string> = {};
+  for (const [store, result] of [["metadata", metadata], ["blobs", blobs]] as const) {
+    if (result.status === "rejected") failing[store] = result.reason instanceof Error ? result.reason.message : String(result.reason);
   }
+  if (Object.keys(failing).length === 0) return reply(ctx.res, 200, {}, { status: "ready", ...(warnings.length > 0 ? { warnings } : {}) });
+  ctx.logger.warn("not ready", { stores: failing });
+  // Which store is failing and why, for the operator behind the probe; the body holds no secrets (store errors name no credentials).
+  reply(ctx.res, 503, { "Retry-After": String(RETRY_AFTER_SECONDS) }, { status: "unavailable", stores: failing });
 }
 
 /** Counts the body bytes handed to the socket, so the access log is right even when the client hangs up early. */

@@ -4,6 +4,7 @@ import type { Readable } from "node:stream";
 import { RegistryError } from "../oci/errors.js";
 import { isDirectReadable } from "../storage/blob-store.js";
 import type { Logger } from "../logger.js";
+import { unavailableStore } from "../storage/unavailable.js";
 
 export type Headers = Record<string, string | number | string[]>;
 
@@ -78,6 +79,32 @@ export function clientGone(req: IncomingMessage, err: unknown): boolean {
   return (code !== undefined && HANG_UP_CODES.has(code)) || (err instanceof Error && err.message === "aborted");
 }
 
+/** At most one warning per store this often: an outage fails every request, and its cause is the same each time. */
+const UNAVAILABLE_WARN_EVERY_MS = 10_000;
+const unavailableWarned = new WeakMap<Logger, Map<string, { at: number; suppressed: number }>>();
+
+/** One warn line per store per UNAVAILABLE_WARN_EVERY_MS, counting the failures it stands for. */
+function warnUnavailable(logger: Logger, store: string, error: RegistryError, req: IncomingMessage): void {
+  let byStore = unavailableWarned.get(logger);
+  if (!byStore) unavailableWarned.set(logger, (byStore = new Map()));
+  const now = Date.now();
+  const last = byStore.get(store);
+  if (last && now - last.at < UNAVAILABLE_WARN_EVERY_MS) {
+    last.suppressed++;
+    return;
+  }
+  const cause = error.cause instanceof Error ? error.cause.message : undefined;
+  logger.warn("store unavailable: answering 503", {
+    store,
+    error: error.message,
+    ...(cause && !error.message.includes(cause) ? { cause } : {}),
+    method: req.method,
+    path: req.url,
+    ...(last?.suppressed ? { alsoFailed: last.suppressed, sinceLastWarning_s: Math.round((now - last.at) / 1000) } : {}),
+  });
+  byStore.set(store, { at: now, suppressed: 0 });
+}
+
 export async function replyError(req: IncomingMessage, res: ServerResponse, err: unknown, logger: Logger): Promise<void> {
   const error =
     err instanceof RegistryError ? err : new RegistryError("UNKNOWN", "internal error", undefined, { cause: err });
@@ -87,6 +114,8 @@ export async function replyError(req: IncomingMessage, res: ServerResponse, err:
     res.destroy();
     return;
   }
+  const store = unavailableStore(err);
+  if (store) warnUnavailable(logger, store, error, req);
   if (!(err instanceof RegistryError)) {
     logger.error("request failed", {
       method: req.method,

@@ -114,6 +114,7 @@ async function createBlobStore(config: Config, create: boolean): Promise<BlobSto
       prefix: s3.prefix,
       createBucket: s3.createBucket,
       create,
+      timeouts: { connectTimeoutMs: s3.connectTimeout, timeoutMs: s3.timeout },
       ...(s3.endpoint ? { endpoint: s3.endpoint } : {}),
       ...(s3.accessKey ? { accessKeyId: s3.accessKey } : {}),
       ...(s3.secretKey ? { secretAccessKey: s3.secretKey } : {}),
@@ -124,11 +125,13 @@ async function createBlobStore(config: Config, create: boolean): Promise<BlobSto
   return createFilesystemBlobStore({ root: storage.path ?? config.data, fsync: storage.fsync, create });
 }
 
+const pgTimeouts = ({ database }: Config) => ({ connectTimeoutMs: database.connectTimeout, queryTimeoutMs: database.queryTimeout });
+
 async function createMetadataStore(config: Config, create: boolean): Promise<MetadataStore> {
   const { database } = config;
   if (database.driver === "postgres") {
     const { createPostgresMetadataStore } = await import("./drivers/postgres-metadata-store.js");
-    return createPostgresMetadataStore({ url: database.url!, poolSize: database.poolSize, create });
+    return createPostgresMetadataStore({ url: database.url!, poolSize: database.poolSize, create, timeouts: pgTimeouts(config) });
   }
   const { createSqliteMetadataStore } = await import("./drivers/sqlite-metadata-store.js");
   return createSqliteMetadataStore({ path: database.path ?? join(config.data, "berth.db"), fsync: config.storage.fsync, create });
@@ -137,7 +140,7 @@ async function createMetadataStore(config: Config, create: boolean): Promise<Met
 async function openAuthStore(config: Config, create: boolean): Promise<AuthStore> {
   if (config.database.driver === "postgres") {
     const { createPostgresAuthStore } = await import("./drivers/postgres-auth-store.js");
-    return createPostgresAuthStore({ url: config.database.url!, poolSize: Math.max(2, Math.floor(config.database.poolSize / 2)), create });
+    return createPostgresAuthStore({ url: config.database.url!, poolSize: Math.max(2, Math.floor(config.database.poolSize / 2)), create, timeouts: pgTimeouts(config) });
   }
   const { createSqliteAuthStore } = await import("./drivers/sqlite-auth-store.js");
   return createSqliteAuthStore({ path: join(config.data, "auth.db"), fsync: config.storage.fsync, create });

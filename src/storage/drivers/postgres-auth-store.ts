@@ -1,5 +1,6 @@
 import pg from "pg";
-import { openPool } from "./postgres-pool.js";
+import { openPool, postgresUnavailable, type PoolTimeouts } from "./postgres-pool.js";
+import { guardStore } from "../unavailable.js";
 import { transaction } from "./postgres-tx.js";
 import type {
   AuthStore,
@@ -20,6 +21,8 @@ export interface PostgresAuthStoreOptions {
   poolSize?: number;
   /** Create the schema when its tables are absent (default false: a StoreMissingError, nothing created). */
   create?: boolean;
+  /** Bounds on connecting and on each statement; a store that exceeds them answers 503 UNAVAILABLE. */
+  timeouts?: PoolTimeouts;
 }
 
 /**
@@ -47,7 +50,7 @@ export async function createPostgresAuthStore(options: PostgresAuthStoreOptions)
     migrations: POSTGRES_AUTH_MIGRATIONS,
     label: "auth",
     create: options.create ?? false,
-  });
+  }, options.timeouts);
 
   const rows = async <R extends pg.QueryResultRow = Row>(text: string, values: unknown[] = []) =>
     (await pool.query<R>(text, values)).rows;
@@ -55,7 +58,7 @@ export async function createPostgresAuthStore(options: PostgresAuthStoreOptions)
     (await rows<R>(text, values))[0];
   const changes = async (text: string, values: unknown[]) => (await pool.query(text, values)).rowCount ?? 0;
 
-  return {
+  const store: AuthStore = {
     async createUser(user) {
       const values = [user.name, user.passwordHash, user.admin, user.createdAt];
       return (
@@ -306,5 +309,6 @@ export async function createPostgresAuthStore(options: PostgresAuthStoreOptions)
       if (!pool.ending) await pool.end();
     },
   };
+  return guardStore(store, "auth", "access-control database (PostgreSQL)", postgresUnavailable(options.timeouts));
 }
 

@@ -1,5 +1,6 @@
 import type pg from "pg";
-import { openPool } from "./postgres-pool.js";
+import { openPool, postgresUnavailable, type PoolTimeouts } from "./postgres-pool.js";
+import { guardStore } from "../unavailable.js";
 import { createPostgresLifecycle } from "./postgres-lifecycle.js";
 import { createPostgresUsage } from "./postgres-usage.js";
 import { createPostgresRetention } from "./postgres-retention.js";
@@ -24,6 +25,8 @@ export interface PostgresMetadataStoreOptions {
   poolSize?: number;
   /** Create the schema when its tables are absent (default false: a StoreMissingError, nothing created). */
   create?: boolean;
+  /** Bounds on connecting and on each statement; a store that exceeds them answers 503 UNAVAILABLE. */
+  timeouts?: PoolTimeouts;
 }
 
 /** Session advisory lock key ("berth" in ASCII) that serialises migrations across Berth nodes. */
@@ -166,13 +169,13 @@ export async function createPostgresMetadataStore(options: PostgresMetadataStore
     migrations: POSTGRES_MIGRATIONS,
     label: "database",
     create: options.create ?? false,
-  });
+  }, options.timeouts);
 
   const firstRow = async <R extends pg.QueryResultRow>(text: string, values: unknown[]) =>
     (await pool.query<R>(text, values)).rows[0];
   const changesAny = async (text: string, values: unknown[]) => ((await pool.query(text, values)).rowCount ?? 0) > 0;
 
-  return {
+  const store: MetadataStore = {
     ...createPostgresLifecycle(pool),
     ...createPostgresUsage(pool),
     ...createPostgresRetention(pool),
@@ -314,4 +317,5 @@ export async function createPostgresMetadataStore(options: PostgresMetadataStore
       if (!pool.ending) await pool.end();
     },
   };
+  return guardStore(store, "metadata", "metadata database (PostgreSQL)", postgresUnavailable(options.timeouts));
 }

@@ -4,6 +4,12 @@ import type pg from "pg";
 const RETRYABLE = new Set(["40P01", "40001"]);
 export const ATTEMPTS = 3;
 
+/** A statement that timed out client-side, or a connection that broke: the session cannot be trusted. */
+function lostConnection(err: unknown): boolean {
+  const message = (err as { message?: unknown } | undefined)?.message;
+  return message === "Query read timeout" || (typeof message === "string" && /^Connection terminated|is not queryable/.test(message));
+}
+
 /**
  * Runs `fn` between BEGIN and COMMIT on one pooled connection, rolling back when it throws, and
  * running it again (up to ATTEMPTS times) when PostgreSQL aborted it for a deadlock.
@@ -18,6 +24,12 @@ export async function transaction<T>(pool: pg.Pool, fn: (client: pg.PoolClient) 
       await client.query("COMMIT");
       return result;
     } catch (err) {
+      if (lostConnection(err)) {
+        // The statement may still be running on a stalled server, and a ROLLBACK would wait behind
+        // it: drop the connection instead (PostgreSQL rolls back a transaction whose session ends).
+        broken = err as Error;
+        throw err;
+      }
       try {
         await client.query("ROLLBACK");
       } catch (rollbackError) {

@@ -21,6 +21,8 @@ import { StoreMissingError } from "./store-missing.js";
 import { RegistryError } from "../../oci/errors.js";
 import type { BlobStore, UploadState } from "../blob-store.js";
 import { assembleObject, type Segment } from "./s3-assemble.js";
+import { guardStore } from "../unavailable.js";
+import { controlHandler, idleGuard, instrumentClient, s3Unavailable, S3_LABEL, streamingHandler, type S3Timeouts } from "./s3-timeouts.js";
 
 /**
  * Keys under `prefix` in `bucket`:
@@ -50,6 +52,8 @@ export interface S3BlobStoreOptions {
   createBucket?: boolean;
   /** Opening for a new registry (default false: a missing bucket is a StoreMissingError, nothing created). */
   create?: boolean;
+  /** Bounds on waiting for the store; one exceeded answers 503 UNAVAILABLE (see s3-timeouts.ts). */
+  timeouts?: S3Timeouts;
 }
 
 const UPLOAD_ID_RE = /^[A-Za-z0-9_-]{1,128}$/;
@@ -75,7 +79,11 @@ export function s3ClientConfig(options: S3BlobStoreOptions): S3ClientConfig {
 }
 
 export async function createS3BlobStore(options: S3BlobStoreOptions): Promise<BlobStore> {
-  const client = new S3Client(s3ClientConfig(options));
+  const timeouts = options.timeouts ?? {};
+  const client = instrumentClient(new S3Client({ ...s3ClientConfig(options), requestHandler: controlHandler(timeouts) }));
+  // Blob bodies stream out through a client of their own: its sockets may sit paused behind a
+  // slow puller, which the control client's idle timeout would take for a stalled store.
+  const streaming = instrumentClient(new S3Client({ ...s3ClientConfig(options), requestHandler: streamingHandler(timeouts) }));
   const Bucket = options.bucket;
   const prefix = options.prefix ?? "";
 
@@ -130,8 +138,8 @@ export async function createS3BlobStore(options: S3BlobStoreOptions): Promise<Bl
     return Readable.from(
       (async function* () {
         for (const s of segments) {
-          const res = await client.send(new GetObjectCommand({ Bucket, Key: s.key }));
-          yield* res.Body as Readable;
+          const res = await streaming.send(new GetObjectCommand({ Bucket, Key: s.key }));
+          yield* idleGuard(res.Body as Readable, timeouts);
         }
       })(),
     );
@@ -170,6 +178,7 @@ export async function createS3BlobStore(options: S3BlobStoreOptions): Promise<Bl
     });
   } catch (err) {
     client.destroy();
+    streaming.destroy();
     throw err;
   }
 
@@ -181,14 +190,14 @@ export async function createS3BlobStore(options: S3BlobStoreOptions): Promise<Bl
 
     async read(digest, range) {
       try {
-        const res = await client.send(
+        const res = await streaming.send(
           new GetObjectCommand({
             Bucket,
             Key: blobKey(digest),
             ...(range ? { Range: `bytes=${range.start}-${range.end}` } : {}),
           }),
         );
-        return res.Body as Readable;
+        return idleGuard(res.Body as Readable, timeouts);
       } catch (err) {
         if (isNotFound(err)) throw new RegistryError("BLOB_UNKNOWN", undefined, { digest });
         throw err;
@@ -279,6 +288,7 @@ export async function createS3BlobStore(options: S3BlobStoreOptions): Promise<Bl
 
     async close() {
       client.destroy();
+      streaming.destroy();
     },
   };
 
@@ -286,5 +296,5 @@ export async function createS3BlobStore(options: S3BlobStoreOptions): Promise<Bl
     const expiresIn = Math.max(1, Math.round(options.redirectTtlMs / 1000));
     store.redirectUrl = (digest) => getSignedUrl(client, new GetObjectCommand({ Bucket, Key: blobKey(digest) }), { expiresIn });
   }
-  return store;
+  return guardStore(store, "blobs", S3_LABEL, s3Unavailable(timeouts));
 }

@@ -1,5 +1,6 @@
 import type Database from "better-sqlite3";
-import { openSqlite } from "./sqlite-open.js";
+import { openSqlite, sqliteUnavailable } from "./sqlite-open.js";
+import { guardStore } from "../unavailable.js";
 import type {
   AuditEvent,
   AuthStore,
@@ -149,7 +150,7 @@ export function createSqliteAuthStore(options: SqliteAuthStoreOptions): AuthStor
   );
   const auditQueries = new Map<string, Database.Statement<(string | number)[], Row>>();
 
-  return {
+  const store: AuthStore = {
     async createUser(user) {
       return q.insertUser.run(user.name, user.passwordHash, user.admin ? 1 : 0, user.createdAt).changes > 0;
     },
@@ -291,4 +292,5 @@ export function createSqliteAuthStore(options: SqliteAuthStoreOptions): AuthStor
       if (db.open) db.close();
     },
   };
+  return guardStore(store, "auth", "access-control database (SQLite)", sqliteUnavailable);
 }

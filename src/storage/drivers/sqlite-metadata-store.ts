@@ -1,4 +1,5 @@
-import { openSqlite } from "./sqlite-open.js";
+import { openSqlite, sqliteUnavailable } from "./sqlite-open.js";
+import { guardStore } from "../unavailable.js";
 import type { Digest } from "../../oci/digest.js";
 import type {
   ManifestRecord,
@@ -184,7 +185,7 @@ export function createSqliteMetadataStore(options: SqliteMetadataStoreOptions): 
     return true;
   });
 
-  return {
+  const store: MetadataStore = {
     ...createSqliteLifecycle(db, ensureRepo, recordEvents),
     ...createSqliteUsage(db),
     ...createSqliteRetention(db, recordEvents),
@@ -268,4 +269,5 @@ export function createSqliteMetadataStore(options: SqliteMetadataStoreOptions): 
       if (db.open) db.close();
     },
   };
+  return guardStore(store, "metadata", "metadata database (SQLite)", sqliteUnavailable);
 }

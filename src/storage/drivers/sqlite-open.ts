@@ -50,3 +50,13 @@ function restrictToOwner(path: string): void {
     if (existsSync(file) && (statSync(file).mode & 0o077) !== 0) chmodSync(file, 0o600);
   }
 }
+
+/**
+ * Why a SQLite error means the file is held by someone else (a long `berth gc` or backup holding
+ * the write lock past the 5 s busy timeout), or undefined: a 503 the client may retry, not a 500.
+ */
+export function sqliteUnavailable(err: unknown): string | undefined {
+  const code = (err as { code?: unknown } | undefined)?.code;
+  if (typeof code !== "string" || !/^SQLITE_(BUSY|LOCKED)/.test(code)) return undefined;
+  return `another process held the database locked for over 5s (${code})`;
+}
