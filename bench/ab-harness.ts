@@ -42,6 +42,10 @@ export function parseAbArgs<O extends AbOptions>(
   extra: (o: O, flag: string, value: string | undefined) => boolean = () => false,
 ): O {
   const o = { ...defaults };
+  if (argv.includes("--help") || argv.includes("-h")) {
+    console.log(`usage: ${usage}`);
+    process.exit(0);
+  }
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
     const v = argv[++i];

@@ -15,6 +15,9 @@ import { Readable } from "node:stream";
 import { createRegistryClient } from "../src/client/registry-client.js";
 import { parseSize } from "../src/config/units.js";
 import { backendEnv, spawnBerth } from "../test/helpers/berth.js";
+import { checkBenchArgs } from "./args.js";
+
+checkBenchArgs("node dist/bench/memory.js [SIZE...]   e.g. 5MiB 1GiB 5GiB (after npm run build)", {}, { positionals: true });
 
 const CHUNK = 1024 * 1024;
 

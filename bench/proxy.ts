@@ -29,6 +29,9 @@ import { fileURLToPath, pathToFileURL } from "node:url";
 import { createRegistryClient } from "../src/client/registry-client.js";
 import { firstLayerTtfb, makeBenchImage, pullBenchImage, pushBenchImage, type BenchImage, type PullResult } from "./image-pull.js";
 import { cpuSeconds, cpuSplit, ddSpeed, peakRss, startBerthServer, startDistribution, type Server } from "./servers.js";
+import { checkBenchArgs } from "./args.js";
+
+checkBenchArgs("npm run bench:proxy -- [--rounds N] [--layers N] [--layer-size MiB] [--no-durable] [--old OTHER/dist]", { rounds: "value", layers: "value", "layer-size": "value", "no-durable": "switch", old: "value" });
 
 const MiB = 1024 * 1024;
 const UPSTREAM_REPO = "bench/proxy";

@@ -28,6 +28,9 @@ import {
   pushMonolithic,
   pushSmallImages,
 } from "./workloads.js";
+import { checkBenchArgs } from "./args.js";
+
+checkBenchArgs("npm run bench -- [--quick] [--rounds N] [--size MiB] [--chunk MiB] [--seconds S] [--images N] [--skopeo MiB]", { quick: "switch", rounds: "value", size: "value", chunk: "value", seconds: "value", images: "value", skopeo: "value" });
 
 interface Options {
   rounds: number;

@@ -6,6 +6,9 @@
  */
 import { cpuSeconds, startBerthServer, startDistribution, type Server } from "./servers.js";
 import { closeAgent, pushSmallImages } from "./workloads.js";
+import { checkBenchArgs } from "./args.js";
+
+checkBenchArgs("node dist/bench/small-images.js [--rounds N] [--images N] (after npm run build)", { rounds: "value", images: "value" });
 
 const arg = (flag: string, fallback: number) => {
   const i = process.argv.indexOf(flag);

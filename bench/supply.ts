@@ -19,6 +19,9 @@ import { fmt, machineFacts, median, range, sh } from "./ab-harness.js";
 import { measurePushes, type PushResults, type Side } from "./supply-push.js";
 import { realLayer, textLayer, type BenchLayer } from "./supply-layers.js";
 import { measureThroughput, readers, secretReader, type Reader, type Timings } from "./supply-throughput.js";
+import { checkBenchArgs } from "./args.js";
+
+checkBenchArgs("npm run bench:supply -- [--rounds N] [--push-rounds N] [--images N] [--big-rounds N] [--only throughput,push,pulls] [--baseline OTHER/dist]", { rounds: "value", "push-rounds": "value", images: "value", "big-rounds": "value", only: "value", baseline: "value" });
 
 const args = process.argv.slice(2);
 const opt = (flag: string, fallback: string) => {

@@ -19,6 +19,9 @@ import type { MetadataStore } from "../src/storage/metadata-store.js";
 import { importOsv } from "../src/supply/vulns/import.js";
 import { createTestDatabase } from "../test/helpers/services.js";
 import { syntheticRecords, writeZip } from "../test/supply/vulndb-fixtures.js";
+import { checkBenchArgs } from "./args.js";
+
+checkBenchArgs("node dist/bench/vulndb-import.js [--records N] [--backend sqlite|postgres] (after npm run build; postgres under scripts/test-with-services.sh)", { records: "value", backend: "value" });
 
 const { values } = parseArgs({ options: { records: { type: "string", default: "50000" }, backend: { type: "string", default: "sqlite" } } });
 const records = Number(values.records);
