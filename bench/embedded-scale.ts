@@ -161,7 +161,15 @@ async function listings(url: string, shape: ScaleShape) {
     const digest = `sha256:${createHash("sha256").update(body).digest("hex")}`;
     check(res.status === 200 && res.headers.get("docker-content-digest") === digest, `manifest of ${repoName(r)}: ${res.status}`);
   });
-  return { firstPage, deepPage, walks, tagCount: tags.length, tagsFirst, tagsDeep, tagWalk: { ms: tagWalkMs, pages: tagWalk.pages }, tagsAll, manifests };
+  // The admin API's listings (berth repo list, ns list): whole, with counts.
+  const admin: Record<string, { ms: number; entries: number }> = {};
+  for (const path of ["/api/v1/repositories", "/api/v1/namespaces", `/api/v1/repositories?namespace=${BIG_REPO.split("/")[0]}`]) {
+    const t1 = performance.now();
+    const { body } = await getJson<unknown[]>(url + path);
+    admin[path] = { ms: performance.now() - t1, entries: body.length };
+  }
+  check(admin["/api/v1/repositories"]!.entries >= shape.repos, "/api/v1/repositories lists every repository");
+  return { firstPage, deepPage, walks, admin, tagCount: tags.length, tagsFirst, tagsDeep, tagWalk: { ms: tagWalkMs, pages: tagWalk.pages }, tagsAll, manifests };
 }
 
 /** A gzipped tar of one file of 1 MiB of random bytes: a layer the SBOM generator can read. */
@@ -302,6 +310,7 @@ function report(r: {
     "|---|---|---|",
     ...Object.entries(lists.walks).map(([k, w]) => `| \`_catalog?${k}\`, all ${n(r.shape.repos)} repositories | ${ms(w.ms)} | ${w.pages} |`),
     `| \`tags/list?n=100\`, all ${n(lists.tagCount)} tags of ${BIG_REPO} | ${ms(lists.tagWalk.ms)} | ${lists.tagWalk.pages} |`,
+    ...Object.entries(lists.admin).map(([path, a]) => `| admin API \`GET ${path}\` (${n(a.entries)} entries, one response) | ${ms(a.ms)} | 1 |`),
     "",
     `Push of a new image (1 MiB layer, config, manifest; fsync on): into an existing repository ${ms(r.pushes.existingMs)}, ` +
       `creating a repository ${ms(r.pushes.newRepoMs)}, a second image there ${ms(r.pushes.secondMs)}.`,
