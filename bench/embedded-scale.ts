@@ -203,6 +203,34 @@ async function push(url: string, repo: string, tag: string): Promise<number> {
   return performance.now() - t0;
 }
 
+/**
+ * The first GET /metrics after start (it waits for the storage gauges' first reading) while a
+ * second client pings /v2/ back to back: the longest ping is how long other requests stalled.
+ */
+async function scrape(url: string): Promise<{ ms: number; longestPingMs: number; pings: number }> {
+  let done = false;
+  let longestPingMs = 0;
+  let pings = 0;
+  const pinger = (async () => {
+    while (!done) {
+      const t0 = performance.now();
+      await fetch(`${url}/v2/`).then((r) => r.arrayBuffer());
+      longestPingMs = Math.max(longestPingMs, performance.now() - t0);
+      pings++;
+    }
+  })();
+  await new Promise((r) => setTimeout(r, 50));
+  const t0 = performance.now();
+  const res = await fetch(`${url}/metrics`);
+  const text = await res.text();
+  const ms = performance.now() - t0;
+  await new Promise((r) => setTimeout(r, 50));
+  done = true;
+  await pinger;
+  check(res.status === 200 && /^berth_storage_blobs \d+/m.test(text), `/metrics: ${res.status}`);
+  return { ms, longestPingMs, pings };
+}
+
 function gcDryRun(data: string): { ms: number; output: string } {
   const t0 = performance.now();
   const r = spawnSync(process.execPath, [BERTH_BIN, "gc", "--dry-run", "--data", data], { encoding: "utf8" });
@@ -246,6 +274,7 @@ async function main(): Promise<void> {
     const rss = { empty: emptyRss, firstStart: firstRss, start: rssMiB(second.pid), idle: 0, afterListing: 0, afterPush: 0 };
     await new Promise((r) => setTimeout(r, idleS * 1000));
     rss.idle = rssMiB(second.pid);
+    const metrics = await scrape(second.url);
     let lists: Awaited<ReturnType<typeof listings>>;
     let pushes: { existingMs: number; newRepoMs: number; secondMs: number };
     try {
@@ -263,7 +292,7 @@ async function main(): Promise<void> {
       await second.stop();
     }
     const gc = values["no-gc"] ? undefined : gcDryRun(data);
-    const result = { shape, manifests, tagsOfBiggest: tagCount(shape, 1), buildS, idleS, start: { empty: emptyStart.ms, first: first.ms, second: second.ms }, rss, lists, pushes, gc };
+    const result = { shape, manifests, tagsOfBiggest: tagCount(shape, 1), buildS, idleS, start: { empty: emptyStart.ms, first: first.ms, second: second.ms }, rss, metrics, lists, pushes, gc };
     console.log(values.json ? JSON.stringify(result) : report(result));
   } finally {
     await rm(empty, { recursive: true, force: true });
@@ -278,6 +307,7 @@ function report(r: {
   rss: Record<string, number>;
   lists: Awaited<ReturnType<typeof listings>>;
   pushes: { existingMs: number; newRepoMs: number; secondMs: number };
+  metrics: { ms: number; longestPingMs: number; pings: number };
   gc?: { ms: number; output: string };
 }): string {
   const ms = (x: number) => `${x < 10 ? x.toFixed(1) : x.toFixed(0)} ms`;
@@ -296,6 +326,9 @@ function report(r: {
     "",
     `RSS of the second server: ${r.rss.start!.toFixed(0)} MiB when ready, ${r.rss.idle!.toFixed(0)} MiB after ${r.idleS} s idle, ` +
       `${r.rss.afterListing!.toFixed(0)} MiB after the listings below, ${r.rss.afterPush!.toFixed(0)} MiB after the pushes.`,
+    "",
+    `First \`GET /metrics\` after the idle minute (the storage gauges' first reading): ${ms(r.metrics.ms)}; ` +
+      `meanwhile ${r.metrics.pings} back-to-back \`GET /v2/\` from another client, the longest ${ms(r.metrics.longestPingMs)}.`,
     "",
     "| request (sequential, keep-alive) | p50 | p99 | max | requests |",
     "|---|---|---|---|---|",
