@@ -34,7 +34,15 @@ export async function replyJsonArray(res: ServerResponse, items: AsyncIterable<u
     return;
   }
   const write = async (chunk: string) => {
-    if (!res.write(chunk)) await new Promise<void>((resolve) => res.once("drain", resolve).once("close", resolve));
+    if (!res.write(chunk)) {
+      await new Promise<void>((resolve) => {
+        const done = () => {
+          res.off("drain", done).off("close", done);
+          resolve();
+        };
+        res.on("drain", done).on("close", done);
+      });
+    }
     if (res.destroyed) throw new Error("client went away");
   };
   let batch = "[";
