@@ -19,6 +19,50 @@ export function reply(res: ServerResponse, status: number, headers: Headers = {}
   res.end(res.req.method === "HEAD" ? undefined : payload);
 }
 
+/**
+ * Streams `items` as a JSON array, written in batches of about 64 KiB as they come and paced by
+ * the client, so a listing of any length never sits whole in memory. A failure midway can only
+ * cut the connection (the 200 is gone): the client sees a truncated, unparsable body.
+ */
+export async function replyJsonArray(res: ServerResponse, items: AsyncIterable<unknown>): Promise<void> {
+  const it = items[Symbol.asyncIterator]();
+  // The first item before the headers: a refusal (a bad name, a store down) still gets its status.
+  let next = await it.next();
+  res.writeHead(200, { "Content-Type": "application/json" });
+  if (res.req.method === "HEAD") {
+    await it.return?.();
+    res.end();
+    return;
+  }
+  const write = async (chunk: string) => {
+    if (!res.write(chunk)) {
+      await new Promise<void>((resolve) => {
+        const done = () => {
+          res.off("drain", done).off("close", done);
+          resolve();
+        };
+        res.on("drain", done).on("close", done);
+      });
+    }
+    if (res.destroyed) throw new Error("client went away");
+  };
+  let batch = "[";
+  try {
+    for (let first = true; !next.done; next = await it.next(), first = false) {
+      batch += (first ? "" : ",") + JSON.stringify(next.value);
+      if (batch.length >= 65536) {
+        await write(batch);
+        batch = "";
+      }
+    }
+    res.end(`${batch}]`);
+  } catch (err) {
+    await it.return?.();
+    res.destroy();
+    if (!res.req.destroyed) throw err;
+  }
+}
+
 /** Streams `body` as the response; a failure midway can only cut the connection, headers being gone. */
 export async function replyStream(res: ServerResponse, status: number, headers: Headers, body: Readable): Promise<void> {
   res.writeHead(status, headers);

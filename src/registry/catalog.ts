@@ -29,6 +29,11 @@ export interface Catalog {
   deleteNamespace(ns: string, options?: { force?: boolean }): Promise<NamespaceDeletion>;
   /** Repositories with their tag and manifest counts (and visibility with access control), by name. */
   listRepositories(options?: { namespace?: string }): Promise<RepositoryEntry[]>;
+  /**
+   * The same, one at a time, read from the store a page at a time (so a listing of any size holds
+   * one page in memory), starting after the name `after` when given.
+   */
+  eachRepository(options?: { namespace?: string; after?: string }): AsyncGenerator<RepositoryEntry>;
   /** Deletes the repository's tags, manifests and blob links, and its visibility override. */
   deleteRepository(name: string): Promise<RepositoryDeletion>;
   /** The repository's tags with the manifest each names, and the rule that makes it immutable, if one does. */
@@ -104,11 +109,31 @@ function parseNamespace(ns: string): string {
   return ns;
 }
 
+/** Repositories read from the store at a time by the listings. */
+const PAGE = 1000;
+
 const byName = (a: { name: string }, b: { name: string }) => Buffer.compare(Buffer.from(a.name), Buffer.from(b.name));
 
 export function createCatalog(metadata: MetadataStore, { events, origin, tagRules = [], access }: CatalogOptions): Catalog {
   const rules = createTagRules(tagRules);
   const summaries = (namespace?: string) => listAll((page) => metadata.listRepositorySummaries(page, namespace), (r) => r.name);
+
+  async function* eachRepository({ namespace, after }: { namespace?: string; after?: string } = {}): AsyncGenerator<RepositoryEntry> {
+    if (namespace !== undefined) parseNamespace(namespace);
+    let visibility: ((name: string) => Visibility) | undefined;
+    if (access) {
+      const overrides = new Map((await access.store.listRepositoryVisibilities()).map((v) => [v.repository, v.visibility]));
+      const namespaces = new Map((await access.store.listNamespaces()).map((n) => [n.name, n.visibility]));
+      visibility = (name) => overrides.get(name) ?? namespaces.get(namespaceOf(name)) ?? access.defaultVisibility;
+    }
+    let last = after;
+    for (;;) {
+      const page = await metadata.listRepositorySummaries({ limit: PAGE, ...(last !== undefined ? { last } : {}) }, namespace);
+      for (const r of page) yield visibility ? { ...r, visibility: visibility(r.name) } : r;
+      if (page.length < PAGE) return;
+      last = page[page.length - 1]!.name;
+    }
+  }
 
   async function deleteRepository(name: string): Promise<RepositoryDeletion> {
     parseName(name);
@@ -203,17 +228,13 @@ export function createCatalog(metadata: MetadataStore, { events, origin, tagRule
       return { namespace: ns, repositories: deleted, accessControl };
     },
 
-    async listRepositories({ namespace } = {}) {
-      if (namespace !== undefined) parseNamespace(namespace);
-      const repos: RepositoryEntry[] = await summaries(namespace);
-      if (!access) return repos;
-      const overrides = new Map((await access.store.listRepositoryVisibilities()).map((v) => [v.repository, v.visibility]));
-      const namespaces = new Map((await access.store.listNamespaces()).map((n) => [n.name, n.visibility]));
-      return repos.map((r) => ({
-        ...r,
-        visibility: overrides.get(r.name) ?? namespaces.get(namespaceOf(r.name)) ?? access.defaultVisibility,
-      }));
+    async listRepositories(options = {}) {
+      const out: RepositoryEntry[] = [];
+      for await (const r of eachRepository(options)) out.push(r);
+      return out;
     },
+
+    eachRepository,
 
     deleteRepository,
 

@@ -1,7 +1,9 @@
 import { RegistryError } from "../../oci/errors.js";
 import { createCatalog, type CatalogOptions } from "../../registry/catalog.js";
 import type { RequestContext } from "../context.js";
-import { reply } from "../respond.js";
+import { reply, replyJsonArray } from "../respond.js";
+import type { RepositoryEntry } from "../../registry/catalog.js";
+import { pageParams } from "./listing.js";
 import { authorizeMaintenance, queryFlag } from "./maintenance-access.js";
 
 /**
@@ -9,11 +11,13 @@ import { authorizeMaintenance, queryFlag } from "./maintenance-access.js";
  *
  *   GET    /api/v1/namespaces                          → [{name, repositories, declared, visibility?, owner?, members?, createdAt?}]
  *   DELETE /api/v1/namespaces/<ns>[?force=true]        → {namespace, repositories: [{repository, tags, manifests, links}], accessControl}
- *   GET    /api/v1/repositories[?namespace=<ns>]       → [{name, tags, manifests, visibility?}]
+ *   GET    /api/v1/repositories[?namespace=<ns>][&n=&last=] → [{name, tags, manifests, visibility?}]
  *   DELETE /api/v1/repositories/<name>                 → {repository, tags, manifests, links}
  *   GET    /api/v1/repositories/<name>/tags            → [{tag, digest, immutable?}]
  *   DELETE /api/v1/repositories/<name>/tags/<tag>      → {repository, tag, digest}
  *
+ * The repository list is streamed (any number of repositories, one store page in memory); with
+ * `n` it is one page of at most `n` after `last`, with a `Link` to the next, as /v2/_catalog pages.
  * `<name>` may span several path segments. A DELETE whose path ends in `/tags/<tag>` deletes that
  * tag; to delete a repository whose own name ends so, send its slashes encoded (`a%2Ftags%2Fb`).
  * With access control on, administrators only, and every change is audited; with it off, the
@@ -53,7 +57,17 @@ export async function handleCatalogApi(ctx: RequestContext, access?: CatalogOpti
   if (top === "repositories") {
     if (rest.length === 0 && method === "GET") {
       const namespace = url.searchParams.get("namespace");
-      return ok(await catalog.listRepositories(namespace !== null ? { namespace } : {}));
+      const page = pageParams(url);
+      const repositories = catalog.eachRepository({ ...(namespace !== null ? { namespace } : {}), ...(page.last !== undefined ? { after: page.last } : {}) });
+      if (page.n === undefined) return replyJsonArray(res, repositories);
+      if (page.n === 0) return ok([]);
+      const items: RepositoryEntry[] = [];
+      for await (const r of repositories) if (items.push(r) > page.n) break;
+      const more = items.length > page.n;
+      items.length = Math.min(items.length, page.n);
+      const next = new URLSearchParams(url.searchParams);
+      if (more) next.set("last", items[items.length - 1]!.name);
+      return reply(res, 200, more ? { Link: `<${url.pathname}?${next.toString()}>; rel="next"` } : {}, items);
     }
     if (rest.length >= 2 && rest.at(-1) === "tags" && method === "GET") return ok(await catalog.listTags(rest.slice(0, -1).join("/")));
     if (rest.length >= 3 && rest.at(-2) === "tags" && method === "DELETE") {

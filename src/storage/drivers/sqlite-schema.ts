@@ -130,4 +130,45 @@ export const SQLITE_MIGRATIONS: readonly string[] = [
     generation INTEGER NOT NULL
   ) WITHOUT ROWID;
   `,
+  // 5: the storage gauges' totals (berth_storage_*), kept by triggers as rows come and go, so a
+  // metrics scrape reads one row instead of scanning every blob and manifest (a second at 1M blobs,
+  // with the server's only thread blocked). Counted once here; the trigger bodies keep it exact,
+  // whoever writes (the server, the CLI, a cascade from a deleted manifest).
+  `
+  CREATE TABLE storage_totals (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    blobs INTEGER NOT NULL,
+    blob_bytes INTEGER NOT NULL,
+    manifests INTEGER NOT NULL,
+    manifest_bytes INTEGER NOT NULL,
+    repositories INTEGER NOT NULL,
+    tags INTEGER NOT NULL
+  );
+  INSERT INTO storage_totals SELECT 1,
+    (SELECT COUNT(*) FROM blobs WHERE state = 'live'), (SELECT COALESCE(SUM(size), 0) FROM blobs WHERE state = 'live'),
+    (SELECT COUNT(*) FROM manifests), (SELECT COALESCE(SUM(size), 0) FROM manifests),
+    (SELECT COUNT(*) FROM repositories), (SELECT COUNT(*) FROM tags);
+  CREATE TRIGGER storage_totals_blob_in AFTER INSERT ON blobs WHEN NEW.state = 'live'
+    BEGIN UPDATE storage_totals SET blobs = blobs + 1, blob_bytes = blob_bytes + NEW.size; END;
+  CREATE TRIGGER storage_totals_blob_out AFTER DELETE ON blobs WHEN OLD.state = 'live'
+    BEGIN UPDATE storage_totals SET blobs = blobs - 1, blob_bytes = blob_bytes - OLD.size; END;
+  CREATE TRIGGER storage_totals_blob_state AFTER UPDATE OF state, size ON blobs
+    BEGIN UPDATE storage_totals SET
+      blobs = blobs + (NEW.state = 'live') - (OLD.state = 'live'),
+      blob_bytes = blob_bytes + (CASE WHEN NEW.state = 'live' THEN NEW.size ELSE 0 END) - (CASE WHEN OLD.state = 'live' THEN OLD.size ELSE 0 END); END;
+  CREATE TRIGGER storage_totals_manifest_in AFTER INSERT ON manifests
+    BEGIN UPDATE storage_totals SET manifests = manifests + 1, manifest_bytes = manifest_bytes + NEW.size; END;
+  CREATE TRIGGER storage_totals_manifest_out AFTER DELETE ON manifests
+    BEGIN UPDATE storage_totals SET manifests = manifests - 1, manifest_bytes = manifest_bytes - OLD.size; END;
+  CREATE TRIGGER storage_totals_manifest_size AFTER UPDATE OF size ON manifests
+    BEGIN UPDATE storage_totals SET manifest_bytes = manifest_bytes + NEW.size - OLD.size; END;
+  CREATE TRIGGER storage_totals_repository_in AFTER INSERT ON repositories
+    BEGIN UPDATE storage_totals SET repositories = repositories + 1; END;
+  CREATE TRIGGER storage_totals_repository_out AFTER DELETE ON repositories
+    BEGIN UPDATE storage_totals SET repositories = repositories - 1; END;
+  CREATE TRIGGER storage_totals_tag_in AFTER INSERT ON tags
+    BEGIN UPDATE storage_totals SET tags = tags + 1; END;
+  CREATE TRIGGER storage_totals_tag_out AFTER DELETE ON tags
+    BEGIN UPDATE storage_totals SET tags = tags - 1; END;
+  `,
 ];

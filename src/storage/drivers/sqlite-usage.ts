@@ -120,11 +120,9 @@ export function createSqliteUsage(db: Database.Database): UsageStore {
     });
   });
 
+  // Kept by triggers (migration 5): one row, whatever the registry's size.
   const totals = db.prepare<[], StorageTotals>(
-    `SELECT b.n AS blobs, b.bytes AS blobBytes, m.n AS manifests, m.bytes AS manifestBytes,
-       (SELECT COUNT(*) FROM repositories) AS repositories, (SELECT COUNT(*) FROM tags) AS tags
-     FROM (SELECT COUNT(*) AS n, COALESCE(SUM(size), 0) AS bytes FROM blobs WHERE state = 'live') b,
-          (SELECT COUNT(*) AS n, COALESCE(SUM(size), 0) AS bytes FROM manifests) m`,
+    `SELECT blobs, blob_bytes AS blobBytes, manifests, manifest_bytes AS manifestBytes, repositories, tags FROM storage_totals`,
   );
 
   return {
