@@ -25,7 +25,12 @@ import type { Results, Who } from "./results.js";
 /** The image the puller pulls: repository 1's first tagged manifest (blobs 0..layers-1). */
 const PULLED = { repo: "bench/ns001/repo-00001", tag: "t9" };
 
-const shapeOf = (blobs: number): Shape => ({ blobs, garbage: 0.1, repos: 100, layers: 10 });
+/**
+ * 100 repositories at 100,000 blobs, fewer below so that every repository keeps a tagged manifest:
+ * distribution's `garbage-collect --delete-untagged` fails on a repository without tags
+ * ("failed to retrieve tags unknown repository").
+ */
+const shapeOf = (blobs: number): Shape => ({ blobs, garbage: 0.1, repos: Math.max(1, Math.min(100, Math.floor(blobs / 100))), layers: 10 });
 
 /** Pulls PULLED (manifest, then every blob) from `next()` until stopped; counts pulls and errors. */
 function startPuller(next: () => string) {
