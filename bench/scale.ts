@@ -78,7 +78,7 @@ async function main(): Promise<void> {
       clusters.push(await startBerthCluster(nodes), await startDistributionCluster(nodes));
       log(`started ${nodes}+1 Berth nodes and ${nodes}+1 distribution nodes`);
       const order = (r: number) => (r % 2 === 0 ? clusters : [...clusters].reverse());
-      for (let r = 0; r < rounds; r++) {
+      for (let r = 0; r < rounds && (only.has("transfer") || only.has("small")); r++) {
         for (const c of order(r)) {
           if (only.has("transfer")) await transferRound(c, { size, chunk }, results);
           if (only.has("small")) await smallImagesRound(c, r, small, 16, results);

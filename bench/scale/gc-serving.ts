@@ -100,7 +100,7 @@ function record(results: Results, who: Who, blobs: number, seconds: number, pull
   } else {
     results.add(label, who, seconds, { unit: "s", higherIsBetter: false });
   }
-  results.add(`${label}: pulls during the GC`, who, puller.pulls, { unit: "pulls", higherIsBetter: true });
+  results.add(`${label}: pulls per second during the GC`, who, puller.pulls / seconds, { unit: "pulls/s", higherIsBetter: true });
   results.add(`${label}: pull errors during the GC`, who, puller.errors, { unit: "errors", higherIsBetter: false });
   if (puller.errors > 0) results.errors.push(`${who}: ${puller.errors} pull errors during the GC (first: ${puller.firstError})`);
 }

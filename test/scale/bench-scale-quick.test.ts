@@ -46,7 +46,7 @@ describe("bench:scale --quick", { skip: skipUnlessS3() || skipUnlessPostgres() |
           assert.ok(Number.isFinite(f.samples[who][0]) && f.samples[who][0]! > 0, `${workload}: ${who} figure ${f.samples[who][0]}`);
         }
       }
-      const pulls = result.figures.find((x) => x.workload === "GC of 500 blobs while serving: pulls during the GC")!;
+      const pulls = result.figures.find((x) => x.workload === "GC of 500 blobs while serving: pulls per second during the GC")!;
       assert.ok(pulls.samples.berth[0]! > 0, "the puller kept pulling from Berth during its GC");
     } finally {
       await rm(dir, { recursive: true, force: true });
