@@ -42,7 +42,8 @@ import { createS3BlobStore } from "../src/storage/drivers/s3-blob-store.js";
 import { createSqliteMetadataStore } from "../src/storage/drivers/sqlite-metadata-store.js";
 import type { MetadataStore } from "../src/storage/metadata-store.js";
 import { createTestDatabase, deleteBucket, s3Settings, uniqueBucket } from "../test/helpers/services.js";
-import { addImage, blobContent, emptyRows, populatePostgres, populateSqlite, putBlobObjects, sha256, writeBlobFiles, type Rows } from "./state-builder.js";
+import { generate, plan, type Shape } from "./gc-state.js";
+import { blobContent, populatePostgres, populateSqlite, putBlobObjects, sha256, writeBlobFiles } from "./state-builder.js";
 
 const DAY = 24 * 3600 * 1000;
 
@@ -148,69 +149,6 @@ async function runChild(t: Target, dryRun: boolean): Promise<ChildResult & { loa
   const code = await new Promise<number | null>((r) => proc.on("exit", r));
   if (code !== 0) throw new Error(`gc child exited ${code}`);
   return { ...(JSON.parse(out.trim().split("\n").pop()!) as ChildResult), load: loadavg()[0]! };
-}
-
-interface Shape {
-  blobs: number;
-  garbage: number;
-  repos: number;
-  layers: number;
-}
-
-type Kind = "live" | "untagged" | "orphan-link" | "unlinked";
-
-/**
- * The registry state, generated row by row: blob i's kind, the manifests grouping blobs `layers`
- * at a time, and which repository each belongs to. Deterministic, so a check can recompute it.
- */
-function plan(shape: Shape) {
-  // Live blobs fill whole manifests; the garbage takes the rest.
-  const live = Math.floor((shape.blobs * (1 - shape.garbage)) / shape.layers) * shape.layers;
-  const g = shape.blobs - live;
-  const untagged = Math.floor(g / 2 / shape.layers) * shape.layers;
-  const orphanLinks = Math.floor((g - untagged) / 2);
-  const unlinked = g - untagged - orphanLinks;
-  // Order: live blobs in tagged manifests, untagged manifests' blobs, orphan links, unlinked blobs.
-  const bounds = { untagged: live + untagged, orphan: live + untagged + orphanLinks };
-  const kind = (i: number): Kind => (i < live ? "live" : i < bounds.untagged ? "untagged" : i < bounds.orphan ? "orphan-link" : "unlinked");
-  return { g, untagged, orphanLinks, unlinked, live, kind, manifests: (live + untagged) / shape.layers };
-}
-
-/** Streams the rows in slices of about `chunk` blobs, so 1,000,000 blobs never sit in memory at once. */
-function* generate(shape: Shape, chunk: number): Generator<Rows> {
-  const p = plan(shape);
-  const repoName = (r: number) => `bench/ns${String(r % 100).padStart(3, "0")}/repo-${String(r).padStart(5, "0")}`;
-  const repoOf = (blob: number) => (Math.floor(blob / shape.layers) % shape.repos) + 1;
-  const repos = Array.from({ length: shape.repos }, (_, r) => ({ id: r + 1, name: repoName(r + 1) }));
-  let first = true;
-  for (let start = 0; start < shape.blobs; start += chunk) {
-    const end = Math.min(shape.blobs, start + chunk);
-    const rows = emptyRows();
-    if (first) rows.repos = repos;
-    first = false;
-    for (let i = start; i < end; i++) {
-      const content = blobContent(i);
-      const digest = sha256(content);
-      rows.blobs.digest.push(digest);
-      rows.blobs.size.push(content.length);
-      const k = p.kind(i);
-      if (k === "unlinked") continue;
-      const repo = repoOf(i);
-      rows.links.repo.push(repo);
-      rows.links.digest.push(digest);
-      if (k !== "live" && k !== "untagged") continue;
-      // The last blob of a group closes its manifest (both manifest regions start at multiples of layers).
-      if ((i + 1) % shape.layers !== 0) continue;
-      const group = Array.from({ length: shape.layers }, (_, j) => i - shape.layers + 1 + j);
-      const md = addImage(rows, repo, group[0]!, group.slice(1));
-      if (k === "live") {
-        rows.tags.repo.push(repo);
-        rows.tags.name.push(`t${i}`);
-        rows.tags.digest.push(md);
-      }
-    }
-    yield rows;
-  }
 }
 
 /** After the run: every garbage blob's bytes are gone, sampled live blobs are still there, row counts add up. */

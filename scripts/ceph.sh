@@ -12,7 +12,8 @@
 set -euo pipefail
 
 TIMEOUT=${BERTH_CEPH_START_TIMEOUT:-90} # seconds for the whole start
-MEMSTORE_BYTES=$((3 * 1024 * 1024 * 1024))
+# RAM the osd may fill; BERTH_CEPH_MEMSTORE_BYTES raises it (bench:scale moves several GiB)
+MEMSTORE_BYTES=${BERTH_CEPH_MEMSTORE_BYTES:-$((3 * 1024 * 1024 * 1024))}
 POOLS=(.rgw.root default.rgw.log default.rgw.control default.rgw.meta
   default.rgw.buckets.index default.rgw.buckets.data default.rgw.buckets.non-ec)
 
@@ -189,6 +190,9 @@ keyring = $DIR/client.rgw.a.keyring
 rgw data = $DIR/rgw.a
 rgw dns name = localhost
 rgw thread pool size = 64
+# deleted objects' bytes are reclaimed within a minute, not after rgw's default two hours: RAM is the disk here
+rgw gc obj min wait = 30
+rgw gc processor period = 20
 admin socket = $DIR/run/\$name.asok
 log file = $DIR/log/\$name.log
 log to stderr = false

@@ -1,4 +1,4 @@
-import { randomUUID, type Hash } from "node:crypto";
+import { createHash, randomUUID, type Hash } from "node:crypto";
 import type { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { digestAlgorithm, formatDigest, type Digest, type DigestAlgorithm } from "../oci/digest.js";
@@ -69,6 +69,28 @@ export interface Uploads {
 
 /** How long committing an upload waits for a sweep deleting the same digest before giving up. */
 const CLAIM_WAIT_MS = 60_000;
+/**
+ * A blob up to this size pushed whole in one request, on a store with `putBlob` (S3), is read
+ * into memory, checked and written once under its digest: no staged object to list, copy and
+ * delete (seven object-store requests become one or two).
+ */
+export const DIRECT_PUT_MAX = 1024 * 1024;
+
+/** The body of a request that declared `length` bytes, whole; SIZE_INVALID when it carries another amount. */
+async function readWhole(body: Readable, length: number): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  let n = 0;
+  for await (const chunk of body as AsyncIterable<Buffer>) {
+    n += chunk.length;
+    if (n > length) break;
+    chunks.push(chunk);
+  }
+  if (n !== length) {
+    body.resume();
+    throw new RegistryError("SIZE_INVALID", `the body holds ${n > length ? "more" : "fewer"} bytes than its Content-Length (${length})`);
+  }
+  return Buffer.concat(chunks, n);
+}
 
 export function createUploads(blobs: BlobStore, metadata: MetadataStore, options: RegistryOptions, events: EventLog, quotas?: Quotas): Uploads {
   const hashes = createHashCache();
@@ -188,36 +210,51 @@ export function createUploads(blobs: BlobStore, metadata: MetadataStore, options
     }
   }
 
-  async function finishLocked(repo: string, s: UploadSession, origin: Origin | undefined, digest: Digest, body?: Readable, range?: ByteRange) {
+  async function finishLocked(repo: string, s: UploadSession, origin: Origin | undefined, digest: Digest, body?: Readable, range?: ByteRange, length?: number, fresh = false) {
+    if (body && blobs.putBlob && length !== undefined && length <= DIRECT_PUT_MAX && (range === undefined || range.start === 0)) {
+      // Only an upload with nothing staged yet can take its bytes from this body alone.
+      if (fresh || (await blobs.uploadState(s.id)).size === 0) return finishDirect(repo, s, origin, digest, await readWhole(body, length));
+    }
     const state = body ? await appendLocked(s, origin, body, range, digest) : await blobs.uploadState(s.id);
     const algorithm = digestAlgorithm(digest);
     const hash = await hashes.get(s.id, algorithm, state, () => blobs.readUpload(s.id));
-    const actual = formatDigest(algorithm, hash.copy().digest("hex"));
-    if (actual !== digest) {
-      await discard(s.id);
-      throw new RegistryError("DIGEST_INVALID", "provided digest did not match uploaded content", {
-        expected: digest,
-        actual,
-      });
-    }
+    await verified(s, digest, formatDigest(algorithm, hash.copy().digest("hex")));
+    return commitVerified(repo, s, origin, digest, state.size, () => blobs.commitUpload(s.id, digest));
+  }
+
+  /** The small-blob path: the bytes checked in memory and written once under their digest. */
+  async function finishDirect(repo: string, s: UploadSession, origin: Origin | undefined, digest: Digest, bytes: Buffer) {
+    const algorithm = digestAlgorithm(digest);
+    await verified(s, digest, formatDigest(algorithm, createHash(algorithm).update(bytes).digest("hex")));
+    return commitVerified(repo, s, origin, digest, bytes.length, () => blobs.putBlob!(digest, bytes));
+  }
+
+  async function verified(s: UploadSession, digest: Digest, actual: string): Promise<void> {
+    if (actual === digest) return;
+    await discard(s.id);
+    throw new RegistryError("DIGEST_INVALID", "provided digest did not match uploaded content", { expected: digest, actual });
+  }
+
+  /** Checks the quota, claims the digest, puts the bytes in place with `store`, links them and ends the session. */
+  async function commitVerified(repo: string, s: UploadSession, origin: Origin | undefined, digest: Digest, size: number, store: () => Promise<void>) {
     // The bytes are here now, so the quota check is exact (a chunked upload had no length before).
     try {
-      await quotas?.check(repo, { blobs: [{ digest, size: state.size }] }, origin);
+      await quotas?.check(repo, { blobs: [{ digest, size }] }, origin);
     } catch (err) {
       await discard(s.id);
       throw err;
     }
     // The claim keeps any sweep off this digest from before the bytes land until the link holds it.
-    await claimForCommit(s.id, digest, state.size);
-    await blobs.commitUpload(s.id, digest);
-    const pushed = events.event("blob.pushed", { repository: repo, target: { digest, size: state.size, mediaType: "application/octet-stream" } }, origin);
+    await claimForCommit(s.id, digest, size);
+    await store();
+    const pushed = events.event("blob.pushed", { repository: repo, target: { digest, size, mediaType: "application/octet-stream" } }, origin);
     if ((await metadata.linkBlob(repo, digest, events.forStore([pushed]))) === undefined) {
       throw new Error(`blob ${digest} lost its row while claimed by upload ${s.id}`);
     }
     hashes.forget(s.id);
     await metadata.deleteUpload(s.id);
     await events.published([pushed]);
-    return { digest, size: state.size };
+    return { digest, size };
   }
 
   /**
@@ -231,7 +268,7 @@ export function createUploads(blobs: BlobStore, metadata: MetadataStore, options
     return exclusive(s.id, body, async () => {
       try {
         await stage?.(s);
-        return warned(repo, await finishLocked(repo, s, origin, digest, body));
+        return warned(repo, await finishLocked(repo, s, origin, digest, body, undefined, length, true));
       } catch (err) {
         await discard(s.id);
         throw err;
@@ -297,7 +334,7 @@ export function createUploads(blobs: BlobStore, metadata: MetadataStore, options
         throw err;
       });
       if (body) await checkDeclared(repo, origin, length, id, digest);
-      return exclusive(id, body, async () => warned(repo, await finishLocked(repo, s, origin, digest, body, range)));
+      return exclusive(id, body, async () => warned(repo, await finishLocked(repo, s, origin, digest, body, range, length)));
     },
 
     async cancel(repo, id) {

@@ -49,6 +49,13 @@ export interface BlobStore {
    */
   adoptUpload?(id: string, path: string): Promise<UploadState>;
 
+  /**
+   * Optional, for stores where staging costs requests (S3): stores `bytes`, which the registry has
+   * already checked against `digest`, as the committed blob `digest`, visible whole or not at all.
+   * Used instead of stage-then-commit for small blobs pushed whole in one request.
+   */
+  putBlob?(digest: Digest, bytes: Buffer): Promise<void>;
+
   /** Reads upload `id`'s staged bytes from the start, to re-hash them (after a restart, on another node). */
   readUpload(id: string): Promise<Readable>;
 

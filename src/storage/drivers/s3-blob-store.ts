@@ -253,6 +253,11 @@ export async function createS3BlobStore(options: S3BlobStoreOptions): Promise<Bl
       return stateOf(written === 0 ? segments : [...segments, { key, offset, size: written }]);
     },
 
+    async putBlob(digest, bytes) {
+      // One PUT replaces the object atomically; a blob already there holds these very bytes.
+      await client.send(new PutObjectCommand({ Bucket, Key: blobKey(digest), Body: bytes, ContentLength: bytes.length }));
+    },
+
     async readUpload(id) {
       return readSegments(await segmentsOf(id));
     },
