@@ -21,6 +21,7 @@ import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { buffer } from "node:stream/consumers";
 import { parseArgs } from "node:util";
+import { checkBenchArgs } from "./args.js";
 import { gzipSync } from "node:zlib";
 import { pack } from "tar-stream";
 import { BERTH_BIN } from "../test/helpers/berth.js";
@@ -240,6 +241,7 @@ function gcDryRun(data: string): { ms: number; output: string } {
 }
 
 async function main(): Promise<void> {
+  checkBenchArgs("npm run bench:embedded-scale -- [--quick] [--keep DIR | --reuse DIR] [--blobs N] [--repos N] [--idle S] [--no-gc] [--json]", { quick: "switch", keep: "value", reuse: "value", blobs: "value", repos: "value", idle: "value", "no-gc": "switch", json: "switch" });
   const { values } = parseArgs({
     options: {
       quick: { type: "boolean", default: false },

@@ -31,6 +31,7 @@ import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
+import { checkBenchArgs } from "./args.js";
 import Database from "better-sqlite3";
 import pg from "pg";
 import { gcSummary, type GcReport } from "../src/registry/gc.js";
@@ -188,6 +189,7 @@ async function countRows(t: Target): Promise<{ blobs: number; manifests: number;
 }
 
 async function main(): Promise<void> {
+  if (!process.argv.includes("--child")) checkBenchArgs("npm run bench:gc -- [--blobs N] [--garbage FRACTION] [--repos N] [--layers N] [--backend embedded|s3-postgres] [--s3-objects garbage|all|none] [--keep]", { backend: "value", blobs: "value", garbage: "value", repos: "value", layers: "value", "s3-objects": "value", keep: "switch" });
   const { values } = parseArgs({
     options: {
       child: { type: "string" },

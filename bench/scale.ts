@@ -18,6 +18,7 @@ import { writeFile } from "node:fs/promises";
 import { cpus, loadavg } from "node:os";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
+import { checkBenchArgs } from "./args.js";
 import { s3Settings } from "../test/helpers/services.js";
 import { registryBinary } from "./servers.js";
 import { closeAgent, MiB } from "./workloads.js";
@@ -28,6 +29,7 @@ import { closeHttp } from "./scale/http.js";
 import { createResults, goalLines, markdown } from "./scale/results.js";
 import { smallImagesRound, transferRound } from "./scale/transfer.js";
 
+checkBenchArgs("npm run bench:scale -- [--quick] [--only transfer,small,catalog,gc] [--rounds N] [--size MiB] [--chunk MiB] [--small N] [--repos N] [--gc-blobs N] [--gc-blobs-distribution N] [--nodes N] [--walk-budget S] [--json FILE]", { quick: "switch", only: "value", rounds: "value", size: "value", chunk: "value", small: "value", repos: "value", "gc-blobs": "value", "gc-blobs-distribution": "value", nodes: "value", "walk-budget": "value", json: "value" });
 const { values } = parseArgs({
   options: {
     quick: { type: "boolean", default: false },
