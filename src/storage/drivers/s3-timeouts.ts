@@ -52,9 +52,10 @@ const isTimeout = (err: unknown) => (err as { name?: unknown } | undefined)?.nam
  * timeouts. Other transient failures (a refused connection, 503 SlowDown) are still retried.
  */
 export function instrumentClient(client: S3Client): S3Client {
-  const send = client.send.bind(client) as (...args: unknown[]) => Promise<unknown>;
+  // The class's send, looked up per call, so wrapping it elsewhere (a test counting requests) still sees every request.
+  const proto = Object.getPrototypeOf(client) as { send: (...args: unknown[]) => Promise<unknown> };
   (client as { send: unknown }).send = (...args: unknown[]) =>
-    send(...args).catch((err: unknown) => {
+    proto.send.apply(client, args).catch((err: unknown) => {
       if (typeof err === "object" && err !== null) fromStore.add(err);
       throw err;
     });
