@@ -33,7 +33,11 @@ COPY bin ./bin
 COPY --from=build /build/node_modules ./node_modules
 COPY --from=build /build/dist/src ./dist/src
 RUN ln -s /opt/berth/bin/berth.js /usr/local/bin/berth
+# glibc malloc: two arenas, and freed memory above 128 KiB handed back to the system, so a burst
+# of connections does not leave its peak resident (docs/configuration.md#nodejs-memory-settings).
 ENV NODE_ENV=production \
+    MALLOC_ARENA_MAX=2 \
+    MALLOC_TRIM_THRESHOLD_=131072 \
     BERTH_LISTEN=0.0.0.0:5000 \
     BERTH_DATA=/var/lib/berth
 USER berth

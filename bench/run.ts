@@ -98,6 +98,8 @@ const CATEGORIES: Category[] = ["push", "pull", "manifest", "small", "skopeoPush
 const cpu = new Map<string, Record<Category, { cpu: number; work: number }>>();
 /** Lines about the skopeo workload for the report's header (version, or why it was skipped). */
 const skopeoNotes: string[] = [];
+/** Per server: its peak RSS (VmHWM) at the end of each round, so a ratio can be given per round. */
+const roundPeaks = new Map<string, number[]>();
 
 function record(row: string, server: string, value: number): void {
   if (!samples.has(row)) samples.set(row, new Map());
@@ -225,6 +227,8 @@ async function main(): Promise<void> {
         skopeo = undefined;
       }
     }
+    for (const s of servers) roundPeaks.set(s.name, [...(roundPeaks.get(s.name) ?? []), peakRss(s.pid)]);
+    console.error(`  peak RSS after round ${round}: ${servers.map((s) => `${s.name} ${(peakRss(s.pid) / MiB).toFixed(0)} MiB`).join(", ")}`);
   }
   await skopeo?.removeEnv();
 
@@ -334,6 +338,9 @@ function render(started: Date, dd: string, rss: Map<string, number>): string {
   lines.push(
     `| peak RSS (VmHWM) at the end | ${mib(rss.get(dist)!)} | ${mib(rss.get(off)!)} | ${mib(rss.get(durable)!)} (ratio fsync off/distribution ${(rss.get(off)! / rss.get(dist)!).toFixed(2)}×) |`,
   );
+  const peaks = (name: string) => (roundPeaks.get(name) ?? []).map((n) => (n / MiB).toFixed(0)).join(" / ");
+  const perRound = (roundPeaks.get(off) ?? []).map((n, i) => `${(n / roundPeaks.get(dist)![i]!).toFixed(2)}×`).join(" / ");
+  lines.push(`| peak RSS after each round (MiB) | ${peaks(dist)} | ${peaks(off)} | ${peaks(durable)} (ratio fsync off/distribution ${perRound}) |`);
   return lines.join("\n");
 }
 

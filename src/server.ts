@@ -7,6 +7,7 @@ import { addAcceptHandles, type AcceptHandles } from "./http/accept-handles.js";
 import { createApp } from "./http/app.js";
 import { capConnections, createRequestLimiter } from "./http/limits.js";
 import { createMetrics } from "./http/metrics.js";
+import { relieveAfterBursts } from "./http/memory-relief.js";
 import type { Logger } from "./logger.js";
 import { createPeriodicJob } from "./periodic-job.js";
 import { gcSummary } from "./registry/gc.js";
@@ -136,6 +137,7 @@ export async function createBerth(config: Config, logger: Logger): Promise<Berth
     if (socket.writable) socket.end("HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: 0\r\n\r\n");
   });
   capConnections(server, limits.maxConnections, tls, metrics.observeLimit);
+  const stopRelief = relieveAfterBursts(server);
   const purge = createPeriodicJob(logger, "upload purge", async () => {
     const purged = await registry.uploads.purgeStale();
     if (purged > 0) logger.info("purged expired uploads", { count: purged });
@@ -200,6 +202,7 @@ export async function createBerth(config: Config, logger: Logger): Promise<Berth
       return address;
     },
     async stop() {
+      stopRelief();
       draining = true;
       // Background runs stop between batches while requests drain; the stores close after both.
       const jobsStopped = Promise.all([purge.stop(), collect.stop(), retain.stop()]);

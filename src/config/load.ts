@@ -1,10 +1,13 @@
 import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
-import { parse as parseYaml } from "yaml";
+import { lazyRequire } from "../lazy-require.js";
 import { ZodError } from "zod";
 import { maskedUrl } from "./masked-url.js";
 import { configSchema, type Config } from "./schema.js";
 import { webhookSecretKey } from "./webhook-secret.js";
+
+/** Only a config or rules file needs it: not loaded by a server configured from the environment. */
+const yaml = lazyRequire<typeof import("yaml")>("yaml");
 
 /** Thrown for any configuration problem; the message is meant for the operator as is. */
 export class ConfigError extends Error {
@@ -92,7 +95,7 @@ function readFile(file: string): Tree {
   }
   let parsed: unknown;
   try {
-    parsed = parseYaml(text);
+    parsed = yaml().parse(text);
   } catch (err) {
     throw new ConfigError(`config file ${file} is not valid YAML: ${(err as Error).message}`);
   }

@@ -1,6 +1,8 @@
 import { createHash } from "node:crypto";
-import { CloudEvent, HTTP } from "cloudevents";
+import { lazyRequire } from "../lazy-require.js";
 import type { StoredEvent } from "../storage/event-store.js";
+
+const cloudevents = lazyRequire<typeof import("cloudevents")>("cloudevents");
 
 /**
  * What a webhook delivery carries, per format. Pure: an event in, a request body out. One stored
@@ -166,7 +168,7 @@ function cloudEventSource(ctx: RenderContext): string {
 
 function renderCloudEvent(event: StoredEvent, ctx: RenderContext): RenderedDelivery {
   const subject = eventSubject(event);
-  const ce = new CloudEvent({
+  const ce = new (cloudevents().CloudEvent)({
     specversion: "1.0",
     id: event.id,
     type: `io.berth.${event.type}`,
@@ -176,7 +178,7 @@ function renderCloudEvent(event: StoredEvent, ctx: RenderContext): RenderedDeliv
     datacontenttype: "application/json",
     data: eventPayload(event, ctx),
   });
-  const message = HTTP.structured(ce);
+  const message = cloudevents().HTTP.structured(ce);
   const contentType = message.headers["content-type"];
   return { contentType: typeof contentType === "string" ? contentType : "application/cloudevents+json; charset=utf-8", body: String(message.body) };
 }

@@ -1,5 +1,7 @@
-import { Webhook } from "standardwebhooks";
 import { webhookSecretKey } from "../config/webhook-secret.js";
+import { lazyRequire } from "../lazy-require.js";
+
+const standardWebhooks = lazyRequire<typeof import("standardwebhooks")>("standardwebhooks");
 
 /**
  * Standard Webhooks signatures (https://www.standardwebhooks.com), made by the reference library:
@@ -22,7 +24,7 @@ export function createSigner(secret: string | undefined): Signer {
   const checked = webhookSecretKey(secret);
   if ("problem" in checked) throw new Error(`webhook secret: ${checked.problem}`);
   // The library takes the raw key bytes with format "raw"; that covers both forms alike.
-  const webhook = new Webhook(new Uint8Array(checked.key), { format: "raw" });
+  const webhook = new (standardWebhooks().Webhook)(new Uint8Array(checked.key), { format: "raw" });
   return {
     headers(id, at, body) {
       return {

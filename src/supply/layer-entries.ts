@@ -1,7 +1,10 @@
 import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { createGunzip } from "node:zlib";
-import { extract, type Headers } from "tar-stream";
+import type { Headers } from "tar-stream";
+import { lazyRequire } from "../lazy-require.js";
+
+const tarStream = lazyRequire<typeof import("tar-stream")>("tar-stream");
 
 /** One file system entry of a layer, as its tar header describes it. */
 export interface LayerEntry {
@@ -81,7 +84,7 @@ export function normalizeLayerPath(path: string): string {
  * it is not one Berth can read, or with what `visit` threw.
  */
 export async function readLayerEntries(layer: Readable, visit: EntryVisitor): Promise<void> {
-  const tar = extract();
+  const tar = tarStream().extract();
   tar.on("entry", (header, body, next) => {
     const entry: LayerEntry = {
       path: normalizeLayerPath(header.name),

@@ -4,6 +4,7 @@ import type { Readable } from "node:stream";
 import { join } from "node:path";
 import { digestAlgorithm, digestHex, type Digest } from "../../oci/digest.js";
 import { RegistryError } from "../../oci/errors.js";
+import { collectYoungGarbage } from "../../gc-nudge.js";
 import type { ByteRange } from "../../oci/range.js";
 import type { BlobStore, UploadState } from "../blob-store.js";
 import { createFileReadStream } from "./file-transfer.js";
@@ -37,6 +38,8 @@ function isNotFound(err: unknown): boolean {
 const WRITE_BATCH = 1024 * 1024;
 /** With fsync on, bytes written between background datasyncs during one append. */
 const EARLY_FLUSH = 32 * 1024 * 1024;
+/** Bytes appended between young-generation collections (gc-nudge.ts): the bound on dead chunks held. */
+const COLLECT_EVERY = 2 * 1024 * 1024;
 
 /**
  * Writes `body` to the end of `handle`, gathering the socket's small chunks into writes of about
@@ -50,6 +53,7 @@ async function appendBatched(handle: FileHandle, body: Readable, flushEvery: num
   let inflight: Promise<unknown> = Promise.resolve();
   let unsynced = 0;
   let syncing: Promise<unknown> | undefined;
+  let sinceCollect = 0;
   const flush = async () => {
     await inflight;
     if (batch.length === 0) return;
@@ -61,8 +65,13 @@ async function appendBatched(handle: FileHandle, body: Readable, flushEvery: num
     // Awaited by the next flush; a failure must not count as unhandled meanwhile.
     inflight.catch(() => {});
     unsynced += gathered;
+    sinceCollect += gathered;
     batch = [];
     gathered = 0;
+    if (sinceCollect >= COLLECT_EVERY) {
+      sinceCollect = 0;
+      collectYoungGarbage();
+    }
     // Durable stores: start the disk on what is written while more arrives, so the fsync at
     // commit finds little left to flush. One at a time; the commit's fsync stays the guarantee.
     if (unsynced >= flushEvery && !syncing) {

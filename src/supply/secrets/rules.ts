@@ -1,10 +1,13 @@
 import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
-import { parse as parseYaml } from "yaml";
+import { lazyRequire } from "../../lazy-require.js";
 import { z } from "zod";
 import { ConfigError } from "../../config/load.js";
 import { BUILTIN_RULES, PLACEHOLDERS } from "./builtin-rules.js";
 import type { RuleSpec } from "./rule-spec.js";
+
+/** Only a config or rules file needs it: not loaded by a server configured from the environment. */
+const yaml = lazyRequire<typeof import("yaml")>("yaml");
 
 export type { RuleSpec } from "./rule-spec.js";
 
@@ -152,7 +155,7 @@ export function readRulesFile(file: string): unknown[] {
   }
   let tree: unknown;
   try {
-    tree = parseYaml(text);
+    tree = yaml().parse(text);
   } catch (err) {
     throw new ConfigError(`secret rules file ${file}: not valid YAML: ${(err as Error).message}`);
   }

@@ -1,18 +1,22 @@
 import { createHash, type KeyObject } from "node:crypto";
-import { bundleFromJSON, type Bundle } from "@sigstore/bundle";
+import type { Bundle } from "@sigstore/bundle";
 import type { TrustedRoot } from "@sigstore/protobuf-specs";
-import { Verifier, toSignedEntity, toTrustMaterial, type SignedEntity, type TrustMaterial as SigstoreTrust } from "@sigstore/verify";
+import type { SignedEntity, TrustMaterial as SigstoreTrust } from "@sigstore/verify";
+import { lazyRequire } from "../../lazy-require.js";
 import type { Digest } from "../../oci/digest.js";
 import { fetchLayer, isBundleMediaType, type SignatureManifest } from "./manifest.js";
 import { refusalReason } from "./cosign.js";
 import { SignatureRefused, type FetchBlob, type SignatureCheck, type TrustMaterial, type VerifyOptions } from "./types.js";
+
+const sigstoreBundle = lazyRequire<typeof import("@sigstore/bundle")>("@sigstore/bundle");
+const sigstoreVerify = lazyRequire<typeof import("@sigstore/verify")>("@sigstore/verify");
 
 const MAX_BUNDLE_BYTES = 4 << 20;
 const IN_TOTO = "application/vnd.in-toto+json";
 
 function parseBundle(blob: Buffer): Bundle {
   try {
-    return bundleFromJSON(JSON.parse(blob.toString("utf8")));
+    return sigstoreBundle().bundleFromJSON(JSON.parse(blob.toString("utf8")));
   } catch (err) {
     throw new SignatureRefused(`not a valid sigstore bundle: ${(err as Error).message.split("\n")[0]}`);
   }
@@ -47,7 +51,7 @@ function checkSubject(bundle: Bundle, subject: Digest, options: VerifyOptions): 
 
 function keyTrust(root: TrustedRoot | undefined, key: KeyObject): SigstoreTrust {
   const finder = () => ({ publicKey: key, validFor: () => true });
-  if (root) return toTrustMaterial(root, finder);
+  if (root) return sigstoreVerify().toTrustMaterial(root, finder);
   return { certificateAuthorities: [], timestampAuthorities: [], tlogs: [], ctlogs: [], publicKey: finder };
 }
 
@@ -69,7 +73,7 @@ async function checkBundle(
     throw new SignatureRefused("keyless bundle (signing certificate): keyless sigstore bundles are not supported");
   }
   const root = trust.sigstoreTrustedRoot as TrustedRoot | undefined;
-  const full = toSignedEntity(bundle, options.subjectContent);
+  const full = sigstoreVerify().toSignedEntity(bundle, options.subjectContent);
   const entity: SignedEntity = root ? full : { ...full, tlogEntries: [], timestamps: [] };
   const signer = trust.cosignKeys.find((k) => {
     try {
@@ -84,7 +88,7 @@ async function checkBundle(
     throw new SignatureRefused(`bundle signature does not verify under any configured cosign key (${trust.cosignKeys.length} tried)`);
   }
   try {
-    new Verifier(keyTrust(root, signer.key), {
+    new (sigstoreVerify().Verifier)(keyTrust(root, signer.key), {
       tlogThreshold: root ? Math.min(1, entity.tlogEntries.length) : 0,
       ctlogThreshold: 0,
       timestampThreshold: 0,

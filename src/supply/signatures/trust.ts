@@ -1,7 +1,10 @@
 import { X509Certificate, createHash, createPublicKey, type KeyObject } from "node:crypto";
 import { readFile } from "node:fs/promises";
-import { TrustedRoot } from "@sigstore/protobuf-specs";
+import type { TrustedRoot } from "@sigstore/protobuf-specs";
+import { lazyRequire } from "../../lazy-require.js";
 import type { TrustMaterial, TrustedIdentity } from "./types.js";
+
+const protobufSpecs = lazyRequire<typeof import("@sigstore/protobuf-specs")>("@sigstore/protobuf-specs");
 
 /** The file names of one policy's trust, as written in the configuration. */
 export interface TrustFiles {
@@ -52,7 +55,7 @@ async function loadCertificates(path: string): Promise<{ name: string; certifica
 async function loadTrustedRoot(path: string): Promise<unknown> {
   const text = await readText("sigstoreTrustedRoot", path);
   try {
-    return TrustedRoot.fromJSON(JSON.parse(text));
+    return protobufSpecs().TrustedRoot.fromJSON(JSON.parse(text));
   } catch (err) {
     throw new Error(`signatures: sigstoreTrustedRoot file ${path} is not a sigstore trusted_root.json: ${(err as Error).message}`);
   }
@@ -81,7 +84,7 @@ export function trustFingerprint(trust: TrustMaterial): string {
   const parts = [
     ...trust.cosignKeys.map((k) => `key\0${k.name}\0${sha256(k.key.export({ type: "spki", format: "der" }))}`).sort(),
     ...trust.notationCertificates.map((c) => `cert\0${c.name}\0${sha256(c.certificate.raw)}`).sort(),
-    `root\0${trust.sigstoreTrustedRoot === undefined ? "" : sha256(Buffer.from(JSON.stringify(TrustedRoot.toJSON(trust.sigstoreTrustedRoot as TrustedRoot))))}`,
+    `root\0${trust.sigstoreTrustedRoot === undefined ? "" : sha256(Buffer.from(JSON.stringify(protobufSpecs().TrustedRoot.toJSON(trust.sigstoreTrustedRoot as TrustedRoot))))}`,
     ...(trust.identities ?? []).map((i) => `id\0${i.issuer}\0${i.subject}`).sort(),
   ];
   return `sha256:${sha256(Buffer.from(parts.join("\n")))}`;

@@ -1,5 +1,7 @@
-import cvss from "ae-cvss-calculator";
+import { lazyRequire } from "../../lazy-require.js";
 import type { OsvAffected, OsvRecord, OsvSeverity } from "./osv.js";
+
+const cvss = lazyRequire<typeof import("ae-cvss-calculator")>("ae-cvss-calculator");
 
 /** A finding's severity: NVD's qualitative bands of a CVSS score, or the advisory's own word. */
 export type Severity = "critical" | "high" | "medium" | "low" | "unknown";
@@ -35,11 +37,11 @@ export function bandOf(score: number): Severity {
 export function cvssBaseScore(vector: string): number | undefined {
   const v = vector.trim();
   const make = v.startsWith("CVSS:3.1/")
-    ? () => new cvss.Cvss3P1(v)
+    ? () => new (cvss().Cvss3P1)(v)
     : v.startsWith("CVSS:3.0/")
-      ? () => new cvss.Cvss3P0(v)
+      ? () => new (cvss().Cvss3P0)(v)
       : v.startsWith("CVSS:4.0/")
-        ? () => new cvss.Cvss4P0(v)
+        ? () => new (cvss().Cvss4P0)(v)
         : undefined;
   if (!make) return undefined;
   return scoreOf(make);
@@ -48,7 +50,7 @@ export function cvssBaseScore(vector: string): number | undefined {
 /** The base score of a CVSS v2 vector (`AV:N/AC:L/Au:N/C:P/I:P/A:P`, no prefix), or undefined. */
 export function cvss2BaseScore(vector: string): number | undefined {
   const v = vector.trim().replace(/^\(|\)$/g, "");
-  return /^AV:[LAN]\/AC:[HML]\/Au:[MSN]\/C:[NPC]\/I:[NPC]\/A:[NPC]/.test(v) ? scoreOf(() => new cvss.Cvss2(v)) : undefined;
+  return /^AV:[LAN]\/AC:[HML]\/Au:[MSN]\/C:[NPC]\/I:[NPC]\/A:[NPC]/.test(v) ? scoreOf(() => new (cvss().Cvss2)(v)) : undefined;
 }
 
 function scoreOf(make: () => { calculateScores(): { base?: unknown } }): number | undefined {
