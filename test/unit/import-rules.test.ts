@@ -13,7 +13,11 @@ import ts from "typescript";
  */
 const LAYERS: { name: string; rank: number; holds: (path: string) => boolean }[] = [
   { name: "oci/", rank: 0, holds: (p) => p.startsWith("src/oci/") },
-  { name: "utilities (config/, logger.ts, version.ts)", rank: 1, holds: (p) => p.startsWith("src/config/") || p === "src/logger.ts" || p === "src/version.ts" },
+  {
+    name: "utilities (config/, logger.ts, version.ts, lazy-require.ts, gc-nudge.ts)",
+    rank: 1,
+    holds: (p) => p.startsWith("src/config/") || ["src/logger.ts", "src/version.ts", "src/lazy-require.ts", "src/gc-nudge.ts"].includes(p),
+  },
   { name: "storage/", rank: 2, holds: (p) => p.startsWith("src/storage/") },
   { name: "client/", rank: 2, holds: (p) => p.startsWith("src/client/") },
   { name: "registry/", rank: 3, holds: (p) => p.startsWith("src/registry/") },
