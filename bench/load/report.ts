@@ -31,6 +31,7 @@ export function renderReport(shape: StormShape, flags: string, results: StormRes
     ["idle keep-alives closed by the server during the storm", (r) => `${r.idleClosedByServer} / ${shape.idle}`],
     ["slow headers: cut by the server", (r) => slow(r.slowHeaders)],
     ["slow bodies (1 B/s PATCH): cut by the server", (r) => slow(r.slowBodies)],
+    [`slow readers (GET ${shape.readerBlobBytes / 1048576} MiB blob, then read nothing): cut by the server`, (r) => slow(r.slowReaders)],
     ["upload sessions left: well-behaved / slow bodies", (r) => `${r.sessionsWellBehaved} / ${r.sessionsSlow}`],
     ["error-level log lines after hanging up on N slow bodies (with stack)", (r) => `${r.hangUpErrorLines} (${r.hangUpErrorWithStack}) for ${r.hungUp}`],
     ["error-level log lines incl. shutdown (with stack)", (r) => `${r.errorLogLines} (${r.errorLogWithStack})`],
@@ -44,7 +45,7 @@ export function renderReport(shape: StormShape, flags: string, results: StormRes
     "",
     `${new Date().toISOString().slice(0, 16).replace("T", " ")} UTC; ${cpus().length} × ${cpus()[0]?.model ?? "cpu"}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Node.js ${process.version}; client and servers share the machine.`,
     "",
-    `Flags: \`${flags || "(none: full storm)"}\`. Shape: ${shape.idle} idle keep-alives, ${shape.slowHeaders} slow-header + ${shape.slowBodies} slow-body senders, ` +
+    `Flags: \`${flags || "(none: full storm)"}\`. Shape: ${shape.idle} idle keep-alives, ${shape.slowHeaders} slow-header + ${shape.slowBodies} slow-body senders, ${shape.slowReaders} slow readers, ` +
       `${shape.pushers} chunked pushers (${shape.chunks} × ${shape.chunkBytes / 1024} KiB + config + manifest), ${shape.pullers} pullers ` +
       `(manifest + ${shape.layerBytes / 1024} KiB blob), ${shape.durationMs / 1000} s; loopback only.`,
     "",
