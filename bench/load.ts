@@ -8,6 +8,9 @@
  *   --idle/--slow-headers/--slow-bodies/--slow-readers/--pushers/--pullers N   override one kind
  *   --shutdown-timeout S  both servers' shutdown timeout (default 30)
  *   --only berth|distribution
+ *   --backend s3-postgres Berth on S3 + PostgreSQL, distribution's s3 driver on the same engine
+ *                         (run under scripts/test-with-services.sh, which starts Ceph radosgw and
+ *                         PostgreSQL); results to bench/results/load-s3-postgres-latest.md
  *   --deploy              the deploy storm instead (bench/load/deploy.ts): 100 clients pull one
  *                         512 MiB image at once from each server, two rounds in rotated order;
  *                         --quick 20 clients × 32 MiB; --clients N, --rounds N, --verify-every N;
@@ -25,6 +28,7 @@ import { renderReport } from "./load/report.js";
 import { createShape, FULL, QUICK, type StormShape } from "./load/shape.js";
 import { runStorm, type StormResult } from "./load/storm.js";
 import { startBerthTarget, startDistributionTarget } from "./load/targets.js";
+import { startBerthS3Target, startDistributionS3Target } from "./load/targets-s3.js";
 import { startBerthServer, startDistribution } from "./servers.js";
 
 const args = process.argv.slice(2);
@@ -81,15 +85,20 @@ if (args.includes("--deploy")) {
   process.exit(0);
 }
 
+const backend = flag("backend") ?? "embedded";
+if (backend !== "embedded" && backend !== "s3-postgres") throw new Error(`--backend: embedded or s3-postgres, not ${backend}`);
+const s3 = backend === "s3-postgres";
 const results: StormResult[] = [];
 for (const name of ["berth", "distribution"]) {
   if (only && only !== name) continue;
-  const target = name === "berth" ? await startBerthTarget(shape.shutdownTimeoutMs) : await startDistributionTarget(shape.shutdownTimeoutMs);
+  const start = name === "berth" ? (s3 ? startBerthS3Target : startBerthTarget) : s3 ? startDistributionS3Target : startDistributionTarget;
+  const target = await start(shape.shutdownTimeoutMs);
   log(`${name} on ${target.url} (pid ${target.pid})`);
   results.push(await runStorm(target, shape, log));
   await new Promise((r) => setTimeout(r, 2000));
 }
-const report = renderReport(shape, args.join(" "), results);
+const report = renderReport(shape, args.join(" "), results, s3 ? "S3 + PostgreSQL: Berth on a bucket of Ceph radosgw and its own PostgreSQL database, distribution's s3 driver on another bucket of the same Ceph" : undefined);
 console.log(`\n${report}`);
-await writeFile(`${dir}load-latest.md`, `${report}\n`);
-log(`written to bench/results/load-latest.md`);
+const file = s3 ? "load-s3-postgres-latest.md" : "load-latest.md";
+await writeFile(`${dir}${file}`, `${report}\n`);
+log(`written to bench/results/${file}`);

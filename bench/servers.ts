@@ -105,9 +105,10 @@ export interface DistributionProcess {
 
 /**
  * CNCF distribution on a free loopback port with a fresh filesystem root, answering `GET /v2/`.
- * `log`, `storage` and `http` are extra lines for those sections of its configuration.
+ * `log`, `storage` and `http` are extra lines for those sections of its configuration; `driver`
+ * replaces the filesystem driver's lines (e.g. an `  s3:` block).
  */
-export async function spawnDistribution(options: { logLevel: string; log?: string[]; storage?: string[]; http?: string[] }): Promise<DistributionProcess> {
+export async function spawnDistribution(options: { logLevel: string; log?: string[]; storage?: string[]; http?: string[]; driver?: string[] }): Promise<DistributionProcess> {
   const bin = registryBinary();
   const dir = await mkdtemp(join(tmpdir(), "bench-distribution-"));
   const port = await freePort();
@@ -123,8 +124,7 @@ export async function spawnDistribution(options: { logLevel: string; log?: strin
       "  accesslog:",
       "    disabled: true",
       "storage:",
-      "  filesystem:",
-      `    rootdirectory: ${root}`,
+      ...(options.driver ?? ["  filesystem:", `    rootdirectory: ${root}`]),
       "  delete:",
       "    enabled: true",
       ...(options.storage ?? []),

@@ -20,7 +20,7 @@ function errors(r: StormResult): string {
   return entries.length ? `${entries.map(([k, n]) => `${n}× ${k}`).join("; ")} (first at ${r.firstErrorAtS?.toFixed(0)} s)` : "0";
 }
 
-export function renderReport(shape: StormShape, flags: string, results: StormResult[]): string {
+export function renderReport(shape: StormShape, flags: string, results: StormResult[], backend = "embedded: Berth on the filesystem + SQLite, distribution on the filesystem"): string {
   const rows: [string, (r: StormResult) => string][] = [
     ["manifest GETs (blob GETs)", (r) => `${r.manifestGets} (${r.blobGets})`],
     ["manifest GET p50 / p95 / p99", (r) => `${ms(r.p50)} / ${ms(r.p95)} / ${ms(r.p99)}`],
@@ -47,7 +47,7 @@ export function renderReport(shape: StormShape, flags: string, results: StormRes
     "",
     `Flags: \`${flags || "(none: full storm)"}\`. Shape: ${shape.idle} idle keep-alives, ${shape.slowHeaders} slow-header + ${shape.slowBodies} slow-body senders, ${shape.slowReaders} slow readers, ` +
       `${shape.pushers} chunked pushers (${shape.chunks} × ${shape.chunkBytes / 1024} KiB + config + manifest), ${shape.pullers} pullers ` +
-      `(manifest + ${shape.layerBytes / 1024} KiB blob), ${shape.durationMs / 1000} s; loopback only.`,
+      `(manifest + ${shape.layerBytes / 1024} KiB blob), ${shape.durationMs / 1000} s; loopback only. Stores: ${backend}.`,
     "",
     `| | ${results.map((r) => r.server).join(" | ")} |`,
     `|---|${results.map(() => "---").join("|")}|`,
