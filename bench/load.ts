@@ -58,7 +58,6 @@ if (args.includes("--deploy")) {
   const seed = randomBytes(1024 * 1024);
   const servers = [await startBerthServer("berth", { BERTH_FSYNC: "false" }), await startDistribution()].filter((s) => !only || s.name === only);
   const results: DeployResult[] = [];
-  const notes: string[] = [];
   try {
     let image;
     for (const s of servers) {
@@ -75,7 +74,7 @@ if (args.includes("--deploy")) {
         await new Promise((resolve) => setTimeout(resolve, 2000));
       }
     }
-    const report = renderDeployReport(shape, image!, args.join(" "), results, notes);
+    const report = renderDeployReport(shape, image!, args.join(" "), results);
     console.log(`\n${report}`);
     await writeFile(`${dir}deploy-latest.md`, `${report}\n`);
     log("written to bench/results/deploy-latest.md");

@@ -7,7 +7,7 @@ import { createHash, randomBytes } from "node:crypto";
 import { request } from "node:http";
 import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
-import { createAgent, MANIFEST_TYPE, pushMonolithic, send, sha256 } from "./http-client.js";
+import { createAgent, MANIFEST_TYPE, pushMonolithic, send } from "./http-client.js";
 
 const MIB = 1024 * 1024;
 
@@ -72,6 +72,5 @@ export async function pushDeployImage(base: string, layerCount: number, layerByt
   );
   await send(agent, "PUT", `${base}/v2/${repo}/manifests/v1`, { body: manifest, headers: { "content-type": MANIFEST_TYPE }, timeoutMs: 60_000, expect: [201] });
   agent.destroy();
-  void sha256;
   return { repo, tag: "v1", layers, totalBytes: layers.reduce((n, l) => n + l.size, 0) + config.length };
 }

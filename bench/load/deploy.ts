@@ -79,7 +79,7 @@ export async function runDeploy(target: { name: string; url: string; pid: number
 const mib = (b: number) => `${(b / 1048576).toFixed(0)} MiB`;
 const pct = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))];
 
-export function renderDeployReport(shape: DeployShape, image: DeployImage, flags: string, results: DeployResult[], notes: string[]): string {
+export function renderDeployReport(shape: DeployShape, image: DeployImage, flags: string, results: DeployResult[]): string {
   const cell = (r: DeployResult) => {
     const p50 = pct(r.clientMs, 50);
     const max = r.clientMs[r.clientMs.length - 1];
@@ -106,7 +106,5 @@ export function renderDeployReport(shape: DeployShape, image: DeployImage, flags
     "| server (round) | aggregate throughput | all done in | client time p50 | slowest client | RSS before → peak during pulls | server CPU per GB | clients verified | errors |",
     "|---|---|---|---|---|---|---|---|---|",
     ...results.map((r) => `| ${cell(r).join(" | ")} |`),
-    "",
-    ...notes,
   ].join("\n");
 }
