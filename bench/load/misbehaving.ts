@@ -1,12 +1,14 @@
 /**
- * The storm's connections that do not behave: idle keep-alives and slow senders (headers or an
- * upload body trickled one byte a second), each a raw socket so the tool controls every byte.
+ * The storm's connections that do not behave: idle keep-alives, slow senders (headers or an
+ * upload body trickled one byte a second) and slow readers (a large blob GET, then nothing read:
+ * the receive window closes), each a raw socket so the tool controls every byte.
  */
+import { readFileSync } from "node:fs";
 import { connect, type Socket } from "node:net";
 
 /** What happened to one raw connection. */
 export interface RawOutcome {
-  kind: "idle" | "slow-headers" | "slow-body";
+  kind: "idle" | "slow-headers" | "slow-body" | "slow-reader";
   openedAt: number;
   /** When the server closed it (undefined while open or when we closed it). */
   closedAt?: number;
@@ -56,11 +58,40 @@ function rawConnection(host: string, port: number, kind: RawOutcome["kind"], fir
 }
 
 /**
+ * Client ports whose connection the server at `port` no longer holds open: its side is gone or
+ * past ESTABLISHED (closed with data still queued for a reader that never reads, the client sees
+ * nothing until it reads again).
+ */
+function closedByServer(port: number, clientPorts: Set<number>): Set<number> {
+  const open = new Set<number>();
+  for (const file of ["/proc/net/tcp", "/proc/net/tcp6"]) {
+    let text = "";
+    try {
+      text = readFileSync(file, "latin1");
+    } catch {
+      continue;
+    }
+    for (const line of text.split("\n").slice(1)) {
+      const f = line.trim().split(/\s+/);
+      if (f.length < 4 || parseInt(f[1]!.split(":")[1]!, 16) !== port) continue;
+      const peer = parseInt(f[2]!.split(":")[1]!, 16);
+      if (clientPorts.has(peer) && f[3] === "01") open.add(peer);
+    }
+  }
+  return new Set([...clientPorts].filter((p) => !open.has(p)));
+}
+
+/**
  * Opens `idle` keep-alive connections (one GET /v2/ each), `slowHeaders` connections trickling an
  * endless header, and one trickling PATCH body per `uploadPaths` entry; in batches so the listen
  * backlog never overflows.
  */
-export async function createRawClients(base: string, counts: { idle: number; slowHeaders: number }, uploadPaths: string[]): Promise<RawClients> {
+export async function createRawClients(
+  base: string,
+  counts: { idle: number; slowHeaders: number; slowReaders?: number },
+  uploadPaths: string[],
+  readerPath = "/v2/",
+): Promise<RawClients> {
   const u = new URL(base);
   const host = u.hostname;
   const port = Number(u.port);
@@ -92,12 +123,26 @@ export async function createRawClients(base: string, counts: { idle: number; slo
       }),
     );
   }
+  const readers: { outcome: RawOutcome; socket: Socket; port: number }[] = [];
+  for (let i = 0; i < (counts.slowReaders ?? 0); i++) {
+    jobs.push(() =>
+      rawConnection(host, port, "slow-reader", `GET ${readerPath} HTTP/1.1\r\nHost: ${u.host}\r\n\r\n`, (o, s) => {
+        track(o, s);
+        s.once("data", () => s.pause());
+        readers.push({ outcome: o, socket: s, port: s.localPort! });
+      }),
+    );
+  }
   for (let i = 0; i < jobs.length; i += 100) {
     await Promise.all(jobs.slice(i, i + 100).map((j) => j()));
     await new Promise((r) => setTimeout(r, 20));
   }
   const ticker = setInterval(() => {
     for (const s of trickling) if (!s.destroyed && s.writable) s.write("a");
+    const watching = readers.filter((r) => r.outcome.closedAt === undefined && !r.socket.destroyed);
+    if (watching.length === 0) return;
+    const gone = closedByServer(port, new Set(watching.map((r) => r.port)));
+    for (const r of watching) if (gone.has(r.port)) r.outcome.closedAt = Date.now();
   }, 1000);
   ticker.unref();
   return {

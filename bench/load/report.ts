@@ -20,7 +20,7 @@ function errors(r: StormResult): string {
   return entries.length ? `${entries.map(([k, n]) => `${n}× ${k}`).join("; ")} (first at ${r.firstErrorAtS?.toFixed(0)} s)` : "0";
 }
 
-export function renderReport(shape: StormShape, flags: string, results: StormResult[]): string {
+export function renderReport(shape: StormShape, flags: string, results: StormResult[], backend = "embedded: Berth on the filesystem + SQLite, distribution on the filesystem"): string {
   const rows: [string, (r: StormResult) => string][] = [
     ["manifest GETs (blob GETs)", (r) => `${r.manifestGets} (${r.blobGets})`],
     ["manifest GET p50 / p95 / p99", (r) => `${ms(r.p50)} / ${ms(r.p95)} / ${ms(r.p99)}`],
@@ -31,6 +31,7 @@ export function renderReport(shape: StormShape, flags: string, results: StormRes
     ["idle keep-alives closed by the server during the storm", (r) => `${r.idleClosedByServer} / ${shape.idle}`],
     ["slow headers: cut by the server", (r) => slow(r.slowHeaders)],
     ["slow bodies (1 B/s PATCH): cut by the server", (r) => slow(r.slowBodies)],
+    [`slow readers (GET ${shape.readerBlobBytes / 1048576} MiB blob, then read nothing): cut by the server`, (r) => slow(r.slowReaders)],
     ["upload sessions left: well-behaved / slow bodies", (r) => `${r.sessionsWellBehaved} / ${r.sessionsSlow}`],
     ["error-level log lines after hanging up on N slow bodies (with stack)", (r) => `${r.hangUpErrorLines} (${r.hangUpErrorWithStack}) for ${r.hungUp}`],
     ["error-level log lines incl. shutdown (with stack)", (r) => `${r.errorLogLines} (${r.errorLogWithStack})`],
@@ -44,9 +45,9 @@ export function renderReport(shape: StormShape, flags: string, results: StormRes
     "",
     `${new Date().toISOString().slice(0, 16).replace("T", " ")} UTC; ${cpus().length} × ${cpus()[0]?.model ?? "cpu"}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Node.js ${process.version}; client and servers share the machine.`,
     "",
-    `Flags: \`${flags || "(none: full storm)"}\`. Shape: ${shape.idle} idle keep-alives, ${shape.slowHeaders} slow-header + ${shape.slowBodies} slow-body senders, ` +
+    `Flags: \`${flags || "(none: full storm)"}\`. Shape: ${shape.idle} idle keep-alives, ${shape.slowHeaders} slow-header + ${shape.slowBodies} slow-body senders, ${shape.slowReaders} slow readers, ` +
       `${shape.pushers} chunked pushers (${shape.chunks} × ${shape.chunkBytes / 1024} KiB + config + manifest), ${shape.pullers} pullers ` +
-      `(manifest + ${shape.layerBytes / 1024} KiB blob), ${shape.durationMs / 1000} s; loopback only.`,
+      `(manifest + ${shape.layerBytes / 1024} KiB blob), ${shape.durationMs / 1000} s; loopback only. Stores: ${backend}.`,
     "",
     `| | ${results.map((r) => r.server).join(" | ")} |`,
     `|---|${results.map(() => "---").join("|")}|`,

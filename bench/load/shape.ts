@@ -11,6 +11,9 @@ export interface StormShape {
   slowHeaders: number;
   /** Connections that start an upload PATCH and trickle its body one byte a second. */
   slowBodies: number;
+  /** Connections that GET `readerBlobBytes` of blob and then read nothing (the TCP window closes). */
+  slowReaders: number;
+  readerBlobBytes: number;
   /** Concurrent chunked pushers (POST, PATCH chunks, PUT, manifest PUT), in a loop. */
   pushers: number;
   /** Well-behaved pullers (manifest GET + blob GET of a pre-pushed image), in a loop. */
@@ -28,18 +31,21 @@ export interface StormShape {
   requestTimeoutMs: number;
 }
 
-/** Splits `connections` like the issue does (1,000 / 300 / 200 / rest out of 2,000). */
+/** Splits `connections` like the issue does (1,000 / 300 / 200 / rest out of 2,000), 5 % of them slow readers. */
 export function createShape(connections: number, durationMs: number, overrides: Partial<StormShape> = {}): StormShape {
   const idle = Math.round(connections * 0.5);
   const slow = Math.round(connections * 0.15);
   const pushers = Math.round(connections * 0.1);
   const slowHeaders = Math.floor(slow / 2);
+  const slowReaders = overrides.slowReaders ?? Math.round(connections * 0.05);
   return {
     idle,
     slowHeaders,
     slowBodies: slow - slowHeaders,
     pushers,
-    pullers: Math.max(1, connections - idle - slow - pushers),
+    slowReaders,
+    readerBlobBytes: 8 * 1024 * 1024,
+    pullers: Math.max(1, connections - idle - slow - pushers - slowReaders),
     durationMs,
     chunks: 3,
     chunkBytes: 64 * 1024,
@@ -54,5 +60,5 @@ export const FULL = { connections: 2000, durationMs: 120_000 };
 export const QUICK = { connections: 200, durationMs: 20_000 };
 
 export function totalConnections(s: StormShape): number {
-  return s.idle + s.slowHeaders + s.slowBodies + s.pushers + s.pullers;
+  return s.idle + s.slowHeaders + s.slowBodies + s.slowReaders + s.pushers + s.pullers;
 }

@@ -48,6 +48,7 @@ export interface StormResult {
   idleClosedByServer: number;
   slowHeaders: SlowSummary;
   slowBodies: SlowSummary;
+  slowReaders: SlowSummary;
   /** Slow bodies we hung up on mid-request before SIGTERM, and the error-level log lines that followed (with stack). */
   hungUp: number;
   hangUpErrorLines: number;
@@ -93,6 +94,8 @@ export async function runStorm(target: LoadTarget, shape: StormShape, log: (line
   const manifest = imageManifest({ digest: configDigest, size: config.length }, { digest: layerDigest, size: layer.length });
   await send(setup, "PUT", `${base}/v2/load/base/manifests/latest`, { body: manifest, headers: { "content-type": MANIFEST_TYPE }, timeoutMs: t, expect: [201] });
 
+  const readerBlob = randomBytes(shape.readerBlobBytes);
+  const readerDigest = shape.slowReaders > 0 ? await pushMonolithic(setup, base, "load/base", readerBlob, t) : "";
   const slowPaths: string[] = [];
   for (let i = 0; i < shape.slowBodies; i++) {
     const res = await send(setup, "POST", `${base}/v2/load/slow-${i}/blobs/uploads/`, { timeoutMs: t, expect: [202] });
@@ -105,7 +108,7 @@ export async function runStorm(target: LoadTarget, shape: StormShape, log: (line
   const rssStart = procMemory(target.pid).rss;
   const sampler = createMemorySampler(target.pid);
 
-  const raw = await createRawClients(base, { idle: shape.idle, slowHeaders: shape.slowHeaders }, slowPaths);
+  const raw = await createRawClients(base, { idle: shape.idle, slowHeaders: shape.slowHeaders, slowReaders: shape.slowReaders }, slowPaths, `/v2/load/base/blobs/${readerDigest}`);
   log(`${target.name}: ${raw.open()} idle/slow connections open; pullers and pushers start`);
 
   const latencies: number[] = [];
@@ -185,7 +188,7 @@ export async function runStorm(target: LoadTarget, shape: StormShape, log: (line
     if (repo.startsWith("load/slow-")) sessionsSlow += n;
     else if (!repo.startsWith("(")) sessionsWellBehaved += n;
   }
-  const summaries = { slowHeaders: summarize(raw.outcomes, "slow-headers", settledAt), slowBodies: summarize(raw.outcomes, "slow-body", settledAt) };
+  const summaries = { slowHeaders: summarize(raw.outcomes, "slow-headers", settledAt), slowBodies: summarize(raw.outcomes, "slow-body", settledAt), slowReaders: summarize(raw.outcomes, "slow-reader", settledAt) };
   const idleClosedByServer = raw.outcomes.filter((o) => o.kind === "idle" && o.closedAt !== undefined && o.closedAt < deadline).length;
   const logsBefore = target.errorLogs();
   const hungUp = raw.hangUp("slow-body", Math.ceil(shape.slowBodies / 2));

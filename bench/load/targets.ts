@@ -36,7 +36,7 @@ export interface LoadTarget {
   shutdown(): Promise<ShutdownResult>;
 }
 
-function timeExit(child: import("node:child_process").ChildProcess, timeoutMs: number): Promise<ShutdownResult> {
+export function timeExit(child: import("node:child_process").ChildProcess, timeoutMs: number): Promise<ShutdownResult> {
   const start = Date.now();
   return new Promise((resolve) => {
     let killed = false;
@@ -53,7 +53,7 @@ function timeExit(child: import("node:child_process").ChildProcess, timeoutMs: n
   });
 }
 
-function countErrors(output: string[], isError: (line: string) => boolean) {
+export function countErrors(output: string[], isError: (line: string) => boolean) {
   const errors = output.filter(isError);
   return { lines: errors.length, withStack: errors.filter((l) => /\bat .+:\d+:\d+/.test(l) || l.includes('"stack"')).length, sample: errors.slice(0, 3) };
 }

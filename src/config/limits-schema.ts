@@ -32,9 +32,9 @@ export const limitsSchema = z
   .object({
     /** A client must send its complete request headers within this (408 otherwise). */
     headerTimeout: timeout.default("30s"),
-    /** A request body with no byte for this long is cut. */
+    /** A request body with no byte for this long is cut; so is a response whose reader takes none. */
     idleTimeout: timeout.default("60s"),
-    /** A request body slower than this, averaged over `transferRateWindow`, is cut; 0 turns it off. */
+    /** A request body, or a response's reader, slower than this over `transferRateWindow` is cut; 0 turns it off. */
     minTransferRate: transferRate.default("1KiB/s"),
     transferRateWindow: duration.refine((ms) => ms >= 1000, { message: "at least 1s" }).default("60s"),
     /** Listening handles on the socket: up to this many new connections are accepted per event-loop turn. */

@@ -197,6 +197,7 @@ export function createApp(options: AppOptions): App {
       });
     });
     if (limiter && hasBody(req)) res.once("close", limiter.watchBody(req, received));
+    limiter?.watchResponse(res);
     /** Per-user rate and the uploads-in-flight count, once the caller is known. */
     const admit = (r: Route) => {
       if (!limiter) return;

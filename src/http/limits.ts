@@ -1,9 +1,10 @@
-import type { IncomingMessage, Server } from "node:http";
+import type { IncomingMessage, Server, ServerResponse } from "node:http";
 import type { Socket } from "node:net";
 import type { Config } from "../config/schema.js";
 import type { Logger } from "../logger.js";
 import { RegistryError } from "../oci/errors.js";
 import type { LimitName } from "./metrics.js";
+import { createResponseWatch } from "./response-watch.js";
 
 /** What a node enforces per request, from `limits` (docs/configuration.md, "Limits"). */
 export interface RequestLimiter {
@@ -19,6 +20,11 @@ export interface RequestLimiter {
   upload(starts: boolean): () => void;
   /** Cuts a request body that stalls or trickles below the minimum rate; returns the stop. */
   watchBody(req: IncomingMessage, received: { bytes: number }): () => void;
+  /**
+   * Cuts a response whose reader stalls or reads below the minimum rate (the same `idleTimeout`,
+   * `minTransferRate` and `transferRateWindow`), counting only time the data waits on the client.
+   */
+  watchResponse(res: ServerResponse): () => void;
 }
 
 const tooMany = (message: string, retryAfterMs: number) =>
@@ -71,7 +77,20 @@ export function createRequestLimiter(limits: Config["limits"], logger: Logger, o
   const byAddress = rate.perAddress > 0 ? createTokenBuckets(rate.perAddress, rate.burst) : undefined;
   const byUser = rate.perUser > 0 ? createTokenBuckets(rate.perUser, rate.burst) : undefined;
   let uploads = 0;
+  const responses = createResponseWatch(limits, (res, how) => {
+    observe(how.reason === "idle" ? "idle_response" : "slow_response");
+    logger.info("closed slow client", {
+      remote: res.req.socket.remoteAddress,
+      method: res.req.method,
+      path: res.req.url,
+      reason: `response ${how.reason}`,
+      bytes: how.bytes,
+      rate: `${Math.round(how.bytesPerSecond)}B/s`,
+    });
+    res.socket?.destroy();
+  });
   return {
+    watchResponse: (res) => responses.watch(res),
     admitAddress(req) {
       const wait = byAddress?.take(req.socket.remoteAddress ?? "unknown") ?? 0;
       if (wait > 0) {

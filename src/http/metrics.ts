@@ -72,7 +72,7 @@ export interface Metrics {
 }
 
 /** The limits of `limits` (docs/configuration.md) as the `limit` label of `berth_http_limited_total`. */
-export type LimitName = "header_timeout" | "idle_body" | "slow_body" | "connections" | "uploads" | "rate_address" | "rate_user";
+export type LimitName = "header_timeout" | "idle_body" | "slow_body" | "idle_response" | "slow_response" | "connections" | "uploads" | "rate_address" | "rate_user";
 
 export interface MetricsOptions {
   registry: Registry;

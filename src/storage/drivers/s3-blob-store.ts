@@ -64,9 +64,18 @@ function isNotFound(err: unknown): boolean {
   return e?.name === "NotFound" || e?.name === "NoSuchKey" || e?.$metadata?.httpStatusCode === 404;
 }
 
+/**
+ * Sockets to the object store. Every blob streamed through Berth holds one for as long as its
+ * client takes, and a slow client holds it until the limits cut it (a minute by default): with the
+ * SDK's 50, fifty clients that stop reading stalled every pull and push of the node (the storm on
+ * S3, docs/performance.md). Idle ones are closed by keep-alive as usual.
+ */
+const OBJECT_STORE_SOCKETS = 1024;
+
 /** Settings Ceph and other S3 engines need: no aws-chunked streaming checksums (Ceph answers 411). */
 export function s3ClientConfig(options: S3BlobStoreOptions): S3ClientConfig {
   return {
+    requestHandler: { httpAgent: { maxSockets: OBJECT_STORE_SOCKETS }, httpsAgent: { maxSockets: OBJECT_STORE_SOCKETS } },
     region: options.region,
     forcePathStyle: options.forcePathStyle ?? false,
     requestChecksumCalculation: "WHEN_REQUIRED",
