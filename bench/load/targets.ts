@@ -64,6 +64,9 @@ export async function startBerthTarget(shutdownTimeoutMs: number, env: Record<st
     BERTH_LOG_LEVEL: "warn",
     BERTH_FSYNC: "false",
     BERTH_SHUTDOWN_TIMEOUT: `${shutdownTimeoutMs}ms`,
+    // As the Docker image and the systemd unit run it (docs/configuration.md, "Node.js memory settings").
+    MALLOC_ARENA_MAX: "2",
+    MALLOC_TRIM_THRESHOLD_: "131072",
     ...env,
   });
   return {
