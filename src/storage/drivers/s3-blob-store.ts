@@ -71,11 +71,12 @@ function isNotFound(err: unknown): boolean {
  * S3, docs/performance.md). Idle ones are closed by keep-alive as usual.
  */
 const OBJECT_STORE_SOCKETS = 1024;
+const SOCKETS = { httpAgent: { maxSockets: OBJECT_STORE_SOCKETS }, httpsAgent: { maxSockets: OBJECT_STORE_SOCKETS } };
 
 /** Settings Ceph and other S3 engines need: no aws-chunked streaming checksums (Ceph answers 411). */
 export function s3ClientConfig(options: S3BlobStoreOptions): S3ClientConfig {
   return {
-    requestHandler: { httpAgent: { maxSockets: OBJECT_STORE_SOCKETS }, httpsAgent: { maxSockets: OBJECT_STORE_SOCKETS } },
+    requestHandler: SOCKETS,
     region: options.region,
     forcePathStyle: options.forcePathStyle ?? false,
     requestChecksumCalculation: "WHEN_REQUIRED",
@@ -89,10 +90,10 @@ export function s3ClientConfig(options: S3BlobStoreOptions): S3ClientConfig {
 
 export async function createS3BlobStore(options: S3BlobStoreOptions): Promise<BlobStore> {
   const timeouts = options.timeouts ?? {};
-  const client = instrumentClient(new S3Client({ ...s3ClientConfig(options), requestHandler: controlHandler(timeouts) }));
+  const client = instrumentClient(new S3Client({ ...s3ClientConfig(options), requestHandler: { ...SOCKETS, ...controlHandler(timeouts) } }));
   // Blob bodies stream out through a client of their own: its sockets may sit paused behind a
   // slow puller, which the control client's idle timeout would take for a stalled store.
-  const streaming = instrumentClient(new S3Client({ ...s3ClientConfig(options), requestHandler: streamingHandler(timeouts) }));
+  const streaming = instrumentClient(new S3Client({ ...s3ClientConfig(options), requestHandler: { ...SOCKETS, ...streamingHandler(timeouts) } }));
   const Bucket = options.bucket;
   const prefix = options.prefix ?? "";
 
