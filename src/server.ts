@@ -211,6 +211,7 @@ export async function createBerth(config: Config, logger: Logger): Promise<Berth
       server.closeIdleConnections();
       const reaper = setInterval(() => server.closeIdleConnections(), 50);
       let timer: NodeJS.Timeout | undefined;
+      const deadline = Date.now() + config.shutdown.timeout;
       const timedOut = new Promise<boolean>((resolve) => {
         timer = setTimeout(() => resolve(true), config.shutdown.timeout);
       });
@@ -220,6 +221,10 @@ export async function createBerth(config: Config, logger: Logger): Promise<Berth
         await closed;
       }
       clearTimeout(timer);
+      // A handler whose client is gone may still wait on a store: the stores close once it ends, or at the deadline (1 s at least).
+      let grace: NodeJS.Timeout | undefined;
+      await Promise.race([app.settled(), new Promise((resolve) => (grace = setTimeout(resolve, Math.max(1000, deadline - Date.now()))))]);
+      clearTimeout(grace);
       clearInterval(reaper);
       await jobsStopped;
       unsubscribe();

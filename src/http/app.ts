@@ -59,7 +59,8 @@ export interface AppOptions {
   limiter?: RequestLimiter;
 }
 
-export type App = (req: IncomingMessage, res: ServerResponse) => Promise<void>;
+/** The request handler; `settled()` resolves once no request is being handled (shutdown closes the stores only then). */
+export type App = ((req: IncomingMessage, res: ServerResponse) => Promise<void>) & { settled(): Promise<void> };
 
 type RouteTable = { [K in Route["kind"]]: { methods: string[]; handle: Handler<Extract<Route, { kind: K }>> } };
 
@@ -162,7 +163,9 @@ export function createApp(options: AppOptions): App {
     return err;
   }
 
-  return async (req, res) => {
+  let running = 0;
+  const waiting: (() => void)[] = [];
+  const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const started = process.hrtime.bigint();
     const sent = countBodyBytes(res);
     const received = countRequestBytes(req);
@@ -253,6 +256,18 @@ export function createApp(options: AppOptions): App {
       await replyError(req, res, err, logger);
     }
   };
+  return Object.assign(
+    async (req: IncomingMessage, res: ServerResponse) => {
+      running += 1;
+      try {
+        await handle(req, res);
+      } finally {
+        running -= 1;
+        if (running === 0) for (const wake of waiting.splice(0)) wake();
+      }
+    },
+    { settled: () => (running === 0 ? Promise.resolve() : new Promise<void>((resolve) => waiting.push(resolve))) },
+  );
 }
 
 /** `host:port`, an IPv6 address in brackets, as registry:2 writes a request's `addr`. */

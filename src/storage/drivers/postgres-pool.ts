@@ -27,7 +27,7 @@ export interface Migrations {
 
 /** How long the pool waits on the server; see `database.connectTimeout` and `database.queryTimeout`. */
 export interface PoolTimeouts {
-  /** Opening a connection, or waiting for a free one when all are busy (default 5 s). */
+  /** Opening a connection (default 5 s). Waiting for a free one when all are busy is bounded by the query timeout instead. */
   connectTimeoutMs?: number;
   /** One statement, from sending it to its last row (default 30 s; 0: unbounded). */
   queryTimeoutMs?: number;
@@ -50,11 +50,19 @@ export async function openPool(url: string, poolSize: number, schema: Migrations
   // A client-side bound only (no statement_timeout startup parameter, which PgBouncer refuses): a
   // server that stops answering fails the request in queryTimeout rather than hanging it. A
   // connection whose statement timed out is destroyed by pool.query and transaction(), never reused.
+  // Opening a connection is bounded by connectTimeout (the client's own timer); waiting for a free
+  // one by queryTimeout: a busy pool under a burst is queueing, not an unreachable server.
+  class BoundedClient extends pg.Client {
+    constructor(config?: pg.ClientConfig) {
+      super({ ...config, connectionTimeoutMillis });
+    }
+  }
   const pool = new pg.Pool({
     connectionString: url,
     max: poolSize,
     types,
-    connectionTimeoutMillis,
+    Client: BoundedClient,
+    connectionTimeoutMillis: queryTimeout > 0 ? Math.max(connectionTimeoutMillis, queryTimeout) : 0,
     keepAlive: true,
     ...(queryTimeout > 0 ? { query_timeout: queryTimeout } : {}),
   });
@@ -95,8 +103,9 @@ export function postgresUnavailable(timeouts: PoolTimeouts = {}): (err: unknown)
     const message = typeof e?.message === "string" ? e.message : "";
     const code = typeof e?.code === "string" ? e.code : "";
     if (message === "Query read timeout") return `no answer to a statement within ${query} (database.queryTimeout)`;
-    if (message.includes("timeout exceeded when trying to connect") || message.includes("due to connection timeout")) {
-      return `no connection within ${connect} (database.connectTimeout)`;
+    if (message.includes("due to connection timeout") || message === "timeout expired") return `no connection within ${connect} (database.connectTimeout)`;
+    if (message.includes("timeout exceeded when trying to connect")) {
+      return `every pooled connection stayed busy for ${seconds(Math.max(timeouts.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS, timeouts.queryTimeoutMs ?? DEFAULT_QUERY_TIMEOUT_MS))} (database.poolSize, database.queryTimeout)`;
     }
     if (CONNECTION_CODES.has(code)) return `cannot connect (${code})`;
     if (code.startsWith("08") || SERVER_CODES.has(code)) return `the server refused or ended the session (${code}: ${message})`;
