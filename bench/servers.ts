@@ -9,6 +9,7 @@ import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { spawnBerth } from "../test/helpers/berth.js";
+import { s3Settings } from "../test/helpers/services.js";
 import { freePort } from "../test/helpers/tools.js";
 
 export interface Server {
@@ -200,4 +201,20 @@ export async function ddSpeed(dir: string): Promise<string> {
   await rm(file, { force: true });
   const m = /,\s*([\d.,]+\s*[kMG]B\/s)\s*$/m.exec(r.stderr ?? "");
   return m ? m[1]!.replace(",", ".") : `unknown (dd: ${(r.stderr ?? "").trim().split("\n").pop()})`;
+}
+
+/** The `driver:` lines of distribution's s3 driver on `bucket` of the test S3 engine (BERTH_TEST_S3_*). */
+export function distributionS3Driver(bucket: string): string[] {
+  const s3 = s3Settings();
+  if (!s3) throw new Error("distribution on S3 needs the test S3 engine: run under scripts/test-with-services.sh");
+  return [
+    "  s3:",
+    `    accesskey: ${s3.accessKey}`,
+    `    secretkey: ${s3.secretKey}`,
+    `    region: ${s3.region}`,
+    `    regionendpoint: ${s3.endpoint}`,
+    `    bucket: ${bucket}`,
+    `    secure: ${new URL(s3.endpoint).protocol === "https:"}`,
+    "    v4auth: true",
+  ];
 }

@@ -7,7 +7,7 @@ import { CreateBucketCommand, ListObjectsV2Command } from "@aws-sdk/client-s3";
 import { rm } from "node:fs/promises";
 import { deleteBucket, s3Settings, s3TestClient, uniqueBucket } from "../../test/helpers/services.js";
 import { scaleOutEnv } from "../../test/helpers/berth.js";
-import { spawnDistribution } from "../servers.js";
+import { distributionS3Driver, spawnDistribution } from "../servers.js";
 import { countErrors, startBerthTarget, timeExit, type LoadTarget } from "./targets.js";
 
 /** Berth on S3 + PostgreSQL; its upload sessions are the `uploads` rows of its database. */
@@ -65,21 +65,10 @@ export async function startDistributionS3Target(shutdownTimeoutMs: number): Prom
   const client = await s3TestClient();
   await client.send(new CreateBucketCommand({ Bucket: bucket }));
   client.destroy();
-  const endpoint = new URL(s3.endpoint);
   const { child, url, dir, output } = await spawnDistribution({
     logLevel: "warn",
     log: ["  formatter: text"],
-    driver: [
-      "  s3:",
-      `    accesskey: ${s3.accessKey}`,
-      `    secretkey: ${s3.secretKey}`,
-      `    region: ${s3.region}`,
-      `    regionendpoint: ${s3.endpoint}`,
-      `    bucket: ${bucket}`,
-      `    secure: ${endpoint.protocol === "https:"}`,
-      "    v4auth: true",
-      "    rootdirectory: /",
-    ],
+    driver: [...distributionS3Driver(bucket), "    rootdirectory: /"],
     // Blobs served through the registry, as Berth serves them: the storm measures the server.
     storage: ["  maintenance:", "    uploadpurging:", "      enabled: false", "  redirect:", "    disable: true"],
     http: [`  draintimeout: ${Math.ceil(shutdownTimeoutMs / 1000)}s`],

@@ -11,8 +11,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Digest } from "../../src/oci/digest.js";
 import { scaleOutEnv, spawnBerth, type BerthProcess } from "../../test/helpers/berth.js";
-import { deleteBucket, s3Settings, s3TestClient, uniqueBucket } from "../../test/helpers/services.js";
-import { spawnDistribution, type DistributionProcess } from "../servers.js";
+import { deleteBucket, s3TestClient, uniqueBucket } from "../../test/helpers/services.js";
+import { distributionS3Driver, spawnDistribution, type DistributionProcess } from "../servers.js";
 
 /** One registry as the workloads see it. */
 export interface Cluster {
@@ -80,16 +80,8 @@ export async function startBerthCluster(nodes: number, env: Record<string, strin
 
 /** The `storage:` lines of distribution's s3 driver on the test Ceph. */
 export function distributionS3(bucket: string, redirect: boolean, extra: string[] = []): string[] {
-  const s3 = s3Settings()!;
   return [
-    "  s3:",
-    `    accesskey: ${s3.accessKey}`,
-    `    secretkey: ${s3.secretKey}`,
-    `    region: ${s3.region}`,
-    `    regionendpoint: ${s3.endpoint}`,
-    `    bucket: ${bucket}`,
-    "    secure: false",
-    "    v4auth: true",
+    ...distributionS3Driver(bucket),
     "  redirect:",
     `    disable: ${!redirect}`,
     ...extra,
