@@ -5,6 +5,7 @@ import type { Logger } from "../logger.js";
 import { RegistryError } from "../oci/errors.js";
 import type { LimitName } from "./metrics.js";
 import { createResponseWatch } from "./response-watch.js";
+import { judgeProgress, sampleEvery, startProgress } from "./transfer-rate.js";
 
 /** What a node enforces per request, from `limits` (docs/configuration.md, "Limits"). */
 export interface RequestLimiter {
@@ -118,49 +119,24 @@ export function createRequestLimiter(limits: Config["limits"], logger: Logger, o
       };
     },
     watchBody(req, received) {
-      const { idleTimeout, minTransferRate, transferRateWindow } = limits;
-      if (idleTimeout === 0 && minTransferRate === 0) return () => {};
-      const started = Date.now();
-      let lastBytes = received.bytes;
-      let lastByteAt = started;
-      // (time, bytes) samples over the last window: the rate is what arrived across it.
-      const samples: { at: number; bytes: number }[] = [{ at: started, bytes: received.bytes }];
-      const tick = Math.max(100, Math.min(1000, (Math.min(idleTimeout || Infinity, minTransferRate ? transferRateWindow : Infinity)) / 10));
-      const cut = (reason: "idle" | "below minimum transfer rate", bytesPerSecond: number) => {
+      if (limits.idleTimeout === 0 && limits.minTransferRate === 0) return () => {};
+      const progress = startProgress(Date.now(), received.bytes);
+      const timer = setInterval(() => {
+        // Bytes waiting unread: the server (a slow store, a lock) holds the body back, not the client.
+        const how = judgeProgress(progress, limits, Date.now(), received.bytes, req.readableLength === 0);
+        if (!how) return;
         stop();
-        observe(reason === "idle" ? "idle_body" : "slow_body");
+        observe(how.reason === "idle" ? "idle_body" : "slow_body");
         logger.info("closed slow client", {
           remote: req.socket.remoteAddress,
           method: req.method,
           path: req.url,
-          reason,
-          bytes: received.bytes,
-          rate: `${Math.round(bytesPerSecond)}B/s`,
+          reason: how.reason,
+          bytes: how.bytes,
+          rate: `${Math.round(how.bytesPerSecond)}B/s`,
         });
         req.socket.destroy();
-      };
-      const timer = setInterval(() => {
-        const t = Date.now();
-        // Bytes waiting unread: the server (a slow store, a lock) holds the body back, not the client.
-        if (req.readableLength > 0) {
-          samples.splice(0, samples.length, { at: t, bytes: received.bytes });
-          lastBytes = received.bytes;
-          lastByteAt = t;
-          return;
-        }
-        if (received.bytes !== lastBytes) {
-          lastBytes = received.bytes;
-          lastByteAt = t;
-        }
-        samples.push({ at: t, bytes: received.bytes });
-        while (samples.length > 2 && samples[1]!.at <= t - transferRateWindow) samples.shift();
-        if (idleTimeout > 0 && t - lastByteAt >= idleTimeout) return cut("idle", 0);
-        const first = samples[0]!;
-        if (minTransferRate > 0 && t - first.at >= transferRateWindow) {
-          const bytesPerSecond = ((received.bytes - first.bytes) * 1000) / (t - first.at);
-          if (bytesPerSecond < minTransferRate) cut("below minimum transfer rate", bytesPerSecond);
-        }
-      }, tick);
+      }, sampleEvery(limits));
       timer.unref();
       const stop = () => {
         clearInterval(timer);

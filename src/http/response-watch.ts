@@ -1,13 +1,9 @@
 import type { ServerResponse } from "node:http";
 import type { Socket } from "node:net";
+import { judgeProgress, sampleEvery, startProgress, type TransferCut, type TransferLimits, type TransferProgress } from "./transfer-rate.js";
 
 /** When a response reader is cut, and why. */
-export interface ResponseCut {
-  reason: "idle" | "below minimum transfer rate";
-  /** Bytes the client's socket accepted during this response. */
-  bytes: number;
-  bytesPerSecond: number;
-}
+export type ResponseCut = TransferCut;
 
 /** Watches responses being written; one timer for all of them. */
 export interface ResponseWatch {
@@ -21,9 +17,7 @@ interface Watched {
   res: ServerResponse;
   socket: Socket;
   base: number;
-  lastBytes: number;
-  lastProgressAt: number;
-  samples: { at: number; bytes: number }[];
+  progress: TransferProgress;
 }
 
 type LibuvSocket = Socket & { _bytesDispatched?: number; _handle?: { writeQueueSize?: number } | null };
@@ -52,37 +46,16 @@ function backedUp(socket: LibuvSocket): boolean {
  * queued and the window starts again.
  */
 export function createResponseWatch(
-  limits: { idleTimeout: number; minTransferRate: number; transferRateWindow: number },
+  limits: TransferLimits,
   cut: (res: ServerResponse, how: ResponseCut) => void,
   now: () => number = Date.now,
 ): ResponseWatch {
-  const { idleTimeout, minTransferRate, transferRateWindow } = limits;
+  const { idleTimeout, minTransferRate } = limits;
   const watched = new Set<Watched>();
-  const tick = Math.max(100, Math.min(1000, Math.min(idleTimeout || Infinity, minTransferRate ? transferRateWindow : Infinity) / 10));
+  const tick = sampleEvery(limits);
   let timer: NodeJS.Timeout | undefined;
 
-  const check = (w: Watched, t: number) => {
-    const bytes = accepted(w.socket) - w.base;
-    if (!backedUp(w.socket)) {
-      w.samples.splice(0, w.samples.length, { at: t, bytes });
-      w.lastBytes = bytes;
-      w.lastProgressAt = t;
-      return;
-    }
-    if (bytes !== w.lastBytes) {
-      w.lastBytes = bytes;
-      w.lastProgressAt = t;
-    }
-    w.samples.push({ at: t, bytes });
-    while (w.samples.length > 2 && w.samples[1]!.at <= t - transferRateWindow) w.samples.shift();
-    if (idleTimeout > 0 && t - w.lastProgressAt >= idleTimeout) return { reason: "idle", bytes, bytesPerSecond: 0 } as const;
-    const first = w.samples[0]!;
-    if (minTransferRate > 0 && t - first.at >= transferRateWindow) {
-      const bytesPerSecond = ((bytes - first.bytes) * 1000) / (t - first.at);
-      if (bytesPerSecond < minTransferRate) return { reason: "below minimum transfer rate", bytes, bytesPerSecond } as const;
-    }
-    return undefined;
-  };
+  const check = (w: Watched, t: number) => judgeProgress(w.progress, limits, t, accepted(w.socket) - w.base, backedUp(w.socket));
   const sweep = () => {
     const t = now();
     for (const w of watched) {
@@ -103,7 +76,7 @@ export function createResponseWatch(
       if ((idleTimeout === 0 && minTransferRate === 0) || !socket) return () => {};
       const t = now();
       const base = accepted(socket);
-      const w: Watched = { res, socket, base, lastBytes: 0, lastProgressAt: t, samples: [{ at: t, bytes: 0 }] };
+      const w: Watched = { res, socket, base, progress: startProgress(t, 0) };
       watched.add(w);
       if (!timer) {
         timer = setInterval(sweep, tick);
