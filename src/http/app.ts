@@ -117,12 +117,7 @@ function needOf(route: Route, method: string): Need {
 async function health(ctx: RequestContext, draining: boolean, warnings: readonly string[]): Promise<void> {
   if (ctx.url.pathname === "/healthz") return reply(ctx.res, 200, {}, { status: "ok" });
   if (draining) return reply(ctx.res, 503, {}, { status: "draining" });
-  const { blobStore, metadataStore } = ctx.registry.stores;
-  const [metadata, blobs] = await Promise.allSettled([metadataStore.ping(), blobStore.ping()]);
-  const failing: Record<string, string> = {};
-  for (const [store, result] of [["metadata", metadata], ["blobs", blobs]] as const) {
-    if (result.status === "rejected") failing[store] = result.reason instanceof Error ? result.reason.message : String(result.reason);
-  }
+  const failing = await ctx.registry.ping();
   if (Object.keys(failing).length === 0) return reply(ctx.res, 200, {}, { status: "ready", ...(warnings.length > 0 ? { warnings } : {}) });
   ctx.logger.warn("not ready", { stores: failing });
   // Which store is failing and why, for the operator behind the probe; the body holds no secrets (store errors name no credentials).

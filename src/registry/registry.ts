@@ -36,8 +36,8 @@ export interface Registry {
   readonly pulls: PullTracker;
   /** The stores underneath, for maintenance that works below the registry's rules (migration, checks). */
   readonly stores: { readonly blobStore: BlobStore; readonly metadataStore: MetadataStore };
-  /** Checks both stores answer (for `/readyz`). */
-  ping(): Promise<void>;
+  /** Asks both stores to answer (for `/readyz`): the failing ones by name (`metadata`, `blobs`) with why; empty when both answer. */
+  ping(): Promise<Record<string, string>>;
   close(): Promise<void>;
 }
 
@@ -70,7 +70,12 @@ export function createRegistry({ blobStore, metadataStore, options: overrides, e
     usage: createUsageReports(metadataStore, quotas),
     stores: { blobStore, metadataStore },
     async ping() {
-      await Promise.all([blobStore.ping(), metadataStore.ping()]);
+      const [metadata, blobs] = await Promise.allSettled([metadataStore.ping(), blobStore.ping()]);
+      const failing: Record<string, string> = {};
+      for (const [store, result] of [["metadata", metadata], ["blobs", blobs]] as const) {
+        if (result.status === "rejected") failing[store] = result.reason instanceof Error ? result.reason.message : String(result.reason);
+      }
+      return failing;
     },
     async close() {
       await pulls.settled();
