@@ -76,7 +76,6 @@ const SOCKETS = { httpAgent: { maxSockets: OBJECT_STORE_SOCKETS }, httpsAgent: {
 /** Settings Ceph and other S3 engines need: no aws-chunked streaming checksums (Ceph answers 411). */
 export function s3ClientConfig(options: S3BlobStoreOptions): S3ClientConfig {
   return {
-    requestHandler: SOCKETS,
     region: options.region,
     forcePathStyle: options.forcePathStyle ?? false,
     requestChecksumCalculation: "WHEN_REQUIRED",
