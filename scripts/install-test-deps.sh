@@ -4,13 +4,14 @@
 # docker-registry (distribution 2.8, whose webhook envelope the notification tests compare with);
 # openssl and openssh-client (ssh-keygen), which make the keys and certificates the signature
 # and secret-scanning tests use; and the real engines the S3 and PostgreSQL driver tests run against: Ceph with
-# radosgw, and PostgreSQL. scripts/test-with-services.sh (run by `npm test`) starts
+# radosgw, and PostgreSQL; and chromium (with a font), the real browser the web UI's tests drive through playwright-core.
+# scripts/test-with-services.sh (run by `npm test`) starts
 # throwaway instances of those on free loopback ports and stops them afterwards.
 # Idempotent: does nothing (not even apt-get update) when all are present.
 # Must run as root (or via sudo) on Debian 12 or later.
 set -euo pipefail
 
-packages=(skopeo podman buildah umoci docker.io containerd uidmap ceph radosgw postgresql openssl openssh-client docker-registry)
+packages=(skopeo podman buildah umoci docker.io containerd uidmap ceph radosgw postgresql openssl openssh-client docker-registry chromium fonts-dejavu-core)
 
 is_installed() {
   [[ "$(dpkg-query -W -f='${Status}' "$1" 2>/dev/null || true)" == "install ok installed" ]]
