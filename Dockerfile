@@ -19,7 +19,9 @@ COPY package.json package-lock.json ./
 RUN npm ci --ignore-scripts --no-audit --no-fund && npm rebuild better-sqlite3
 COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
-RUN npx tsc -p tsconfig.build.json && npm prune --omit=dev --ignore-scripts --no-audit --no-fund
+COPY ui ./ui
+COPY scripts/build-ui.mjs ./scripts/
+RUN npx tsc -p tsconfig.build.json && node scripts/build-ui.mjs && npm prune --omit=dev --ignore-scripts --no-audit --no-fund
 
 FROM ${RUNTIME_IMAGE}
 # A fixed uid/gid, so a host directory mounted as the volume can be chowned to it: 10001.
@@ -32,6 +34,7 @@ COPY package.json ./
 COPY bin ./bin
 COPY --from=build /build/node_modules ./node_modules
 COPY --from=build /build/dist/src ./dist/src
+COPY --from=build /build/dist/ui ./dist/ui
 RUN ln -s /opt/berth/bin/berth.js /usr/local/bin/berth
 # glibc malloc: two arenas, and freed memory above 128 KiB handed back to the system, so a burst
 # of connections does not leave its peak resident (docs/configuration.md#nodejs-memory-settings).

@@ -27,6 +27,7 @@ import { createPullThrough } from "./proxy/pull-through.js";
 import { join } from "node:path";
 import { checkSupplyFiles, createSupplyChain, type SupplyChain } from "./supply/supply-chain.js";
 import { berthVersion } from "./version.js";
+import { createUiAssets } from "./http/ui-assets.js";
 
 /** What periodic jobs change is the schedule's doing, whoever started the process. */
 const SCHEDULE: Origin = { actor: "schedule" };
@@ -124,7 +125,9 @@ export async function createBerth(config: Config, logger: Logger): Promise<Berth
   });
   const access = createAccess(services.auth, { tls, pullOnly, ...(cacheRepositoryOf ? { cacheRepositoryOf } : {}) });
   const limiter = createRequestLimiter(limits, logger, metrics.observeLimit);
-  const app = createApp({ registry, logger, isDraining: () => draining, warnings, metrics, webhooks, ...access, ...(proxy ? { proxy } : {}), supply, limiter });
+  const ui = config.ui.enabled ? createUiAssets() : undefined;
+  if (ui && !ui.built) logger.warn("the web UI is not built: /ui/ answers 404 until `npm run build:ui` has run");
+  const app = createApp({ registry, logger, isDraining: () => draining, warnings, metrics, webhooks, ...access, ...(proxy ? { proxy } : {}), supply, limiter, ...(ui ? { ui } : {}) });
   const server: Server = tlsMaterial ? createHttpsServer({ ...serverOptions, ...tlsMaterial }, app) : createServer(serverOptions, app);
   server.on("clientError", (err: NodeJS.ErrnoException, socket) => {
     if (err.code === "ERR_HTTP_REQUEST_TIMEOUT") {

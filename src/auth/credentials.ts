@@ -126,8 +126,8 @@ export interface LoginAttempt {
   origin?: Origin;
 }
 
-/** Where the credentials came in: the token endpoint (`token`, `refresh` for a refresh token) or Basic on /v2/ (`basic`). */
-export type LoginVia = "token" | "refresh" | "basic";
+/** Where the credentials came in: the token endpoint (`token`, `refresh` for a refresh token), Basic on /v2/ (`basic`) or the web UI's sign-in (`session`). */
+export type LoginVia = "token" | "refresh" | "basic" | "session";
 
 /**
  * How a password check ended: `success`, `failure` (wrong password, unknown user, revoked or

@@ -10,6 +10,7 @@ import { createAuthorizer, type Authorizer } from "./authorizer.js";
 import { createLoginThrottles, type LoginThrottles } from "./credentials.js";
 import { hashSecret, randomSecret } from "./passwords.js";
 import { createTokenService, type TokenService } from "./tokens.js";
+import { createSessionService, type SessionService } from "./sessions.js";
 
 /** Where a generated first admin password is written: `auth.initialPasswordFile`, else `<data>/initial-admin-password`. */
 export function initialPasswordPath(config: Config): string {
@@ -76,19 +77,23 @@ export interface AuthServices {
   readonly throttle: LoginThrottles;
   /** Where logins, issued tokens and access changes are recorded: the registry's event log. */
   readonly events: EventLog;
+  /** Browser sign-ins for the web UI (`ui.sessionTtl`). */
+  readonly sessions: SessionService;
   /** The administrator's operations, audited as done by `actor`. */
   adminOps(actor: Actor): AdminOps;
 }
 
 export function createAuthServices(store: AuthStore, config: Config, events: EventLog): AuthServices {
   const settings = config.auth;
+  const throttle = createLoginThrottles();
   return {
     store,
     settings,
     tokens: createTokenService({ store, issuer: settings.issuer, service: settings.service, ttlSeconds: settings.tokenTtl / 1000 }),
     authorizer: createAuthorizer({ store, policies: settings.policies, defaultVisibility: settings.defaultVisibility }),
-    throttle: createLoginThrottles(),
+    throttle,
     events,
+    sessions: createSessionService({ store, throttle, ttlMs: config.ui.sessionTtl, events }),
     adminOps: (actor) => createAdminOps(store, events, actor),
   };
 }

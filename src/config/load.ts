@@ -44,6 +44,8 @@ export const ENV_KEYS: Record<string, string> = {
   BERTH_UPLOAD_PURGE_INTERVAL: "uploads.purgeInterval",
   BERTH_MANIFEST_MAX_SIZE: "manifests.maxSize",
   BERTH_METRICS_STORAGE_REFRESH: "metrics.storageRefresh",
+  BERTH_UI: "ui.enabled",
+  BERTH_UI_SESSION_TTL: "ui.sessionTtl",
   BERTH_SBOMS: "sboms.enabled",
   BERTH_GC_SCHEDULE: "gc.schedule",
   BERTH_GC_GRACE: "gc.grace",

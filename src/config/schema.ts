@@ -234,6 +234,15 @@ export const configSchema = z
       .strict()
       .default({}),
     manifests: z.object({ maxSize: size.default("4MiB") }).strict().default({}),
+    ui: z
+      .object({
+        /** Serve the web UI at /ui/ (a browser's GET / is sent there); off: /ui/ answers 404 like any unknown path. */
+        enabled: bool.default(true),
+        /** How long a browser sign-in lasts (the session cookie and its server-side record). */
+        sessionTtl: durationAtLeast(60_000, "a session lasts at least a minute").default("12h"),
+      })
+      .strict()
+      .default({}),
     metrics: z
       .object({
         /** `/metrics` recounts stored blobs, tags and manifests at most this often (0: on every scrape). */

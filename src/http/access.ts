@@ -4,6 +4,7 @@ import type { AppOptions } from "./app.js";
 import { createOpenGuard, createTokenGuard } from "./guard.js";
 import { createAdminApi } from "./handlers/admin-api.js";
 import { createTokenEndpoint } from "./handlers/token.js";
+import { handleSessionApi } from "./handlers/session-api.js";
 
 /** What the app needs of access control: the guard before every route, and the token flow's routes when it is on. */
 export type Access = Pick<AppOptions, "guard" | "auth">;
@@ -41,6 +42,7 @@ export function createAccess(services: AuthServices | undefined, options: Access
     realm,
     basic: settings.basic,
     events,
+    sessions: services.sessions,
   });
   const tokenEndpoint = createTokenEndpoint({
     store,
@@ -58,6 +60,7 @@ export function createAccess(services: AuthServices | undefined, options: Access
       jwks: () => tokens.jwks(),
       adminApi: createAdminApi(services, guard),
       access: { store, defaultVisibility: settings.defaultVisibility },
+      session: (ctx) => handleSessionApi(ctx, services, options.tls),
     },
   };
 }

@@ -29,6 +29,9 @@ import type { SupplyChain } from "../supply/supply-chain.js";
 import { handleScanApi, SCAN_PREFIX } from "./handlers/scan-api.js";
 import type { RequestLimiter } from "./limits.js";
 import { RETRY_AFTER_SECONDS } from "../storage/unavailable.js";
+import { handleSessionApi, SESSION_PATH } from "./handlers/session-api.js";
+import { checkSameOrigin } from "./session-cookie.js";
+import type { UiAssets } from "./ui-assets.js";
 
 export interface AppOptions {
   registry: Registry;
@@ -42,7 +45,11 @@ export interface AppOptions {
     adminApi: (req: IncomingMessage, res: ServerResponse, url: URL, origin: Origin) => Promise<void>;
     /** What the catalog endpoints read and delete of access control (namespaces, visibility). */
     access?: CatalogOptions["access"];
+    /** The web UI's sign-in at /api/v1/session (handlers/session-api.ts). */
+    session: (ctx: RequestContext) => Promise<void>;
   };
+  /** The web UI at /ui/ (a browser's GET / is sent there); not served when absent. */
+  ui?: UiAssets;
   /** Answers /readyz with 503 while true (set during shutdown). */
   isDraining?: () => boolean;
   /** Start-up warnings an operator must see (access control explicitly off over users), repeated in /readyz. */
@@ -106,6 +113,10 @@ function needOf(route: Route, method: string): Need {
     case "upload":
       return { repository: route.name, actions: ["pull", "push"] };
     case "manifest":
+      // Untagging needs only push: whoever may push may already point the tag at anything else.
+      if (method === "DELETE" && !route.reference.includes(":")) return { repository: route.name, actions: ["pull", "push"] };
+      if (method === "DELETE") return { repository: route.name, actions: ["delete"] };
+      return { repository: route.name, actions: method === "PUT" ? ["pull", "push"] : ["pull"] };
     case "blob":
       if (method === "DELETE") return { repository: route.name, actions: ["delete"] };
       return { repository: route.name, actions: method === "PUT" ? ["pull", "push"] : ["pull"] };
@@ -144,7 +155,7 @@ function countBodyBytes(res: ServerResponse): { bytes: number } {
 
 /** The request handler: routes, the one error mapper, and one access-log line per request. */
 export function createApp(options: AppOptions): App {
-  const { registry, logger, isDraining = () => false, guard = createOpenGuard(false), auth, warnings = [], proxy, supply, limiter } = options;
+  const { registry, logger, isDraining = () => false, guard = createOpenGuard(false), auth, warnings = [], proxy, supply, limiter, ui } = options;
   const pullGate = supply?.pullGate;
   const metrics = options.metrics ?? createMetrics({ registry, storageRefreshMs: 30_000, logger });
   const webhooks = options.webhooks ?? createWebhookOps({ store: registry.stores.metadataStore, endpoints: [] });
@@ -217,6 +228,9 @@ export function createApp(options: AppOptions): App {
         const exposition = await metrics.render();
         return reply(res, 200, { "Content-Type": exposition.contentType }, Buffer.from(exposition.body));
       }
+      if (ui?.handle(req, res, url)) return;
+      checkSameOrigin(req);
+      if (url.pathname === SESSION_PATH) return await (auth ? auth.session(ctx) : handleSessionApi(ctx, undefined, false));
       const maintenance = maintenanceRoute(url.pathname);
       if (maintenance) return await maintenance(ctx);
       if (WEBHOOK_PATHS.has(url.pathname)) return await handleWebhooksApi(ctx, webhooks);

@@ -7,6 +7,8 @@ import { coversAction, parseScopes, type Action } from "../auth/scope.js";
 import type { TokenService, VerifiedToken } from "../auth/tokens.js";
 import type { AuthStore } from "../storage/auth-store.js";
 import type { EventLog, Origin } from "../registry/events.js";
+import type { Session, SessionService } from "../auth/sessions.js";
+import { checkCsrf, sessionCookieOf } from "./session-cookie.js";
 
 /** What a request needs: actions on a repository, or the catalog, or (neither) just a valid login. */
 export interface Need {
@@ -19,6 +21,8 @@ export interface Caller {
   identity: Identity;
   /** Set when the request carried a bearer token: its grants are what the request may do. */
   token?: VerifiedToken;
+  /** Set when the request came from a signed-in browser (the web UI's session cookie). */
+  session?: Session;
 }
 
 /** Decides, per request, whether it may proceed; throws UNAUTHORIZED (with the challenge) or DENIED. */
@@ -72,6 +76,11 @@ export interface TokenGuardOptions {
   events?: EventLog;
   /** The authorizer to use; one is built from `store`, `policies` and `defaultVisibility` when absent. */
   authorizer?: Authorizer;
+  /**
+   * Browser sessions: a request with no Authorization header but the session cookie is the
+   * session's identity, as Basic credentials would be; its changes must carry the CSRF token.
+   */
+  sessions?: SessionService;
 }
 
 export function createTokenGuard(options: TokenGuardOptions): Guard & { authorizer: Authorizer } {
@@ -139,8 +148,15 @@ export function createTokenGuard(options: TokenGuardOptions): Guard & { authoriz
         if (token.subject === undefined) throw challenge(req, need, "insufficient_scope");
         throw new RegistryError("DENIED", undefined, need.repository ? { repository: need.repository } : undefined);
       }
+      const cookie = !header && options.sessions ? sessionCookieOf(req) : undefined;
+      const session = cookie !== undefined ? await options.sessions!.resolve(cookie) : undefined;
+      if (session) checkCsrf(req, session);
       const basic = options.basic ? parseBasic(header) : undefined;
-      const identity: Identity = basic ? ((await basicIdentity(req, basic.username, basic.password, origin)) ?? { kind: "anonymous" }) : { kind: "anonymous" };
+      const identity: Identity = session
+        ? session.identity
+        : basic
+          ? ((await basicIdentity(req, basic.username, basic.password, origin)) ?? { kind: "anonymous" })
+          : { kind: "anonymous" };
       if (basic && identity.kind === "anonymous") throw challenge(req, need);
       if (identity.kind === "anonymous" && !need.repository) throw challenge(req, need);
       if (need.repository) {
@@ -150,7 +166,7 @@ export function createTokenGuard(options: TokenGuardOptions): Guard & { authoriz
           throw new RegistryError("DENIED", undefined, { repository: need.repository });
         }
       }
-      return { identity };
+      return session ? { identity, session } : { identity };
     },
     async canPull(caller, repository) {
       if (caller.token && coversAction(grantedOn(caller.token, repository), "pull")) return true;

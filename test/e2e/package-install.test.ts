@@ -12,7 +12,7 @@ import { run } from "../helpers/tools.js";
 
 const CHECKOUT = fileURLToPath(new URL("../../../", import.meta.url));
 /** What a source checkout contributes to the package; tests, bench and dist/ stay behind. */
-const SOURCES = ["package.json", "package-lock.json", "tsconfig.json", "tsconfig.build.json", "bin", "src", "docs", "packaging", "README.md", "LICENSE"];
+const SOURCES = ["package.json", "package-lock.json", "tsconfig.json", "tsconfig.build.json", "bin", "src", "ui", "scripts", "docs", "packaging", "README.md", "LICENSE"];
 
 /** Outside CI the test needs the npm registry and skips without it; under CI=true it must be reachable. */
 async function registrySkip(): Promise<false | string> {
@@ -52,10 +52,10 @@ describe("npm package: pack, global install, run", { skip: await registrySkip(),
 
   it("the tarball is berth-registry with the compiled code, the command, docs and unit; no tests, bench or sources", () => {
     assert.match(tarball, /berth-registry-\d+\.\d+\.\d+\.tgz$/);
-    for (const needed of ["bin/berth.js", "dist/src/cli/main.js", "README.md", "LICENSE", "docs/deployment.md", "packaging/systemd/berth.service", "package.json"]) {
+    for (const needed of ["bin/berth.js", "dist/src/cli/main.js", "dist/ui/index.html", "README.md", "LICENSE", "docs/deployment.md", "packaging/systemd/berth.service", "package.json"]) {
       assert.ok(files.includes(needed), `${needed} is in the tarball`);
     }
-    const unwanted = files.filter((f) => /^(test|bench|src|scripts|node_modules|dist\/test|dist\/bench)\//.test(f) || f.endsWith(".map"));
+    const unwanted = files.filter((f) => /^(test|bench|src|ui|scripts|node_modules|dist\/test|dist\/bench)\//.test(f) || f.endsWith(".map"));
     assert.deepEqual(unwanted, []);
   });
 
@@ -79,6 +79,11 @@ describe("npm package: pack, global install, run", { skip: await registrySkip(),
       assert.equal(base.status, 200, served.output.join("\n"));
       assert.equal(base.headers.get("docker-distribution-api-version"), "registry/2.0");
       assert.equal((await fetch(`${served.url}/healthz`)).status, 200);
+      const ui = await fetch(`${served.url}/ui/`);
+      assert.equal(ui.status, 200, "the installed package serves the web UI");
+      const script = /src="(\/ui\/assets\/[^"]+\.js)"/.exec(await ui.text());
+      assert.ok(script, "index.html names its script");
+      assert.equal((await fetch(`${served.url}${script[1]}`)).status, 200, "and the script it names");
     } finally {
       code = await served.stop();
     }

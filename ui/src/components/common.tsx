@@ -1,0 +1,111 @@
+import type { ComponentChildren } from "preact";
+import { useEffect, useRef, useState } from "preact/hooks";
+import type { ApiError } from "../api";
+
+/** An API error, worded for people; a 401 suggests signing in. */
+export function ErrorBox({ error }: { error: ApiError }) {
+  return (
+    <div class="error" role="alert">
+      <strong>{error.status === 401 ? "Sign in to see this." : error.status === 403 ? "Not allowed." : "Something went wrong."}</strong> {error.message}
+      {error.code !== "UNKNOWN" && error.code !== "NETWORK" ? <span class="muted"> ({error.code})</span> : null}
+    </div>
+  );
+}
+
+export function Loading({ what = "Loading" }: { what?: string }) {
+  return (
+    <p class="muted" role="status" aria-live="polite">
+      {what}…
+    </p>
+  );
+}
+
+/** A button that copies `text` to the clipboard and says so. */
+export function CopyButton({ text, label = "Copy" }: { text: string; label?: string }) {
+  const [copied, setCopied] = useState(false);
+  const copy = async () => {
+    try {
+      await navigator.clipboard.writeText(text);
+    } catch {
+      // The clipboard API needs a secure context; fall back to selecting a temporary field.
+      const field = document.createElement("textarea");
+      field.value = text;
+      document.body.append(field);
+      field.select();
+      document.execCommand("copy");
+      field.remove();
+    }
+    setCopied(true);
+    setTimeout(() => setCopied(false), 1500);
+  };
+  return (
+    <button type="button" class="small" onClick={copy} aria-label={`${label}: ${text}`}>
+      {copied ? "Copied" : label}
+    </button>
+  );
+}
+
+/** A command with its copy button, e.g. `docker pull …`. */
+export function CommandLine({ command }: { command: string }) {
+  return (
+    <div class="command">
+      <code>{command}</code>
+      <CopyButton text={command} />
+    </div>
+  );
+}
+
+/**
+ * A confirmation dialog (the native <dialog>, so focus and Escape work): `onConfirm` runs only
+ * when the user presses the confirming button.
+ */
+export function ConfirmDialog(props: { open: boolean; title: string; children: ComponentChildren; confirmLabel: string; onConfirm: () => void; onCancel: () => void }) {
+  const ref = useRef<HTMLDialogElement>(null);
+  useEffect(() => {
+    const dialog = ref.current;
+    if (!dialog) return;
+    if (props.open && !dialog.open) dialog.showModal();
+    if (!props.open && dialog.open) dialog.close();
+  }, [props.open]);
+  return (
+    <dialog ref={ref} onCancel={props.onCancel} aria-labelledby="confirm-title">
+      <h2 id="confirm-title">{props.title}</h2>
+      <div>{props.children}</div>
+      <div class="actions">
+        <button type="button" onClick={props.onCancel}>
+          Cancel
+        </button>
+        <button type="button" class="danger" onClick={props.onConfirm}>
+          {props.confirmLabel}
+        </button>
+      </div>
+    </dialog>
+  );
+}
+
+export function Badge({ kind = "neutral", children, title }: { kind?: "neutral" | "good" | "warn" | "bad"; children: ComponentChildren; title?: string }) {
+  return (
+    <span class={`badge ${kind}`} title={title}>
+      {children}
+    </span>
+  );
+}
+
+/** "Next page" for cursor-paged lists, plus "first page" once past it. */
+export function Pager({ next, onNext, onFirst, atFirst }: { next?: string | undefined; onNext: (cursor: string) => void; onFirst: () => void; atFirst: boolean }) {
+  if (!next && atFirst) return null;
+  return (
+    <nav class="pager" aria-label="Pages">
+      {!atFirst ? (
+        <button type="button" onClick={onFirst}>
+          First page
+        </button>
+      ) : null}
+      {next ? (
+        <button type="button" onClick={() => onNext(next)}>
+          Next page
+        </button>
+      ) : null}
+    </nav>
+  );
+}
