@@ -218,7 +218,8 @@ export function createRegistryClient(options: RegistryClientOptions): RegistryCl
       return tryParseDigest(String(res.headers["docker-content-digest"] ?? "")) ?? digestOf(content);
     },
     async deleteManifest(repo, reference) {
-      const res = await call("DELETE", `v2/${repo}/manifests/${reference}`, scopeOf(repo, "delete"));
+      // Untagging needs pull and push (as the guard asks, src/http/app.ts needOf); deleting by digest needs delete.
+      const res = await call("DELETE", `v2/${repo}/manifests/${reference}`, scopeOf(repo, reference.includes(":") ? "delete" : "pull,push"));
       if (res.statusCode !== 202) throw await failure(res, `delete ${repo}:${reference}`);
       discard(res);
     },
