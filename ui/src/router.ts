@@ -43,7 +43,7 @@ export function interceptLinks(): void {
     const anchor = (event.target as Element | null)?.closest("a");
     if (!anchor || anchor.target || anchor.hasAttribute("download")) return;
     const url = new URL(anchor.href, window.location.href);
-    if (url.origin !== window.location.origin || !url.pathname.startsWith(`${BASE}/`)) return;
+    if (url.origin !== window.location.origin || !url.pathname.startsWith(`${BASE}/`) || (url.hash && url.pathname === window.location.pathname)) return;
     event.preventDefault();
     navigate(url.pathname.slice(BASE.length) + url.search);
   });
