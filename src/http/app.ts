@@ -13,6 +13,7 @@ import { handleWebhooksApi, WEBHOOK_PATHS } from "./handlers/webhooks-api.js";
 import { createWebhookOps, type WebhookOps } from "../notify/ops.js";
 import { countRequestBytes, createMetrics, routeKindOf, type Metrics } from "./metrics.js";
 import { handleCatalogApi, isCatalogRequest } from "./handlers/catalog-api.js";
+import { handleBrowseApi, isBrowseRequest } from "./handlers/browse-api.js";
 import type { CatalogOptions } from "../registry/catalog.js";
 import { handleUpload, handleUploads } from "./handlers/uploads.js";
 import { hasBody, reply, replyError } from "./respond.js";
@@ -222,6 +223,7 @@ export function createApp(options: AppOptions): App {
       if (WEBHOOK_PATHS.has(url.pathname)) return await handleWebhooksApi(ctx, webhooks);
       if (isCatalogRequest(req.method, url.pathname)) return await handleCatalogApi(ctx, auth?.access);
       if (url.pathname.startsWith(SCAN_PREFIX)) return await handleScanApi(ctx, supply);
+      if (isBrowseRequest(url.pathname)) return await handleBrowseApi(ctx, { ...(auth?.access ? { access: auth.access } : {}), ...(supply ? { supply } : {}) });
       if (auth && url.pathname.startsWith("/api/v1/")) return await auth.adminApi(req, res, url, ctx.origin);
       res.setHeader("Docker-Distribution-Api-Version", "registry/2.0");
       if (isDraining()) res.setHeader("Connection", "close");
