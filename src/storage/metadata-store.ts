@@ -5,6 +5,7 @@ import type { Page } from "./page.js";
 import type { RetentionStore } from "./retention-store.js";
 import type { EventRecord, EventStore } from "./event-store.js";
 import type { SupplyStore } from "./supply-store.js";
+import type { BrowseStore } from "./browse-store.js";
 
 export type { Page };
 
@@ -23,7 +24,7 @@ export type { Page };
  * (the method resolved true, `ok`, a size, or a non-empty list), so an acknowledged change never
  * loses its event and a refused one records none. Without `events` nothing is recorded.
  */
-export interface MetadataStore extends LifecycleStore, RetentionStore, UsageStore, EventStore, SupplyStore {
+export interface MetadataStore extends LifecycleStore, RetentionStore, UsageStore, EventStore, SupplyStore, BrowseStore {
   repositoryExists(name: string): Promise<boolean>;
   /**
    * Creates an empty repository (no blobs, manifests or tags), as `berth migrate` copies one;

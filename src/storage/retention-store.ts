@@ -30,7 +30,18 @@ export interface RetentionStore {
    * stays. Resolves whether the tag was deleted; `events` are recorded in the same transaction when it was.
    */
   deleteTagIf(repo: string, tag: string, digest: Digest, events?: readonly EventRecord[]): Promise<boolean>;
+  /**
+   * Adds counted pulls to tags' pull counts, all entries in one transaction: an entry by `tag` adds
+   * `count` to that tag of `repo`; one by `digest` adds it to every tag of `repo` pointing at that
+   * manifest (as touchDigestPull credits them). Tags that do not exist (any more) are skipped. Pull
+   * times are not touched, and pull counts never move push times. Counts stay with a tag when it is
+   * moved to another manifest and go when it is deleted.
+   */
+  countPulls(pulls: readonly PullCount[]): Promise<void>;
 }
+
+/** Pulls of one reference to add (RetentionStore.countPulls). */
+export type PullCount = { repo: string; count: number } & ({ tag: string } | { digest: Digest });
 
 export interface TagActivity {
   tag: string;

@@ -16,6 +16,7 @@ import { describeSupplyContract } from "./supply-store-contract.js";
 import { describeMetadataStoreContract } from "./metadata-store-contract.js";
 import { describeUsageContract } from "./usage-store-contract.js";
 import { describeEventStoreContract } from "./event-store-contract.js";
+import { describeBrowseContract } from "./browse-store-contract.js";
 
 describe("postgres", { skip: skipUnlessPostgres() }, () => {
   const create = async () => {
@@ -33,6 +34,7 @@ describe("postgres", { skip: skipUnlessPostgres() }, () => {
   describeRetentionContract("postgres", create);
   describeSupplyContract("postgres", create);
   describeEventStoreContract("postgres", create);
+  describeBrowseContract("postgres", create);
 });
 
 const IMAGE = "application/vnd.oci.image.manifest.v1+json";

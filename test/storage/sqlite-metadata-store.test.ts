@@ -12,6 +12,7 @@ import { describeSupplyContract } from "./supply-store-contract.js";
 import { describeMetadataStoreContract } from "./metadata-store-contract.js";
 import { describeUsageContract } from "./usage-store-contract.js";
 import { describeEventStoreContract } from "./event-store-contract.js";
+import { describeBrowseContract } from "./browse-store-contract.js";
 
 const create = async () => {
   const dir = await mkdtemp(join(tmpdir(), "berth-sqlite-"));
@@ -23,6 +24,7 @@ describeUsageContract("sqlite", create);
 describeRetentionContract("sqlite", create);
 describeSupplyContract("sqlite", create);
 describeEventStoreContract("sqlite", create);
+describeBrowseContract("sqlite", create);
 
 describe("sqlite MetadataStore", () => {
   it("keeps everything across a close and reopen", async () => {

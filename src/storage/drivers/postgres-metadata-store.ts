@@ -6,6 +6,7 @@ import { createPostgresUsage } from "./postgres-usage.js";
 import { createPostgresRetention } from "./postgres-retention.js";
 import { createPostgresSupply } from "./postgres-supply.js";
 import { createPostgresCatalog } from "./postgres-catalog.js";
+import { createPostgresBrowse } from "./postgres-browse.js";
 import { changeWithEvents, createPostgresEvents, insertEvents } from "./postgres-events.js";
 import type { EventRecord } from "../event-store.js";
 import { ATTEMPTS, ensureRepository, transaction } from "./postgres-tx.js";
@@ -181,6 +182,7 @@ export async function createPostgresMetadataStore(options: PostgresMetadataStore
     ...createPostgresRetention(pool),
     ...createPostgresSupply(pool),
     ...createPostgresCatalog(pool),
+    ...createPostgresBrowse(pool),
     ...createPostgresEvents(pool),
     async repositoryExists(name) {
       return (await firstRow("SELECT 1 FROM repositories WHERE name = $1", [name])) !== undefined;

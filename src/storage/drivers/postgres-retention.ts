@@ -2,6 +2,7 @@ import type pg from "pg";
 import type { Digest } from "../../oci/digest.js";
 import { PULL_RESOLUTION_MS, type RetentionStore } from "../retention-store.js";
 import { changeWithEvents } from "./postgres-events.js";
+import { transaction } from "./postgres-tx.js";
 
 const REPO_ID = "(SELECT id FROM repositories WHERE name = $1)";
 
@@ -47,6 +48,25 @@ export function createPostgresRetention(pool: pg.Pool): RetentionStore {
         tag,
         digest,
       ]);
+    },
+    async countPulls(pulls) {
+      if (pulls.length === 0) return;
+      const args = [pulls.map((p) => p.repo), pulls.map((p) => ("tag" in p ? p.tag : null)), pulls.map((p) => ("digest" in p ? p.digest : null)), pulls.map((p) => p.count)];
+      // Summed per tag first (a tag may be credited by name and by digest in one batch), then locked
+      // in one order, so two nodes flushing at once wait for each other instead of deadlocking.
+      const credit = `WITH p AS (
+          SELECT r.id AS rid, x.tag, x.digest, x.n FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[]) AS x(repo, tag, digest, n)
+          JOIN repositories r ON r.name = x.repo),
+        c AS (SELECT t.repository_id, t.name, SUM(t.n) AS n FROM (
+            SELECT t.repository_id, t.name, p.n FROM tags t JOIN p ON t.repository_id = p.rid AND t.name = p.tag
+            UNION ALL SELECT t.repository_id, t.name, p.n FROM tags t JOIN p ON p.tag IS NULL AND t.repository_id = p.rid AND t.digest = p.digest
+          ) t GROUP BY t.repository_id, t.name)`;
+      await transaction(pool, async (client) => {
+        await client.query(`${credit} SELECT 1 FROM tags t JOIN c ON t.repository_id = c.repository_id AND t.name = c.name
+          ORDER BY t.repository_id, t.name FOR UPDATE OF t`, args);
+        await client.query(`${credit} UPDATE tags t SET pull_count = t.pull_count + c.n FROM c
+          WHERE t.repository_id = c.repository_id AND t.name = c.name`, args);
+      });
     },
   };
 }

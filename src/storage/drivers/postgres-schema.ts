@@ -141,4 +141,61 @@ export const POSTGRES_MIGRATIONS: readonly string[] = [
     generation BIGINT NOT NULL
   );
   `,
+  // 5: the web UI's per-repository numbers (see sqlite-schema.ts, migration 6). The triggers are
+  // constraint triggers deferred to COMMIT: a push locks its manifest and tag rows first and the
+  // repository row last, so two writers of one repository never hold one row each while waiting
+  // for the other's (a deleteTag locks its tag row, a push its repository row, then both wait).
+  `
+  ALTER TABLE repositories ADD COLUMN pushed_at BIGINT NOT NULL DEFAULT 0;
+  ALTER TABLE repositories ADD COLUMN size BIGINT NOT NULL DEFAULT 0;
+  ALTER TABLE repositories ADD COLUMN tag_count BIGINT NOT NULL DEFAULT 0;
+  ALTER TABLE repositories ADD COLUMN manifest_count BIGINT NOT NULL DEFAULT 0;
+  ALTER TABLE tags ADD COLUMN pull_count BIGINT NOT NULL DEFAULT 0;
+  UPDATE repositories r SET
+    tag_count = (SELECT COUNT(*) FROM tags t WHERE t.repository_id = r.id),
+    manifest_count = (SELECT COUNT(*) FROM manifests m WHERE m.repository_id = r.id),
+    size = (SELECT COALESCE(SUM(b.size), 0) FROM repository_blobs rb JOIN blobs b ON b.digest = rb.digest WHERE rb.repository_id = r.id)
+      + (SELECT COALESCE(SUM(m.size), 0) FROM manifests m WHERE m.repository_id = r.id),
+    pushed_at = GREATEST(COALESCE((SELECT MAX(created_at) FROM manifests m WHERE m.repository_id = r.id), 0),
+      COALESCE((SELECT MAX(updated_at) FROM tags t WHERE t.repository_id = r.id), 0));
+  CREATE INDEX repositories_pushed ON repositories(pushed_at, name);
+  CREATE INDEX repositories_size ON repositories(size, name);
+  CREATE INDEX tags_updated ON tags(repository_id, updated_at, name);
+  CREATE FUNCTION repository_stats_link() RETURNS trigger LANGUAGE plpgsql AS $$
+  BEGIN
+    IF TG_OP = 'INSERT' THEN
+      UPDATE repositories SET size = size + COALESCE((SELECT size FROM blobs WHERE digest = NEW.digest), 0) WHERE id = NEW.repository_id;
+    ELSE
+      UPDATE repositories SET size = size - COALESCE((SELECT size FROM blobs WHERE digest = OLD.digest), 0) WHERE id = OLD.repository_id;
+    END IF;
+    RETURN NULL;
+  END $$;
+  CREATE FUNCTION repository_stats_manifest() RETURNS trigger LANGUAGE plpgsql AS $$
+  BEGIN
+    IF TG_OP = 'INSERT' THEN
+      UPDATE repositories SET size = size + NEW.size, manifest_count = manifest_count + 1,
+        pushed_at = GREATEST(pushed_at, NEW.created_at) WHERE id = NEW.repository_id;
+    ELSE
+      UPDATE repositories SET size = size - OLD.size, manifest_count = manifest_count - 1 WHERE id = OLD.repository_id;
+    END IF;
+    RETURN NULL;
+  END $$;
+  CREATE FUNCTION repository_stats_tag() RETURNS trigger LANGUAGE plpgsql AS $$
+  BEGIN
+    IF TG_OP = 'INSERT' THEN
+      UPDATE repositories SET tag_count = tag_count + 1, pushed_at = GREATEST(pushed_at, NEW.updated_at) WHERE id = NEW.repository_id;
+    ELSIF TG_OP = 'DELETE' THEN
+      UPDATE repositories SET tag_count = tag_count - 1 WHERE id = OLD.repository_id;
+    ELSIF NEW.updated_at <> OLD.updated_at OR NEW.digest <> OLD.digest THEN
+      UPDATE repositories SET pushed_at = GREATEST(pushed_at, NEW.updated_at) WHERE id = NEW.repository_id;
+    END IF;
+    RETURN NULL;
+  END $$;
+  CREATE CONSTRAINT TRIGGER repository_stats_link AFTER INSERT OR DELETE ON repository_blobs
+    DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION repository_stats_link();
+  CREATE CONSTRAINT TRIGGER repository_stats_manifest AFTER INSERT OR DELETE ON manifests
+    DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION repository_stats_manifest();
+  CREATE CONSTRAINT TRIGGER repository_stats_tag AFTER INSERT OR DELETE OR UPDATE OF digest, updated_at ON tags
+    DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION repository_stats_tag();
+  `,
 ];

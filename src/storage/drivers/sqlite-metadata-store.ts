@@ -11,6 +11,7 @@ import { createSqliteUsage } from "./sqlite-usage.js";
 import { createSqliteRetention } from "./sqlite-retention.js";
 import { createSqliteSupply } from "./sqlite-supply.js";
 import { createSqliteCatalog } from "./sqlite-catalog.js";
+import { createSqliteBrowse } from "./sqlite-browse.js";
 import { createSqliteEvents } from "./sqlite-events.js";
 import type { EventRecord } from "../event-store.js";
 import { SQLITE_MIGRATIONS } from "./sqlite-schema.js";
@@ -191,6 +192,7 @@ export function createSqliteMetadataStore(options: SqliteMetadataStoreOptions): 
     ...createSqliteRetention(db, recordEvents),
     ...createSqliteSupply(db),
     ...createSqliteCatalog(db, recordEvents),
+    ...createSqliteBrowse(db),
     ...events,
     async repositoryExists(name) {
       return q.repoId.get(name) !== undefined;

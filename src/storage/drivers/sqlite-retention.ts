@@ -1,6 +1,6 @@
 import type Database from "better-sqlite3";
 import type { Digest } from "../../oci/digest.js";
-import { PULL_RESOLUTION_MS, type RetentionStore } from "../retention-store.js";
+import { PULL_RESOLUTION_MS, type PullCount, type RetentionStore } from "../retention-store.js";
 import type { EventRecord } from "../event-store.js";
 import type { RecordEvents } from "./sqlite-events.js";
 
@@ -24,7 +24,15 @@ export function createSqliteRetention(db: Database.Database, recordEvents: Recor
       `UPDATE tags SET pulled_at = ? WHERE repository_id = ${REPO} AND digest = ? AND (pulled_at IS NULL OR pulled_at < ?)`,
     ),
     deleteIf: db.prepare(`DELETE FROM tags WHERE repository_id = ${REPO} AND name = ? AND digest = ?`),
+    countTag: db.prepare(`UPDATE tags SET pull_count = pull_count + ? WHERE repository_id = ${REPO} AND name = ?`),
+    countDigest: db.prepare(`UPDATE tags SET pull_count = pull_count + ? WHERE repository_id = ${REPO} AND digest = ?`),
   };
+  const countPulls = db.transaction((pulls: readonly PullCount[]) => {
+    for (const p of pulls) {
+      if ("tag" in p) q.countTag.run(p.count, p.repo, p.tag);
+      else q.countDigest.run(p.count, p.repo, p.digest);
+    }
+  });
 
   const deleteIf = db.transaction((repo: string, tag: string, digest: string, events?: readonly EventRecord[]): boolean => {
     if (q.deleteIf.run(repo, tag, digest).changes === 0) return false;
@@ -55,6 +63,9 @@ export function createSqliteRetention(db: Database.Database, recordEvents: Recor
     },
     async deleteTagIf(repo, tag, digest, events) {
       return deleteIf.immediate(repo, tag, digest, events);
+    },
+    async countPulls(pulls) {
+      if (pulls.length > 0) countPulls.immediate(pulls);
     },
   };
 }

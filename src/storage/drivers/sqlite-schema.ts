@@ -171,4 +171,40 @@ export const SQLITE_MIGRATIONS: readonly string[] = [
   CREATE TRIGGER storage_totals_tag_out AFTER DELETE ON tags
     BEGIN UPDATE storage_totals SET tags = tags - 1; END;
   `,
+  // 6: what the web UI's repository list sorts and shows (browse-store.ts), kept by triggers like
+  // storage_totals so a page of 100,000 repositories sorted by push time or size is an index scan.
+  // `size`: the repository's linked blobs (each once: one row per link) plus its manifests' bytes;
+  // `pushed_at`: the last manifest stored or tag pointed (0: never). Tags count their pulls.
+  `
+  ALTER TABLE repositories ADD COLUMN pushed_at INTEGER NOT NULL DEFAULT 0;
+  ALTER TABLE repositories ADD COLUMN size INTEGER NOT NULL DEFAULT 0;
+  ALTER TABLE repositories ADD COLUMN tag_count INTEGER NOT NULL DEFAULT 0;
+  ALTER TABLE repositories ADD COLUMN manifest_count INTEGER NOT NULL DEFAULT 0;
+  ALTER TABLE tags ADD COLUMN pull_count INTEGER NOT NULL DEFAULT 0;
+  UPDATE repositories SET
+    tag_count = (SELECT COUNT(*) FROM tags t WHERE t.repository_id = repositories.id),
+    manifest_count = (SELECT COUNT(*) FROM manifests m WHERE m.repository_id = repositories.id),
+    size = (SELECT COALESCE(SUM(b.size), 0) FROM repository_blobs rb JOIN blobs b ON b.digest = rb.digest WHERE rb.repository_id = repositories.id)
+      + (SELECT COALESCE(SUM(m.size), 0) FROM manifests m WHERE m.repository_id = repositories.id),
+    pushed_at = MAX(COALESCE((SELECT MAX(created_at) FROM manifests m WHERE m.repository_id = repositories.id), 0),
+      COALESCE((SELECT MAX(updated_at) FROM tags t WHERE t.repository_id = repositories.id), 0));
+  CREATE INDEX repositories_pushed ON repositories(pushed_at, name);
+  CREATE INDEX repositories_size ON repositories(size, name);
+  CREATE INDEX tags_updated ON tags(repository_id, updated_at, name);
+  CREATE TRIGGER repository_stats_link_in AFTER INSERT ON repository_blobs
+    BEGIN UPDATE repositories SET size = size + (SELECT size FROM blobs WHERE digest = NEW.digest) WHERE id = NEW.repository_id; END;
+  CREATE TRIGGER repository_stats_link_out AFTER DELETE ON repository_blobs
+    BEGIN UPDATE repositories SET size = size - COALESCE((SELECT size FROM blobs WHERE digest = OLD.digest), 0) WHERE id = OLD.repository_id; END;
+  CREATE TRIGGER repository_stats_manifest_in AFTER INSERT ON manifests
+    BEGIN UPDATE repositories SET size = size + NEW.size, manifest_count = manifest_count + 1,
+      pushed_at = MAX(pushed_at, NEW.created_at) WHERE id = NEW.repository_id; END;
+  CREATE TRIGGER repository_stats_manifest_out AFTER DELETE ON manifests
+    BEGIN UPDATE repositories SET size = size - OLD.size, manifest_count = manifest_count - 1 WHERE id = OLD.repository_id; END;
+  CREATE TRIGGER repository_stats_tag_in AFTER INSERT ON tags
+    BEGIN UPDATE repositories SET tag_count = tag_count + 1, pushed_at = MAX(pushed_at, NEW.updated_at) WHERE id = NEW.repository_id; END;
+  CREATE TRIGGER repository_stats_tag_out AFTER DELETE ON tags
+    BEGIN UPDATE repositories SET tag_count = tag_count - 1 WHERE id = OLD.repository_id; END;
+  CREATE TRIGGER repository_stats_tag_moved AFTER UPDATE OF digest, updated_at ON tags
+    BEGIN UPDATE repositories SET pushed_at = MAX(pushed_at, NEW.updated_at) WHERE id = NEW.repository_id; END;
+  `,
 ];
