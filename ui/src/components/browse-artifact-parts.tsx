@@ -16,7 +16,7 @@ export function JsonText({ text, label }: { text: string; label: string }) {
   return (
     <>
       {json ? null : <p class="muted">Not JSON: the raw text follows.</p>}
-      <pre class="json" tabIndex={0} aria-label={label}>
+      <pre class="json" tabIndex={0} role="region" aria-label={label}>
         {shown}
       </pre>
     </>

@@ -57,7 +57,7 @@ export const artifactHref = (name: string, digest: string): string => href(`/r/$
 /** A short digest linking to its artifact page, the full digest in its title. */
 export function DigestLink({ name, digest }: { name: string; digest: string }) {
   return (
-    <a class="mono" href={artifactHref(name, digest)} title={digest} aria-label={`Manifest ${digest}`}>
+    <a class="mono" href={artifactHref(name, digest)} title={digest}>
       {shortDigest(digest)}
     </a>
   );

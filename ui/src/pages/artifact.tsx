@@ -22,8 +22,10 @@ const kindOf = (a: ArtifactView): string => {
  */
 export function ArtifactPage({ name, reference }: { name: string; reference: string }) {
   const path = `/api/v1/browse/repositories/${encodeName(name)}/manifests/${encodeURIComponent(reference)}`;
-  const view = useData(() => api<ArtifactView>(path), `${name}@${reference}`);
-  const a = view.data;
+  const key = `${name}@${reference}`;
+  // The answer carries the address it was asked for: while the next one loads, the previous artifact is not shown as this one.
+  const view = useData(() => api<ArtifactView>(path).then((artifact) => ({ key, artifact })), key);
+  const a = view.data?.key === key ? view.data.artifact : undefined;
   useEffect(() => {
     if (a && a.digest !== reference) navigate(`/r/${encodeName(name)}/@${encodeURIComponent(a.digest)}`, true);
   }, [a?.digest, reference]);
@@ -33,7 +35,7 @@ export function ArtifactPage({ name, reference }: { name: string; reference: str
       <a href={href("/")}>Repositories</a> / <a href={href(`/r/${encodeName(name)}`)}>{name}</a> /
     </p>
   );
-  if (view.error) {
+  if (view.error && !view.loading) {
     return (
       <section>
         {repoLink}
