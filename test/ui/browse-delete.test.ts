@@ -1,0 +1,121 @@
+// Deleting from the repository page in a real chromium: a writer untags (with confirmation), the
+// manifest then shows among the untagged ones, an immutable tag's refusal reaches the page, a
+// reader gets no delete button and the API refuses them too, and an admin deletes by digest.
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { after, before, describe, it } from "node:test";
+import type { Browser, Page } from "playwright-core";
+import { checkAxe, launchBrowser, openPage, signIn, skipUnlessBrowser } from "../helpers/browser.js";
+import { writeImageLayout, type ImageLayout } from "../helpers/oci-layout.js";
+import { skipUnlessTools } from "../helpers/tools.js";
+import { ADMIN_PASSWORD, startBrowseBerth, type BrowseBerth } from "./browse-support.js";
+
+const WRITER = { name: "wendy", password: "wendy-password-1" };
+const READER = { name: "rita", password: "rita-password-1" };
+
+/** The tags the page's table lists, newest first. */
+const tagsOnPage = (page: Page) => page.getByRole("table", { name: "Tags of team/app" }).locator("tbody th").allTextContents();
+
+describe("web UI: deleting tags and manifests", { skip: skipUnlessBrowser() || skipUnlessTools("skopeo") }, () => {
+  let b: BrowseBerth;
+  let browser: Browser;
+  let current: ImageLayout;
+  let old: ImageLayout;
+
+  before(async () => {
+    b = await startBrowseBerth("berth-ui-delete");
+    browser = await launchBrowser();
+    await b.admin("PUT", "/api/v1/namespaces/team", { visibility: "private" });
+    await b.addMember("team", WRITER.name, WRITER.password, "writer");
+    await b.addMember("team", READER.name, READER.password, "reader");
+    old = await writeImageLayout(join(b.root, "old"), { ref: "old", layers: [{ files: { "etc/version": "old\n" } }] });
+    current = await writeImageLayout(join(b.root, "current"), { ref: "2.0", layers: [{ files: { "etc/version": "2.0\n" } }] });
+    await b.push(old.dir, "old", "team/app:old");
+    await b.push(current.dir, "2.0", "team/app:2.0");
+    await b.push(current.dir, "2.0", "team/app:v2");
+  });
+  after(async () => {
+    await browser?.close();
+    await b?.stop();
+  });
+
+  it("a writer deletes a tag after confirming; its manifest is then listed as untagged, with no delete for a writer", async () => {
+    const { context, page, problems } = await openPage(browser);
+    await signIn(page, b.berth.url, WRITER.name, WRITER.password);
+    await page.goto(`${b.berth.url}/ui/r/team/app`);
+    await page.getByRole("button", { name: "Delete tag old" }).waitFor();
+    assert.deepEqual(await tagsOnPage(page), ["v2", "2.0", "old"]);
+
+    await page.getByRole("button", { name: "Delete tag old" }).click();
+    const dialog = page.getByRole("dialog", { name: "Delete tag old?" });
+    await dialog.waitFor();
+    await checkAxe(page, "delete confirmation");
+    await dialog.getByRole("button", { name: "Cancel" }).click();
+    await dialog.waitFor({ state: "hidden" });
+    assert.deepEqual(await tagsOnPage(page), ["v2", "2.0", "old"], "cancelling deletes nothing");
+
+    await page.getByRole("button", { name: "Delete tag old" }).click();
+    await dialog.getByRole("button", { name: "Delete tag" }).click();
+    await page.getByRole("status").getByText("Tag old deleted").waitFor();
+    await page.getByRole("button", { name: "Delete tag old" }).waitFor({ state: "detached" });
+    assert.deepEqual(await tagsOnPage(page), ["v2", "2.0"]);
+    assert.equal((await fetch(`${b.berth.url}/v2/team/app/manifests/old`, { headers: { Authorization: `Basic ${Buffer.from(`admin:${ADMIN_PASSWORD}`).toString("base64")}` } })).status, 404);
+
+    await page.getByRole("link", { name: "Show untagged manifests" }).click();
+    const untagged = page.getByRole("table", { name: "Untagged manifests of team/app" });
+    await untagged.waitFor();
+    assert.deepEqual(await untagged.locator("tbody th a").evaluateAll((links) => links.map((a) => a.getAttribute("title"))), [old.manifestDigest]);
+    assert.equal(await untagged.getByRole("button").count(), 0, "a writer may not delete manifests");
+    await checkAxe(page, "repository page with untagged manifests");
+    assert.deepEqual(problems, []);
+    await context.close();
+  });
+
+  it("deleting an immutable tag is refused, and the page says why", async () => {
+    const { context, page, problems } = await openPage(browser);
+    await signIn(page, b.berth.url, WRITER.name, WRITER.password);
+    await page.goto(`${b.berth.url}/ui/r/team/app`);
+    await page.getByRole("button", { name: "Delete tag v2" }).click();
+    await page.getByRole("dialog").getByRole("button", { name: "Delete tag" }).click();
+    const alert = page.getByRole("alert");
+    await alert.waitFor();
+    assert.match((await alert.textContent()) ?? "", /Not allowed\..*immutable under tag rule "releases"/);
+    assert.deepEqual(await tagsOnPage(page), ["v2", "2.0"]);
+    assert.deepEqual(problems, []);
+    await context.close();
+  });
+
+  it("a reader sees no delete button, and the API refuses the delete the page would send", async () => {
+    const { context, page, problems } = await openPage(browser);
+    await signIn(page, b.berth.url, READER.name, READER.password);
+    await page.goto(`${b.berth.url}/ui/r/team/app`);
+    await page.getByRole("table", { name: "Tags of team/app" }).waitFor();
+    assert.deepEqual(await tagsOnPage(page), ["v2", "2.0"]);
+    assert.equal(await page.getByRole("button", { name: /^Delete/ }).count(), 0);
+    await page.getByText("You may").waitFor();
+    assert.equal(await page.locator("dl.facts dd").last().textContent(), "pull");
+    const status = await page.evaluate(async () => {
+      const session = (await (await fetch("/api/v1/session")).json()) as { csrf: string };
+      const res = await fetch("/v2/team/app/manifests/2.0", { method: "DELETE", headers: { "X-Berth-CSRF": session.csrf } });
+      return res.status;
+    });
+    assert.equal(status, 403);
+    assert.deepEqual(await tagsOnPage(page), ["v2", "2.0"]);
+    assert.deepEqual(problems, []);
+    await context.close();
+  });
+
+  it("an admin deletes an untagged manifest by digest", async () => {
+    const { context, page, problems } = await openPage(browser);
+    await signIn(page, b.berth.url, "admin", ADMIN_PASSWORD);
+    await page.goto(`${b.berth.url}/ui/r/team/app?untagged=true`);
+    const button = page.getByRole("button", { name: `Delete manifest ${old.manifestDigest}` });
+    await button.click();
+    const dialog = page.getByRole("dialog", { name: "Delete this manifest?" });
+    await dialog.getByRole("button", { name: "Delete manifest" }).click();
+    await page.getByRole("status").getByText(`Manifest ${old.manifestDigest} deleted`).waitFor();
+    await page.getByText("No untagged manifest.").waitFor();
+    assert.deepEqual(problems, []);
+    await context.close();
+  });
+});
