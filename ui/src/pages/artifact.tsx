@@ -6,7 +6,7 @@ import { artifactHref, KeyValueTable, PullCommands, Size } from "../components/b
 import { SupplySection } from "../components/browse-supply";
 import type { ArtifactView } from "../components/browse-types";
 import { href, navigate } from "../router";
-import { useData } from "../use-data";
+import { useKeyedData } from "../components/browse-data";
 
 const kindOf = (a: ArtifactView): string => {
   if (a.manifests) return "Image index";
@@ -23,9 +23,8 @@ const kindOf = (a: ArtifactView): string => {
 export function ArtifactPage({ name, reference }: { name: string; reference: string }) {
   const path = `/api/v1/browse/repositories/${encodeName(name)}/manifests/${encodeURIComponent(reference)}`;
   const key = `${name}@${reference}`;
-  // The answer carries the address it was asked for: while the next one loads, the previous artifact is not shown as this one.
-  const view = useData(() => api<ArtifactView>(path).then((artifact) => ({ key, artifact })), key);
-  const a = view.data?.key === key ? view.data.artifact : undefined;
+  const view = useKeyedData(() => api<ArtifactView>(path), key);
+  const a = view.data;
   useEffect(() => {
     if (a && a.digest !== reference) navigate(`/r/${encodeName(name)}/@${encodeURIComponent(a.digest)}`, true);
   }, [a?.digest, reference]);
@@ -35,7 +34,7 @@ export function ArtifactPage({ name, reference }: { name: string; reference: str
       <a href={href("/")}>Repositories</a> / <a href={href(`/r/${encodeName(name)}`)}>{name}</a> /
     </p>
   );
-  if (view.error && !view.loading) {
+  if (view.error) {
     return (
       <section>
         {repoLink}
@@ -61,45 +60,48 @@ export function ArtifactPage({ name, reference }: { name: string; reference: str
       <h1>
         {kindOf(a)} <span class="mono digest-title">{a.digest}</span>
       </h1>
-      <dl class="facts">
-        <dt>Repository</dt>
-        <dd>
-          <a href={href(`/r/${encodeName(name)}`)}>{name}</a>
-        </dd>
-        <dt>Digest</dt>
-        <dd class="mono">{a.digest}</dd>
-        <dt>Media type</dt>
-        <dd class="mono">{a.mediaType}</dd>
-        {a.artifactType ? (
-          <>
-            <dt>Artifact type</dt>
-            <dd class="mono">{a.artifactType}</dd>
-          </>
-        ) : null}
-        <dt>Manifest size</dt>
-        <dd>
-          <Size bytes={a.size} />
-        </dd>
-        <dt>Total size</dt>
-        <dd>
-          <Size bytes={a.totalSize} />
-        </dd>
-        <dt>Tags</dt>
-        <dd class="mono">{a.tags.length > 0 ? a.tags.join(", ") : <span class="muted">untagged</span>}</dd>
-        {a.subject ? (
-          <>
-            <dt>Subject</dt>
-            <dd>
-              <a class="mono" href={artifactHref(name, a.subject.digest)}>
-                {a.subject.digest}
-              </a>
-            </dd>
-          </>
-        ) : null}
-      </dl>
-
-      <h2>Pull</h2>
-      <PullCommands name={name} tag={a.tags[0]} digest={a.digest} />
+      <div class="overview">
+        <dl class="facts">
+          <dt>Repository</dt>
+          <dd>
+            <a href={href(`/r/${encodeName(name)}`)}>{name}</a>
+          </dd>
+          <dt>Digest</dt>
+          <dd class="mono">{a.digest}</dd>
+          <dt>Media type</dt>
+          <dd class="mono">{a.mediaType}</dd>
+          {a.artifactType ? (
+            <>
+              <dt>Artifact type</dt>
+              <dd class="mono">{a.artifactType}</dd>
+            </>
+          ) : null}
+          <dt>Manifest size</dt>
+          <dd>
+            <Size bytes={a.size} />
+          </dd>
+          <dt>Total size</dt>
+          <dd>
+            <Size bytes={a.totalSize} />
+          </dd>
+          <dt>Tags</dt>
+          <dd class="mono">{a.tags.length > 0 ? a.tags.join(", ") : <span class="muted">untagged</span>}</dd>
+          {a.subject ? (
+            <>
+              <dt>Subject</dt>
+              <dd>
+                <a class="mono" href={artifactHref(name, a.subject.digest)}>
+                  {a.subject.digest}
+                </a>
+              </dd>
+            </>
+          ) : null}
+        </dl>
+        <div>
+          <h2 class="pull-heading">Pull</h2>
+          <PullCommands name={name} tag={a.tags[0]} digest={a.digest} />
+        </div>
+      </div>
 
       {a.manifests ? (
         <>

@@ -5,7 +5,7 @@ import { NamespacesSection } from "../components/browse-namespaces";
 import type { Paged, RepositoryItem } from "../components/browse-types";
 import { formatAgo, formatTime } from "../format";
 import { href, navigate } from "../router";
-import { useData } from "../use-data";
+import { useKeyedData } from "../components/browse-data";
 
 const SORTS = { name: "Name", pushed: "Last push", size: "Size" } as const;
 const DEFAULT_ORDER: Record<keyof typeof SORTS, "asc" | "desc"> = { name: "asc", pushed: "desc", size: "desc" };
@@ -17,7 +17,7 @@ export function RepositoriesPage({ query }: { query: URLSearchParams }) {
   const sort = (sortParam in SORTS ? sortParam : "name") as keyof typeof SORTS;
   const order = query.get("order") === "asc" || query.get("order") === "desc" ? (query.get("order") as "asc" | "desc") : DEFAULT_ORDER[sort];
   const cursor = query.get("cursor") ?? undefined;
-  const list = useData(
+  const list = useKeyedData(
     () => api<Paged<RepositoryItem>>("/api/v1/browse/repositories", { query: { q, sort, order, n: 50, cursor } }),
     `${q}|${sort}|${order}|${cursor ?? ""}`,
   );
@@ -80,7 +80,7 @@ export function RepositoriesPage({ query }: { query: URLSearchParams }) {
             <p>{q ? "No repository matches this search." : "No repository yet: push an image to see it here."}</p>
           ) : (
             <div class="table-wrap">
-              <table>
+              <table aria-busy={list.loading ? "true" : undefined}>
                 <caption class="visually-hidden">Repositories</caption>
                 <thead>
                   <tr>

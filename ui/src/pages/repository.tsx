@@ -6,7 +6,7 @@ import { TagsTable, UntaggedTable } from "../components/browse-tags";
 import type { Paged, RepositoryInfo, TagItem, UntaggedItem } from "../components/browse-types";
 import { formatAgo, formatTime } from "../format";
 import { href, navigate } from "../router";
-import { useData } from "../use-data";
+import { useKeyedData } from "../components/browse-data";
 
 type Pending = { kind: "tag"; ref: string } | { kind: "manifest"; ref: string };
 
@@ -19,12 +19,12 @@ export function RepositoryPage({ name, query }: { name: string; query: URLSearch
   const cursor = query.get("cursor") ?? undefined;
   const untagged = query.get("untagged") === "true";
   const base = `/api/v1/browse/repositories/${encodeName(name)}`;
-  const info = useData(() => api<RepositoryInfo>(`${base}/info`), name);
-  const tags = useData(
+  const info = useKeyedData(() => api<RepositoryInfo>(`${base}/info`), name);
+  const tags = useKeyedData(
     () => api<Paged<TagItem>>(`${base}/tags`, { query: { sort: "pushed", order: "desc", q, n: 50, cursor } }),
     `${name}|${q}|${cursor ?? ""}`,
   );
-  const orphans = useData(
+  const orphans = useKeyedData(
     () => (untagged ? api<Paged<UntaggedItem>>(`${base}/tags`, { query: { untagged: "true", n: 100 } }) : Promise.resolve(undefined)),
     `${name}|${untagged}`,
   );
@@ -60,7 +60,7 @@ export function RepositoryPage({ name, query }: { name: string; query: URLSearch
   const facts = info.data;
   const perms = facts?.permissions;
   const items = tags.data?.items ?? [];
-  const pullTag = items.find((t) => t.tag === chosenTag) ?? items[0];
+  const pullTag = items.find((t) => t.tag === chosenTag) ?? items.find((t) => t.tag === "latest") ?? items.find((t) => !t.artifactType) ?? items[0];
   const missing = (err: ApiError | undefined) => err?.status === 404 && err.code !== "NAME_UNKNOWN" && err.code !== "MANIFEST_UNKNOWN";
 
   return (
@@ -76,55 +76,61 @@ export function RepositoryPage({ name, query }: { name: string; query: URLSearch
           <ErrorBox error={info.error} />
         )
       ) : null}
-      {facts ? (
-        <dl class="facts">
-          <dt>Visibility</dt>
-          <dd>{facts.visibility}</dd>
-          <dt>Size</dt>
-          <dd>
-            <Size bytes={facts.size} />
-          </dd>
-          <dt>Tags</dt>
-          <dd>
-            {facts.tags} ({facts.manifests} manifests)
-          </dd>
-          <dt>Last push</dt>
-          <dd title={formatTime(facts.pushedAt)}>{formatAgo(facts.pushedAt)}</dd>
-          <dt>Quota of {facts.namespace || "its namespace"}</dt>
-          <dd>
-            <QuotaUse quota={facts.quota} />
-          </dd>
-          {facts.immutableTags.length > 0 ? (
-            <>
-              <dt>Immutable tags</dt>
-              <dd class="mono">{facts.immutableTags.join(", ")}</dd>
-            </>
-          ) : null}
-          <dt>You may</dt>
-          <dd>{[perms?.pull ? "pull" : "", perms?.push ? "push and untag" : "", perms?.delete ? "delete manifests" : ""].filter(Boolean).join(", ") || "nothing"}</dd>
-        </dl>
-      ) : info.loading ? (
-        <Loading />
-      ) : null}
+      <div class="overview">
+        {facts ? (
+          <dl class="facts">
+            <dt>Visibility</dt>
+            <dd>{facts.visibility}</dd>
+            <dt>Size</dt>
+            <dd>
+              <Size bytes={facts.size} />
+            </dd>
+            <dt>Tags</dt>
+            <dd>
+              {facts.tags} ({facts.manifests} manifests)
+            </dd>
+            <dt>Last push</dt>
+            <dd title={formatTime(facts.pushedAt)}>{formatAgo(facts.pushedAt)}</dd>
+            <dt>Quota of {facts.namespace || "its namespace"}</dt>
+            <dd>
+              <QuotaUse quota={facts.quota} />
+            </dd>
+            {facts.immutableTags.length > 0 ? (
+              <>
+                <dt>Immutable tags</dt>
+                <dd class="mono">{facts.immutableTags.join(", ")}</dd>
+              </>
+            ) : null}
+            <dt>You may</dt>
+            <dd>{[perms?.pull ? "pull" : "", perms?.push ? "push and untag" : "", perms?.delete ? "delete manifests" : ""].filter(Boolean).join(", ") || "nothing"}</dd>
+          </dl>
+        ) : info.loading ? (
+          <Loading />
+        ) : (
+          <div />
+        )}
 
-      <h2>Pull</h2>
-      {pullTag ? (
-        <>
-          {items.length > 1 ? (
-            <p class="toolbar">
-              <label for="pull-tag">Tag</label>
-              <select id="pull-tag" value={pullTag.tag} onChange={(e) => setChosenTag(e.currentTarget.value)}>
-                {items.map((t) => (
-                  <option value={t.tag}>{t.tag}</option>
-                ))}
-              </select>
-            </p>
-          ) : null}
-          <PullCommands name={name} tag={pullTag.tag} digest={pullTag.digest} />
-        </>
-      ) : (
-        <p class="muted">{tags.loading ? "…" : "No tag to pull yet."}</p>
-      )}
+        <div>
+          <h2 class="pull-heading">Pull</h2>
+          {pullTag ? (
+            <>
+              {items.length > 1 ? (
+                <p class="toolbar">
+                  <label for="pull-tag">Tag</label>
+                  <select id="pull-tag" value={pullTag.tag} onChange={(e) => setChosenTag(e.currentTarget.value)}>
+                    {items.map((t) => (
+                      <option value={t.tag}>{t.tag}</option>
+                    ))}
+                  </select>
+                </p>
+              ) : null}
+              <PullCommands name={name} tag={pullTag.tag} digest={pullTag.digest} />
+            </>
+          ) : (
+            <p class="muted">{tags.loading ? "…" : "No tag to pull yet."}</p>
+          )}
+        </div>
+      </div>
 
       <h2 id="tags-heading">Tags</h2>
       <form
