@@ -37,11 +37,11 @@ export interface BrowseBerth {
   stop(): Promise<void>;
 }
 
-export async function startBrowseBerth(prefix: string): Promise<BrowseBerth> {
+export async function startBrowseBerth(prefix: string, extraEnv: Record<string, string> = {}): Promise<BrowseBerth> {
   const root = await lowercaseTempDir(prefix);
   const configFile = join(root, "berth.yaml");
   await writeFile(configFile, CONFIG);
-  const berth = await startBerth({ BERTH_AUTH: "true", BERTH_ADMIN_PASSWORD: ADMIN_PASSWORD, BERTH_CONFIG: configFile });
+  const berth = await startBerth({ BERTH_AUTH: "true", BERTH_ADMIN_PASSWORD: ADMIN_PASSWORD, BERTH_CONFIG: configFile, ...extraEnv });
   const env = await containersEnv(join(root, "containers"));
   const basic = `Basic ${Buffer.from(`admin:${ADMIN_PASSWORD}`).toString("base64")}`;
   const admin = async (method: string, path: string, body?: unknown) => {

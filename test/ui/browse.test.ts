@@ -24,7 +24,8 @@ describe("web UI: browsing repositories and artifacts", { skip: skipUnlessBrowse
   let sbomDigest: string;
 
   before(async () => {
-    b = await startBrowseBerth("berth-ui-browse");
+    // SBOMs on: the pages show what the supply chain knows (an SBOM per image, listed among its referrers).
+    b = await startBrowseBerth("berth-ui-browse", { BERTH_SBOMS: "true" });
     browser = await launchBrowser();
     await b.admin("PUT", "/api/v1/namespaces/team", { visibility: "private" });
     app = await writeImageLayout(join(b.root, "app"), {
@@ -115,6 +116,9 @@ describe("web UI: browsing repositories and artifacts", { skip: skipUnlessBrowse
     await checkAxe(page, "repository page");
     await screenshot(page, "repository");
 
+    await b.berth.berth.supply.settled();
+    await page.reload();
+    await row.getByText("SBOM", { exact: true }).waitFor();
     await row.getByRole("link", { name: "1.0", exact: true }).click();
     await page.waitForURL(new RegExp(`/ui/r/team/app/@${app.manifestDigest.replace(":", "(:|%3A)")}$`));
     await page.getByRole("heading", { name: /^Image sha256:/ }).waitFor();
@@ -139,8 +143,10 @@ describe("web UI: browsing repositories and artifacts", { skip: skipUnlessBrowse
     assert.equal(await page.locator("main img").count(), 0);
 
     const referrers = page.getByRole("table", { name: "Referrers" });
-    assert.match((await referrers.textContent()) ?? "", /SBOM.*application\/spdx\+json/);
-    assert.equal(await referrers.getByRole("link").getAttribute("title"), sbomDigest);
+    const spdx = referrers.getByRole("row", { name: /application\/spdx\+json/ });
+    assert.match((await spdx.textContent()) ?? "", /^SBOM/);
+    assert.equal(await spdx.getByRole("link").getAttribute("title"), sbomDigest);
+    await page.getByText(/^\d+ packages/).waitFor();
     assert.match((await page.getByRole("region", { name: "Manifest JSON" }).textContent()) ?? "", /\n {2}"schemaVersion": 2/);
     await checkAxe(page, "artifact page");
     await screenshot(page, "artifact");

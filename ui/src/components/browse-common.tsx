@@ -111,7 +111,8 @@ export function PullCommands({ name, tag, digest }: { name: string; tag?: string
 export function SupplyBadges({ supply }: { supply: TagSupply | undefined }) {
   if (!supply) return null;
   const v = supply.vulnerabilities;
-  const sig = supply.signature;
+  // "unchecked": no signature policy covers the repository, so Berth verified nothing and says nothing.
+  const sig = supply.signature === "unchecked" ? undefined : supply.signature;
   return (
     <>
       {sig ? <Badge kind={sig === "verified" ? "good" : sig === "unsigned" ? "neutral" : "warn"}>{sig === "verified" ? "signed" : sig}</Badge> : null}
@@ -144,3 +145,9 @@ export function QuotaUse({ quota }: { quota: { limit: number; used: number } | u
     </span>
   );
 }
+
+const IMAGE_CONFIG_TYPES = new Set(["application/vnd.oci.image.config.v1+json", "application/vnd.docker.container.image.v1+json"]);
+
+/** The artifact type worth a badge: not an ordinary image's config media type (which the API may report as its artifact type). */
+export const notableArtifactType = (artifactType: string | undefined): string | undefined =>
+  artifactType && !IMAGE_CONFIG_TYPES.has(artifactType) ? artifactType : undefined;

@@ -1,10 +1,10 @@
 import { formatAgo, formatTime, shortDigest } from "../format";
 import { Badge } from "./common";
-import { artifactHref, DigestLink, Size, SupplyBadges } from "./browse-common";
+import { artifactHref, DigestLink, notableArtifactType, Size, SupplyBadges } from "./browse-common";
 import type { TagItem, UntaggedItem } from "./browse-types";
 
 const kindOf = (mediaType: string, artifactType: string | undefined): string =>
-  artifactType ?? (/index|manifest\.list/.test(mediaType) ? "index" : /manifest/.test(mediaType) ? "image" : mediaType);
+  notableArtifactType(artifactType) ?? (/index|manifest\.list/.test(mediaType) ? "index" : /manifest/.test(mediaType) ? "image" : mediaType);
 
 function Platforms({ platforms }: { platforms: string[] }) {
   if (platforms.length === 0) return <span class="muted">–</span>;
@@ -64,7 +64,7 @@ export function TagsTable({ name, tags, onDelete }: { name: string; tags: TagIte
                     immutable
                   </Badge>
                 ) : null}
-                {t.artifactType ? <Badge kind="neutral">{t.artifactType}</Badge> : null}
+                {notableArtifactType(t.artifactType) ? <Badge kind="neutral">{t.artifactType}</Badge> : null}
                 <SupplyBadges supply={t.supply} />
               </td>
               {onDelete ? (

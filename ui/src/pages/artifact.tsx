@@ -2,7 +2,7 @@ import { useEffect } from "preact/hooks";
 import { api, encodeName } from "../api";
 import { ErrorBox, Loading } from "../components/common";
 import { ConfigFacts, HistoryTable, JsonText, LayersTable, PlatformsTable, ReferrersTable } from "../components/browse-artifact-parts";
-import { artifactHref, KeyValueTable, PullCommands, Size } from "../components/browse-common";
+import { artifactHref, KeyValueTable, notableArtifactType, PullCommands, Size } from "../components/browse-common";
 import { SupplySection } from "../components/browse-supply";
 import type { ArtifactView } from "../components/browse-types";
 import { href, navigate } from "../router";
@@ -10,7 +10,7 @@ import { useKeyedData } from "../components/browse-data";
 
 const kindOf = (a: ArtifactView): string => {
   if (a.manifests) return "Image index";
-  if (a.artifactType) return "Artifact";
+  if (notableArtifactType(a.artifactType)) return "Artifact";
   if (a.config) return "Image";
   return "Manifest";
 };
@@ -119,8 +119,8 @@ export function ArtifactPage({ name, reference }: { name: string; reference: str
 
       {!a.manifests ? (
         <>
-          <h2>{a.artifactType ? "Blobs" : "Layers"}</h2>
-          <LayersTable layers={a.layers} caption={a.artifactType ? "Blobs" : "Layers"} />
+          <h2>{notableArtifactType(a.artifactType) ? "Blobs" : "Layers"}</h2>
+          <LayersTable layers={a.layers} caption={notableArtifactType(a.artifactType) ? "Blobs" : "Layers"} />
         </>
       ) : null}
 

@@ -180,7 +180,10 @@ export function RepositoryPage({ name, query }: { name: string; query: URLSearch
             orphans.data.items.length === 0 ? (
               <p>No untagged manifest.</p>
             ) : (
-              <UntaggedTable name={name} items={orphans.data.items} onDelete={perms?.delete ? (m) => setPending({ kind: "manifest", ref: m.digest }) : undefined} />
+              <>
+                <UntaggedTable name={name} items={orphans.data.items} onDelete={perms?.delete ? (m) => setPending({ kind: "manifest", ref: m.digest }) : undefined} />
+                {orphans.data.next ? <p class="muted">The first {orphans.data.items.length} untagged manifests; delete some (or run garbage collection) to see the rest.</p> : null}
+              </>
             )
           ) : null}
         </>
