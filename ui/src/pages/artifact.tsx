@@ -5,6 +5,7 @@ import { ConfigFacts, HistoryTable, JsonText, LayersTable, PlatformsTable, Refer
 import { artifactHref, KeyValueTable, notableArtifactType, PullCommands, Size } from "../components/browse-common";
 import { SupplySection } from "../components/browse-supply";
 import type { ArtifactView } from "../components/browse-types";
+import { shortDigest } from "../format";
 import { href, navigate } from "../router";
 import { useKeyedData } from "../components/browse-data";
 
@@ -58,7 +59,10 @@ export function ArtifactPage({ name, reference }: { name: string; reference: str
     <section>
       {repoLink}
       <h1>
-        {kindOf(a)} <span class="mono digest-title">{a.digest}</span>
+        {kindOf(a)}{" "}
+        <span class="mono digest-title" title={a.digest}>
+          {shortDigest(a.digest)}
+        </span>
       </h1>
       <div class="overview">
         <dl class="facts">
