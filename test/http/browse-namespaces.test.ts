@@ -67,6 +67,7 @@ for (const mode of ["on", "off"] as const) {
         assert.equal(items.find((n) => n.name === "pub")!.visibility, "public");
       } else {
         assert.ok(items.every((n) => n.visibility === "public"));
+        assertError(await admin.api("GET", "runs"), 404, "UNSUPPORTED", "no run history without the audit log");
       }
     });
 
