@@ -82,6 +82,12 @@ export type SupplyLookup = (repo: string, manifest: { digest: Digest; mediaType:
 const SCAN_BATCH = 200;
 const SCAN_LIMIT = 5000;
 const SUPPLY_CONCURRENCY = 8;
+/**
+ * A tags page waits at most this long for supply-chain states; the rest are left out of it (those
+ * still being looked up finish in the background, warming the supply chain's caches for the next load). Matching
+ * a fresh vulnerability database against 50 SBOMs can take seconds; the page must not.
+ */
+const SUPPLY_BUDGET_MS = 250;
 
 /** The cursor: the listing it belongs to and the last entry's key, base64url JSON (opaque to clients). */
 export function encodeCursor(listing: string, key: BrowseKey): string {
@@ -96,6 +102,24 @@ export function decodeCursor(listing: string, cursor: string): BrowseKey {
     // reported below
   }
   throw new RegistryError("INVALID", "cursor is not one this listing returned (use `next` with the same sort and order)", { cursor });
+}
+
+/** Fills `into` with the supply states of `manifests`, SUPPLY_CONCURRENCY at a time, for at most SUPPLY_BUDGET_MS. */
+async function lookUpSupply(repo: string, manifests: ManifestDetails[], supply: SupplyLookup, into: Map<Digest, SupplyStatus | undefined>): Promise<void> {
+  let next = 0;
+  let timer: NodeJS.Timeout | undefined;
+  const worker = async () => {
+    while (next < manifests.length) {
+      const m = manifests[next++]!;
+      into.set(m.digest, await supply(repo, m).catch(() => undefined));
+    }
+  };
+  const budget = new Promise<void>((resolve) => (timer = setTimeout(resolve, SUPPLY_BUDGET_MS)));
+  const done = Promise.all(Array.from({ length: Math.min(SUPPLY_CONCURRENCY, manifests.length) }, worker));
+  await Promise.race([done, budget]);
+  clearTimeout(timer);
+  // Whatever arrives after the answer was built must not change it.
+  next = manifests.length;
 }
 
 const unknownRepository = (name: string) => new RegistryError("NAME_UNKNOWN", `no repository named ${name}`, { name });
@@ -188,12 +212,7 @@ export function createBrowse(metadata: MetadataStore, blobs: BlobStore, tagRules
       rows.length = Math.min(rows.length, query.n);
       const [manifests, total] = await Promise.all([details(repo, rows.map((r) => r.digest)), metadata.countTags(repo, contains)]);
       const supplies = new Map<Digest, SupplyStatus | undefined>();
-      if (supply) {
-        const digests = [...manifests.values()];
-        for (let i = 0; i < digests.length; i += SUPPLY_CONCURRENCY) {
-          await Promise.all(digests.slice(i, i + SUPPLY_CONCURRENCY).map(async (m) => supplies.set(m.digest, await supply(repo, m))));
-        }
-      }
+      if (supply) await lookUpSupply(repo, [...manifests.values()], supply, supplies);
       const items: TagItem[] = [];
       for (const r of rows) {
         const m = manifests.get(r.digest);

@@ -53,6 +53,7 @@ interface TagItem {
   pulledAt: number | null;
   pulls: number;
   immutable: boolean;
+  supply?: unknown;
 }
 
 async function getJson<T>(c: Client, path: string): Promise<T> {
@@ -132,6 +133,8 @@ describe("/api/v1/browse: repositories and tags, access control off", () => {
     assert.deepEqual([latest.digest, latest.mediaType, latest.size, latest.platforms], [images.big!.digest, images.big!.mediaType, bytesOf(images.big!), ["linux/amd64"]]);
     assert.deepEqual([latest.immutable, v1.immutable], [false, true]);
     assert.deepEqual([latest.pulls, latest.pulledAt], [0, null]);
+    // No signature policy, no SBOMs (test servers generate none), no vulnerability database: said so, not guessed.
+    for (const t of tags.items) if (t.supply) assert.deepEqual(t.supply, { signature: "unchecked", vulnerabilities: null, sbom: false });
     assert.ok(latest.pushedAt >= v1.pushedAt);
     const byName = await getJson<Page<TagItem>>(c, `/api/v1/browse/repositories/${big}/tags?sort=name&n=1`);
     assert.deepEqual(byName.items.map((t) => t.tag), ["latest"]);
