@@ -46,10 +46,14 @@ describe("web UI: deleting tags and manifests", { skip: skipUnlessBrowser() || s
     await page.getByRole("button", { name: "Delete tag old" }).waitFor();
     assert.deepEqual(await tagsOnPage(page), ["v2", "2.0", "old"]);
 
-    await page.getByRole("button", { name: "Delete tag old" }).click();
+    await page.getByRole("button", { name: "Delete tag old" }).focus();
+    await page.keyboard.press("Enter");
     const dialog = page.getByRole("dialog", { name: "Delete tag old?" });
     await dialog.waitFor();
     await checkAxe(page, "delete confirmation");
+    await page.keyboard.press("Escape");
+    await dialog.waitFor({ state: "hidden" });
+    await page.getByRole("button", { name: "Delete tag old" }).click();
     await dialog.getByRole("button", { name: "Cancel" }).click();
     await dialog.waitFor({ state: "hidden" });
     assert.deepEqual(await tagsOnPage(page), ["v2", "2.0", "old"], "cancelling deletes nothing");
@@ -101,6 +105,16 @@ describe("web UI: deleting tags and manifests", { skip: skipUnlessBrowser() || s
     });
     assert.equal(status, 403);
     assert.deepEqual(await tagsOnPage(page), ["v2", "2.0"]);
+    assert.deepEqual(problems, []);
+    await context.close();
+  });
+
+  it("signed out, a private repository's page offers to sign in and shows nothing of it", async () => {
+    const { context, page, problems } = await openPage(browser);
+    await page.goto(`${b.berth.url}/ui/r/team/app`);
+    await page.getByRole("alert").getByText("Sign in to see this.").first().waitFor();
+    assert.equal(await page.getByRole("table").count(), 0);
+    assert.equal(await page.getByText("2.0").count(), 0);
     assert.deepEqual(problems, []);
     await context.close();
   });

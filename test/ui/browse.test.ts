@@ -116,6 +116,11 @@ describe("web UI: browsing repositories and artifacts", { skip: skipUnlessBrowse
     await checkAxe(page, "repository page");
     await screenshot(page, "repository");
 
+    await page.getByRole("searchbox", { name: "Filter tags" }).fill("1.");
+    await page.getByRole("button", { name: "Filter" }).click();
+    await page.waitForURL(/q=1\./);
+    await tags.getByRole("link", { name: "sbom-1.0" }).waitFor();
+    assert.deepEqual(await tags.locator("tbody th").allTextContents(), ["sbom-1.0", "1.0"]);
     await b.berth.berth.supply.settled();
     await page.reload();
     await row.getByText("SBOM", { exact: true }).waitFor();

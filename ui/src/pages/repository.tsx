@@ -136,7 +136,7 @@ export function RepositoryPage({ name, query }: { name: string; query: URLSearch
       <form
         class="toolbar"
         role="search"
-        aria-label="Filter tags"
+        aria-label="Tags of this repository"
         onSubmit={(e) => {
           e.preventDefault();
           go({ q: (e.currentTarget.elements.namedItem("q") as HTMLInputElement).value.trim(), cursor: undefined });
