@@ -181,7 +181,7 @@ describe("web UI: browsing repositories and artifacts", { skip: skipUnlessBrowse
     await context.close();
   });
 
-  it("the podman pull command copied from the page pulls the image", async () => {
+  it("the podman pull command copied from the page pulls the image, and the tag's row then counts the pull", async () => {
     const { context, page, problems } = await openPage(browser);
     await signIn(page, b.berth.url, "admin", ADMIN_PASSWORD);
     await page.goto(`${b.berth.url}/ui/r/team/app`);
@@ -199,6 +199,19 @@ describe("web UI: browsing repositories and artifacts", { skip: skipUnlessBrowse
     await run(cmd!, args, { env, timeoutMs: 60_000 });
     const pulled = (await run("podman", ["image", "inspect", "--format", "{{.Digest}}", `${b.berth.host}/team/app:1.0`], { env })).stdout.trim();
     assert.equal(pulled, app.manifestDigest);
+
+    // Pull counts are written within a second of the pull: the tag's row shows it.
+    const row = page.getByRole("table", { name: "Tags of team/app" }).getByRole("row", { name: /^1\.0/ });
+    let cells: string[] = [];
+    for (let attempt = 0; attempt < 20; attempt += 1) {
+      await page.reload();
+      await row.waitFor();
+      cells = await row.locator("td").allTextContents();
+      if (Number(cells[5]) >= 1) break;
+      await new Promise((resolve) => setTimeout(resolve, 250));
+    }
+    assert.ok(Number(cells[5]) >= 1, `the pull is counted: ${cells.join(" | ")}`);
+    assert.equal(cells[4], "just now", "last pull");
     await run("podman", ["rmi", "-a", "-f"], { env, allowFail: true });
     assert.deepEqual(problems, []);
     await context.close();
