@@ -27,8 +27,8 @@ export function JsonText({ text, label }: { text: string; label: string }) {
 export function LayersTable({ layers, caption }: { layers: DescriptorView[]; caption: string }) {
   if (layers.length === 0) return <p class="muted">No layers.</p>;
   return (
-    <div class="table-wrap">
-      <table class="layers">
+    <div class="table-wrap" tabIndex={0} role="region" aria-label={caption}>
+      <table class="layers browse-table">
         <caption class="visually-hidden">{caption}</caption>
         <thead>
           <tr>
@@ -67,8 +67,8 @@ export function LayersTable({ layers, caption }: { layers: DescriptorView[]; cap
 /** An index's children: one row per platform, each linking to its manifest. */
 export function PlatformsTable({ name, manifests }: { name: string; manifests: DescriptorView[] }) {
   return (
-    <div class="table-wrap">
-      <table class="platforms">
+    <div class="table-wrap" tabIndex={0} role="region" aria-label="Platforms">
+      <table class="platforms browse-table">
         <caption class="visually-hidden">Platforms</caption>
         <thead>
           <tr>
@@ -146,8 +146,8 @@ export function ConfigFacts({ config }: { config: ConfigView }) {
 export function HistoryTable({ history }: { history: HistoryEntry[] }) {
   if (history.length === 0) return <p class="muted">No history recorded.</p>;
   return (
-    <div class="table-wrap">
-      <table class="history">
+    <div class="table-wrap" tabIndex={0} role="region" aria-label="Image history">
+      <table class="history browse-table">
         <caption class="visually-hidden">Image history</caption>
         <thead>
           <tr>
@@ -203,8 +203,8 @@ const referrerKind = (r: DescriptorView): string => {
 export function ReferrersTable({ name, referrers }: { name: string; referrers: (DescriptorView & { verification?: Verification })[] }) {
   if (referrers.length === 0) return <p class="muted">Nothing refers to this manifest.</p>;
   return (
-    <div class="table-wrap">
-      <table class="referrers">
+    <div class="table-wrap" tabIndex={0} role="region" aria-label="Referrers">
+      <table class="referrers browse-table">
         <caption class="visually-hidden">Referrers</caption>
         <thead>
           <tr>

@@ -25,7 +25,7 @@ export function KeyValueTable({ caption, entries }: { caption: string; entries: 
   const rows = Object.entries(entries ?? {}).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
   if (rows.length === 0) return <p class="muted">No {caption.toLowerCase()}.</p>;
   return (
-    <div class="table-wrap">
+    <div class="table-wrap" tabIndex={0} role="region" aria-label={caption}>
       <table class="kv">
         <caption class="visually-hidden">{caption}</caption>
         <thead>

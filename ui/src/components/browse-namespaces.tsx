@@ -22,8 +22,8 @@ export function NamespacesSection({ active }: { active: string | undefined }) {
       ) : null}
       {list.data && list.data.items.length === 0 ? <p class="muted">No namespace yet.</p> : null}
       {list.data && list.data.items.length > 0 ? (
-        <div class="table-wrap">
-          <table>
+        <div class="table-wrap" tabIndex={0} role="region" aria-label="Namespaces">
+          <table class="browse-table">
             <caption class="visually-hidden">Namespaces</caption>
             <thead>
               <tr>

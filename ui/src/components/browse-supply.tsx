@@ -26,8 +26,8 @@ function Findings({ supply }: { supply: ImageSupply }) {
   if (findings.length === 0) return null;
   return (
     <>
-      <div class="table-wrap">
-        <table class="findings">
+      <div class="table-wrap" tabIndex={0} role="region" aria-label="Vulnerabilities">
+        <table class="findings browse-table">
           <caption class="visually-hidden">Vulnerabilities</caption>
           <thead>
             <tr>

@@ -20,8 +20,8 @@ function Platforms({ platforms }: { platforms: string[] }) {
 /** The tags of a repository, newest push first; `onDelete` set when the caller may untag. */
 export function TagsTable({ name, tags, onDelete }: { name: string; tags: TagItem[]; onDelete?: ((tag: TagItem) => void) | undefined }) {
   return (
-    <div class="table-wrap">
-      <table class="tags">
+    <div class="table-wrap" tabIndex={0} role="region" aria-label={`Tags of ${name}`}>
+      <table class="tags browse-table">
         <caption class="visually-hidden">Tags of {name}</caption>
         <thead>
           <tr>
@@ -85,8 +85,8 @@ export function TagsTable({ name, tags, onDelete }: { name: string; tags: TagIte
 /** Manifests no tag points at; `onDelete` set when the caller may delete manifests. */
 export function UntaggedTable({ name, items, onDelete }: { name: string; items: UntaggedItem[]; onDelete?: ((item: UntaggedItem) => void) | undefined }) {
   return (
-    <div class="table-wrap">
-      <table class="untagged">
+    <div class="table-wrap" tabIndex={0} role="region" aria-label={`Untagged manifests of ${name}`}>
+      <table class="untagged browse-table">
         <caption class="visually-hidden">Untagged manifests of {name}</caption>
         <thead>
           <tr>

@@ -79,8 +79,8 @@ export function RepositoriesPage({ query }: { query: URLSearchParams }) {
           {list.data.items.length === 0 ? (
             <p>{q ? "No repository matches this search." : "No repository yet: push an image to see it here."}</p>
           ) : (
-            <div class="table-wrap">
-              <table aria-busy={list.loading ? "true" : undefined}>
+            <div class="table-wrap" tabIndex={0} role="region" aria-label="Repositories">
+              <table class="browse-table" aria-busy={list.loading ? "true" : undefined}>
                 <caption class="visually-hidden">Repositories</caption>
                 <thead>
                   <tr>
