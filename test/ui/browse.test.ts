@@ -177,6 +177,11 @@ describe("web UI: browsing repositories and artifacts", { skip: skipUnlessBrowse
     assert.ok(decodeURIComponent(page.url()).endsWith(`/ui/r/team/multi/@${multi.manifestDigests[1]}`), page.url());
     const config = page.locator("dl.facts").nth(1);
     assert.match((await config.textContent()) ?? "", /Platformlinux\/arm64\/v8/);
+
+    // An address naming a tag is replaced by the digest it resolves to, so the page can be shared as it is.
+    await page.goto(`${b.berth.url}/ui/r/team/multi/@v1`);
+    await page.waitForURL((url) => decodeURIComponent(url.pathname) === `/ui/r/team/multi/@${multi.indexDigest}`);
+    await page.getByRole("heading", { name: /^Image index/ }).waitFor();
     assert.deepEqual(problems, []);
     await context.close();
   });
