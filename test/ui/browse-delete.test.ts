@@ -1,6 +1,7 @@
 // Deleting from the repository page in a real chromium: a writer untags (with confirmation), the
 // manifest then shows among the untagged ones, an immutable tag's refusal reaches the page, a
-// reader gets no delete button and the API refuses them too, and an admin deletes by digest.
+// reader gets no delete button and the API refuses them too, and an admin deletes by digest. Then
+// hostile content: markup and script URLs pushed in a config and annotations stay inert text.
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
@@ -8,7 +9,7 @@ import type { Browser, Page } from "playwright-core";
 import { checkAxe, launchBrowser, openPage, signIn, skipUnlessBrowser } from "../helpers/browser.js";
 import { writeImageLayout, type ImageLayout } from "../helpers/oci-layout.js";
 import { skipUnlessTools } from "../helpers/tools.js";
-import { ADMIN_PASSWORD, startBrowseBerth, type BrowseBerth } from "./browse-support.js";
+import { ADMIN_PASSWORD, HOSTILE, startBrowseBerth, writeHostileLayout, type BrowseBerth } from "./browse-support.js";
 
 const WRITER = { name: "wendy", password: "wendy-password-1" };
 const READER = { name: "rita", password: "rita-password-1" };
@@ -16,7 +17,7 @@ const READER = { name: "rita", password: "rita-password-1" };
 /** The tags the page's table lists, newest first. */
 const tagsOnPage = (page: Page) => page.getByRole("table", { name: "Tags of team/app" }).locator("tbody th").allTextContents();
 
-describe("web UI: deleting tags and manifests", { skip: skipUnlessBrowser() || skipUnlessTools("skopeo") }, () => {
+describe("web UI: deleting tags and manifests; hostile pushed content", { skip: skipUnlessBrowser() || skipUnlessTools("skopeo") }, () => {
   let b: BrowseBerth;
   let browser: Browser;
   let current: ImageLayout;
@@ -130,6 +131,28 @@ describe("web UI: deleting tags and manifests", { skip: skipUnlessBrowser() || s
     await page.getByRole("status").getByText(`Manifest ${old.manifestDigest} deleted`).waitFor();
     await page.getByText("No untagged manifest.").waitFor();
     assert.deepEqual(problems, []);
+    await context.close();
+  });
+
+  it("markup and javascript: URLs pushed in labels, history, environment and annotations show as inert text", async () => {
+    const evil = await writeHostileLayout(join(b.root, "evil"));
+    await b.push(join(b.root, "evil"), "evil", "team/evil:evil");
+    const { context, page, problems } = await openPage(browser);
+    await signIn(page, b.berth.url, "admin", ADMIN_PASSWORD);
+    await page.goto(`${b.berth.url}/ui/r/team/evil`);
+    await page.getByRole("table", { name: "Tags of team/evil" }).getByRole("link", { name: "evil" }).click();
+    await page.getByRole("heading", { name: /^Image sha256:/ }).waitFor();
+    assert.ok(decodeURIComponent(page.url()).endsWith(evil.manifestDigest));
+    const main = page.locator("main");
+    for (const text of [HOSTILE.script, HOSTILE.img, HOSTILE.js]) assert.ok((await main.getByText(text, { exact: false }).count()) > 0, `${text} is shown as text`);
+    assert.equal(await page.getByRole("table", { name: "Labels" }).getByText(HOSTILE.script, { exact: true }).count(), 1, "a label's key is text");
+    assert.equal(await page.getByRole("table", { name: "Image history" }).getByText(HOSTILE.img, { exact: true }).count(), 1, "a history comment is text");
+    assert.equal(await main.locator("script, img, iframe, object, embed").count(), 0, "no pushed element reached the page");
+    const hrefs = await main.locator("a").evaluateAll((links) => links.map((a) => a.getAttribute("href") ?? ""));
+    assert.deepEqual(hrefs.filter((h) => !/^(\/ui\/|https?:)/.test(h)), [], "links are the UI's own or http(s)");
+    await page.getByRole("link", { name: "https://example.com/evil" }).waitFor();
+    await checkAxe(page, "artifact page with hostile content");
+    assert.deepEqual(problems, [], "no script ran: no dialog, no page error");
     await context.close();
   });
 });
