@@ -1,12 +1,12 @@
 import { useState } from "preact/hooks";
 import { api, ApiError, encodeName, send } from "../api";
-import { ErrorBox, Loading, Pager, ConfirmDialog } from "../components/common";
-import { PullCommands, QuotaUse, Size } from "../components/browse-common";
+import { ConfirmDialog, ErrorBox, Loading, Pager } from "../components/common";
+import { notableArtifactType, PullCommands, QuotaUse, Size } from "../components/browse-common";
+import { useKeyedData } from "../components/browse-data";
 import { TagsTable, UntaggedTable } from "../components/browse-tags";
 import type { Paged, RepositoryInfo, TagItem, UntaggedItem } from "../components/browse-types";
 import { formatAgo, formatTime } from "../format";
 import { href, navigate } from "../router";
-import { useKeyedData } from "../components/browse-data";
 
 type Pending = { kind: "tag"; ref: string } | { kind: "manifest"; ref: string };
 
@@ -60,7 +60,7 @@ export function RepositoryPage({ name, query }: { name: string; query: URLSearch
   const facts = info.data;
   const perms = facts?.permissions;
   const items = tags.data?.items ?? [];
-  const pullTag = items.find((t) => t.tag === chosenTag) ?? items.find((t) => t.tag === "latest") ?? items.find((t) => !t.artifactType) ?? items[0];
+  const pullTag = items.find((t) => t.tag === chosenTag) ?? items.find((t) => t.tag === "latest") ?? items.find((t) => !notableArtifactType(t.artifactType)) ?? items[0];
   const missing = (err: ApiError | undefined) => err?.status === 404 && err.code !== "NAME_UNKNOWN" && err.code !== "MANIFEST_UNKNOWN";
 
   return (
