@@ -18,8 +18,10 @@ const ENTRIES: { [T in DomainEvent["type"]]?: (e: DomainEvent) => Entry | undefi
   // The counts the audit log has always kept of a collection; the manifests went as their own `delete` records.
   "gc.completed": (e) => {
     if (!isRun(e)) return undefined;
-    const d = e.detail as { outcome: string; manifestsDeleted: number; blobsDeleted: number; bytesReclaimed: number };
-    return { action: "gc", detail: { manifests: d.manifestsDeleted ?? 0, blobs: d.blobsDeleted ?? 0, bytes: d.bytesReclaimed ?? 0, outcome: d.outcome } };
+    const d = e.detail as { outcome: string; manifestsDeleted: number; blobsDeleted: number; bytesReclaimed: number; error?: string };
+    // The rest of the report's numbers (not its item lists) for GET /api/v1/runs, which reads runs back from here.
+    const more = Object.fromEntries((["durationMs", "repositories", "uploadsPurged", "linksRemoved"] as const).filter((k) => typeof e.detail?.[k] === "number").map((k) => [k, e.detail![k]]));
+    return { action: "gc", detail: { manifests: d.manifestsDeleted ?? 0, blobs: d.blobsDeleted ?? 0, bytes: d.bytesReclaimed ?? 0, outcome: d.outcome, ...more, ...(d.error !== undefined ? { error: d.error } : {}) } };
   },
   "retention.completed": (e) => (isRun(e) ? { action: "retention", detail: e.detail! } : undefined),
   "secret.found": (e) => ({ action: "secret.found", repository: e.repository!, target: e.target!.digest!, ...withDetail(e.detail) }),

@@ -27,6 +27,8 @@ import type { PullThrough } from "../proxy/pull-through.js";
 import { admitThroughCache, handleProxied, isProxiedRead } from "./handlers/proxied.js";
 import type { SupplyChain } from "../supply/supply-chain.js";
 import { handleScanApi, SCAN_PREFIX } from "./handlers/scan-api.js";
+import { handleArtifactApi, isArtifactRequest } from "./handlers/artifact-api.js";
+import { BROWSE_NAMESPACES_PATH, handleNamespacesBrowse } from "./handlers/namespaces-browse.js";
 import type { RequestLimiter } from "./limits.js";
 import { RETRY_AFTER_SECONDS } from "../storage/unavailable.js";
 import { handleSessionApi, SESSION_PATH } from "./handlers/session-api.js";
@@ -236,6 +238,8 @@ export function createApp(options: AppOptions): App {
       if (WEBHOOK_PATHS.has(url.pathname)) return await handleWebhooksApi(ctx, webhooks);
       if (isCatalogRequest(req.method, url.pathname)) return await handleCatalogApi(ctx, auth?.access);
       if (url.pathname.startsWith(SCAN_PREFIX)) return await handleScanApi(ctx, supply);
+      if (isArtifactRequest(url.pathname)) return await handleArtifactApi(ctx, supply);
+      if (url.pathname === BROWSE_NAMESPACES_PATH) return await handleNamespacesBrowse(ctx, auth?.access);
       if (auth && url.pathname.startsWith("/api/v1/")) return await auth.adminApi(req, res, url, ctx.origin);
       res.setHeader("Docker-Distribution-Api-Version", "registry/2.0");
       if (isDraining()) res.setHeader("Connection", "close");

@@ -112,10 +112,17 @@ export function createTokenGuard(options: TokenGuardOptions): Guard & { authoriz
     return { kind: "anonymous" };
   }
 
+  /** A cached robot token login ends with its revocation or expiry at once (one indexed read, not the scrypt check the cache saves). */
+  async function stillLive(identity: Identity): Promise<boolean> {
+    if (identity.kind !== "token") return true;
+    const record = await options.store.getToken(identity.id);
+    return record !== undefined && record.revokedAt === undefined && (record.expiresAt === undefined || record.expiresAt > Date.now());
+  }
+
   async function basicIdentity(req: IncomingMessage, username: string, password: string, origin: Origin | undefined): Promise<Identity | undefined> {
     const key = createHash("sha256").update(`${username}\0${password}`).digest("hex");
     const cached = basicCache.get(key);
-    if (cached && cached.until > Date.now()) return cached.identity;
+    if (cached && cached.until > Date.now() && (await stillLive(cached.identity))) return cached.identity;
     const source = req.socket.remoteAddress ?? "unknown";
     const result = await attemptLogin(options.store, options.throttle, { username, password, source, via: "basic", ...(origin ? { origin } : {}) }, options.events);
     if (!result.ok) return undefined;

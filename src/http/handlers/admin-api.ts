@@ -6,9 +6,13 @@ import type { AuthServices } from "../../auth/services.js";
 import type { Visibility } from "../../storage/auth-store.js";
 import type { Guard } from "../guard.js";
 import { readJsonObject, reply } from "../respond.js";
+import { handleMeApi } from "./me-api.js";
+import { handleOwnerApi } from "./owner-api.js";
+import { handleRunsApi } from "./runs-api.js";
 
 /**
- * The management API, admin only, JSON in and out:
+ * The management API, admin only (but /api/v1/me/…, me-api.ts, for every user, and the members
+ * and visibility endpoints for namespace owners, owner-api.ts), JSON in and out:
  *
  *   GET    /api/v1/users                          POST /api/v1/users {name, password, admin}
  *   DELETE /api/v1/users/<name>                   PUT  /api/v1/users/<name>/password {password}
@@ -19,6 +23,7 @@ import { readJsonObject, reply } from "../respond.js";
  *   DELETE /api/v1/namespaces/<ns>/members/<user>
  *   PUT    /api/v1/repositories/<name>/visibility {visibility: public|private|inherit}
  *   GET    /api/v1/audit?user=&repo=&action=&since=&until=&limit=
+ *   GET    /api/v1/runs?kind=gc|retention&limit=  (runs-api.ts)
  *
  * Listing namespaces and repositories and deleting them is catalog-api.ts, routed before this.
  */
@@ -26,11 +31,14 @@ export function createAdminApi(services: AuthServices, guard: Guard) {
   const { store } = services;
   return async (req: IncomingMessage, res: ServerResponse, url: URL, origin: Origin): Promise<void> => {
     const caller = await guard.check(req, { actions: [] });
+    const parts = url.pathname.slice("/api/v1/".length).split("/").map(decodeURIComponent);
+    if (parts[0] === "me") return handleMeApi(services, caller.identity, parts, req, res, origin);
     if (caller.identity.kind !== "user" || !caller.identity.admin) {
+      if (await handleOwnerApi(services, caller.identity, parts, req, res, origin)) return;
       throw new RegistryError("DENIED", "the management API is for administrators");
     }
+    if (parts[0] === "runs" && parts.length === 1 && req.method === "GET") return handleRunsApi(store, url, res);
     const ops = services.adminOps({ name: describeIdentity(caller.identity)!, origin });
-    const parts = url.pathname.slice("/api/v1/".length).split("/").map(decodeURIComponent);
     const method = req.method ?? "GET";
     const json = () => readJsonObject(req);
     const text = (v: unknown) => (typeof v === "string" ? v : "");
