@@ -86,7 +86,7 @@ export function AdminUsers() {
                   <td>{u.admin ? <Badge kind="warn">admin</Badge> : <span class="muted">user</span>}</td>
                   <td title={formatTime(u.createdAt)}>{formatAgo(u.createdAt)}</td>
                   <td class="actions">
-                    <button type="button" class="small" onClick={() => setPasswordFor(u.name)} aria-label={`Set the password of ${u.name}`}>
+                    <button type="button" class="small" onClick={() => setPasswordFor(u.name)} aria-label={`Set password for ${u.name}`}>
                       Set password
                     </button>
                     {u.name !== session.user ? (
