@@ -20,6 +20,10 @@ describe("web UI: administration and robot tokens", { skip: skipUnlessBrowser() 
     admin = new AuthClient(berth.url, basic("admin", ADMIN_PASSWORD));
     await admin.pushImage("team/app", makeImage(), "v1");
     await admin.pushImage("team/web", makeImage(), "latest");
+    // Colleagues, so the users page looks like a registry in use.
+    for (const [name, isAdmin] of [["maria", true], ["ci-builder", false], ["dev-lee", false]] as const) {
+      assert.equal((await admin.api("POST", "users", { name, password: `${name}-password-1`, admin: isAdmin })).status, 201);
+    }
   });
   after(async () => {
     await browser?.close();

@@ -64,8 +64,8 @@ export function NamespaceDetail({ name, admin, record, onChanged }: { name: stri
       {members.loading && !members.data ? <Loading what="Loading members" /> : null}
       {members.data && members.data.length === 0 ? <p>No members yet.</p> : null}
       {members.data && members.data.length > 0 ? (
-        <div class="table-wrap">
-          <table>
+        <div class="table-wrap" tabIndex={0}>
+          <table class="wide">
             <caption class="visually-hidden">Members of {name}</caption>
             <thead>
               <tr>
@@ -114,7 +114,7 @@ export function NamespaceDetail({ name, admin, record, onChanged }: { name: stri
         </div>
         <div>
           <label for="member-role">Role</label>
-          <select id="member-role" name="role" defaultValue="reader">
+          <select id="member-role" name="role">
             {roles.map((r) => (
               <option value={r}>{r}</option>
             ))}
@@ -161,8 +161,8 @@ function RepositoryVisibility({ namespace, admin, onChanged }: { namespace: stri
       <h3>Repository visibility</h3>
       {repos.error ? <ErrorBox error={repos.error} /> : null}
       {repos.data && repos.data.length > 0 ? (
-        <div class="table-wrap">
-          <table>
+        <div class="table-wrap" tabIndex={0}>
+          <table class="wide">
             <caption class="visually-hidden">Repositories of {namespace}</caption>
             <thead>
               <tr>
@@ -197,7 +197,7 @@ function RepositoryVisibility({ namespace, admin, onChanged }: { namespace: stri
         </div>
         <div>
           <label for="vis-value">Visibility</label>
-          <select id="vis-value" name="visibility" defaultValue="inherit">
+          <select id="vis-value" name="visibility">
             <option value="inherit">as the namespace</option>
             <option value="public">public</option>
             <option value="private">private</option>

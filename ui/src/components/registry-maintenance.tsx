@@ -117,15 +117,15 @@ function RunPanel({ kind, onRun }: { kind: Kind; onRun: () => void }) {
 }
 
 /** Both run panels and the recent runs (GET /api/v1/runs). */
-export function Maintenance() {
+export function Maintenance({ onRun }: { onRun: () => void }) {
   const [kind, setKind] = useState<"" | Kind>("");
   const runs = useData(() => api<{ items: RunView[] }>("/api/v1/runs", { query: { kind: kind || undefined, limit: 20 } }), `runs|${kind}`);
   return (
     <>
       <h2>Garbage collection and retention</h2>
       <div class="cards wide">
-        <RunPanel kind="gc" onRun={runs.reload} />
-        <RunPanel kind="retention" onRun={runs.reload} />
+        <RunPanel kind="gc" onRun={() => (runs.reload(), onRun())} />
+        <RunPanel kind="retention" onRun={() => (runs.reload(), onRun())} />
       </div>
       <h3 id="recent-runs">Recent runs</h3>
       <div class="toolbar">
@@ -146,8 +146,8 @@ export function Maintenance() {
       {runs.loading && !runs.data ? <Loading what="Loading recent runs" /> : null}
       {runs.data && runs.data.items.length === 0 ? <p>No run has changed anything yet (dry runs are not kept).</p> : null}
       {runs.data && runs.data.items.length > 0 ? (
-        <div class="table-wrap">
-          <table aria-labelledby="recent-runs">
+        <div class="table-wrap" tabIndex={0}>
+          <table class="wide" aria-labelledby="recent-runs">
             <thead>
               <tr>
                 <th scope="col">When</th>

@@ -84,8 +84,8 @@ function ItemTable({ title, items }: { title: string; items: GcReport["manifests
       <summary>
         {title} ({items.length})
       </summary>
-      <div class="table-wrap">
-        <table>
+      <div class="table-wrap" tabIndex={0}>
+        <table class="wide">
           <caption class="visually-hidden">{title}</caption>
           <thead>
             <tr>
@@ -131,8 +131,8 @@ export function RetentionReportView({ report }: { report: RetentionReport }) {
       {report.repositories.length === 0 ? (
         <p>No retention rule covers any repository (rules are set in the configuration file, under <code>retention.rules</code>).</p>
       ) : (
-        <div class="table-wrap">
-          <table>
+        <div class="table-wrap" tabIndex={0}>
+          <table class="wide">
             <caption class="visually-hidden">Retention by repository</caption>
             <thead>
               <tr>

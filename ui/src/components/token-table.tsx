@@ -48,16 +48,21 @@ export function TokenForm({ users, defaultUser, onCreate }: { users?: string[]; 
         .filter(Boolean),
       ...(days > 0 ? { expiresAt: Date.now() + days * 86_400_000 } : {}),
     };
-    void action.run(() => onCreate(request)).then((ok) => ok && form.reset());
+    void action.run(() => onCreate(request)).then((ok) => {
+      // Name and scopes only: a reset would also move the selects off their defaults.
+      if (ok) for (const field of ["name", "scopes"]) (form.elements.namedItem(field) as HTMLInputElement).value = "";
+    });
   };
   return (
     <form class="panel-form" onSubmit={submit} aria-label="Create a robot token">
       {users ? (
         <>
           <label for="token-user">For user</label>
-          <select id="token-user" name="user" defaultValue={defaultUser} required>
+          <select id="token-user" name="user" required>
             {users.map((u) => (
-              <option value={u}>{u}</option>
+              <option value={u} selected={u === defaultUser}>
+                {u}
+              </option>
             ))}
           </select>
         </>
@@ -70,9 +75,11 @@ export function TokenForm({ users, defaultUser, onCreate }: { users?: string[]; 
         <code>repository:&lt;name or glob&gt;:pull,push,delete</code>. A token can never do more than its owner may.
       </p>
       <label for="token-expires">Expires</label>
-      <select id="token-expires" name="expires" defaultValue="90">
+      <select id="token-expires" name="expires">
         {EXPIRIES.map(([label, days]) => (
-          <option value={days === undefined ? "" : String(days)}>{label}</option>
+          <option value={days === undefined ? "" : String(days)} selected={days === 90}>
+            {label}
+          </option>
         ))}
       </select>
       <div>
@@ -90,8 +97,8 @@ export function TokenTable({ tokens, showOwner, onRevoke }: { tokens: TokenView[
   if (tokens.length === 0) return <p>No robot tokens yet.</p>;
   const now = Date.now();
   return (
-    <div class="table-wrap">
-      <table>
+    <div class="table-wrap" tabIndex={0}>
+      <table class="wide">
         <caption class="visually-hidden">Robot tokens</caption>
         <thead>
           <tr>

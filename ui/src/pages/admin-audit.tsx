@@ -79,9 +79,11 @@ export function AdminAudit({ query }: { query: URLSearchParams }) {
         </div>
         <div>
           <label for="audit-limit">At most</label>
-          <select id="audit-limit" name="limit" defaultValue={String(limit)}>
+          <select id="audit-limit" name="limit">
             {[50, 100, 500, 1000].map((n) => (
-              <option value={String(n)}>{n}</option>
+              <option value={String(n)} selected={n === limit}>
+                {n}
+              </option>
             ))}
           </select>
         </div>
@@ -110,8 +112,8 @@ export function AdminAudit({ query }: { query: URLSearchParams }) {
 
 function AuditTable({ entries }: { entries: AuditEntry[] }) {
   return (
-    <div class="table-wrap">
-      <table class="audit">
+    <div class="table-wrap" tabIndex={0}>
+      <table class="wide audit">
         <caption class="visually-hidden">Audit log</caption>
         <thead>
           <tr>

@@ -51,8 +51,8 @@ export function AdminNamespaces({ admin }: { admin: boolean }) {
       {list.loading && !list.data ? <Loading what="Loading namespaces" /> : null}
       {list.data && list.data.length === 0 ? <p>{admin ? "No namespaces yet." : "You own no namespace."}</p> : null}
       {list.data && list.data.length > 0 ? (
-        <div class="table-wrap">
-          <table>
+        <div class="table-wrap" tabIndex={0}>
+          <table class="wide">
             <caption class="visually-hidden">Namespaces</caption>
             <thead>
               <tr>
@@ -108,7 +108,7 @@ export function AdminNamespaces({ admin }: { admin: boolean }) {
             <label for="ns-name">Namespace</label>
             <input id="ns-name" name="name" required autocomplete="off" placeholder="team" />
             <label for="ns-visibility">Visibility</label>
-            <select id="ns-visibility" name="visibility" defaultValue="private">
+            <select id="ns-visibility" name="visibility">
               <option value="private">private: members only</option>
               <option value="public">public: anyone may pull</option>
             </select>

@@ -66,8 +66,8 @@ export function AdminUsers() {
       {list.error ? <ErrorBox error={list.error} /> : null}
       {list.loading && !list.data ? <Loading what="Loading users" /> : null}
       {list.data ? (
-        <div class="table-wrap">
-          <table>
+        <div class="table-wrap" tabIndex={0}>
+          <table class="wide">
             <caption class="visually-hidden">Users</caption>
             <thead>
               <tr>
@@ -85,7 +85,8 @@ export function AdminUsers() {
                   <td>{u.name}</td>
                   <td>{u.admin ? <Badge kind="warn">admin</Badge> : <span class="muted">user</span>}</td>
                   <td title={formatTime(u.createdAt)}>{formatAgo(u.createdAt)}</td>
-                  <td class="actions">
+                  <td>
+                    <div class="row">
                     <button type="button" class="small" onClick={() => setPasswordFor(u.name)} aria-label={`Set password for ${u.name}`}>
                       Set password
                     </button>
@@ -94,6 +95,7 @@ export function AdminUsers() {
                         Delete
                       </button>
                     ) : null}
+                    </div>
                   </td>
                 </tr>
               ))}

@@ -49,13 +49,15 @@ interface WebhookHealth {
 export function RegistryPage() {
   const { session } = useSession();
   const refused = refusalFor(session, "The registry page is for administrators.", session.admin);
+  // A run changes what is stored: the figures are counted again after each.
+  const [runs, setRuns] = useState(0);
   return (
     <section>
       <h1>Registry</h1>
       {refused ?? (
         <>
-          <Usage />
-          <Maintenance />
+          <Usage runs={runs} />
+          <Maintenance onRun={() => setRuns((n) => n + 1)} />
           <Webhooks />
         </>
       )}
@@ -73,9 +75,9 @@ function Figure({ label, value, note }: { label: string; value: string; note?: s
   );
 }
 
-function Usage() {
+function Usage({ runs }: { runs: number }) {
   const [fresh, setFresh] = useState(0);
-  const usage = useData(() => api<UsageReport>("/api/v1/usage", { query: { fresh: fresh > 0 ? true : undefined } }), `usage|${fresh}`);
+  const usage = useData(() => api<UsageReport>("/api/v1/usage", { query: { fresh: fresh + runs > 0 ? true : undefined } }), `usage|${fresh}|${runs}`);
   const u = usage.data;
   const saved = u && u.sumRepositoryBytes > 0 ? Math.round((u.deduplicationSavings / u.sumRepositoryBytes) * 100) : 0;
   return (
@@ -101,8 +103,8 @@ function Usage() {
           {u.namespaces.length === 0 ? (
             <p>Nothing is stored yet.</p>
           ) : (
-            <div class="table-wrap">
-              <table aria-labelledby="ns-usage">
+            <div class="table-wrap" tabIndex={0}>
+              <table class="wide" aria-labelledby="ns-usage">
                 <thead>
                   <tr>
                     <th scope="col">Namespace</th>
@@ -152,8 +154,8 @@ function Webhooks() {
       {hooks.loading && !hooks.data ? <Loading what="Loading webhook health" /> : null}
       {hooks.data && hooks.data.length === 0 ? <p>No webhook endpoints are configured.</p> : null}
       {hooks.data && hooks.data.length > 0 ? (
-        <div class="table-wrap">
-          <table aria-labelledby="webhooks">
+        <div class="table-wrap" tabIndex={0}>
+          <table class="wide" aria-labelledby="webhooks">
             <thead>
               <tr>
                 <th scope="col">Endpoint</th>
