@@ -20,6 +20,7 @@ describe("web UI: administration and robot tokens", { skip: skipUnlessBrowser() 
     admin = new AuthClient(berth.url, basic("admin", ADMIN_PASSWORD));
     await admin.pushImage("team/app", makeImage(), "v1");
     await admin.pushImage("team/web", makeImage(), "latest");
+    await admin.pushImage("team/db", makeImage(), "15");
     // Colleagues, so the users page looks like a registry in use.
     for (const [name, isAdmin] of [["maria", true], ["ci-builder", false], ["dev-lee", false]] as const) {
       assert.equal((await admin.api("POST", "users", { name, password: `${name}-password-1`, admin: isAdmin })).status, 201);
@@ -54,6 +55,17 @@ describe("web UI: administration and robot tokens", { skip: skipUnlessBrowser() 
     await checkAxe(page, "admin users page");
     await screenshot(page, "admin-users");
 
+    await page.getByRole("button", { name: "Set password for ci-builder" }).click();
+    await page.getByLabel("New password", { exact: true }).fill("ci-builder-password-2");
+    await page.getByRole("form", { name: "New password for ci-builder" }).getByRole("button", { name: "Set password" }).click();
+    await page.getByText("Password of ci-builder changed").waitFor();
+    assert.equal((await fetch(`${berth.url}/v2/`, { headers: { Authorization: basic("ci-builder", "ci-builder-password-2") } })).status, 200, "the new password works");
+    await page.getByRole("button", { name: "Delete user dev-lee" }).click();
+    await confirmWith(page, "Delete user");
+    await page.getByText("User dev-lee deleted.").waitFor();
+    assert.equal(await page.getByRole("cell", { name: "dev-lee" }).count(), 0);
+    assert.equal((await fetch(`${berth.url}/v2/`, { headers: { Authorization: basic("dev-lee", "dev-lee-password-1") } })).status, 401);
+
     await page.getByRole("link", { name: "Namespaces" }).click();
     const ns = page.getByRole("form", { name: "Create or change a namespace" });
     await ns.getByLabel("Namespace").fill("team");
@@ -67,6 +79,14 @@ describe("web UI: administration and robot tokens", { skip: skipUnlessBrowser() 
     await page.getByText("wendy is now writer of team.").waitFor();
     assert.equal(await page.getByLabel("Role of wendy").inputValue(), "writer");
     await page.getByRole("cell", { name: "team/app" }).waitFor();
+    const visibility = page.getByRole("form", { name: "Set a repository's visibility in team" });
+    await visibility.getByLabel("Repository").fill("team/web");
+    await visibility.getByLabel("Visibility").selectOption("public");
+    await visibility.getByRole("button", { name: "Set visibility" }).click();
+    await page.getByText("team/web is now public.").waitFor();
+    await page.getByRole("row", { name: /team\/web/ }).getByRole("cell", { name: "public" }).waitFor();
+    assert.equal((await fetch(`${berth.url}/v2/team/web/manifests/latest`, { headers: { Accept: "application/vnd.oci.image.manifest.v1+json" } })).status, 200, "anyone may pull a public repository");
+    assert.equal((await fetch(`${berth.url}/v2/team/app/manifests/v1`, { headers: { Accept: "application/vnd.oci.image.manifest.v1+json" } })).status, 401, "the rest of the private namespace is not");
     await checkAxe(page, "admin namespaces page");
     const members = (await admin.api("GET", "namespaces/team/members")).json<{ user: string; role: string }[]>();
     assert.deepEqual(members, [{ user: "wendy", role: "writer" }]);
@@ -145,7 +165,7 @@ describe("web UI: administration and robot tokens", { skip: skipUnlessBrowser() 
     await page.getByText("Token wendy/deploy created.").waitFor();
     const secret = (await page.getByTestId("token-secret").textContent())!.trim();
     assert.equal((await v2("team/app/manifests/v1", "wendy", secret)).status, 200);
-    assert.ok([401, 403].includes((await v2("team/web/manifests/latest", "wendy", secret)).status), "narrowed to its scope: team/web is not in it");
+    assert.ok([401, 403].includes((await v2("team/db/manifests/15", "wendy", secret)).status), "narrowed to its scope: team/db is not in it");
     await page.getByRole("button", { name: "Revoke wendy/deploy" }).click();
     await page.getByRole("dialog").getByRole("button", { name: "Cancel" }).click();
     assert.equal((await v2("team/app/manifests/v1", "wendy", secret)).status, 200, "cancelled: still valid");

@@ -16,7 +16,15 @@ type Section = keyof typeof SECTIONS;
  */
 export function AdminPage({ section, query }: { section: string; query: URLSearchParams }) {
   const { session } = useSession();
-  const admin = session.admin || !session.authEnabled;
+  if (!session.authEnabled) {
+    return (
+      <section>
+        <h1>Admin</h1>
+        <p class="notice">Access control is off: there are no users, robot tokens, namespace members or audit log to administer. Set BERTH_AUTH to turn it on.</p>
+      </section>
+    );
+  }
+  const admin = session.admin;
   const owner = !admin && isOwnerOfSome(session);
   // An owner following the Admin link lands on the one section that is theirs.
   const chosen = (owner && currentLocation().path === "/admin" ? "namespaces" : section) as Section;
