@@ -144,7 +144,7 @@ export function Maintenance({ onRun }: { onRun: () => void }) {
         )
       ) : null}
       {runs.loading && !runs.data ? <Loading what="Loading recent runs" /> : null}
-      {runs.data && runs.data.items.length === 0 ? <p>No run has changed anything yet (dry runs are not kept).</p> : null}
+      {runs.data && runs.data.items.length === 0 ? <p>No garbage collection or retention run yet (dry runs are not kept).</p> : null}
       {runs.data && runs.data.items.length > 0 ? (
         <div class="table-wrap" tabIndex={0}>
           <table class="wide" aria-labelledby="recent-runs">
