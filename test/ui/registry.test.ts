@@ -30,13 +30,19 @@ describe("web UI: the registry page", { skip: skipUnlessBrowser() }, () => {
   let browser: Browser;
   let admin: AuthClient;
   before(async () => {
-    hooks = createServer((req, res) => req.resume().on("end", () => res.writeHead(204).end()));
+    // ci-hooks takes every delivery; audit-sink is down.
+    hooks = createServer((req, res) => req.resume().on("end", () => res.writeHead(req.url === "/down" ? 503 : 204).end()));
     await new Promise<void>((resolve) => hooks.listen(0, "127.0.0.1", resolve));
     dir = await mkdtemp(join(tmpdir(), "berth-ui-registry-"));
     const config = {
       retention: { rules: [{ name: "ci-builds", repositories: "ci/*", keepLast: 2 }] },
       gc: { grace: "0s", schedule: "off" },
-      notifications: { endpoints: [{ name: "ci-hooks", url: `http://127.0.0.1:${(hooks.address() as AddressInfo).port}/hook` }] },
+      notifications: {
+        endpoints: [
+          { name: "ci-hooks", url: `http://127.0.0.1:${(hooks.address() as AddressInfo).port}/hook` },
+          { name: "audit-sink", url: `http://127.0.0.1:${(hooks.address() as AddressInfo).port}/down` },
+        ],
+      },
     };
     await writeFile(join(dir, "berth.yaml"), JSON.stringify(config));
     berth = await startBerth({ BERTH_CONFIG: join(dir, "berth.yaml"), BERTH_AUTH: "true", BERTH_ADMIN_PASSWORD: ADMIN_PASSWORD });
@@ -55,6 +61,12 @@ describe("web UI: the registry page", { skip: skipUnlessBrowser() }, () => {
       }
     }, { username: "admin", password: ADMIN_PASSWORD });
     await createUser(admin, "pat", "pat-password-1");
+    for (let i = 0; ; i++) {
+      const health = (await admin.api("GET", "webhooks")).json<{ endpoint: string; lastSuccessAt?: string; lastFailureAt?: string }[]>();
+      if (health.find((h) => h.endpoint === "ci-hooks")?.lastSuccessAt && health.find((h) => h.endpoint === "audit-sink")?.lastFailureAt) break;
+      assert.ok(i < 100, "the webhooks were tried within 10 s");
+      await new Promise((r) => setTimeout(r, 100));
+    }
   });
   after(async () => {
     await browser?.close();
@@ -75,7 +87,9 @@ describe("web UI: the registry page", { skip: skipUnlessBrowser() }, () => {
     assert.doesNotMatch(await saved.locator(".figure").textContent() ?? "", /^0 B$/, "the shared base image is stored once");
     const namespaces = page.getByRole("table", { name: "Namespaces" });
     assert.deepEqual(await namespaces.locator("tbody tr td:first-child").allTextContents(), ["ci", "team"]);
-    await page.getByRole("row", { name: /ci-hooks/ }).waitFor();
+    await page.getByRole("row", { name: /ci-hooks/ }).getByText("healthy").waitFor();
+    await page.getByRole("row", { name: /audit-sink/ }).getByText("failing").waitFor();
+    await page.getByRole("row", { name: /audit-sink/ }).getByText("HTTP 503").waitFor();
 
     await page.getByRole("button", { name: "Dry run retention" }).click();
     const retentionDry = page.getByRole("region", { name: "Retention dry run report" });

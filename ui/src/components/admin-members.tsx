@@ -139,11 +139,12 @@ interface RepositoryRow {
 
 /** Each repository's visibility: public, private, or as its namespace says (PUT …/visibility). */
 function RepositoryVisibility({ namespace, admin, onChanged }: { namespace: string; admin: boolean; onChanged: (what: string) => void }) {
-  // Administrators read the catalog API; owners have no list of their own here, so they name the repository.
-  const repos = useData(
-    () => (admin ? api<RepositoryRow[]>("/api/v1/repositories", { query: { namespace, n: 100 } }) : Promise.resolve([] as RepositoryRow[])),
-    `repos|${namespace}|${admin}`,
-  );
+  // Administrators read the catalog API, which is theirs only; owners the browse list of what they may pull.
+  const repos = useData(async () => {
+    if (admin) return api<RepositoryRow[]>("/api/v1/repositories", { query: { namespace, n: 100 } });
+    const page = await api<{ items: (RepositoryRow & { namespace: string })[] }>("/api/v1/browse/repositories", { query: { q: `${namespace}/`, n: 100 } });
+    return page.items.filter((r) => r.namespace === namespace);
+  }, `repos|${namespace}|${admin}`);
   const action = useAction();
   const submit = (event: Event) => {
     event.preventDefault();
@@ -159,7 +160,12 @@ function RepositoryVisibility({ namespace, admin, onChanged }: { namespace: stri
   return (
     <>
       <h3>Repository visibility</h3>
-      {repos.error ? <ErrorBox error={repos.error} /> : null}
+      {repos.error && !admin ? (
+        // Without A1's browse API (before it lands) the admin API answers in its place, refusing owners.
+        <p class="muted">This server cannot list the namespace's repositories for you ({repos.error.message}): name the repository below.</p>
+      ) : repos.error ? (
+        <ErrorBox error={repos.error} />
+      ) : null}
       {repos.data && repos.data.length > 0 ? (
         <div class="table-wrap" tabIndex={0}>
           <table class="wide">

@@ -154,9 +154,9 @@ export function RetentionReportView({ report }: { report: RetentionReport }) {
                   </td>
                   <td>
                     {r.kept.map((t) => (
-                      <code class="scope" title={t.reasons.join(", ")}>
-                        {t.tag}
-                      </code>
+                      <div>
+                        <code title={t.digest}>{t.tag}</code> <span class="muted small-print">{t.reasons.join(", ")}</span>
+                      </div>
                     ))}
                   </td>
                 </tr>
