@@ -1,7 +1,7 @@
 import type { ComponentChildren, VNode } from "preact";
 import { useState } from "preact/hooks";
 import { ApiError } from "../api";
-import { href } from "../router";
+import { currentLocation, href } from "../router";
 import type { SessionInfo } from "../session";
 import { ConfirmDialog, CopyButton, ErrorBox } from "./common";
 
@@ -79,7 +79,7 @@ export function refusalFor(session: SessionInfo, what: string, allowed: boolean)
   if (!session.user) {
     return (
       <div class="error" role="alert">
-        <strong>Sign in to see this.</strong> {what} <a href={href(`/sign-in?next=${encodeURIComponent(location.pathname.replace(/^\/ui/, ""))}`)}>Sign in</a>
+        <strong>Sign in to see this.</strong> {what} <a href={href(`/sign-in?next=${encodeURIComponent(currentLocation().path + window.location.search)}`)}>Sign in</a>
       </div>
     );
   }
