@@ -108,6 +108,7 @@ describe("web UI: browsing repositories and artifacts", { skip: skipUnlessBrowse
     const tags = page.getByRole("table", { name: "Tags of team/app" });
     await tags.getByRole("link", { name: "1.0", exact: true }).waitFor();
     assert.deepEqual(await tags.locator("tbody th").allTextContents(), ["sbom-1.0", "latest", "1.0"], "newest push first");
+    await page.getByText("3 tags, newest push first").waitFor();
     const row = tags.getByRole("row", { name: /^1\.0/ });
     assert.match((await row.textContent()) ?? "", /linux\/amd64/);
     assert.equal(await row.locator("code").getAttribute("title"), app.manifestDigest, "the full digest is in the title");
@@ -121,6 +122,7 @@ describe("web UI: browsing repositories and artifacts", { skip: skipUnlessBrowse
     await page.waitForURL(/q=1\./);
     await tags.getByRole("link", { name: "sbom-1.0" }).waitFor();
     assert.deepEqual(await tags.locator("tbody th").allTextContents(), ["sbom-1.0", "1.0"]);
+    await page.getByText("2 tags matching “1.”, newest push first").waitFor();
     await b.berth.berth.supply.settled();
     await page.reload();
     await row.getByText("SBOM", { exact: true }).waitFor();

@@ -1,3 +1,4 @@
+import { useState } from "preact/hooks";
 import { api } from "../api";
 import { formatBytes } from "../format";
 import { href } from "../router";
@@ -6,10 +7,16 @@ import { ErrorBox } from "./common";
 import { QuotaUse } from "./browse-common";
 import type { NamespaceItem } from "./browse-types";
 
+/** Namespaces listed before "Show all": the repository list stays the page's subject. */
+const FIRST = 10;
+
 /** The namespaces the caller can see with their size and quota use; a name filters the list to it. */
 export function NamespacesSection({ active }: { active: string | undefined }) {
   const list = useData(() => api<{ items: NamespaceItem[] }>("/api/v1/browse/namespaces"), "namespaces");
+  const [all, setAll] = useState(false);
   if (list.loading && !list.data) return null;
+  const items = list.data?.items ?? [];
+  const shown = all ? items : items.slice(0, FIRST);
   return (
     <section aria-labelledby="namespaces-heading">
       <h2 id="namespaces-heading">Namespaces</h2>
@@ -39,7 +46,7 @@ export function NamespacesSection({ active }: { active: string | undefined }) {
               </tr>
             </thead>
             <tbody>
-              {list.data.items.map((ns) => (
+              {shown.map((ns) => (
                 <tr key={ns.name}>
                   <th scope="row">
                     <a href={href(`/?q=${encodeURIComponent(`${ns.name}/`)}`)} aria-current={active === `${ns.name}/` ? "true" : undefined}>
@@ -58,6 +65,11 @@ export function NamespacesSection({ active }: { active: string | undefined }) {
             </tbody>
           </table>
         </div>
+      ) : null}
+      {shown.length < items.length ? (
+        <button type="button" class="small" onClick={() => setAll(true)}>
+          Show all {items.length} namespaces
+        </button>
       ) : null}
     </section>
   );

@@ -159,6 +159,12 @@ export function RepositoryPage({ name, query }: { name: string; query: URLSearch
       {actionError ? <ErrorBox error={actionError} /> : null}
       {tags.error ? missing(tags.error) ? <p class="muted">This server does not list tags yet (GET …/tags is missing).</p> : <ErrorBox error={tags.error} /> : null}
       {tags.loading && !tags.data ? <Loading what="Loading tags" /> : null}
+      {tags.data && tags.data.total !== undefined && items.length > 0 ? (
+        <p class="muted" role="status">
+          {tags.data.total} {tags.data.total === 1 ? "tag" : "tags"}
+          {q ? ` matching “${q}”` : ""}, newest push first
+        </p>
+      ) : null}
       {tags.data ? (
         items.length === 0 ? (
           <p>{q ? "No tag matches this filter." : "No tags."}</p>
