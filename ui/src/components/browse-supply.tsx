@@ -75,10 +75,16 @@ export function SupplySection({ supply }: { supply: SupplyReport }) {
       <dl class="facts">
         <dt>Signature</dt>
         <dd>
-          {sig ? (
+          {sig && sig.policy === null ? (
+            <span class="muted">not checked: no signature policy covers this repository</span>
+          ) : sig ? (
             <>
               <Badge kind={sig.state === "verified" ? "good" : sig.state === "unsigned" ? "neutral" : "warn"}>{sig.state}</Badge>
-              {sig.policy ? <span class="muted"> policy {sig.policy}{sig.mode ? ` (${sig.mode})` : ""}</span> : <span class="muted"> no policy applies</span>}
+              <span class="muted">
+                {" "}
+                policy {sig.policy}
+                {sig.mode ? ` (${sig.mode})` : ""}
+              </span>
             </>
           ) : (
             <span class="muted">unknown</span>
