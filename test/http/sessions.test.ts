@@ -97,6 +97,24 @@ describe("web UI sessions over HTTP", () => {
     assert.equal((await api(`/v2/team/app/manifests/${digest}`, { method: "HEAD", headers: admin() })).status, 200, "the manifest stays");
   });
 
+  it("untagging with a bearer token: a token granting delete alone (as distribution's clients ask) or pull and push both do", async () => {
+    const token = async (user: string, password: string, scope: string) => {
+      const res = await api(`/token?service=berth&scope=${encodeURIComponent(scope)}`, { headers: { Authorization: basic(user, password) } });
+      return ((await res.json()) as { token: string }).token;
+    };
+    for (const [tag, bearer] of [
+      ["by-delete", await token(ADMIN.username, ADMIN.password, "repository:team/app:delete")],
+      ["by-push", await token("will", "will-password-1", "repository:team/app:pull,push")],
+    ] as const) {
+      await withClient(b.url, (c) => pushImage(c, "team/app", tag, makeImage({ annotations: { tag } })), ADMIN);
+      const res = await api(`/v2/team/app/manifests/${tag}`, { method: "DELETE", headers: { Authorization: `Bearer ${bearer}` } });
+      assert.equal(res.status, 202, `${tag}: ${await res.text()}`);
+    }
+    const pullOnly = await token("will", "will-password-1", "repository:team/app:pull");
+    await withClient(b.url, (c) => pushImage(c, "team/app", "kept", makeImage({ annotations: { tag: "kept" } })), ADMIN);
+    assert.equal((await api("/v2/team/app/manifests/kept", { method: "DELETE", headers: { Authorization: `Bearer ${pullOnly}` } })).status, 403, "pull alone is not enough");
+  });
+
   it("sign-out ends the session on the server: the old cookie is refused afterwards", async () => {
     const s = await signIn("will", "will-password-1");
     const out = await api("/api/v1/session", { method: "DELETE", headers: { Cookie: s.cookie, "X-Berth-CSRF": s.csrf } });
