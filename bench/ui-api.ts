@@ -10,6 +10,8 @@
  *   npm run build && node dist/bench/ui-api.js [--quick] [--repos N] [--tags N] [--runs N] [--out FILE] [--keep DIR]
  *
  * `--keep DIR`: build the state in DIR (a new directory) and leave it there, to look at afterwards.
+ * `--postgres`: the metadata in a fresh PostgreSQL database instead of SQLite (blobs stay on the
+ * filesystem), on the test server `scripts/test-with-services.sh` starts (BERTH_TEST_DATABASE_URL).
  * `--quick`: 10,000 repositories, 500 tags, 5 runs (seconds; what a smoke check needs).
  */
 import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
@@ -20,12 +22,22 @@ import { loadConfig } from "../src/config/load.js";
 import { silentLogger } from "../src/logger.js";
 import { createBerth } from "../src/server.js";
 import { checkBenchArgs } from "./args.js";
-import { MANIFEST_TYPE, emptyRows, populateSqlite, sha256, type Rows } from "./state-builder.js";
+import pg from "pg";
+import { createTestDatabase } from "../test/helpers/services.js";
+import { MANIFEST_TYPE, emptyRows, populatePostgres, populateSqlite, sha256, type Rows } from "./state-builder.js";
 
-const USAGE = "node dist/bench/ui-api.js [--quick] [--repos N] [--tags N] [--runs N] [--out FILE] [--keep DIR]";
-checkBenchArgs(USAGE, { quick: "switch", repos: "value", tags: "value", runs: "value", out: "value", keep: "value" });
+const USAGE = "node dist/bench/ui-api.js [--quick] [--repos N] [--tags N] [--runs N] [--out FILE] [--keep DIR] [--postgres]";
+checkBenchArgs(USAGE, { quick: "switch", repos: "value", tags: "value", runs: "value", out: "value", keep: "value", postgres: "switch" });
 const { values } = parseArgs({
-  options: { quick: { type: "boolean" }, repos: { type: "string" }, tags: { type: "string" }, runs: { type: "string" }, out: { type: "string" }, keep: { type: "string" } },
+  options: {
+    quick: { type: "boolean" },
+    repos: { type: "string" },
+    tags: { type: "string" },
+    runs: { type: "string" },
+    out: { type: "string" },
+    keep: { type: "string" },
+    postgres: { type: "boolean" },
+  },
 });
 const quick = values.quick === true;
 const REPOS = Number(values.repos ?? (quick ? 10_000 : 100_000));
@@ -108,15 +120,27 @@ function* slices(): Generator<Rows> {
   yield rows;
 }
 
-async function build(data: string): Promise<void> {
+/** Moves each tag's time, and so its repository's (the triggers keep pushed_at), across a year. */
+const SPREAD = (last: string) => `UPDATE tags SET updated_at = updated_at + ((repository_id * 7919 + length(name) * 104729 + ${last}) % 31536000) * 1000`;
+
+async function build(data: string, databaseUrl: string | undefined): Promise<void> {
   const t0 = performance.now();
-  await populateSqlite(join(data, "berth.db"), slices(), Date.UTC(2026, 0, 1));
-  // Spread push times: moving each tag's time moves its repository's (the triggers keep pushed_at).
-  const { default: Database } = await import("better-sqlite3");
-  const db = new Database(join(data, "berth.db"));
-  db.exec("UPDATE tags SET updated_at = updated_at + ((repository_id * 7919 + length(name) * 104729 + unicode(substr(name, -1))) % 31536000) * 1000");
-  db.exec("ANALYZE");
-  db.close();
+  const at = Date.UTC(2026, 0, 1);
+  if (databaseUrl) {
+    await populatePostgres(databaseUrl, slices(), at);
+    const client = new pg.Client({ connectionString: databaseUrl });
+    await client.connect();
+    await client.query(SPREAD("ascii(right(name, 1))"));
+    await client.query("ANALYZE");
+    await client.end();
+  } else {
+    await populateSqlite(join(data, "berth.db"), slices(), at);
+    const { default: Database } = await import("better-sqlite3");
+    const db = new Database(join(data, "berth.db"));
+    db.exec(SPREAD("unicode(substr(name, -1))"));
+    db.exec("ANALYZE");
+    db.close();
+  }
   for (const c of CONFIGS) {
     const hex = sha256(c).slice(7);
     await mkdir(join(data, "blobs", "sha256", hex.slice(0, 2)), { recursive: true });
@@ -147,9 +171,12 @@ async function time(url: string): Promise<{ median: number; worst: number; items
 
 const data = values.keep ?? (await mkdtemp(join(tmpdir(), "berth-ui-api-")));
 if (values.keep) await mkdir(data);
+const database = values.postgres ? await createTestDatabase() : undefined;
 try {
-  await build(data);
-  const config = loadConfig({ env: { BERTH_DATA: data, BERTH_LISTEN: "127.0.0.1:0", BERTH_SBOMS: "false" } });
+  await build(data, database?.url);
+  const config = loadConfig({
+    env: { BERTH_DATA: data, BERTH_LISTEN: "127.0.0.1:0", BERTH_SBOMS: "false", ...(database ? { BERTH_DATABASE_URL: database.url } : {}) },
+  });
   const berth = await createBerth(config, silentLogger);
   const { port } = await berth.start();
   const base = `http://127.0.0.1:${port}/api/v1/browse/repositories`;
@@ -167,7 +194,7 @@ try {
     cases.push([`untagged of ${BIG}`, `${base}/${BIG}/tags?untagged=true`]);
     cases.push([`info of ${BIG}`, `${base}/${BIG}/info`]);
     const lines = [
-      `## UI API: first page at ${REPOS.toLocaleString("en")} repositories and ${TAGS.toLocaleString("en")} tags (embedded default)`,
+      `## UI API: first page at ${REPOS.toLocaleString("en")} repositories and ${TAGS.toLocaleString("en")} tags (${database ? "PostgreSQL metadata, filesystem blobs" : "embedded default"})`,
       "",
       `n=50, ${RUNS} requests each after one warm-up, one client, loopback, Berth in the bench's process; load before: ${loadavg()[0]!.toFixed(2)}.`,
       "",
@@ -187,4 +214,5 @@ try {
   }
 } finally {
   if (!values.keep) await rm(data, { recursive: true, force: true });
+  await database?.drop();
 }

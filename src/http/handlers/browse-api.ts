@@ -141,11 +141,12 @@ function repositoryJson(r: RepositoryStats, visibility: Visibility) {
 function supplyLookup(supply: SupplyChain): SupplyLookup {
   return async (repo, manifest) => {
     const image = manifestKind(manifest.mediaType) === "image";
-    const [signature, sbom, vulns] = await Promise.all([
+    const [signature, sbom] = await Promise.all([
       supply.signatures.status(repo, manifest.digest),
       image ? supply.sboms.report(repo, manifest.digest) : undefined,
-      image ? supply.vulnerabilities.report(repo, manifest.digest) : undefined,
     ]);
+    // Vulnerabilities are matched from the SBOM: without one there is nothing to ask.
+    const vulns = sbom?.status === "ready" ? await supply.vulnerabilities.report(repo, manifest.digest) : undefined;
     const { critical, high, medium, low } = vulns?.counts ?? { critical: 0, high: 0, medium: 0, low: 0 };
     return {
       // Without a policy nothing verifies signatures, so "unsigned" would be a guess.
