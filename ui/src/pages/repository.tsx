@@ -12,7 +12,7 @@ type Pending = { kind: "tag"; ref: string } | { kind: "manifest"; ref: string };
 
 /**
  * A repository: its facts, pull commands, tags newest first (GET …/tags), untagged manifests on
- * request (`?untagged=true`), and deleting a tag (needs push) or a manifest (needs delete).
+ * request (`?untagged=true`), and deleting a tag (needs push or delete) or a manifest (needs delete).
  */
 export function RepositoryPage({ name, query }: { name: string; query: URLSearchParams }) {
   const q = query.get("q") ?? "";
@@ -102,7 +102,7 @@ export function RepositoryPage({ name, query }: { name: string; query: URLSearch
               </>
             ) : null}
             <dt>You may</dt>
-            <dd>{[perms?.pull ? "pull" : "", perms?.push ? "push and untag" : "", perms?.delete ? "delete manifests" : ""].filter(Boolean).join(", ") || "nothing"}</dd>
+            <dd>{[perms?.pull ? "pull" : "", perms?.push ? "push" : "", perms?.push || perms?.delete ? "untag" : "", perms?.delete ? "delete manifests" : ""].filter(Boolean).join(", ") || "nothing"}</dd>
           </dl>
         ) : info.loading ? (
           <Loading />
@@ -169,7 +169,7 @@ export function RepositoryPage({ name, query }: { name: string; query: URLSearch
         items.length === 0 ? (
           <p>{q ? "No tag matches this filter." : "No tags."}</p>
         ) : (
-          <TagsTable name={name} tags={items} onDelete={perms?.push ? (t) => setPending({ kind: "tag", ref: t.tag }) : undefined} />
+          <TagsTable name={name} tags={items} onDelete={perms?.push || perms?.delete ? (t) => setPending({ kind: "tag", ref: t.tag }) : undefined} />
         )
       ) : null}
       {tags.data ? <Pager next={tags.data.next} atFirst={!cursor} onNext={(c) => go({ cursor: c })} onFirst={() => go({ cursor: undefined })} /> : null}
