@@ -13,6 +13,7 @@ import { handleWebhooksApi, WEBHOOK_PATHS } from "./handlers/webhooks-api.js";
 import { createWebhookOps, type WebhookOps } from "../notify/ops.js";
 import { countRequestBytes, createMetrics, routeKindOf, type Metrics } from "./metrics.js";
 import { handleCatalogApi, isCatalogRequest } from "./handlers/catalog-api.js";
+import { handleBrowseApi, isBrowseRequest } from "./handlers/browse-api.js";
 import type { CatalogOptions } from "../registry/catalog.js";
 import { handleUpload, handleUploads } from "./handlers/uploads.js";
 import { hasBody, reply, replyError } from "./respond.js";
@@ -116,7 +117,7 @@ function needOf(route: Route, method: string): Need {
       return { repository: route.name, actions: ["pull", "push"] };
     case "manifest":
       // Untagging needs only push: whoever may push may already point the tag at anything else.
-      if (method === "DELETE" && !route.reference.includes(":")) return { repository: route.name, actions: ["pull", "push"] };
+      if (method === "DELETE" && !route.reference.includes(":")) return { repository: route.name, actions: ["delete"], orActions: ["pull", "push"] };
       if (method === "DELETE") return { repository: route.name, actions: ["delete"] };
       return { repository: route.name, actions: method === "PUT" ? ["pull", "push"] : ["pull"] };
     case "blob":
@@ -239,6 +240,7 @@ export function createApp(options: AppOptions): App {
       if (isCatalogRequest(req.method, url.pathname)) return await handleCatalogApi(ctx, auth?.access);
       if (url.pathname.startsWith(SCAN_PREFIX)) return await handleScanApi(ctx, supply);
       if (isArtifactRequest(url.pathname)) return await handleArtifactApi(ctx, supply);
+      if (isBrowseRequest(url.pathname)) return await handleBrowseApi(ctx, { ...(auth?.access ? { access: auth.access } : {}), ...(supply ? { supply } : {}) });
       if (url.pathname === BROWSE_NAMESPACES_PATH) return await handleNamespacesBrowse(ctx, auth?.access);
       if (auth && url.pathname.startsWith("/api/v1/")) return await auth.adminApi(req, res, url, ctx.origin);
       res.setHeader("Docker-Distribution-Api-Version", "registry/2.0");

@@ -14,6 +14,11 @@ import { checkCsrf, sessionCookieOf } from "./session-cookie.js";
 export interface Need {
   repository?: string;
   actions: Action[];
+  /**
+   * Another set of actions that is enough on its own (untagging: `delete`, as distribution asks,
+   * or pull and push, since a pusher may re-point the tag anyway). The challenge names `actions`.
+   */
+  orActions?: Action[];
   catalog?: boolean;
 }
 
@@ -140,7 +145,8 @@ export function createTokenGuard(options: TokenGuardOptions): Guard & { authoriz
     // (podman search asks for a token without the catalog scope).
     if (need.catalog || !need.repository) return true;
     const granted = grantedOn(token, need.repository);
-    return need.actions.every((a) => coversAction(granted, a));
+    const all = (actions: Action[]) => actions.every((a) => coversAction(granted, a));
+    return all(need.actions) || (need.orActions !== undefined && all(need.orActions));
   }
 
   return {
@@ -168,7 +174,8 @@ export function createTokenGuard(options: TokenGuardOptions): Guard & { authoriz
       if (identity.kind === "anonymous" && !need.repository) throw challenge(req, need);
       if (need.repository) {
         const allowed = await authorizer.allowed(identity, need.repository);
-        if (!need.actions.every((a) => allowed.has(a))) {
+        const all = (actions: Action[]) => actions.every((a) => allowed.has(a));
+        if (!all(need.actions) && !(need.orActions && all(need.orActions))) {
           if (identity.kind === "anonymous") throw challenge(req, need);
           throw new RegistryError("DENIED", undefined, { repository: need.repository });
         }

@@ -3,6 +3,7 @@ import type { MetadataStore } from "../storage/metadata-store.js";
 import { createBlobs, type Blobs } from "./blobs.js";
 import { createGarbageCollector, type GarbageCollector } from "./gc.js";
 import { createListing, type Listing } from "./listing.js";
+import { createBrowse, type Browse } from "./browse.js";
 import { createManifests, type Manifests, type PushAdmission } from "./manifests.js";
 import { DEFAULT_REGISTRY_OPTIONS, type RegistryOptions } from "./options.js";
 import { createQuotas, type Quotas } from "./quotas.js";
@@ -23,6 +24,8 @@ export interface Registry {
   readonly uploads: Uploads;
   readonly manifests: Manifests;
   readonly listing: Listing;
+  /** What the web UI lists: repositories and tags with their numbers (registry/browse.ts). */
+  readonly browse: Browse;
   readonly gc: GarbageCollector;
   /** Storage quotas, checked before pushes (registry/quotas.ts). */
   readonly quotas: Quotas;
@@ -63,6 +66,7 @@ export function createRegistry({ blobStore, metadataStore, options: overrides, e
     uploads,
     manifests: createManifests(blobStore, metadataStore, uploads, options, events, quotas, admitPush),
     listing: createListing(metadataStore, options),
+    browse: createBrowse(metadataStore, blobStore, options.tagRules, quotas),
     gc: createGarbageCollector(blobStore, metadataStore, uploads, options.gc, events),
     retention: createRetention(metadataStore, options.retention, options.tagRules, events),
     pulls,

@@ -10,6 +10,7 @@ import { createSqliteMetadataStore } from "../../src/storage/drivers/sqlite-meta
 import { startBerth, type TestBerth } from "../helpers/berth.js";
 import { makeImage, makeLayer } from "../helpers/fixtures.js";
 import { clientOf, pushImage } from "../helpers/push.js";
+import { undoSqliteRepositoryStats } from "../helpers/schema-undo.js";
 
 /** What the storage gauges used to count on every refresh: a scan of every table. */
 const RECOUNT = `SELECT (SELECT COUNT(*) FROM blobs WHERE state = 'live') AS blobs,
@@ -89,6 +90,7 @@ describe("storage totals of a database from before they were kept", embedded, ()
       const truth = recount(path);
       // Back to schema 4: no totals table, no triggers.
       const db = new Database(path);
+      undoSqliteRepositoryStats(db);
       for (const { name } of db.prepare("SELECT name FROM sqlite_master WHERE type = 'trigger' AND name LIKE 'storage_totals_%'").all() as { name: string }[]) {
         db.exec(`DROP TRIGGER ${name}`);
       }

@@ -25,7 +25,7 @@ describe("web UI: signing in", { skip: skipUnlessBrowser() }, () => {
     const csp = response!.headers()["content-security-policy"] ?? "";
     assert.match(csp, /script-src 'self'/);
     assert.doesNotMatch(csp, /unsafe-inline|unsafe-eval/);
-    await page.getByRole("link", { name: "Sign in" }).waitFor();
+    await page.getByRole("banner").getByRole("link", { name: "Sign in" }).waitFor();
     assert.deepEqual(problems, []);
     await context.close();
   });

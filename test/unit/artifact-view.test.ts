@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { describeImageConfig, describeManifest, platformString } from "../../src/oci/artifact-view.js";
 import { MediaType } from "../../src/oci/media-types.js";
+import { isArtifactRequest } from "../../src/http/handlers/artifact-api.js";
 
 const HOSTILE = [`<script>alert(1)</script>`, `<img src=x onerror="alert(2)">`, `javascript:alert(3)`, `"}]},{"x":"`];
 
@@ -79,5 +80,22 @@ describe("artifact view: what the artifact page shows of a manifest and its conf
     assert.equal(artifact.artifactType, "application/vnd.cncf.helm.config.v1+json");
     assert.equal(platformString({ os: "windows", architecture: "amd64" }), "windows/amd64");
     assert.deepEqual(describeManifest(Buffer.from("not json"), MediaType.DockerSchema1), { annotations: {}, layers: [] });
+  });
+});
+
+describe("isArtifactRequest: which /api/v1/browse/repositories paths are an artifact's page", () => {
+  it("takes <name…>/manifests/<ref> with the reference as the last segment, and leaves the rest to the browse API", () => {
+    const table: [string, boolean][] = [
+      ["/api/v1/browse/repositories/a/manifests/v1", true],
+      ["/api/v1/browse/repositories/a/b/c/manifests/sha256:abc", true],
+      ["/api/v1/browse/repositories/manifests/manifests/v1", true],
+      ["/api/v1/browse/repositories/a/manifests/b/tags", false],
+      ["/api/v1/browse/repositories/a/manifests/", false],
+      ["/api/v1/browse/repositories/manifests/v1", false],
+      ["/api/v1/browse/repositories/a/info", false],
+      ["/api/v1/browse/repositories/a/tags", false],
+      ["/api/v1/browse/namespaces", false],
+    ];
+    for (const [path, expected] of table) assert.equal(isArtifactRequest(path), expected, path);
   });
 });

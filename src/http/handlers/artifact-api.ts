@@ -14,9 +14,16 @@ const MANIFESTS = "/manifests/";
 /** Config blobs read for the page at most: image configs are a few KiB; anything bigger is shown as its descriptor. */
 export const MAX_CONFIG_BYTES = 1 << 20;
 
-/** Whether `handleArtifactApi` answers this path (A1's browse API has the rest of the prefix). */
+/**
+ * Whether `handleArtifactApi` answers this path: `<prefix><name…>/manifests/<ref>`, the reference
+ * being the last segment (the rest of the prefix is the browse API's). Matched on the raw path
+ * before this one, so `…/x/manifests/info` is the artifact `x:info`; the info or tags of a
+ * repository whose name ends in `/manifests` are reached with that slash encoded (`x%2Fmanifests/info`).
+ */
 export function isArtifactRequest(pathname: string): boolean {
-  return pathname.startsWith(BROWSE_REPOSITORIES_PREFIX) && pathname.lastIndexOf(MANIFESTS) > BROWSE_REPOSITORIES_PREFIX.length - 1;
+  if (!pathname.startsWith(BROWSE_REPOSITORIES_PREFIX)) return false;
+  const at = pathname.lastIndexOf(MANIFESTS);
+  return at >= BROWSE_REPOSITORIES_PREFIX.length && at + MANIFESTS.length < pathname.length && !pathname.includes("/", at + MANIFESTS.length);
 }
 
 /** The page's answer (docs/web-ui.md, "API: artifacts, my tokens, runs, namespaces"). */

@@ -89,6 +89,7 @@ export const handleManifest: Handler<ManifestRoute> = async ({ req, res, url, re
         pulled,
         (err) => logger.warn("recording a pull failed", { repository: route.name, ...by, error: String(err) }),
         origin,
+        req.method === "GET",
       );
     }
   }

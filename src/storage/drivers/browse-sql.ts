@@ -46,13 +46,20 @@ export function untaggedSql(repoId: string, after: boolean): string {
     ORDER BY m.created_at DESC, m.digest DESC LIMIT :limit`;
 }
 
-/** Manifest `m`'s bytes, its children's, and the distinct blobs it and its children reference. */
+/**
+ * Manifest `m`'s bytes, its children's, and the distinct blobs it and its children reference. The
+ * blobs are two index lookups (its own references, its children's) joined by UNION, not one OR
+ * that would make SQLite scan every reference of the repository for each manifest; each blob's
+ * and child's size is then one primary-key probe (a join lets PostgreSQL scan far more per row).
+ */
 export const TOTAL_SIZE = `m.size
-  + COALESCE((SELECT SUM(c.size) FROM manifests c WHERE c.repository_id = m.repository_id AND c.digest IN
-      (SELECT r.digest FROM manifest_references r WHERE r.repository_id = m.repository_id AND r.manifest_digest = m.digest AND r.kind = 'manifest')), 0)
-  + COALESCE((SELECT SUM(b.size) FROM blobs b WHERE b.digest IN
-      (SELECT r.digest FROM manifest_references r WHERE r.repository_id = m.repository_id AND r.kind = 'blob' AND (r.manifest_digest = m.digest
-        OR r.manifest_digest IN (SELECT c.digest FROM manifest_references c WHERE c.repository_id = m.repository_id AND c.manifest_digest = m.digest AND c.kind = 'manifest')))), 0)`;
+  + COALESCE((SELECT SUM((SELECT c.size FROM manifests c WHERE c.repository_id = m.repository_id AND c.digest = r.digest))
+      FROM manifest_references r WHERE r.repository_id = m.repository_id AND r.manifest_digest = m.digest AND r.kind = 'manifest'), 0)
+  + COALESCE((SELECT SUM((SELECT b.size FROM blobs b WHERE b.digest = d.digest)) FROM
+      (SELECT r.digest FROM manifest_references r WHERE r.repository_id = m.repository_id AND r.manifest_digest = m.digest AND r.kind = 'blob'
+       UNION SELECT r.digest FROM manifest_references c JOIN manifest_references r
+         ON r.repository_id = c.repository_id AND r.manifest_digest = c.digest AND r.kind = 'blob'
+       WHERE c.repository_id = m.repository_id AND c.manifest_digest = m.digest AND c.kind = 'manifest') d), 0)`;
 
 export interface RepositoryStatsRow {
   name: string;

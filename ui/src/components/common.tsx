@@ -1,12 +1,20 @@
 import type { ComponentChildren } from "preact";
 import { useEffect, useRef, useState } from "preact/hooks";
 import type { ApiError } from "../api";
+import { currentLocation, href } from "../router";
 
 /** An API error, worded for people; a 401 suggests signing in. */
 export function ErrorBox({ error }: { error: ApiError }) {
   return (
     <div class="error" role="alert">
-      <strong>{error.status === 401 ? "Sign in to see this." : error.status === 403 ? "Not allowed." : "Something went wrong."}</strong> {error.message}
+      {error.status === 401 ? (
+        <strong>
+          <a href={href(`/sign-in?next=${encodeURIComponent(currentLocation().path + window.location.search)}`)}>Sign in</a> to see this.
+        </strong>
+      ) : (
+        <strong>{error.status === 403 ? "Not allowed." : "Something went wrong."}</strong>
+      )}{" "}
+      {error.message}
       {error.code !== "UNKNOWN" && error.code !== "NETWORK" ? <span class="muted"> ({error.code})</span> : null}
     </div>
   );
