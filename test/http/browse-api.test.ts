@@ -156,6 +156,11 @@ describe("/api/v1/browse: repositories and tags, access control off", () => {
     const pulls = Object.fromEntries(tags.items.map((t) => [t.tag, t.pulls]));
     assert.deepEqual(pulls, { latest: 1, v1: 4 });
     assert.ok(tags.items.every((t) => typeof t.pulledAt === "number"));
+    // Many at once: each one counted, none lost between the batched writes.
+    await Promise.all(Array.from({ length: 60 }, () => c.get(`/v2/${small}/manifests/latest`, { Accept: images.small!.mediaType })));
+    await b.berth.registry.pulls.settled();
+    const [latest] = (await getJson<Page<TagItem>>(c, `/api/v1/browse/repositories/${small}/tags`)).items;
+    assert.equal(latest!.pulls, 60);
   });
 
   it("lists untagged manifests on request: not the index's children, not referrers", async () => {
