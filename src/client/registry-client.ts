@@ -218,8 +218,8 @@ export function createRegistryClient(options: RegistryClientOptions): RegistryCl
       return tryParseDigest(String(res.headers["docker-content-digest"] ?? "")) ?? digestOf(content);
     },
     async deleteManifest(repo, reference) {
-      // Untagging needs pull and push (as the guard asks, src/http/app.ts needOf); deleting by digest needs delete.
-      const res = await call("DELETE", `v2/${repo}/manifests/${reference}`, scopeOf(repo, reference.includes(":") ? "delete" : "pull,push"));
+      // Untagging takes delete or pull+push (src/http/app.ts needOf): ask for all three, get what the caller has.
+      const res = await call("DELETE", `v2/${repo}/manifests/${reference}`, scopeOf(repo, reference.includes(":") ? "delete" : "pull,push,delete"));
       if (res.statusCode !== 202) throw await failure(res, `delete ${repo}:${reference}`);
       discard(res);
     },
