@@ -65,7 +65,9 @@ export async function assertFits(page: Page, what: string): Promise<void> {
     let right = innerWidth;
     for (const e of document.body.querySelectorAll("*")) {
       const r = e.getBoundingClientRect().right;
-      if (r > right + 0.5 && !e.closest(".table-wrap, pre")) {
+      // Inside a scrolling frame only what escapes it counts: absolutely placed elements whose containing block is outside.
+      const framed = e.closest(".table-wrap, pre") !== null && !["absolute", "fixed"].includes(getComputedStyle(e).position);
+      if (r > right + 0.5 && !framed) {
         right = r;
         widest = `${e.tagName.toLowerCase()}.${[...e.classList].join(".")} (${Math.round(r)} px): ${(e.textContent ?? "").slice(0, 60)}`;
       }
