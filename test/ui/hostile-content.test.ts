@@ -3,7 +3,7 @@ import { after, before, describe, it } from "node:test";
 import type { Browser, Page } from "playwright-core";
 import { startBerth, type TestBerth } from "../helpers/berth.js";
 import { launchBrowser, openPage, signIn, skipUnlessBrowser } from "../helpers/browser.js";
-import { assertInert, injected, settle } from "./ui-checks.js";
+import { assertFits, assertInert, injected, settle } from "./ui-checks.js";
 import { HOSTILE, LONG_TAG, pushHostileContent, type HostileContent } from "./ui-content.js";
 
 const ADMIN = { username: "admin", password: "admin-password-1" };
@@ -50,7 +50,7 @@ describe("web UI: hostile pushed content stays text", { skip: skipUnlessBrowser(
 
   it("the repository page lists the tags, the longest tag whole, and the index's hostile platforms as text", async () => {
     await visit(`/ui/r/${content.repo}`);
-    await assertInert(page, problems, ["v1", "multi", LONG_TAG], "repository page");
+    await assertInert(page, problems, ["v1", "multi", LONG_TAG, HOSTILE.script, HOSTILE.img], "repository page");
   });
 
   it("the artifact page shows every hostile annotation, label, history line, author and env entry as text, and a javascript: URL is not a link", async () => {
@@ -126,6 +126,18 @@ describe("web UI: hostile pushed content stays text", { skip: skipUnlessBrowser(
     assert.equal(outcome.handler, false, "an inline event handler does not run");
     assert.ok(outcome.violations.some((d) => d.startsWith("script-src")), `the browser reported the refusal: ${outcome.violations.join(", ")}`);
     await probe.context.close();
+  });
+
+  it("at phone width the longest names and a 4,000-character annotation wrap or scroll in their frame, not widen the page", async () => {
+    const phone = await openPage(browser, { width: 375 });
+    await signIn(phone.page, berth.url, ADMIN.username, ADMIN.password);
+    for (const path of ["/ui/?q=hostile", `/ui/r/${content.repo}`, `/ui/r/${content.longRepo}`, `/ui/r/${content.repo}/@${content.image.digest}`, `/ui/r/${content.repo}/@${content.index.digest}`]) {
+      await phone.page.goto(`${berth.url}${path}`);
+      await settle(phone.page);
+      await assertFits(phone.page, `${path} at 375 px`);
+    }
+    assert.deepEqual(phone.problems, []);
+    await phone.context.close();
   });
 
   it("nothing injected survived the whole visit", async () => {
