@@ -1,9 +1,12 @@
 import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { startBerth, type TestBerth } from "../helpers/berth.js";
+import { makeImage as makeTestImage, makeLayer } from "../helpers/fixtures.js";
+import { pushImage, withClient } from "../helpers/push.js";
 import { Client, assertError, descriptor, makeImage, makeIndex, uniqueName, type Image, type Reply, type RequestOptions } from "./client.js";
 
 const RULES = `
@@ -241,5 +244,33 @@ describe("/api/v1/browse: access control on", () => {
     const mine = await getJson<Record<string, unknown>>(admin, `/api/v1/browse/repositories/${priv}/info`);
     assert.deepEqual([mine.visibility, mine.permissions], ["private", { pull: true, push: true, delete: true }]);
     assert.equal((await getJson<Page<TagItem>>(admin, `/api/v1/browse/repositories/${priv}/tags`)).items.length, 1);
+  });
+});
+
+describe("/api/v1/browse: supply-chain state of tags", () => {
+  let b: TestBerth;
+  const repo = `${uniqueName("browsesupply")}/app`;
+  const fixture = (name: string) => readFileSync(new URL(`../../../test/fixtures/sbom/${name}`, import.meta.url));
+
+  before(async () => {
+    b = await startBerth({ BERTH_SBOMS: "true" });
+  });
+  after(async () => {
+    await b?.stop();
+  });
+
+  it("says an image has an SBOM once one is generated, and keeps the SBOM out of the untagged manifests", async () => {
+    const image = makeTestImage({ layers: [makeLayer({ "etc/os-release": fixture("os-release-debian"), "var/lib/dpkg/status": fixture("dpkg-status") })] });
+    await withClient(b.url, (client) => pushImage(client, repo, "1.0", image));
+    await b.berth.supply.sboms.settled();
+    const c = new Client(b.url);
+    // A page waits at most 250 ms for supply states; on a busy machine a later load has them.
+    let tag: TagItem | undefined;
+    for (let i = 0; i < 5 && !tag?.supply; i++) [tag] = (await getJson<Page<TagItem>>(c, `/api/v1/browse/repositories/${repo}/tags`)).items;
+    assert.deepEqual(tag!.supply, { signature: "unchecked", vulnerabilities: null, sbom: true });
+    assert.deepEqual(tag!.platforms, ["linux/amd64"]);
+    assert.deepEqual((await getJson<Page<unknown>>(c, `/api/v1/browse/repositories/${repo}/tags?untagged=true`)).items, [], "the SBOM is a referrer");
+    const info = await getJson<{ manifests: number }>(c, `/api/v1/browse/repositories/${repo}/info`);
+    assert.equal(info.manifests, 2, "the image and its SBOM referrer");
   });
 });

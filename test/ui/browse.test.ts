@@ -194,8 +194,8 @@ describe("web UI: browsing repositories and artifacts", { skip: skipUnlessBrowse
     await page.goto(`${b.berth.url}/ui/r/team/app`);
     await page.getByLabel("Tag", { exact: true }).selectOption("1.0");
     const command = `podman pull --tls-verify=false ${b.berth.host}/team/app:1.0`;
-    await page.getByRole("button", { name: `Copy: ${command}` }).click();
-    await page.getByRole("button", { name: `Copy: ${command}` }).getByText("Copied").waitFor();
+    await page.getByRole("button", { name: `Copy ${command}`, exact: true }).click();
+    await page.getByRole("button", { name: `Copied ${command}`, exact: true }).waitFor();
     const copied = await page.evaluate(() => navigator.clipboard.readText());
     assert.equal(copied, command);
     assert.equal(await page.getByText("insecure-registries").count(), 0, "Docker needs no insecure-registries entry for 127.0.0.1");

@@ -28,8 +28,11 @@ export function Loading({ what = "Loading" }: { what?: string }) {
   );
 }
 
-/** A button that copies `text` to the clipboard and says so. */
-export function CopyButton({ text, label = "Copy" }: { text: string; label?: string }) {
+/**
+ * A button that copies `text` to the clipboard and says so. `what` completes its accessible name
+ * ("Copy" + what): never the text when it is a secret, which a screen reader would read aloud.
+ */
+export function CopyButton({ text, label = "Copy", what = "" }: { text: string; label?: string; what?: string }) {
   const [copied, setCopied] = useState(false);
   const copy = async () => {
     try {
@@ -47,8 +50,9 @@ export function CopyButton({ text, label = "Copy" }: { text: string; label?: str
     setTimeout(() => setCopied(false), 1500);
   };
   return (
-    <button type="button" class="small" onClick={copy} aria-label={`${label}: ${text}`}>
+    <button type="button" class="small" onClick={copy}>
       {copied ? "Copied" : label}
+      {what ? <span class="visually-hidden"> {what}</span> : null}
     </button>
   );
 }
@@ -58,7 +62,7 @@ export function CommandLine({ command }: { command: string }) {
   return (
     <div class="command">
       <code>{command}</code>
-      <CopyButton text={command} />
+      <CopyButton text={command} what={command} />
     </div>
   );
 }
