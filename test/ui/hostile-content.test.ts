@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import type { Browser, Page } from "playwright-core";
 import { startBerth, type TestBerth } from "../helpers/berth.js";
-import { launchBrowser, openPage, signIn, skipUnlessBrowser } from "../helpers/browser.js";
+import { checkAxe, launchBrowser, openPage, signIn, skipUnlessBrowser } from "../helpers/browser.js";
 import { assertFits, assertInert, injected, settle } from "./ui-checks.js";
 import { HOSTILE, LONG_TAG, pushHostileContent, type HostileContent } from "./ui-content.js";
 
@@ -128,13 +128,14 @@ describe("web UI: hostile pushed content stays text", { skip: skipUnlessBrowser(
     await probe.context.close();
   });
 
-  it("at phone width the longest names and a 4,000-character annotation wrap or scroll in their frame, not widen the page", async () => {
+  it("at phone width the longest names and a 4,000-character annotation wrap or scroll in their frame, not widen the page; axe-core passes", async () => {
     const phone = await openPage(browser, { width: 375 });
     await signIn(phone.page, berth.url, ADMIN.username, ADMIN.password);
     for (const path of ["/ui/?q=hostile", `/ui/r/${content.repo}`, `/ui/r/${content.longRepo}`, `/ui/r/${content.repo}/@${content.image.digest}`, `/ui/r/${content.repo}/@${content.index.digest}`]) {
       await phone.page.goto(`${berth.url}${path}`);
       await settle(phone.page);
       await assertFits(phone.page, `${path} at 375 px`);
+      await checkAxe(phone.page, `${path} with hostile content at 375 px`);
     }
     assert.deepEqual(phone.problems, []);
     await phone.context.close();
