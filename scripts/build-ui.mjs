@@ -15,9 +15,15 @@ const out = join(root, "dist", "ui");
 /** The issue's budget for the first page's JavaScript, gzipped. */
 const BUDGET_GZIP_BYTES = 200 * 1024;
 
-if (process.argv.includes("--help")) {
-  console.log("usage: node scripts/build-ui.mjs\nBuilds ui/ into dist/ui/ (type check, bundle, gzip, index.html).");
+const USAGE = "usage: node scripts/build-ui.mjs   (npm run build:ui)\nBuilds ui/ into dist/ui/: type check, bundle, gzip, index.html. Takes no options.";
+const args = process.argv.slice(2);
+if (args.includes("--help") || args.includes("-h")) {
+  console.log(USAGE);
   process.exit(0);
+}
+if (args.length > 0) {
+  console.error(`build-ui: unknown argument ${args[0]}\n${USAGE}`);
+  process.exit(2);
 }
 execFileSync(process.execPath, [join(root, "node_modules", "typescript", "bin", "tsc"), "-p", join(root, "ui", "tsconfig.json")], { stdio: "inherit" });
 
