@@ -17,27 +17,15 @@
 import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
-import { parseArgs } from "node:util";
 import { loadConfig } from "../src/config/load.js";
 import { silentLogger } from "../src/logger.js";
 import { createBerth } from "../src/server.js";
-import { checkBenchArgs } from "./args.js";
+import { parseBenchArgs } from "./args.js";
 import { createTestDatabase } from "../test/helpers/services.js";
 import { BIG, buildUiState } from "./ui-state.js";
 
 const USAGE = "node dist/bench/ui-api.js [--quick] [--repos N] [--tags N] [--runs N] [--out FILE] [--keep DIR] [--postgres]";
-checkBenchArgs(USAGE, { quick: "switch", repos: "value", tags: "value", runs: "value", out: "value", keep: "value", postgres: "switch" });
-const { values } = parseArgs({
-  options: {
-    quick: { type: "boolean" },
-    repos: { type: "string" },
-    tags: { type: "string" },
-    runs: { type: "string" },
-    out: { type: "string" },
-    keep: { type: "string" },
-    postgres: { type: "boolean" },
-  },
-});
+const values = parseBenchArgs(USAGE, { quick: "switch", repos: "value", tags: "value", runs: "value", out: "value", keep: "value", postgres: "switch" });
 const quick = values.quick === true;
 const REPOS = Number(values.repos ?? (quick ? 10_000 : 100_000));
 const TAGS = Number(values.tags ?? (quick ? 500 : 5_000));
