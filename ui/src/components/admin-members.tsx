@@ -1,7 +1,7 @@
 import { useState } from "preact/hooks";
 import { api, encodeName } from "../api";
 import { useData } from "../use-data";
-import { Badge, ErrorBox, Loading, TableFrame } from "./common";
+import { Badge, ErrorBox, Loading, TableFrame, Notice } from "./common";
 import { MaybeError, useAction, useConfirm } from "./admin-kit";
 
 interface Member {
@@ -53,11 +53,7 @@ export function NamespaceDetail({ name, admin, record, onChanged }: { name: stri
           Visibility <Badge>{record.visibility}</Badge> {record.owner ? <>· owner {record.owner}</> : null}
         </p>
       ) : null}
-      {done ? (
-        <p class="notice" role="status">
-          {done}
-        </p>
-      ) : null}
+      <Notice text={done} />
       <MaybeError error={action.error} />
       <h3>Members</h3>
       {members.error ? <ErrorBox error={members.error} /> : null}

@@ -20,6 +20,15 @@ export function ErrorBox({ error }: { error: ApiError }) {
   );
 }
 
+/** What the last change did, announced politely to screen readers; nothing when `text` is empty. */
+export function Notice({ text }: { text: string | undefined }) {
+  return text ? (
+    <p class="notice" role="status">
+      {text}
+    </p>
+  ) : null;
+}
+
 export function Loading({ what = "Loading" }: { what?: string }) {
   return (
     <p class="muted" role="status" aria-live="polite">

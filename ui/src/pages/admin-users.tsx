@@ -1,6 +1,6 @@
 import { useState } from "preact/hooks";
 import { api, encodeName } from "../api";
-import { Badge, ErrorBox, Loading, TableFrame } from "../components/common";
+import { Badge, ErrorBox, Loading, TableFrame, Notice } from "../components/common";
 import { MaybeError, useAction, useConfirm } from "../components/admin-kit";
 import { formatAgo, formatTime } from "../format";
 import { useSession } from "../session";
@@ -57,11 +57,7 @@ export function AdminUsers() {
     });
   return (
     <>
-      {done ? (
-        <p class="notice" role="status">
-          {done}
-        </p>
-      ) : null}
+      <Notice text={done} />
       <MaybeError error={action.error} />
       {list.error ? <ErrorBox error={list.error} /> : null}
       {list.loading && !list.data ? <Loading what="Loading users" /> : null}
