@@ -17,6 +17,32 @@ function Platforms({ platforms }: { platforms: string[] }) {
   );
 }
 
+/** A manifest's size, platforms and push time: the cells the two tables share. */
+function ImageCells({ item }: { item: { size: number; platforms: string[]; pushedAt: number | null } }) {
+  return (
+    <>
+      <td class="num">
+        <Size bytes={item.size} />
+      </td>
+      <td>
+        <Platforms platforms={item.platforms} />
+      </td>
+      <td title={formatTime(item.pushedAt)}>{formatAgo(item.pushedAt)}</td>
+    </>
+  );
+}
+
+/** A row's Delete button; `label` names what it deletes for screen readers. */
+function DeleteCell({ label, onClick }: { label: string; onClick: () => void }) {
+  return (
+    <td>
+      <button type="button" class="small danger" onClick={onClick} aria-label={label}>
+        Delete
+      </button>
+    </td>
+  );
+}
+
 /** The tags of a repository, newest push first; `onDelete` set when the caller may untag. */
 export function TagsTable({ name, tags, onDelete }: { name: string; tags: TagItem[]; onDelete?: ((tag: TagItem) => void) | undefined }) {
   return (
@@ -29,13 +55,7 @@ export function TagsTable({ name, tags, onDelete }: { name: string; tags: TagIte
           <td>
             <code title={t.digest}>{shortDigest(t.digest)}</code>
           </td>
-          <td class="num">
-            <Size bytes={t.size} />
-          </td>
-          <td>
-            <Platforms platforms={t.platforms} />
-          </td>
-          <td title={formatTime(t.pushedAt)}>{formatAgo(t.pushedAt)}</td>
+          <ImageCells item={t} />
           <td title={formatTime(t.pulledAt)}>{formatAgo(t.pulledAt)}</td>
           <td class="num">{t.pulls}</td>
           <td>
@@ -47,13 +67,7 @@ export function TagsTable({ name, tags, onDelete }: { name: string; tags: TagIte
             {notableArtifactType(t.artifactType) ? <Badge kind="neutral">{t.artifactType}</Badge> : null}
             <SupplyBadges supply={t.supply} />
           </td>
-          {onDelete ? (
-            <td>
-              <button type="button" class="small danger" onClick={() => onDelete(t)} aria-label={`Delete tag ${t.tag}`}>
-                Delete
-              </button>
-            </td>
-          ) : null}
+          {onDelete ? <DeleteCell label={`Delete tag ${t.tag}`} onClick={() => onDelete(t)} /> : null}
         </tr>
       ))}
     </TableFrame>
@@ -70,20 +84,8 @@ export function UntaggedTable({ name, items, onDelete }: { name: string; items: 
             <DigestLink name={name} digest={m.digest} />
           </th>
           <td>{kindOf(m.mediaType, m.artifactType)}</td>
-          <td class="num">
-            <Size bytes={m.size} />
-          </td>
-          <td>
-            <Platforms platforms={m.platforms} />
-          </td>
-          <td title={formatTime(m.pushedAt)}>{formatAgo(m.pushedAt)}</td>
-          {onDelete ? (
-            <td>
-              <button type="button" class="small danger" onClick={() => onDelete(m)} aria-label={`Delete manifest ${m.digest}`}>
-                Delete
-              </button>
-            </td>
-          ) : null}
+          <ImageCells item={m} />
+          {onDelete ? <DeleteCell label={`Delete manifest ${m.digest}`} onClick={() => onDelete(m)} /> : null}
         </tr>
       ))}
     </TableFrame>
