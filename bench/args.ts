@@ -1,3 +1,5 @@
+import { parseArgs, type ParseArgsConfig } from "node:util";
+
 /**
  * The benches' one argument check, run before anything starts: `-h`/`--help` prints the usage and
  * exits 0; an unknown flag, a flag without its value or a stray argument prints what is wrong and
@@ -35,4 +37,15 @@ export function checkBenchArgs(
       fail(`unexpected argument ${arg}`);
     }
   }
+}
+
+/** What {@link parseBenchArgs} returns: a string for each `value` flag given, true for each `switch` given. */
+export type BenchArgs<F extends Record<string, "value" | "switch">> = { [K in keyof F]?: F[K] extends "value" ? string : boolean };
+
+/** {@link checkBenchArgs}, then the flags' values, so a bench names its flags once. */
+export function parseBenchArgs<F extends Record<string, "value" | "switch">>(usage: string, flags: F): BenchArgs<F> {
+  checkBenchArgs(usage, flags);
+  const options: ParseArgsConfig["options"] = {};
+  for (const [name, kind] of Object.entries(flags)) options[name] = { type: kind === "value" ? "string" : "boolean" };
+  return parseArgs({ options }).values as BenchArgs<F>;
 }

@@ -1,10 +1,10 @@
 /**
  * The web UI's API at scale on the embedded default (SQLite + filesystem): builds 100,000
  * repositories (one image each, sizes and push times spread) and one repository with 5,000 tags
- * directly in the stores (bench/state-builder.ts), starts Berth in this process on a loopback port
- * and times the first page (n=50) of `GET /api/v1/browse/repositories` for each sort and order,
- * with and without a search, and of `…/<name>/tags` (by push time, by name, a later page, the
- * untagged manifests). Each figure is the median and the worst of `--runs` requests after one
+ * directly in the stores (bench/ui-state.ts, the state the browser bench bench/ui.ts opens too),
+ * starts Berth in this process on a loopback port and times the first page (n=50) of
+ * `GET /api/v1/browse/repositories` for each sort and order, with and without a search, and of
+ * `…/<name>/tags` (by push time, by name, a later page, the untagged manifests). Each figure is the median and the worst of `--runs` requests after one
  * warm-up request. Prints a markdown report.
  *
  *   npm run build && node dist/bench/ui-api.js [--quick] [--repos N] [--tags N] [--runs N] [--out FILE] [--keep DIR]
@@ -17,138 +17,19 @@
 import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
-import { parseArgs } from "node:util";
 import { loadConfig } from "../src/config/load.js";
 import { silentLogger } from "../src/logger.js";
 import { createBerth } from "../src/server.js";
-import { checkBenchArgs } from "./args.js";
-import pg from "pg";
+import { parseBenchArgs } from "./args.js";
 import { createTestDatabase } from "../test/helpers/services.js";
-import { MANIFEST_TYPE, emptyRows, populatePostgres, populateSqlite, sha256, type Rows } from "./state-builder.js";
+import { BIG, buildUiState } from "./ui-state.js";
 
 const USAGE = "node dist/bench/ui-api.js [--quick] [--repos N] [--tags N] [--runs N] [--out FILE] [--keep DIR] [--postgres]";
-checkBenchArgs(USAGE, { quick: "switch", repos: "value", tags: "value", runs: "value", out: "value", keep: "value", postgres: "switch" });
-const { values } = parseArgs({
-  options: {
-    quick: { type: "boolean" },
-    repos: { type: "string" },
-    tags: { type: "string" },
-    runs: { type: "string" },
-    out: { type: "string" },
-    keep: { type: "string" },
-    postgres: { type: "boolean" },
-  },
-});
+const values = parseBenchArgs(USAGE, { quick: "switch", repos: "value", tags: "value", runs: "value", out: "value", keep: "value", postgres: "switch" });
 const quick = values.quick === true;
 const REPOS = Number(values.repos ?? (quick ? 10_000 : 100_000));
 const TAGS = Number(values.tags ?? (quick ? 500 : 5_000));
 const RUNS = Number(values.runs ?? (quick ? 5 : 20));
-const BIG = "big/app";
-const SLICE = 5_000;
-
-/** One image config per platform, stored as real blobs so the tags page reads platforms from them. */
-const CONFIGS = ["amd64", "arm64"].map((architecture) => Buffer.from(JSON.stringify({ architecture, os: "linux", rootfs: { type: "layers", diff_ids: [] } })));
-
-/** Links already written, (repository, digest) once each. Cleared before each small repository (only the big one needs the memory). */
-const linked = new Set<string>();
-
-function image(rows: Rows, repo: number, layerDigest: string, layerSize: number, config: Buffer): string {
-  const manifest = Buffer.from(
-    JSON.stringify({
-      schemaVersion: 2,
-      mediaType: MANIFEST_TYPE,
-      config: { mediaType: "application/vnd.oci.image.config.v1+json", digest: sha256(config), size: config.length },
-      layers: [{ mediaType: "application/vnd.oci.image.layer.v1.tar+gzip", digest: layerDigest, size: layerSize }],
-    }),
-  );
-  const digest = sha256(manifest);
-  rows.manifests.repo.push(repo);
-  rows.manifests.digest.push(digest);
-  rows.manifests.size.push(manifest.length);
-  rows.manifests.content.push(manifest);
-  for (const d of [sha256(config), layerDigest]) {
-    if (!linked.has(`${repo} ${d}`)) {
-      linked.add(`${repo} ${d}`);
-      rows.links.repo.push(repo);
-      rows.links.digest.push(d);
-    }
-    rows.refs.repo.push(repo);
-    rows.refs.manifest.push(digest);
-    rows.refs.digest.push(d);
-  }
-  return digest;
-}
-
-/** Repository i (1-based; the last id is the big one): a layer of a spread-out size, tagged `latest`. */
-function* slices(): Generator<Rows> {
-  const first = emptyRows();
-  for (const c of CONFIGS) {
-    first.blobs.digest.push(sha256(c));
-    first.blobs.size.push(c.length);
-  }
-  let rows = first;
-  for (let i = 1; i <= REPOS; i++) {
-    rows.repos.push({ id: i, name: `ns${String(i % 1000).padStart(3, "0")}/repo-${String(i).padStart(6, "0")}` });
-    const layer = sha256(`layer ${i}`);
-    const size = 1024 + ((i * 2_654_435_761) % 1_000_000_007);
-    rows.blobs.digest.push(layer);
-    rows.blobs.size.push(size);
-    linked.clear();
-    const digest = image(rows, i, layer, size, CONFIGS[i % 2]!);
-    rows.tags.repo.push(i);
-    rows.tags.name.push("latest");
-    rows.tags.digest.push(digest);
-    if (i % SLICE === 0) {
-      yield rows;
-      rows = emptyRows();
-    }
-  }
-  const big = REPOS + 1;
-  linked.clear();
-  rows.repos.push({ id: big, name: BIG });
-  for (let t = 0; t < TAGS; t++) {
-    const layer = sha256(`big layer ${t}`);
-    rows.blobs.digest.push(layer);
-    rows.blobs.size.push(10_000 + t);
-    const digest = image(rows, big, layer, 10_000 + t, CONFIGS[t % 2]!);
-    rows.tags.repo.push(big);
-    rows.tags.name.push(`build-${String(t).padStart(5, "0")}`);
-    rows.tags.digest.push(digest);
-    // Every tenth manifest left untagged, as deleted tags leave them.
-    if (t % 10 === 0) image(rows, big, layer, 10_000 + t, CONFIGS[(t + 1) % 2]!);
-  }
-  yield rows;
-}
-
-/** Moves each tag's time, and so its repository's (the triggers keep pushed_at), across a year. */
-const SPREAD = (last: string) => `UPDATE tags SET updated_at = updated_at + ((repository_id * 7919 + length(name) * 104729 + ${last}) % 31536000) * 1000`;
-
-async function build(data: string, databaseUrl: string | undefined): Promise<void> {
-  const t0 = performance.now();
-  const at = Date.UTC(2026, 0, 1);
-  if (databaseUrl) {
-    await populatePostgres(databaseUrl, slices(), at);
-    const client = new pg.Client({ connectionString: databaseUrl });
-    await client.connect();
-    await client.query(SPREAD("ascii(right(name, 1))"));
-    await client.query("ANALYZE");
-    await client.end();
-  } else {
-    await populateSqlite(join(data, "berth.db"), slices(), at);
-    const { default: Database } = await import("better-sqlite3");
-    const db = new Database(join(data, "berth.db"));
-    db.exec(SPREAD("unicode(substr(name, -1))"));
-    db.exec("ANALYZE");
-    db.close();
-  }
-  for (const c of CONFIGS) {
-    const hex = sha256(c).slice(7);
-    await mkdir(join(data, "blobs", "sha256", hex.slice(0, 2)), { recursive: true });
-    await writeFile(join(data, "blobs", "sha256", hex.slice(0, 2), hex), c);
-  }
-  console.error(`built ${REPOS} repositories and ${TAGS} tags in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
-}
-
 async function time(url: string): Promise<{ median: number; worst: number; items: number }> {
   const once = async () => {
     const t0 = performance.now();
@@ -173,7 +54,8 @@ const data = values.keep ?? (await mkdtemp(join(tmpdir(), "berth-ui-api-")));
 if (values.keep) await mkdir(data);
 const database = values.postgres ? await createTestDatabase() : undefined;
 try {
-  await build(data, database?.url);
+  const took = await buildUiState(data, { repos: REPOS, tags: TAGS, ...(database ? { databaseUrl: database.url } : {}) });
+  console.error(`built ${REPOS} repositories and ${TAGS} tags in ${took.toFixed(1)} s`);
   const config = loadConfig({
     env: { BERTH_DATA: data, BERTH_LISTEN: "127.0.0.1:0", BERTH_SBOMS: "false", ...(database ? { BERTH_DATABASE_URL: database.url } : {}) },
   });

@@ -3,7 +3,7 @@
  * each (sizes and push times spread over a year) and one repository, `big/app`, with `tags` tags
  * (every tenth manifest also left untagged), written straight into the stores with
  * bench/state-builder.ts. The stores' triggers keep each repository's size, counts and push time
- * as a push would. The same shape as bench/ui-api.ts times at the API, so the two read together.
+ * as a push would. bench/ui-api.ts times the API on this same state, so the two read together.
  */
 import { mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";

@@ -19,29 +19,17 @@
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
-import { parseArgs } from "node:util";
 import type { Browser, BrowserContext } from "playwright-core";
 import { loadConfig } from "../src/config/load.js";
 import { silentLogger } from "../src/logger.js";
 import { createBerth } from "../src/server.js";
 import { launchBrowser } from "../test/helpers/browser.js";
 import { whichSync } from "../test/helpers/tools.js";
-import { checkBenchArgs } from "./args.js";
+import { parseBenchArgs } from "./args.js";
 import { BIG, buildUiState } from "./ui-state.js";
 
 const USAGE = "node dist/bench/ui.js [--quick] [--repos N] [--tags N] [--runs N] [--postgres] [--out FILE] [--json]";
-checkBenchArgs(USAGE, { quick: "switch", repos: "value", tags: "value", runs: "value", postgres: "switch", out: "value", json: "switch" });
-const { values } = parseArgs({
-  options: {
-    quick: { type: "boolean" },
-    repos: { type: "string" },
-    tags: { type: "string" },
-    runs: { type: "string" },
-    postgres: { type: "boolean" },
-    out: { type: "string" },
-    json: { type: "boolean" },
-  },
-});
+const values = parseBenchArgs(USAGE, { quick: "switch", repos: "value", tags: "value", runs: "value", postgres: "switch", out: "value", json: "switch" });
 const quick = values.quick === true;
 const REPOS = Number(values.repos ?? (quick ? 2_000 : 100_000));
 const TAGS = Number(values.tags ?? (quick ? 200 : 5_000));

@@ -7,7 +7,8 @@ import { after, before, describe, it } from "node:test";
 import { startBerth, type TestBerth } from "../helpers/berth.js";
 import { makeImage as makeTestImage, makeLayer } from "../helpers/fixtures.js";
 import { pushImage, withClient } from "../helpers/push.js";
-import { Client, assertError, descriptor, makeImage, makeIndex, uniqueName, type Image, type Reply, type RequestOptions } from "./client.js";
+import { AuthClient, basic } from "./auth-client.js";
+import { Client, assertError, descriptor, makeImage, makeIndex, uniqueName, type Image } from "./client.js";
 
 const RULES = `
 tagRules:
@@ -16,19 +17,7 @@ tagRules:
     immutable: ["v*"]
 `;
 
-const basic = (user: string, password: string) => `Basic ${Buffer.from(`${user}:${password}`).toString("base64")}`;
 const ADMIN = basic("admin", "admin-password");
-
-/** A client that sends `authorization` with every request (Basic on /v2/ and /api/v1/ alike). */
-class AuthClient extends Client {
-  constructor(base: string, readonly authorization?: string) {
-    super(base);
-  }
-  override request(method: string, target: string, options: RequestOptions = {}): Promise<Reply> {
-    const headers = { ...options.headers, ...(this.authorization ? { Authorization: this.authorization } : {}) };
-    return super.request(method, target, { ...options, headers });
-  }
-}
 
 const bytesOf = (image: Image) => image.manifest.length + image.blobs.reduce((n, b) => n + b.length, 0);
 

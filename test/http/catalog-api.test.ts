@@ -9,7 +9,8 @@ import { createApp } from "../../src/http/app.js";
 import { createOpenGuard } from "../../src/http/guard.js";
 import { silentLogger } from "../../src/logger.js";
 import { startBerth, type TestBerth } from "../helpers/berth.js";
-import { Client, assertError, makeImage, uniqueName, type Reply, type RequestOptions } from "./client.js";
+import { AuthClient, basic } from "./auth-client.js";
+import { Client, assertError, makeImage, uniqueName } from "./client.js";
 
 const RULES = `
 tagRules:
@@ -18,19 +19,7 @@ tagRules:
     immutable: ["v*"]
 `;
 
-const basic = (user: string, password: string) => `Basic ${Buffer.from(`${user}:${password}`).toString("base64")}`;
 const ADMIN = basic("admin", "admin-password");
-
-/** A client that sends `authorization` with every request (Basic on /v2/ and /api/v1/ alike). */
-class AuthClient extends Client {
-  constructor(base: string, readonly authorization?: string) {
-    super(base);
-  }
-  override request(method: string, target: string, options: RequestOptions = {}): Promise<Reply> {
-    const headers = { ...options.headers, ...(this.authorization ? { Authorization: this.authorization } : {}) };
-    return super.request(method, target, { ...options, headers });
-  }
-}
 
 /** The catalog endpoints of /api/v1 (http/handlers/catalog-api.ts), with access control off and on. */
 for (const mode of ["off", "on"] as const) {

@@ -1,7 +1,7 @@
 import { useState } from "preact/hooks";
 import { api, encodeName } from "../api";
 import { useData } from "../use-data";
-import { Badge, ErrorBox, Loading } from "./common";
+import { Badge, ErrorBox, Loading, TableFrame, Notice } from "./common";
 import { MaybeError, useAction, useConfirm } from "./admin-kit";
 
 interface Member {
@@ -53,59 +53,41 @@ export function NamespaceDetail({ name, admin, record, onChanged }: { name: stri
           Visibility <Badge>{record.visibility}</Badge> {record.owner ? <>· owner {record.owner}</> : null}
         </p>
       ) : null}
-      {done ? (
-        <p class="notice" role="status">
-          {done}
-        </p>
-      ) : null}
+      <Notice text={done} />
       <MaybeError error={action.error} />
       <h3>Members</h3>
       {members.error ? <ErrorBox error={members.error} /> : null}
       {members.loading && !members.data ? <Loading what="Loading members" /> : null}
       {members.data && members.data.length === 0 ? <p>No members yet.</p> : null}
       {members.data && members.data.length > 0 ? (
-        <div class="table-wrap" tabIndex={0}>
-          <table class="wide">
-            <caption class="visually-hidden">Members of {name}</caption>
-            <thead>
-              <tr>
-                <th scope="col">User</th>
-                <th scope="col">Role</th>
-                <th scope="col">
-                  <span class="visually-hidden">Actions</span>
-                </th>
+        <TableFrame label={`Members of ${name}`} className="wide" columns={["User", "Role", { label: "Actions", hidden: true }]}>
+          {members.data.map((m) => {
+            const locked = !admin && m.role === "owner";
+            return (
+              <tr key={m.user}>
+                <td>{m.user}</td>
+                <td>
+                  {locked ? (
+                    <Badge title="Only administrators change owners">owner</Badge>
+                  ) : (
+                    <select aria-label={`Role of ${m.user}`} value={m.role} disabled={action.busy} onChange={(e) => setRole(m.user, e.currentTarget.value)}>
+                      {roles.map((r) => (
+                        <option value={r}>{r}</option>
+                      ))}
+                    </select>
+                  )}
+                </td>
+                <td>
+                  {locked ? null : (
+                    <button type="button" class="small danger" onClick={() => askRemove(m)} aria-label={`Remove ${m.user} from ${name}`}>
+                      Remove
+                    </button>
+                  )}
+                </td>
               </tr>
-            </thead>
-            <tbody>
-              {members.data.map((m) => {
-                const locked = !admin && m.role === "owner";
-                return (
-                  <tr key={m.user}>
-                    <td>{m.user}</td>
-                    <td>
-                      {locked ? (
-                        <Badge title="Only administrators change owners">owner</Badge>
-                      ) : (
-                        <select aria-label={`Role of ${m.user}`} value={m.role} disabled={action.busy} onChange={(e) => setRole(m.user, e.currentTarget.value)}>
-                          {roles.map((r) => (
-                            <option value={r}>{r}</option>
-                          ))}
-                        </select>
-                      )}
-                    </td>
-                    <td>
-                      {locked ? null : (
-                        <button type="button" class="small danger" onClick={() => askRemove(m)} aria-label={`Remove ${m.user} from ${name}`}>
-                          Remove
-                        </button>
-                      )}
-                    </td>
-                  </tr>
-                );
-              })}
-            </tbody>
-          </table>
-        </div>
+            );
+          })}
+        </TableFrame>
       ) : null}
       <form class="panel-form inline" onSubmit={add} aria-label={`Add a member to ${name}`}>
         <div>
@@ -167,29 +149,15 @@ function RepositoryVisibility({ namespace, admin, onChanged }: { namespace: stri
         <ErrorBox error={repos.error} />
       ) : null}
       {repos.data && repos.data.length > 0 ? (
-        <div class="table-wrap" tabIndex={0}>
-          <table class="wide">
-            <caption class="visually-hidden">Repositories of {namespace}</caption>
-            <thead>
-              <tr>
-                <th scope="col">Repository</th>
-                <th scope="col" class="num">
-                  Tags
-                </th>
-                <th scope="col">Visibility now</th>
-              </tr>
-            </thead>
-            <tbody>
-              {repos.data.map((r) => (
-                <tr key={r.name}>
-                  <td>{r.name}</td>
-                  <td class="num">{r.tags}</td>
-                  <td>{r.visibility ?? "–"}</td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
+        <TableFrame label={`Repositories of ${namespace}`} className="wide" columns={["Repository", { label: "Tags", num: true }, "Visibility now"]}>
+          {repos.data.map((r) => (
+            <tr key={r.name}>
+              <td>{r.name}</td>
+              <td class="num">{r.tags}</td>
+              <td>{r.visibility ?? "–"}</td>
+            </tr>
+          ))}
+        </TableFrame>
       ) : null}
       <form class="panel-form inline" onSubmit={submit} aria-label={`Set a repository's visibility in ${namespace}`}>
         <div>

@@ -1,6 +1,6 @@
 import { Fragment } from "preact";
 import { formatBytes, shortDigest } from "../format";
-import { Badge } from "./common";
+import { Badge, TableFrame } from "./common";
 import { DigestLink, MaybeLink, Size } from "./browse-common";
 import type { ConfigView, DescriptorView, HistoryEntry, Verification } from "./browse-types";
 
@@ -27,75 +27,43 @@ export function JsonText({ text, label }: { text: string; label: string }) {
 export function LayersTable({ layers, caption }: { layers: DescriptorView[]; caption: string }) {
   if (layers.length === 0) return <p class="muted">No layers.</p>;
   return (
-    <div class="table-wrap" tabIndex={0} role="region" aria-label={caption}>
-      <table class="layers browse-table">
-        <caption class="visually-hidden">{caption}</caption>
-        <thead>
-          <tr>
-            <th scope="col" class="num">
-              #
-            </th>
-            <th scope="col">Digest</th>
-            <th scope="col" class="num">
-              Size
-            </th>
-            <th scope="col">Media type</th>
-          </tr>
-        </thead>
-        <tbody>
-          {layers.map((l, i) => (
-            <tr key={`${i}-${l.digest}`}>
-              <th scope="row" class="num">
-                {i + 1}
-              </th>
-              <td>
-                <code title={l.digest}>{shortDigest(l.digest)}</code>
-                {l.annotations?.["org.opencontainers.image.title"] ? <span class="muted"> {l.annotations["org.opencontainers.image.title"]}</span> : null}
-              </td>
-              <td class="num">
-                <Size bytes={l.size} />
-              </td>
-              <td class="mono">{l.mediaType}</td>
-            </tr>
-          ))}
-        </tbody>
-      </table>
-    </div>
+    <TableFrame label={caption} region className="layers browse-table" columns={[{ label: "#", num: true }, "Digest", { label: "Size", num: true }, "Media type"]}>
+      {layers.map((l, i) => (
+        <tr key={`${i}-${l.digest}`}>
+          <th scope="row" class="num">
+            {i + 1}
+          </th>
+          <td>
+            <code title={l.digest}>{shortDigest(l.digest)}</code>
+            {l.annotations?.["org.opencontainers.image.title"] ? <span class="muted"> {l.annotations["org.opencontainers.image.title"]}</span> : null}
+          </td>
+          <td class="num">
+            <Size bytes={l.size} />
+          </td>
+          <td class="mono">{l.mediaType}</td>
+        </tr>
+      ))}
+    </TableFrame>
   );
 }
 
 /** An index's children: one row per platform, each linking to its manifest. */
 export function PlatformsTable({ name, manifests }: { name: string; manifests: DescriptorView[] }) {
   return (
-    <div class="table-wrap" tabIndex={0} role="region" aria-label="Platforms">
-      <table class="platforms browse-table">
-        <caption class="visually-hidden">Platforms</caption>
-        <thead>
-          <tr>
-            <th scope="col">Platform</th>
-            <th scope="col">Manifest</th>
-            <th scope="col" class="num">
-              Size
-            </th>
-            <th scope="col">Media type</th>
-          </tr>
-        </thead>
-        <tbody>
-          {manifests.map((m) => (
-            <tr key={m.digest}>
-              <th scope="row">{m.platform ?? m.artifactType ?? "unknown"}</th>
-              <td>
-                <DigestLink name={name} digest={m.digest} />
-              </td>
-              <td class="num">
-                <Size bytes={m.size} />
-              </td>
-              <td class="mono">{m.mediaType}</td>
-            </tr>
-          ))}
-        </tbody>
-      </table>
-    </div>
+    <TableFrame label="Platforms" region className="platforms browse-table" columns={["Platform", "Manifest", { label: "Size", num: true }, "Media type"]}>
+      {manifests.map((m) => (
+        <tr key={m.digest}>
+          <th scope="row">{m.platform ?? m.artifactType ?? "unknown"}</th>
+          <td>
+            <DigestLink name={name} digest={m.digest} />
+          </td>
+          <td class="num">
+            <Size bytes={m.size} />
+          </td>
+          <td class="mono">{m.mediaType}</td>
+        </tr>
+      ))}
+    </TableFrame>
   );
 }
 
@@ -146,36 +114,21 @@ export function ConfigFacts({ config }: { config: ConfigView }) {
 export function HistoryTable({ history }: { history: HistoryEntry[] }) {
   if (history.length === 0) return <p class="muted">No history recorded.</p>;
   return (
-    <div class="table-wrap" tabIndex={0} role="region" aria-label="Image history">
-      <table class="history browse-table">
-        <caption class="visually-hidden">Image history</caption>
-        <thead>
-          <tr>
-            <th scope="col" class="num">
-              Step
-            </th>
-            <th scope="col">Created</th>
-            <th scope="col">Created by</th>
-            <th scope="col">Comment</th>
-          </tr>
-        </thead>
-        <tbody>
-          {history.map((h, i) => (
-            <tr key={i}>
-              <th scope="row" class="num">
-                {i + 1}
-              </th>
-              <td>{h.created ?? "–"}</td>
-              <td class="mono">
-                {h.createdBy ?? "–"}
-                {h.emptyLayer ? <Badge kind="neutral">no layer</Badge> : null}
-              </td>
-              <td>{h.comment ?? ""}</td>
-            </tr>
-          ))}
-        </tbody>
-      </table>
-    </div>
+    <TableFrame label="Image history" region className="history browse-table" columns={[{ label: "Step", num: true }, "Created", "Created by", "Comment"]}>
+      {history.map((h, i) => (
+        <tr key={i}>
+          <th scope="row" class="num">
+            {i + 1}
+          </th>
+          <td>{h.created ?? "–"}</td>
+          <td class="mono">
+            {h.createdBy ?? "–"}
+            {h.emptyLayer ? <Badge kind="neutral">no layer</Badge> : null}
+          </td>
+          <td>{h.comment ?? ""}</td>
+        </tr>
+      ))}
+    </TableFrame>
   );
 }
 
@@ -203,36 +156,20 @@ const referrerKind = (r: DescriptorView): string => {
 export function ReferrersTable({ name, referrers }: { name: string; referrers: (DescriptorView & { verification?: Verification })[] }) {
   if (referrers.length === 0) return <p class="muted">Nothing refers to this manifest.</p>;
   return (
-    <div class="table-wrap" tabIndex={0} role="region" aria-label="Referrers">
-      <table class="referrers browse-table">
-        <caption class="visually-hidden">Referrers</caption>
-        <thead>
-          <tr>
-            <th scope="col">Kind</th>
-            <th scope="col">Artifact type</th>
-            <th scope="col">Manifest</th>
-            <th scope="col" class="num">
-              Size
-            </th>
-            <th scope="col">Verification</th>
-          </tr>
-        </thead>
-        <tbody>
-          {referrers.map((r) => (
-            <tr key={r.digest}>
-              <th scope="row">{referrerKind(r)}</th>
-              <td class="mono">{r.artifactType ?? r.mediaType}</td>
-              <td>
-                <DigestLink name={name} digest={r.digest} />
-              </td>
-              <td class="num">
-                <Size bytes={r.size} />
-              </td>
-              <td>{referrerKind(r) === "signature" || r.verification ? <VerificationBadge v={r.verification} /> : <span class="muted">–</span>}</td>
-            </tr>
-          ))}
-        </tbody>
-      </table>
-    </div>
+    <TableFrame label="Referrers" region className="referrers browse-table" columns={["Kind", "Artifact type", "Manifest", { label: "Size", num: true }, "Verification"]}>
+      {referrers.map((r) => (
+        <tr key={r.digest}>
+          <th scope="row">{referrerKind(r)}</th>
+          <td class="mono">{r.artifactType ?? r.mediaType}</td>
+          <td>
+            <DigestLink name={name} digest={r.digest} />
+          </td>
+          <td class="num">
+            <Size bytes={r.size} />
+          </td>
+          <td>{referrerKind(r) === "signature" || r.verification ? <VerificationBadge v={r.verification} /> : <span class="muted">–</span>}</td>
+        </tr>
+      ))}
+    </TableFrame>
   );
 }

@@ -1,7 +1,7 @@
 import { encodeName } from "../api";
 import { formatBytes, shortDigest } from "../format";
 import { href } from "../router";
-import { Badge, CommandLine } from "./common";
+import { Badge, CommandLine, TableFrame } from "./common";
 import type { TagSupply } from "./browse-types";
 
 /** Pushed text that is a web address becomes a link (http and https only); anything else stays text. */
@@ -25,29 +25,18 @@ export function KeyValueTable({ caption, entries }: { caption: string; entries: 
   const rows = Object.entries(entries ?? {}).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
   if (rows.length === 0) return <p class="muted">No {caption.toLowerCase()}.</p>;
   return (
-    <div class="table-wrap" tabIndex={0} role="region" aria-label={caption}>
-      <table class="kv">
-        <caption class="visually-hidden">{caption}</caption>
-        <thead>
-          <tr>
-            <th scope="col">Key</th>
-            <th scope="col">Value</th>
-          </tr>
-        </thead>
-        <tbody>
-          {rows.map(([k, v]) => (
-            <tr key={k}>
-              <th scope="row" class="mono">
-                {k}
-              </th>
-              <td class="mono">
-                <MaybeLink text={v} />
-              </td>
-            </tr>
-          ))}
-        </tbody>
-      </table>
-    </div>
+    <TableFrame label={caption} region className="kv" columns={["Key", "Value"]}>
+      {rows.map(([k, v]) => (
+        <tr key={k}>
+          <th scope="row" class="mono">
+            {k}
+          </th>
+          <td class="mono">
+            <MaybeLink text={v} />
+          </td>
+        </tr>
+      ))}
+    </TableFrame>
   );
 }
 

@@ -3,7 +3,7 @@ import { api } from "../api";
 import { formatBytes } from "../format";
 import { href } from "../router";
 import { useData } from "../use-data";
-import { ErrorBox } from "./common";
+import { ErrorBox, TableFrame } from "./common";
 import { QuotaUse } from "./browse-common";
 import type { NamespaceItem } from "./browse-types";
 
@@ -29,42 +29,24 @@ export function NamespacesSection({ active }: { active: string | undefined }) {
       ) : null}
       {list.data && list.data.items.length === 0 ? <p class="muted">No namespace yet.</p> : null}
       {list.data && list.data.items.length > 0 ? (
-        <div class="table-wrap" tabIndex={0} role="region" aria-label="Namespaces">
-          <table class="browse-table">
-            <caption class="visually-hidden">Namespaces</caption>
-            <thead>
-              <tr>
-                <th scope="col">Namespace</th>
-                <th scope="col" class="num">
-                  Repositories
-                </th>
-                <th scope="col" class="num">
-                  Size
-                </th>
-                <th scope="col">Quota</th>
-                <th scope="col">Visibility</th>
-              </tr>
-            </thead>
-            <tbody>
-              {shown.map((ns) => (
-                <tr key={ns.name}>
-                  <th scope="row">
-                    <a href={href(`/?q=${encodeURIComponent(`${ns.name}/`)}`)} aria-current={active === `${ns.name}/` ? "true" : undefined}>
-                      {ns.name}
-                    </a>
-                    {ns.role ? <span class="muted"> ({ns.role})</span> : null}
-                  </th>
-                  <td class="num">{ns.repositories}</td>
-                  <td class="num">{formatBytes(ns.size)}</td>
-                  <td>
-                    <QuotaUse quota={ns.quota} />
-                  </td>
-                  <td>{ns.visibility}</td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
+        <TableFrame label="Namespaces" region className="browse-table" columns={["Namespace", { label: "Repositories", num: true }, { label: "Size", num: true }, "Quota", "Visibility"]}>
+          {shown.map((ns) => (
+            <tr key={ns.name}>
+              <th scope="row">
+                <a href={href(`/?q=${encodeURIComponent(`${ns.name}/`)}`)} aria-current={active === `${ns.name}/` ? "true" : undefined}>
+                  {ns.name}
+                </a>
+                {ns.role ? <span class="muted"> ({ns.role})</span> : null}
+              </th>
+              <td class="num">{ns.repositories}</td>
+              <td class="num">{formatBytes(ns.size)}</td>
+              <td>
+                <QuotaUse quota={ns.quota} />
+              </td>
+              <td>{ns.visibility}</td>
+            </tr>
+          ))}
+        </TableFrame>
       ) : null}
       {shown.length < items.length ? (
         <button type="button" class="small" onClick={() => setAll(true)}>

@@ -1,4 +1,4 @@
-import { Badge } from "./common";
+import { Badge, TableFrame } from "./common";
 import { MaybeLink, VulnBadge } from "./browse-common";
 import type { ImageSupply, SupplyReport } from "./browse-types";
 
@@ -26,41 +26,26 @@ function Findings({ supply }: { supply: ImageSupply }) {
   if (findings.length === 0) return null;
   return (
     <>
-      <div class="table-wrap" tabIndex={0} role="region" aria-label="Vulnerabilities">
-        <table class="findings browse-table">
-          <caption class="visually-hidden">Vulnerabilities</caption>
-          <thead>
-            <tr>
-              <th scope="col">Vulnerability</th>
-              <th scope="col">Severity</th>
-              <th scope="col">Package</th>
-              <th scope="col">Installed</th>
-              <th scope="col">Fixed in</th>
-              <th scope="col">Summary</th>
-            </tr>
-          </thead>
-          <tbody>
-            {findings.slice(0, MAX_FINDINGS).map((f) => (
-              <tr key={`${f.id}|${f.package}|${f.installed}`}>
-                <th scope="row" class="mono">
-                  {f.id}
-                  {f.aliases && f.aliases.length > 0 ? <span class="muted"> {f.aliases.slice(0, 2).join(", ")}</span> : null}
-                </th>
-                <td>
-                  <Badge kind={f.severity === "critical" || f.severity === "high" ? "bad" : f.severity === "medium" ? "warn" : "neutral"}>{f.severity}</Badge>
-                  {f.score !== undefined ? ` ${f.score}` : ""}
-                </td>
-                <td class="mono">{f.package}</td>
-                <td class="mono">{f.installed}</td>
-                <td class="mono">{f.fixed ?? "no fix known"}</td>
-                <td>
-                  <MaybeLink text={f.summary ?? ""} />
-                </td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
-      </div>
+      <TableFrame label="Vulnerabilities" region className="findings browse-table" columns={["Vulnerability", "Severity", "Package", "Installed", "Fixed in", "Summary"]}>
+        {findings.slice(0, MAX_FINDINGS).map((f) => (
+          <tr key={`${f.id}|${f.package}|${f.installed}`}>
+            <th scope="row" class="mono">
+              {f.id}
+              {f.aliases && f.aliases.length > 0 ? <span class="muted"> {f.aliases.slice(0, 2).join(", ")}</span> : null}
+            </th>
+            <td>
+              <Badge kind={f.severity === "critical" || f.severity === "high" ? "bad" : f.severity === "medium" ? "warn" : "neutral"}>{f.severity}</Badge>
+              {f.score !== undefined ? ` ${f.score}` : ""}
+            </td>
+            <td class="mono">{f.package}</td>
+            <td class="mono">{f.installed}</td>
+            <td class="mono">{f.fixed ?? "no fix known"}</td>
+            <td>
+              <MaybeLink text={f.summary ?? ""} />
+            </td>
+          </tr>
+        ))}
+      </TableFrame>
       {findings.length > MAX_FINDINGS ? <p class="muted">The first {MAX_FINDINGS} of {findings.length} findings, worst first.</p> : null}
     </>
   );

@@ -20,6 +20,15 @@ export function ErrorBox({ error }: { error: ApiError }) {
   );
 }
 
+/** What the last change did, announced politely to screen readers; nothing when `text` is empty. */
+export function Notice({ text }: { text: string | undefined }) {
+  return text ? (
+    <p class="notice" role="status">
+      {text}
+    </p>
+  ) : null;
+}
+
 export function Loading({ what = "Loading" }: { what?: string }) {
   return (
     <p class="muted" role="status" aria-live="polite">
@@ -119,5 +128,50 @@ export function Pager({ next, onNext, onFirst, atFirst }: { next?: string | unde
         </button>
       ) : null}
     </nav>
+  );
+}
+
+/** A column header: its text, or an object for a numeric column (`num`, right-aligned) or one named for screen readers only (`hidden`); null, false or undefined leaves the column out. */
+export type TableColumn = string | { label: string; num?: boolean; hidden?: boolean } | null | false | undefined;
+
+/** What a {@link TableFrame} shows around its rows. */
+export interface TableFrameProps {
+  /** The table's visually hidden caption, and with `region` the name of its scroll region. */
+  label?: string;
+  /** Names the table by a visible heading's id instead of a caption. */
+  labelledBy?: string;
+  /** Makes the scroll wrapper a named landmark (the browse pages list them). */
+  region?: boolean;
+  className: string;
+  columns: TableColumn[];
+  busy?: boolean;
+  /** The body rows. */
+  children: ComponentChildren;
+}
+
+/** A table in its keyboard-scrollable wrapper, with its caption and column headers; `children` are the body rows. */
+export function TableFrame({ label, labelledBy, region, className, columns, busy, children }: TableFrameProps) {
+  return (
+    <div class="table-wrap" tabIndex={0} role={region ? "region" : undefined} aria-label={region ? label : undefined}>
+      <table class={className} aria-labelledby={labelledBy} aria-busy={busy ? "true" : undefined}>
+        {label !== undefined ? <caption class="visually-hidden">{label}</caption> : null}
+        <thead>
+          <tr>
+            {columns.map((c, i) =>
+              !c ? null : typeof c === "string" ? (
+                <th key={i} scope="col">
+                  {c}
+                </th>
+              ) : (
+                <th key={i} scope="col" class={c.num ? "num" : undefined}>
+                  {c.hidden ? <span class="visually-hidden">{c.label}</span> : c.label}
+                </th>
+              ),
+            )}
+          </tr>
+        </thead>
+        <tbody>{children}</tbody>
+      </table>
+    </div>
   );
 }

@@ -2,7 +2,7 @@ import { useState } from "preact/hooks";
 import { api, ApiError } from "../api";
 import { formatAgo, formatBytes, formatTime } from "../format";
 import { useData } from "../use-data";
-import { Badge, ErrorBox, Loading } from "./common";
+import { Badge, ErrorBox, Loading, TableFrame } from "./common";
 import { asApiError, MaybeError, useConfirm } from "./admin-kit";
 import { describeRun, formatDuration, GcReportView, RetentionReportView, type GcReport, type RetentionReport } from "./registry-reports";
 
@@ -146,37 +146,23 @@ export function Maintenance({ onRun }: { onRun: () => void }) {
       {runs.loading && !runs.data ? <Loading what="Loading recent runs" /> : null}
       {runs.data && runs.data.items.length === 0 ? <p>No garbage collection or retention run yet (dry runs are not kept).</p> : null}
       {runs.data && runs.data.items.length > 0 ? (
-        <div class="table-wrap" tabIndex={0}>
-          <table class="wide" aria-labelledby="recent-runs">
-            <thead>
-              <tr>
-                <th scope="col">When</th>
-                <th scope="col">Kind</th>
-                <th scope="col">Outcome</th>
-                <th scope="col">Report</th>
-                <th scope="col">Took</th>
-                <th scope="col">Started by</th>
-              </tr>
-            </thead>
-            <tbody>
-              {runs.data.items.map((r, i) => (
-                <tr key={`${r.kind}-${r.time}-${i}`}>
-                  <td title={formatTime(r.time)}>{formatAgo(r.time)}</td>
-                  <td>{NAMES[r.kind] ?? r.kind}</td>
-                  <td>
-                    <Badge kind={r.outcome === "completed" ? "good" : r.outcome === "failed" ? "bad" : "warn"}>{r.outcome}</Badge>
-                  </td>
-                  <td>{describeRun(r.kind, r.summary)}</td>
-                  <td>{formatDuration(r.summary.durationMs)}</td>
-                  <td>
-                    {r.actor ?? "–"}
-                    {r.source && r.source !== r.actor ? <span class="muted"> from {r.source}</span> : null}
-                  </td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
+        <TableFrame labelledBy="recent-runs" className="wide" columns={["When", "Kind", "Outcome", "Report", "Took", "Started by"]}>
+          {runs.data.items.map((r, i) => (
+            <tr key={`${r.kind}-${r.time}-${i}`}>
+              <td title={formatTime(r.time)}>{formatAgo(r.time)}</td>
+              <td>{NAMES[r.kind] ?? r.kind}</td>
+              <td>
+                <Badge kind={r.outcome === "completed" ? "good" : r.outcome === "failed" ? "bad" : "warn"}>{r.outcome}</Badge>
+              </td>
+              <td>{describeRun(r.kind, r.summary)}</td>
+              <td>{formatDuration(r.summary.durationMs)}</td>
+              <td>
+                {r.actor ?? "–"}
+                {r.source && r.source !== r.actor ? <span class="muted"> from {r.source}</span> : null}
+              </td>
+            </tr>
+          ))}
+        </TableFrame>
       ) : null}
     </>
   );

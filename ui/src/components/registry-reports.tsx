@@ -1,5 +1,5 @@
 import { formatBytes, formatTime, shortDigest } from "../format";
-import { Badge } from "./common";
+import { Badge, TableFrame } from "./common";
 
 /** POST /api/v1/gc's answer (registry/gc.ts GcReport). */
 export interface GcReport {
@@ -84,31 +84,17 @@ function ItemTable({ title, items }: { title: string; items: GcReport["manifests
       <summary>
         {title} ({items.length})
       </summary>
-      <div class="table-wrap" tabIndex={0}>
-        <table class="wide">
-          <caption class="visually-hidden">{title}</caption>
-          <thead>
-            <tr>
-              <th scope="col">Repository</th>
-              <th scope="col">Digest</th>
-              <th scope="col" class="num">
-                Size
-              </th>
-            </tr>
-          </thead>
-          <tbody>
-            {items.map((i) => (
-              <tr key={`${i.repository ?? ""}@${i.digest}`}>
-                <td>{i.repository ?? <span class="muted">shared store</span>}</td>
-                <td class="mono" title={i.digest}>
-                  {shortDigest(i.digest)}
-                </td>
-                <td class="num">{formatBytes(i.size)}</td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
-      </div>
+      <TableFrame label={title} className="wide" columns={["Repository", "Digest", { label: "Size", num: true }]}>
+        {items.map((i) => (
+          <tr key={`${i.repository ?? ""}@${i.digest}`}>
+            <td>{i.repository ?? <span class="muted">shared store</span>}</td>
+            <td class="mono" title={i.digest}>
+              {shortDigest(i.digest)}
+            </td>
+            <td class="num">{formatBytes(i.size)}</td>
+          </tr>
+        ))}
+      </TableFrame>
     </details>
   );
 }
@@ -131,39 +117,26 @@ export function RetentionReportView({ report }: { report: RetentionReport }) {
       {report.repositories.length === 0 ? (
         <p>No retention rule covers any repository (rules are set in the configuration file, under <code>retention.rules</code>).</p>
       ) : (
-        <div class="table-wrap" tabIndex={0}>
-          <table class="wide">
-            <caption class="visually-hidden">Retention by repository</caption>
-            <thead>
-              <tr>
-                <th scope="col">Repository</th>
-                <th scope="col">Rule</th>
-                <th scope="col">{report.dryRun ? "Would delete" : "Deleted"}</th>
-                <th scope="col">Kept</th>
-              </tr>
-            </thead>
-            <tbody>
-              {report.repositories.map((r) => (
-                <tr key={r.repository}>
-                  <td>{r.repository}</td>
-                  <td>{r.rule}</td>
-                  <td>
-                    {r.deleted.length === 0 ? <span class="muted">none</span> : r.deleted.map((t) => <code class="scope" title={t.digest}>{t.tag}</code>)}
-                    {r.untaggedManifests.length > 0 ? <div class="muted">+ {count(r.untaggedManifests.length, "untagged manifest")}</div> : null}
-                    {r.moved.length > 0 ? <div class="muted">{count(r.moved.length, "tag")} moved meanwhile, left alone</div> : null}
-                  </td>
-                  <td>
-                    {r.kept.map((t) => (
-                      <div>
-                        <code title={t.digest}>{t.tag}</code> <span class="muted small-print">{t.reasons.join(", ")}</span>
-                      </div>
-                    ))}
-                  </td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
+        <TableFrame label="Retention by repository" className="wide" columns={["Repository", "Rule", report.dryRun ? "Would delete" : "Deleted", "Kept"]}>
+          {report.repositories.map((r) => (
+            <tr key={r.repository}>
+              <td>{r.repository}</td>
+              <td>{r.rule}</td>
+              <td>
+                {r.deleted.length === 0 ? <span class="muted">none</span> : r.deleted.map((t) => <code class="scope" title={t.digest}>{t.tag}</code>)}
+                {r.untaggedManifests.length > 0 ? <div class="muted">+ {count(r.untaggedManifests.length, "untagged manifest")}</div> : null}
+                {r.moved.length > 0 ? <div class="muted">{count(r.moved.length, "tag")} moved meanwhile, left alone</div> : null}
+              </td>
+              <td>
+                {r.kept.map((t) => (
+                  <div>
+                    <code title={t.digest}>{t.tag}</code> <span class="muted small-print">{t.reasons.join(", ")}</span>
+                  </div>
+                ))}
+              </td>
+            </tr>
+          ))}
+        </TableFrame>
       )}
     </div>
   );

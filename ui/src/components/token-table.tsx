@@ -1,5 +1,5 @@
 import { formatAgo, formatTime } from "../format";
-import { Badge } from "./common";
+import { Badge, TableFrame } from "./common";
 import { tokenState, useAction, MaybeError } from "./admin-kit";
 
 /** A robot token as the API lists it (never its secret). */
@@ -97,55 +97,36 @@ export function TokenTable({ tokens, showOwner, onRevoke }: { tokens: TokenView[
   if (tokens.length === 0) return <p>No robot tokens yet.</p>;
   const now = Date.now();
   return (
-    <div class="table-wrap" tabIndex={0}>
-      <table class="wide">
-        <caption class="visually-hidden">Robot tokens</caption>
-        <thead>
-          <tr>
-            {showOwner ? <th scope="col">Owner</th> : null}
-            <th scope="col">Name</th>
-            <th scope="col">Scopes</th>
-            <th scope="col">State</th>
-            <th scope="col">Created</th>
-            <th scope="col">Expires</th>
-            <th scope="col">Last used</th>
-            <th scope="col">
-              <span class="visually-hidden">Actions</span>
-            </th>
+    <TableFrame label="Robot tokens" className="wide" columns={[showOwner && "Owner", "Name", "Scopes", "State", "Created", "Expires", "Last used", { label: "Actions", hidden: true }]}>
+      {tokens.map((t) => {
+        const state = tokenState(t, now);
+        return (
+          <tr key={`${t.owner}/${t.name}/${t.createdAt}`}>
+            {showOwner ? <td>{t.owner}</td> : null}
+            <td>{t.name}</td>
+            <td>
+              {t.scopes.map((s) => (
+                <code class="scope">{s}</code>
+              ))}
+            </td>
+            <td>
+              <Badge kind={state === "active" ? "good" : state === "expired" ? "warn" : "neutral"} title={state === "revoked" ? formatTime(t.revokedAt) : undefined}>
+                {state}
+              </Badge>
+            </td>
+            <td title={formatTime(t.createdAt)}>{formatAgo(t.createdAt, now)}</td>
+            <td>{t.expiresAt === undefined ? "never" : formatTime(t.expiresAt).slice(0, 10)}</td>
+            <td title={formatTime(t.lastUsedAt)}>{formatAgo(t.lastUsedAt, now)}</td>
+            <td>
+              {state === "active" ? (
+                <button type="button" class="small danger" onClick={() => onRevoke(t)} aria-label={`Revoke ${t.owner}/${t.name}`}>
+                  Revoke
+                </button>
+              ) : null}
+            </td>
           </tr>
-        </thead>
-        <tbody>
-          {tokens.map((t) => {
-            const state = tokenState(t, now);
-            return (
-              <tr key={`${t.owner}/${t.name}/${t.createdAt}`}>
-                {showOwner ? <td>{t.owner}</td> : null}
-                <td>{t.name}</td>
-                <td>
-                  {t.scopes.map((s) => (
-                    <code class="scope">{s}</code>
-                  ))}
-                </td>
-                <td>
-                  <Badge kind={state === "active" ? "good" : state === "expired" ? "warn" : "neutral"} title={state === "revoked" ? formatTime(t.revokedAt) : undefined}>
-                    {state}
-                  </Badge>
-                </td>
-                <td title={formatTime(t.createdAt)}>{formatAgo(t.createdAt, now)}</td>
-                <td>{t.expiresAt === undefined ? "never" : formatTime(t.expiresAt).slice(0, 10)}</td>
-                <td title={formatTime(t.lastUsedAt)}>{formatAgo(t.lastUsedAt, now)}</td>
-                <td>
-                  {state === "active" ? (
-                    <button type="button" class="small danger" onClick={() => onRevoke(t)} aria-label={`Revoke ${t.owner}/${t.name}`}>
-                      Revoke
-                    </button>
-                  ) : null}
-                </td>
-              </tr>
-            );
-          })}
-        </tbody>
-      </table>
-    </div>
+        );
+      })}
+    </TableFrame>
   );
 }

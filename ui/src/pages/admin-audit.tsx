@@ -1,5 +1,5 @@
 import { api } from "../api";
-import { Badge, ErrorBox, Loading } from "../components/common";
+import { Badge, ErrorBox, Loading, TableFrame } from "../components/common";
 import { formatTime } from "../format";
 import { navigate } from "../router";
 import { useData } from "../use-data";
@@ -112,40 +112,23 @@ export function AdminAudit({ query }: { query: URLSearchParams }) {
 
 function AuditTable({ entries }: { entries: AuditEntry[] }) {
   return (
-    <div class="table-wrap" tabIndex={0}>
-      <table class="wide audit">
-        <caption class="visually-hidden">Audit log</caption>
-        <thead>
-          <tr>
-            <th scope="col">Time</th>
-            <th scope="col">User</th>
-            <th scope="col">Action</th>
-            <th scope="col">Repository</th>
-            <th scope="col">Target</th>
-            <th scope="col">Result</th>
-            <th scope="col">Source</th>
-            <th scope="col">Detail</th>
-          </tr>
-        </thead>
-        <tbody>
-          {entries.map((e, i) => (
-            <tr key={`${e.time}-${i}`}>
-              <td class="nowrap">{formatTime(e.time)}</td>
-              <td>{e.actor ?? <span class="muted">anonymous</span>}</td>
-              <td>
-                <code>{e.action}</code>
-              </td>
-              <td>{e.repository ?? ""}</td>
-              <td class="mono">{e.target ?? ""}</td>
-              <td>
-                <Badge kind={e.result === "ok" ? "good" : e.result === "denied" ? "warn" : "bad"}>{e.result}</Badge>
-              </td>
-              <td>{e.source ?? ""}</td>
-              <td class="mono detail">{e.detail && Object.keys(e.detail).length > 0 ? JSON.stringify(e.detail) : ""}</td>
-            </tr>
-          ))}
-        </tbody>
-      </table>
-    </div>
+    <TableFrame label="Audit log" className="wide audit" columns={["Time", "User", "Action", "Repository", "Target", "Result", "Source", "Detail"]}>
+      {entries.map((e, i) => (
+        <tr key={`${e.time}-${i}`}>
+          <td class="nowrap">{formatTime(e.time)}</td>
+          <td>{e.actor ?? <span class="muted">anonymous</span>}</td>
+          <td>
+            <code>{e.action}</code>
+          </td>
+          <td>{e.repository ?? ""}</td>
+          <td class="mono">{e.target ?? ""}</td>
+          <td>
+            <Badge kind={e.result === "ok" ? "good" : e.result === "denied" ? "warn" : "bad"}>{e.result}</Badge>
+          </td>
+          <td>{e.source ?? ""}</td>
+          <td class="mono detail">{e.detail && Object.keys(e.detail).length > 0 ? JSON.stringify(e.detail) : ""}</td>
+        </tr>
+      ))}
+    </TableFrame>
   );
 }

@@ -1,5 +1,5 @@
 import { api, encodeName } from "../api";
-import { Badge, ErrorBox, Loading } from "../components/common";
+import { Badge, ErrorBox, Loading, TableFrame } from "../components/common";
 import { MaybeError, useAction } from "../components/admin-kit";
 import { NamespaceDetail } from "../components/admin-members";
 import { currentLocation, href, navigate } from "../router";
@@ -51,44 +51,24 @@ export function AdminNamespaces({ admin }: { admin: boolean }) {
       {list.loading && !list.data ? <Loading what="Loading namespaces" /> : null}
       {list.data && list.data.length === 0 ? <p>{admin ? "No namespaces yet." : "You own no namespace."}</p> : null}
       {list.data && list.data.length > 0 ? (
-        <div class="table-wrap" tabIndex={0}>
-          <table class="wide">
-            <caption class="visually-hidden">Namespaces</caption>
-            <thead>
-              <tr>
-                <th scope="col">Namespace</th>
-                <th scope="col" class="num">
-                  Repositories
-                </th>
-                <th scope="col">Visibility</th>
-                <th scope="col">Owner</th>
-                {admin ? (
-                  <th scope="col" class="num">
-                    Members
-                  </th>
+        <TableFrame label="Namespaces" className="wide" columns={["Namespace", { label: "Repositories", num: true }, "Visibility", "Owner", admin && { label: "Members", num: true }]}>
+          {list.data.map((ns) => (
+            <tr key={ns.name}>
+              <td>
+                <a href={href(`/admin/namespaces?ns=${encodeURIComponent(ns.name)}`)} aria-current={ns.name === selected ? "true" : undefined}>
+                  {ns.name}
+                </a>
+                {!ns.declared ? (
+                  <Badge title="No access-control record: the default visibility applies and it has no members">undeclared</Badge>
                 ) : null}
-              </tr>
-            </thead>
-            <tbody>
-              {list.data.map((ns) => (
-                <tr key={ns.name}>
-                  <td>
-                    <a href={href(`/admin/namespaces?ns=${encodeURIComponent(ns.name)}`)} aria-current={ns.name === selected ? "true" : undefined}>
-                      {ns.name}
-                    </a>
-                    {!ns.declared ? (
-                      <Badge title="No access-control record: the default visibility applies and it has no members">undeclared</Badge>
-                    ) : null}
-                  </td>
-                  <td class="num">{ns.repositories}</td>
-                  <td>{ns.visibility ? <Badge kind={ns.visibility === "public" ? "warn" : "neutral"}>{ns.visibility}</Badge> : "–"}</td>
-                  <td>{ns.owner ?? "–"}</td>
-                  {admin ? <td class="num">{ns.members ?? 0}</td> : null}
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
+              </td>
+              <td class="num">{ns.repositories}</td>
+              <td>{ns.visibility ? <Badge kind={ns.visibility === "public" ? "warn" : "neutral"}>{ns.visibility}</Badge> : "–"}</td>
+              <td>{ns.owner ?? "–"}</td>
+              {admin ? <td class="num">{ns.members ?? 0}</td> : null}
+            </tr>
+          ))}
+        </TableFrame>
       ) : null}
       {selected ? (
         <NamespaceDetail

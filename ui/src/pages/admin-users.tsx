@@ -1,6 +1,6 @@
 import { useState } from "preact/hooks";
 import { api, encodeName } from "../api";
-import { Badge, ErrorBox, Loading } from "../components/common";
+import { Badge, ErrorBox, Loading, TableFrame, Notice } from "../components/common";
 import { MaybeError, useAction, useConfirm } from "../components/admin-kit";
 import { formatAgo, formatTime } from "../format";
 import { useSession } from "../session";
@@ -57,51 +57,32 @@ export function AdminUsers() {
     });
   return (
     <>
-      {done ? (
-        <p class="notice" role="status">
-          {done}
-        </p>
-      ) : null}
+      <Notice text={done} />
       <MaybeError error={action.error} />
       {list.error ? <ErrorBox error={list.error} /> : null}
       {list.loading && !list.data ? <Loading what="Loading users" /> : null}
       {list.data ? (
-        <div class="table-wrap" tabIndex={0}>
-          <table class="wide">
-            <caption class="visually-hidden">Users</caption>
-            <thead>
-              <tr>
-                <th scope="col">User</th>
-                <th scope="col">Role</th>
-                <th scope="col">Created</th>
-                <th scope="col">
-                  <span class="visually-hidden">Actions</span>
-                </th>
-              </tr>
-            </thead>
-            <tbody>
-              {list.data.map((u) => (
-                <tr key={u.name}>
-                  <td>{u.name}</td>
-                  <td>{u.admin ? <Badge kind="warn">admin</Badge> : <span class="muted">user</span>}</td>
-                  <td title={formatTime(u.createdAt)}>{formatAgo(u.createdAt)}</td>
-                  <td>
-                    <div class="row">
-                    <button type="button" class="small" onClick={() => setPasswordFor(u.name)} aria-label={`Set password for ${u.name}`}>
-                      Set password
-                    </button>
-                    {u.name !== session.user ? (
-                      <button type="button" class="small danger" onClick={() => askDelete(u)} aria-label={`Delete user ${u.name}`}>
-                        Delete
-                      </button>
-                    ) : null}
-                    </div>
-                  </td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
+        <TableFrame label="Users" className="wide" columns={["User", "Role", "Created", { label: "Actions", hidden: true }]}>
+          {list.data.map((u) => (
+            <tr key={u.name}>
+              <td>{u.name}</td>
+              <td>{u.admin ? <Badge kind="warn">admin</Badge> : <span class="muted">user</span>}</td>
+              <td title={formatTime(u.createdAt)}>{formatAgo(u.createdAt)}</td>
+              <td>
+                <div class="row">
+                <button type="button" class="small" onClick={() => setPasswordFor(u.name)} aria-label={`Set password for ${u.name}`}>
+                  Set password
+                </button>
+                {u.name !== session.user ? (
+                  <button type="button" class="small danger" onClick={() => askDelete(u)} aria-label={`Delete user ${u.name}`}>
+                    Delete
+                  </button>
+                ) : null}
+                </div>
+              </td>
+            </tr>
+          ))}
+        </TableFrame>
       ) : null}
       {passwordFor ? (
         <form class="panel-form" onSubmit={setPassword} aria-label={`New password for ${passwordFor}`}>

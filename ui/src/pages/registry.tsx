@@ -1,6 +1,6 @@
 import { useState } from "preact/hooks";
 import { api } from "../api";
-import { Badge, ErrorBox, Loading } from "../components/common";
+import { Badge, ErrorBox, Loading, TableFrame } from "../components/common";
 import { refusalFor } from "../components/admin-kit";
 import { Maintenance } from "../components/registry-maintenance";
 import { formatAgo, formatBytes, formatTime } from "../format";
@@ -103,41 +103,25 @@ function Usage({ runs }: { runs: number }) {
           {u.namespaces.length === 0 ? (
             <p>Nothing is stored yet.</p>
           ) : (
-            <div class="table-wrap" tabIndex={0}>
-              <table class="wide" aria-labelledby="ns-usage">
-                <thead>
-                  <tr>
-                    <th scope="col">Namespace</th>
-                    <th scope="col" class="num">
-                      Repositories
-                    </th>
-                    <th scope="col" class="num">
-                      Referenced
-                    </th>
-                    <th scope="col">Quota</th>
-                  </tr>
-                </thead>
-                <tbody>
-                  {u.namespaces.map((ns) => (
-                    <tr key={ns.namespace}>
-                      <td>{ns.namespace}</td>
-                      <td class="num">{ns.repositories}</td>
-                      <td class="num">{formatBytes(ns.referencedBytes)}</td>
-                      <td>
-                        {ns.quota ? (
-                          <>
-                            {formatBytes(ns.quota.used)} of {formatBytes(ns.quota.limit)}{" "}
-                            <Badge kind={ns.quota.ratio >= 1 ? "bad" : ns.quota.warning ? "warn" : "good"}>{Math.round(ns.quota.ratio * 100)}%</Badge>
-                          </>
-                        ) : (
-                          <span class="muted">none</span>
-                        )}
-                      </td>
-                    </tr>
-                  ))}
-                </tbody>
-              </table>
-            </div>
+            <TableFrame labelledBy="ns-usage" className="wide" columns={["Namespace", { label: "Repositories", num: true }, { label: "Referenced", num: true }, "Quota"]}>
+              {u.namespaces.map((ns) => (
+                <tr key={ns.namespace}>
+                  <td>{ns.namespace}</td>
+                  <td class="num">{ns.repositories}</td>
+                  <td class="num">{formatBytes(ns.referencedBytes)}</td>
+                  <td>
+                    {ns.quota ? (
+                      <>
+                        {formatBytes(ns.quota.used)} of {formatBytes(ns.quota.limit)}{" "}
+                        <Badge kind={ns.quota.ratio >= 1 ? "bad" : ns.quota.warning ? "warn" : "good"}>{Math.round(ns.quota.ratio * 100)}%</Badge>
+                      </>
+                    ) : (
+                      <span class="muted">none</span>
+                    )}
+                  </td>
+                </tr>
+              ))}
+            </TableFrame>
           )}
         </>
       ) : null}
@@ -154,54 +138,35 @@ function Webhooks() {
       {hooks.loading && !hooks.data ? <Loading what="Loading webhook health" /> : null}
       {hooks.data && hooks.data.length === 0 ? <p>No webhook endpoints are configured.</p> : null}
       {hooks.data && hooks.data.length > 0 ? (
-        <div class="table-wrap" tabIndex={0}>
-          <table class="wide" aria-labelledby="webhooks">
-            <thead>
-              <tr>
-                <th scope="col">Endpoint</th>
-                <th scope="col">State</th>
-                <th scope="col" class="num">
-                  Backlog
-                </th>
-                <th scope="col" class="num">
-                  Failed
-                </th>
-                <th scope="col">Last success</th>
-                <th scope="col">Last failure</th>
-                <th scope="col">Last error</th>
+        <TableFrame labelledBy="webhooks" className="wide" columns={["Endpoint", "State", { label: "Backlog", num: true }, { label: "Failed", num: true }, "Last success", "Last failure", "Last error"]}>
+          {hooks.data.map((h) => {
+            const success = h.lastSuccessAt ? Date.parse(h.lastSuccessAt) : undefined;
+            const failure = h.lastFailureAt ? Date.parse(h.lastFailureAt) : undefined;
+            const healthy = h.failed === 0 && (failure === undefined || (success !== undefined && success > failure));
+            return (
+              <tr key={h.endpoint}>
+                <td>
+                  {h.endpoint}
+                  {h.url ? <div class="muted mono">{h.url}</div> : null}
+                </td>
+                <td>
+                  {!h.configured ? (
+                    <Badge>no longer configured</Badge>
+                  ) : h.enabled === false ? (
+                    <Badge>disabled</Badge>
+                  ) : (
+                    <Badge kind={healthy ? "good" : "bad"}>{healthy ? "healthy" : "failing"}</Badge>
+                  )}
+                </td>
+                <td class="num">{h.backlog}</td>
+                <td class="num">{h.failed}</td>
+                <td title={formatTime(success)}>{formatAgo(success)}</td>
+                <td title={formatTime(failure)}>{formatAgo(failure)}</td>
+                <td>{h.lastError ?? ""}</td>
               </tr>
-            </thead>
-            <tbody>
-              {hooks.data.map((h) => {
-                const success = h.lastSuccessAt ? Date.parse(h.lastSuccessAt) : undefined;
-                const failure = h.lastFailureAt ? Date.parse(h.lastFailureAt) : undefined;
-                const healthy = h.failed === 0 && (failure === undefined || (success !== undefined && success > failure));
-                return (
-                  <tr key={h.endpoint}>
-                    <td>
-                      {h.endpoint}
-                      {h.url ? <div class="muted mono">{h.url}</div> : null}
-                    </td>
-                    <td>
-                      {!h.configured ? (
-                        <Badge>no longer configured</Badge>
-                      ) : h.enabled === false ? (
-                        <Badge>disabled</Badge>
-                      ) : (
-                        <Badge kind={healthy ? "good" : "bad"}>{healthy ? "healthy" : "failing"}</Badge>
-                      )}
-                    </td>
-                    <td class="num">{h.backlog}</td>
-                    <td class="num">{h.failed}</td>
-                    <td title={formatTime(success)}>{formatAgo(success)}</td>
-                    <td title={formatTime(failure)}>{formatAgo(failure)}</td>
-                    <td>{h.lastError ?? ""}</td>
-                  </tr>
-                );
-              })}
-            </tbody>
-          </table>
-        </div>
+            );
+          })}
+        </TableFrame>
       ) : null}
     </>
   );

@@ -1,5 +1,5 @@
 import { api, encodeName } from "../api";
-import { ErrorBox, Loading, Pager } from "../components/common";
+import { ErrorBox, Loading, Pager, TableFrame } from "../components/common";
 import { Size } from "../components/browse-common";
 import { NamespacesSection } from "../components/browse-namespaces";
 import type { Paged, RepositoryItem } from "../components/browse-types";
@@ -79,39 +79,21 @@ export function RepositoriesPage({ query }: { query: URLSearchParams }) {
           {list.data.items.length === 0 ? (
             <p>{q ? "No repository matches this search." : "No repository yet: push an image to see it here."}</p>
           ) : (
-            <div class="table-wrap" tabIndex={0} role="region" aria-label="Repositories">
-              <table class="browse-table" aria-busy={list.loading ? "true" : undefined}>
-                <caption class="visually-hidden">Repositories</caption>
-                <thead>
-                  <tr>
-                    <th scope="col">Name</th>
-                    <th scope="col" class="num">
-                      Tags
-                    </th>
-                    <th scope="col" class="num">
-                      Size
-                    </th>
-                    <th scope="col">Last push</th>
-                    <th scope="col">Visibility</th>
-                  </tr>
-                </thead>
-                <tbody>
-                  {list.data.items.map((r) => (
-                    <tr key={r.name}>
-                      <th scope="row">
-                        <a href={href(`/r/${encodeName(r.name)}`)}>{r.name}</a>
-                      </th>
-                      <td class="num">{r.tags}</td>
-                      <td class="num">
-                        <Size bytes={r.size} />
-                      </td>
-                      <td title={formatTime(r.pushedAt)}>{formatAgo(r.pushedAt)}</td>
-                      <td>{r.visibility ?? "–"}</td>
-                    </tr>
-                  ))}
-                </tbody>
-              </table>
-            </div>
+            <TableFrame label="Repositories" region className="browse-table" busy={list.loading} columns={["Name", { label: "Tags", num: true }, { label: "Size", num: true }, "Last push", "Visibility"]}>
+              {list.data.items.map((r) => (
+                <tr key={r.name}>
+                  <th scope="row">
+                    <a href={href(`/r/${encodeName(r.name)}`)}>{r.name}</a>
+                  </th>
+                  <td class="num">{r.tags}</td>
+                  <td class="num">
+                    <Size bytes={r.size} />
+                  </td>
+                  <td title={formatTime(r.pushedAt)}>{formatAgo(r.pushedAt)}</td>
+                  <td>{r.visibility ?? "–"}</td>
+                </tr>
+              ))}
+            </TableFrame>
           )}
           <Pager next={list.data.next} atFirst={!cursor} onNext={(c) => go({ cursor: c })} onFirst={() => go({ cursor: undefined })} />
         </>

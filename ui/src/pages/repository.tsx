@@ -1,6 +1,6 @@
 import { useState } from "preact/hooks";
 import { api, ApiError, encodeName, send } from "../api";
-import { ConfirmDialog, ErrorBox, Loading, Pager } from "../components/common";
+import { ConfirmDialog, ErrorBox, Loading, Pager, Notice } from "../components/common";
 import { notableArtifactType, PullCommands, QuotaUse, Size } from "../components/browse-common";
 import { useKeyedData } from "../components/browse-data";
 import { TagsTable, UntaggedTable } from "../components/browse-tags";
@@ -151,11 +151,7 @@ export function RepositoryPage({ name, query }: { name: string; query: URLSearch
           </button>
         ) : null}
       </form>
-      {notice ? (
-        <p class="notice" role="status">
-          {notice}
-        </p>
-      ) : null}
+      <Notice text={notice} />
       {actionError ? <ErrorBox error={actionError} /> : null}
       {tags.error ? missing(tags.error) ? <p class="muted">This server does not list tags yet (GET …/tags is missing).</p> : <ErrorBox error={tags.error} /> : null}
       {tags.loading && !tags.data ? <Loading what="Loading tags" /> : null}
