@@ -100,6 +100,10 @@ describe("Docker image", { skip, timeout: 90 * 60_000 }, () => {
     assert.equal(pushed.code, 0, pushed.stderr);
     const anonymous = await fetch(`${base}/v2/team/app/manifests/v1`, { method: "HEAD" });
     assert.equal(anonymous.status, 401, "access control is on");
+    const ui = await fetch(`${base}/ui/`);
+    assert.equal(ui.status, 200, "the image serves the web UI it built");
+    const script = /src="(\/ui\/assets\/[^"]+\.js)"/.exec(await ui.text());
+    assert.ok(script && (await fetch(`${base}${script[1]}`)).ok, "and the script index.html names");
 
     assert.equal((await docker(["restart", "-t", "45", "berth-registry"])).code, 0);
     const original = await run("skopeo", ["inspect", "--raw", `oci:${layout.dir}:${layout.ref}`], { env });
