@@ -1,5 +1,5 @@
 import { RegistryError } from "../oci/errors.js";
-import type { AuthStore } from "../storage/auth-store.js";
+import type { AuthStore, TokenRecord } from "../storage/auth-store.js";
 import { describeIdentity, type Identity } from "./authorizer.js";
 import type { EventLog, Origin } from "../registry/events.js";
 import { hashSecret, randomSecret, verifySecret } from "./passwords.js";
@@ -20,6 +20,11 @@ export async function newRobotToken(): Promise<NewRobotToken> {
   const body = randomSecret(32);
   const secret = `berth_${id}_${body}`;
   return { id, secret, secretHash: await hashSecret(secret) };
+}
+
+/** Whether a robot token may still be used: not revoked, not expired. */
+export function isTokenLive(token: Pick<TokenRecord, "revokedAt" | "expiresAt">, now = Date.now()): boolean {
+  return token.revokedAt === undefined && (token.expiresAt === undefined || token.expiresAt > now);
 }
 
 export type LoginResult = { ok: true; identity: Exclude<Identity, { kind: "anonymous" }> } | { ok: false; reason: string };

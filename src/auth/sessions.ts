@@ -3,7 +3,7 @@ import type { AuthStore, RefreshTokenRecord } from "../storage/auth-store.js";
 import type { EventLog, Origin } from "../registry/events.js";
 import { parseScopes } from "./scope.js";
 import type { Identity } from "./authorizer.js";
-import { attemptLogin, type LoginThrottles } from "./credentials.js";
+import { attemptLogin, isTokenLive, type LoginThrottles } from "./credentials.js";
 import { randomSecret } from "./passwords.js";
 
 /** A signed-in browser: who it is, and the token its changes must carry. */
@@ -90,7 +90,7 @@ export function createSessionService(options: { store: AuthStore; throttle: Logi
       if (!user) return undefined;
       if (!record.clientId.startsWith(TOKEN_CLIENT)) return { ...base, identity: { kind: "user", name: user.name, admin: user.admin } };
       const token = await store.getToken(record.clientId.slice(TOKEN_CLIENT.length));
-      if (!token || token.revokedAt !== undefined || (token.expiresAt !== undefined && token.expiresAt <= Date.now())) return undefined;
+      if (!token || !isTokenLive(token)) return undefined;
       return { ...base, identity: { kind: "token", id: token.id, owner: token.owner, name: token.name, admin: user.admin, scopes: parseScopes(token.scopes) } };
     },
 

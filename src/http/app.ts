@@ -116,7 +116,7 @@ function needOf(route: Route, method: string): Need {
     case "upload":
       return { repository: route.name, actions: ["pull", "push"] };
     case "manifest":
-      // Untagging needs only push: whoever may push may already point the tag at anything else.
+      // Untagging: delete, or pull and push (whoever may push may already point the tag at anything else).
       if (method === "DELETE" && !route.reference.includes(":")) return { repository: route.name, actions: ["delete"], orActions: ["pull", "push"] };
       if (method === "DELETE") return { repository: route.name, actions: ["delete"] };
       return { repository: route.name, actions: method === "PUT" ? ["pull", "push"] : ["pull"] };

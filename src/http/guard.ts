@@ -2,7 +2,7 @@ import type { IncomingMessage } from "node:http";
 import { createHash } from "node:crypto";
 import { RegistryError } from "../oci/errors.js";
 import { createAuthorizer, type Authorizer, type ConfigPolicy, type Identity } from "../auth/authorizer.js";
-import { attemptLogin, parseBasic, type LoginThrottles } from "../auth/credentials.js";
+import { attemptLogin, isTokenLive, parseBasic, type LoginThrottles } from "../auth/credentials.js";
 import { coversAction, parseScopes, type Action } from "../auth/scope.js";
 import type { TokenService, VerifiedToken } from "../auth/tokens.js";
 import type { AuthStore } from "../storage/auth-store.js";
@@ -121,7 +121,7 @@ export function createTokenGuard(options: TokenGuardOptions): Guard & { authoriz
   async function stillLive(identity: Identity): Promise<boolean> {
     if (identity.kind !== "token") return true;
     const record = await options.store.getToken(identity.id);
-    return record !== undefined && record.revokedAt === undefined && (record.expiresAt === undefined || record.expiresAt > Date.now());
+    return record !== undefined && isTokenLive(record);
   }
 
   async function basicIdentity(req: IncomingMessage, username: string, password: string, origin: Origin | undefined): Promise<Identity | undefined> {

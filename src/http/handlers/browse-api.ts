@@ -106,7 +106,7 @@ function parseRepositoryPath(pathname: string): { name: string; what: "info" | "
 }
 
 /** The caller, or anonymous when the request carries no credentials at all (the list is open to anyone). */
-async function optionalCaller(ctx: RequestContext): Promise<Caller> {
+export async function optionalCaller(ctx: RequestContext): Promise<Caller> {
   try {
     return await ctx.guard.check(ctx.req, { actions: [] }, ctx.origin);
   } catch (err) {

@@ -3,6 +3,7 @@ import type { CatalogOptions } from "../../registry/catalog.js";
 import type { Role, Visibility } from "../../storage/auth-store.js";
 import type { RequestContext } from "../context.js";
 import { reply } from "../respond.js";
+import { optionalCaller } from "./browse-api.js";
 
 export const BROWSE_NAMESPACES_PATH = "/api/v1/browse/namespaces";
 
@@ -38,11 +39,8 @@ export async function handleNamespacesBrowse(ctx: RequestContext, access: Catalo
   if (req.method !== "GET" && req.method !== "HEAD") {
     throw new RegistryError("UNSUPPORTED", `method ${req.method} not allowed here`, undefined, { headers: { Allow: "GET, HEAD" } });
   }
-  ctx.caller = await guard.check(req, { actions: [] }, ctx.origin).catch(async (err: unknown) => {
-    // Anonymous callers may list what is public; bad credentials still fail.
-    if (req.headers.authorization) throw err;
-    return { identity: { kind: "anonymous" as const } };
-  });
+  // Anonymous callers may list what is public; bad credentials still fail.
+  ctx.caller = await optionalCaller(ctx);
   const summary = await registry.usage.summary();
   const records = access ? await access.store.listNamespaces() : [];
   const byName = new Map<string, NamespaceView>();
